@@ -1,0 +1,355 @@
+//! Validated, typed settings from [`crate::cli::Args`]. Every error names its flag.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::cli::Args;
+use crate::expose::Sets;
+
+/// A bad flag value. Exit code 2.
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    /// A flag's value is not acceptable.
+    #[error("{flag}: {message}")]
+    Invalid {
+        /// The flag, as typed on the command line.
+        flag: &'static str,
+        /// What is wrong, naming the value.
+        message: String,
+    },
+    /// Nothing to follow.
+    #[error("no input: give at least one --csv PATH or --events PATH (see --help)")]
+    NoInput,
+}
+
+fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        flag,
+        message: message.into(),
+    }
+}
+
+/// One `--csv` or `--events` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The `SERVICE=` part.
+    pub service: Option<String>,
+    /// The path (`-` for stdin with `--events`).
+    pub path: PathBuf,
+}
+
+/// The log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--csv` paths.
+    pub csv: Vec<SourceSpec>,
+    /// `--events` paths.
+    pub events: Vec<SourceSpec>,
+    /// `--service`.
+    pub service: String,
+    /// `--web.listen-address`, resolved.
+    pub listen: SocketAddr,
+    /// `--web.listen-address` as typed (for messages).
+    pub listen_text: String,
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// `--web.config.file`.
+    pub web_config_file: Option<PathBuf>,
+    /// `--metrics`.
+    pub sets: Sets,
+    /// `--max-endpoints`.
+    pub max_endpoints: usize,
+    /// `--poll-interval`.
+    pub poll_interval: Duration,
+    /// `--buckets`, ascending, in seconds.
+    pub buckets: Vec<f64>,
+    /// `--once`.
+    pub once: bool,
+    /// `--log.level`.
+    pub log_level: tracing::Level,
+    /// `--log.format`.
+    pub log_format: LogFormat,
+}
+
+/// Longest accepted `--poll-interval`.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+
+impl Config {
+    /// Validates `args`.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        if args.csv.is_empty() && args.events.is_empty() {
+            return Err(ConfigError::NoInput);
+        }
+        let service = args.service.trim().to_owned();
+        if service.is_empty() {
+            return Err(invalid("--service", "the name is empty"));
+        }
+        let csv = args
+            .csv
+            .iter()
+            .map(|a| source_spec("--csv", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if csv.iter().any(|s| s.path.as_os_str() == "-") {
+            return Err(invalid(
+                "--csv",
+                "`-` (stdin) is for --events; --csv follows files",
+            ));
+        }
+        let events = args
+            .events
+            .iter()
+            .map(|a| source_spec("--events", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if events.iter().filter(|s| s.path.as_os_str() == "-").count() > 1 {
+            return Err(invalid("--events", "stdin (`-`) can be given only once"));
+        }
+        if !args.telemetry_path.starts_with('/') || args.telemetry_path.len() < 2 {
+            return Err(invalid(
+                "--web.telemetry-path",
+                format!(
+                    "`{}` must start with / and not be / itself",
+                    args.telemetry_path
+                ),
+            ));
+        }
+        if ["/-/healthy", "/-/ready"].contains(&args.telemetry_path.as_str()) {
+            return Err(invalid(
+                "--web.telemetry-path",
+                format!("`{}` is taken by a health endpoint", args.telemetry_path),
+            ));
+        }
+        let max_endpoints: usize = args
+            .max_endpoints
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                invalid(
+                    "--max-endpoints",
+                    format!("`{}` is not a whole number ≥ 1", args.max_endpoints),
+                )
+            })?;
+        Ok(Config {
+            csv,
+            events,
+            service,
+            listen: listen_address(&args.listen_address)?,
+            listen_text: args.listen_address,
+            telemetry_path: args.telemetry_path,
+            web_config_file: args.web_config_file,
+            sets: metric_sets(&args.metrics)?,
+            max_endpoints,
+            poll_interval: duration("--poll-interval", &args.poll_interval)?,
+            buckets: buckets(&args.buckets)?,
+            once: args.once,
+            log_level: args.log_level.parse().map_err(|_| {
+                invalid(
+                    "--log.level",
+                    format!(
+                        "`{}` is not one of error, warn, info, debug, trace",
+                        args.log_level
+                    ),
+                )
+            })?,
+            log_format: if args.log_format == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            },
+        })
+    }
+}
+
+/// `[SERVICE=]PATH`. A `=` belongs to the service only if what precedes it is a plain name
+/// (letters, digits, `_`, `-`, `.`), so paths with `=` in them still work.
+pub fn source_spec(flag: &'static str, arg: &str) -> Result<SourceSpec, ConfigError> {
+    let (service, path) = match arg.split_once('=') {
+        Some((s, p))
+            if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)) =>
+        {
+            (Some(s.to_owned()), p)
+        }
+        Some(("", _)) => {
+            return Err(invalid(
+                flag,
+                format!("`{arg}`: the SERVICE before `=` is empty"),
+            ))
+        }
+        _ => (None, arg),
+    };
+    if path.is_empty() {
+        return Err(invalid(flag, format!("`{arg}`: the PATH is empty")));
+    }
+    Ok(SourceSpec {
+        service,
+        path: PathBuf::from(path),
+    })
+}
+
+/// `:9646`, `0.0.0.0:9646`, `[::1]:9646`, `localhost:9646`.
+pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| {
+            invalid(
+                "--web.listen-address",
+                format!("`{text}` is not HOST:PORT or :PORT"),
+            )
+        })
+}
+
+/// `seed`, `native`, `seed,native`.
+pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
+    let mut sets = Sets {
+        seed: false,
+        native: false,
+    };
+    for part in text.split(',').map(str::trim) {
+        match part {
+            "seed" => sets.seed = true,
+            "native" => sets.native = true,
+            other => {
+                return Err(invalid(
+                    "--metrics",
+                    format!("`{other}` is not seed or native"),
+                ))
+            }
+        }
+    }
+    Ok(sets)
+}
+
+/// `1s`, `500ms`, `2.5s`, `1m`, or plain seconds.
+pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let secs = number
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|s| s.is_finite() && *s > 0.0);
+    match secs {
+        Some(s)
+            if Duration::from_secs_f64(s) >= Duration::from_millis(10)
+                && Duration::from_secs_f64(s) <= MAX_POLL_INTERVAL =>
+        {
+            Ok(Duration::from_secs_f64(s))
+        }
+        _ => Err(invalid(
+            flag,
+            format!("`{text}` is not a duration from 10ms to 1h (e.g. 1s, 500ms)"),
+        )),
+    }
+}
+
+/// Ascending, positive, finite bucket bounds in seconds.
+pub fn buckets(text: &str) -> Result<Vec<f64>, ConfigError> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let v: f64 = part
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| {
+                invalid(
+                    "--buckets",
+                    format!("`{part}` is not a positive number of seconds"),
+                )
+            })?;
+        if out.last().is_some_and(|&last| v <= last) {
+            return Err(invalid(
+                "--buckets",
+                format!("`{part}` is not larger than the bound before it"),
+            ));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_specs() {
+        assert_eq!(
+            source_spec("--csv", "api=out/run").unwrap(),
+            SourceSpec {
+                service: Some("api".into()),
+                path: "out/run".into()
+            }
+        );
+        assert_eq!(source_spec("--csv", "out/a=b").unwrap().service, None);
+        assert_eq!(
+            source_spec("--events", "-").unwrap().path,
+            PathBuf::from("-")
+        );
+        assert!(source_spec("--csv", "=x").is_err());
+        assert!(source_spec("--csv", "api=").is_err());
+    }
+
+    #[test]
+    fn addresses_durations_sets_buckets() {
+        assert_eq!(
+            listen_address(":9646").unwrap(),
+            "0.0.0.0:9646".parse().unwrap()
+        );
+        assert_eq!(
+            listen_address("127.0.0.1:0").unwrap(),
+            "127.0.0.1:0".parse().unwrap()
+        );
+        assert!(listen_address("nope")
+            .unwrap_err()
+            .to_string()
+            .starts_with("--web.listen-address: `nope`"));
+        assert_eq!(
+            duration("--poll-interval", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            duration("--poll-interval", "2").unwrap(),
+            Duration::from_secs(2)
+        );
+        assert!(duration("--poll-interval", "0s").is_err());
+        assert_eq!(
+            metric_sets("native").unwrap(),
+            Sets {
+                seed: false,
+                native: true
+            }
+        );
+        assert!(metric_sets("seed,foo").is_err());
+        assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);
+        assert!(buckets("1,0.5").is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! `locust-exporter`: parse arguments, set up logging, run, map errors to exit codes
+//! (0 clean, 1 runtime failure, 2 bad arguments). The only place that exits.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use locust_exporter::app;
+use locust_exporter::cli::Args;
+use locust_exporter::config::{Config, LogFormat};
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,locust_exporter={}",
+        config.log_level.as_str().to_lowercase()
+    ));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let config = match Config::from_args(Args::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("locust-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    if config.once {
+        let stdout = std::io::stdout();
+        return match app::once(&config, &mut stdout.lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("locust-exporter: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("locust-exporter: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(app::serve(config));
+    // Standard input is read on a blocking thread that may never return; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("locust-exporter: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

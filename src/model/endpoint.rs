@@ -1,0 +1,219 @@
+//! Per-endpoint statistics fed by request events: counters, sums, min/max, an HDR histogram
+//! for percentiles, Prometheus buckets and the current-rate window.
+//!
+//! ## HDR precision and range (chosen on purpose)
+//! Response times are recorded in units of [`HDR_UNIT_MS`] (10 µs) from 1 unit up to
+//! [`HDR_MAX_MS`] (10 minutes), with 2 significant digits: the same relative precision as
+//! Locust's own 2-significant-digit buckets, so percentiles agree with Locust's within its
+//! bucketing. Slower responses are clamped to the top of the range for percentiles (their
+//! exact value still reaches `max`, the sum and the buckets). With `u32` counts the histogram
+//! takes about 10 KiB, which keeps an endpoint under SPEC §7's 16 KiB.
+
+use hdrhistogram::Histogram;
+
+use super::window::SecondBuckets;
+
+/// One HDR unit in milliseconds (10 µs).
+pub const HDR_UNIT_MS: f64 = 0.01;
+/// Highest response time tracked exactly by the HDR histogram, in milliseconds.
+pub const HDR_MAX_MS: f64 = 600_000.0;
+/// Significant digits kept by the HDR histogram.
+pub const HDR_SIGFIG: u8 = 2;
+
+/// The default Prometheus buckets, in seconds (`--buckets`).
+pub const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// The quantiles served for event-fed endpoints (the seed's median and 90th among them).
+pub const EVENT_QUANTILES: [f64; 6] = [0.5, 0.66, 0.9, 0.95, 0.99, 1.0];
+
+fn new_histogram() -> Option<Histogram<u32>> {
+    let high = (HDR_MAX_MS / HDR_UNIT_MS) as u64;
+    Histogram::new_with_bounds(1, high, HDR_SIGFIG).ok()
+}
+
+/// Statistics of one (method, name) fed by request events.
+#[derive(Debug, Clone)]
+pub struct EventEndpoint {
+    /// Requests, failed ones included.
+    pub requests: u64,
+    /// Failed requests.
+    pub failures: u64,
+    /// Requests that had a response time (Locust leaves "async" ones out of times).
+    pub timed: u64,
+    /// Sum of response times, ms.
+    pub sum_ms: f64,
+    /// Smallest response time, ms.
+    pub min_ms: Option<f64>,
+    /// Largest response time, ms.
+    pub max_ms: f64,
+    /// Sum of response sizes, bytes.
+    pub content_bytes: u64,
+    /// Per-bucket (not cumulative) counts; the last slot is `+Inf`.
+    pub bucket_counts: Vec<u64>,
+    hist: Option<Histogram<u32>>,
+    window: SecondBuckets,
+}
+
+impl EventEndpoint {
+    /// A new, empty endpoint with `bounds.len() + 1` bucket slots.
+    pub fn new(bounds: &[f64]) -> Self {
+        EventEndpoint {
+            requests: 0,
+            failures: 0,
+            timed: 0,
+            sum_ms: 0.0,
+            min_ms: None,
+            max_ms: 0.0,
+            content_bytes: 0,
+            bucket_counts: vec![0; bounds.len() + 1],
+            hist: new_histogram(),
+            window: SecondBuckets::default(),
+        }
+    }
+
+    /// Counts one request. `bounds` are the bucket upper bounds in seconds, ascending.
+    pub fn record(
+        &mut self,
+        bounds: &[f64],
+        time: f64,
+        response_time_ms: Option<f64>,
+        length: u64,
+        failed: bool,
+    ) {
+        self.requests += 1;
+        self.failures += u64::from(failed);
+        self.content_bytes = self.content_bytes.saturating_add(length);
+        self.window.record(time, failed);
+        let Some(ms) = response_time_ms.filter(|t| t.is_finite() && *t >= 0.0) else {
+            return;
+        };
+        self.timed += 1;
+        self.sum_ms += ms;
+        self.min_ms = Some(self.min_ms.map_or(ms, |m| m.min(ms)));
+        self.max_ms = self.max_ms.max(ms);
+        let seconds = ms / 1000.0;
+        let slot = bounds.partition_point(|&le| le < seconds);
+        if let Some(c) = self.bucket_counts.get_mut(slot) {
+            *c += 1;
+        }
+        if let Some(h) = self.hist.as_mut() {
+            let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
+            h.saturating_record(units);
+        }
+    }
+
+    /// Response time at quantile `q` in ms, from the HDR histogram; `NaN` with no timed requests.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        match &self.hist {
+            Some(h) if !h.is_empty() => {
+                let v = h.value_at_quantile(q) as f64 * HDR_UNIT_MS;
+                // HDR reports the bucket's highest equivalent value: keep it within [min, max].
+                v.clamp(self.min_ms.unwrap_or(0.0), self.max_ms)
+            }
+            _ => f64::NAN,
+        }
+    }
+
+    /// Mean response time in ms (0 with no timed requests, as Locust).
+    pub fn avg_ms(&self) -> f64 {
+        if self.timed == 0 {
+            0.0
+        } else {
+            self.sum_ms / self.timed as f64
+        }
+    }
+
+    /// Mean response size in bytes (0 with no requests).
+    pub fn avg_content(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.content_bytes as f64 / self.requests as f64
+        }
+    }
+
+    /// Current `(requests/s, failures/s)`.
+    pub fn rates(&self) -> (f64, f64) {
+        self.window.rates()
+    }
+
+    /// Cumulative bucket counts paired with their bounds; `+Inf` is left to the encoder.
+    pub fn cumulative_buckets(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
+        let mut acc = 0;
+        bounds
+            .iter()
+            .zip(&self.bucket_counts)
+            .map(|(&le, &c)| {
+                acc += c;
+                (le, acc)
+            })
+            .collect()
+    }
+
+    /// Bytes this endpoint holds on the heap and inline (for the memory figure).
+    pub fn footprint_bytes(&self) -> usize {
+        let hist = self
+            .hist
+            .as_ref()
+            .map_or(0, |h| h.distinct_values() * 4 + 128);
+        std::mem::size_of::<Self>() + self.bucket_counts.len() * 8 + hist + 16 * 16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_sums_and_buckets() {
+        let bounds = [0.01, 0.1, 1.0];
+        let mut e = EventEndpoint::new(&bounds);
+        e.record(&bounds, 1.0, Some(5.0), 10, false);
+        e.record(&bounds, 1.0, Some(10.0), 10, true);
+        e.record(&bounds, 1.0, Some(50.0), 0, false);
+        e.record(&bounds, 1.0, Some(5000.0), 0, false);
+        e.record(&bounds, 1.0, None, 7, false);
+        assert_eq!((e.requests, e.failures, e.timed), (5, 1, 4));
+        assert_eq!(e.sum_ms, 5065.0);
+        assert_eq!(e.content_bytes, 27);
+        assert_eq!(e.min_ms, Some(5.0));
+        assert_eq!(e.max_ms, 5000.0);
+        // le is inclusive: 10 ms falls in the 0.01 s bucket.
+        assert_eq!(e.bucket_counts, vec![2, 1, 0, 1]);
+        assert_eq!(
+            e.cumulative_buckets(&bounds),
+            vec![(0.01, 2), (0.1, 3), (1.0, 3)]
+        );
+        assert_eq!(e.avg_ms(), 5065.0 / 4.0);
+    }
+
+    #[test]
+    fn quantiles_within_hdr_precision() {
+        let bounds = DEFAULT_BUCKETS;
+        let mut e = EventEndpoint::new(&bounds);
+        let mut exact = Vec::new();
+        for i in 0..1000 {
+            let ms = 50.0 + f64::from(i) * 0.25;
+            exact.push(ms);
+            e.record(&bounds, 0.0, Some(ms), 0, false);
+        }
+        for q in EVENT_QUANTILES {
+            let rank = ((q * 1000.0).ceil() as usize).clamp(1, 1000) - 1;
+            let want = exact[rank];
+            let got = e.quantile_ms(q);
+            assert!(
+                (got - want).abs() <= want * 0.01 + HDR_UNIT_MS,
+                "q={q} got={got} want={want}"
+            );
+        }
+        assert!(EventEndpoint::new(&bounds).quantile_ms(0.5).is_nan());
+    }
+
+    #[test]
+    fn footprint_under_sixteen_kib() {
+        let e = EventEndpoint::new(&DEFAULT_BUCKETS);
+        assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
+    }
+}

@@ -1,0 +1,519 @@
+//! Per-service state: the CSV-fed tables, the event-fed endpoints, users and workers, the
+//! run-state machine, the reset-once logic and the cardinality guard.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
+use super::snapshot::{
+    EndpointSnapshot, ErrorSnapshot, ExceptionSnapshot, RunState, ServiceSnapshot,
+};
+use super::update::{ExceptionRow, FailureRow, HistoryRow, RequestEvent, StatsRow, StatsTable};
+use super::window::CounterWindow;
+use super::ModelConfig;
+
+/// An endpoint's identity: (method, name).
+pub type Key = (Arc<str>, Arc<str>);
+
+/// The name endpoints past `--max-endpoints` are folded into.
+pub const OTHER_NAME: &str = "__other__";
+
+/// At most this many folded endpoints are remembered (as hashes) to count them once each.
+const MAX_FOLDED_REMEMBERED: usize = 1 << 20;
+
+/// The cardinality guard: the first `max` distinct endpoints are admitted, the rest folded.
+#[derive(Debug, Default, Clone)]
+struct Guard {
+    admitted: HashSet<Key>,
+    folded: HashSet<u64>,
+    other: Option<Arc<str>>,
+}
+
+impl Guard {
+    /// The key to record `key` under: itself if admitted (admitting it if there is room),
+    /// else `(method, __other__)`.
+    fn route(&mut self, key: &Key, max: usize) -> Key {
+        if self.admitted.contains(key) {
+            return key.clone();
+        }
+        if self.admitted.len() < max {
+            self.admitted.insert(key.clone());
+            return key.clone();
+        }
+        if self.folded.len() < MAX_FOLDED_REMEMBERED {
+            let mut h = DefaultHasher::new();
+            key.hash(&mut h);
+            self.folded.insert(h.finish());
+        }
+        let other = self
+            .other
+            .get_or_insert_with(|| Arc::from(OTHER_NAME))
+            .clone();
+        (key.0.clone(), other)
+    }
+}
+
+/// What the CSV files said, newest accepted version of each.
+#[derive(Debug, Default, Clone)]
+struct CsvPart {
+    stats: Option<StatsTable>,
+    windows: HashMap<Key, CounterWindow>,
+    total_window: CounterWindow,
+    /// Current rates per endpoint from full-history rows.
+    history_rates: HashMap<Key, (f64, f64)>,
+    /// Current rates of the history's Aggregated row.
+    history_total: Option<(f64, f64)>,
+    failures: Vec<FailureRow>,
+    exceptions: Vec<ExceptionRow>,
+}
+
+/// What the event stream said.
+#[derive(Debug, Default, Clone)]
+struct EventPart {
+    endpoints: HashMap<Key, EventEndpoint>,
+    total: Option<EventEndpoint>,
+    failures: HashMap<(Key, Arc<str>), u64>,
+    exceptions: HashMap<Arc<str>, u64>,
+}
+
+/// One service's state.
+#[derive(Debug, Clone)]
+pub struct Service {
+    name: Arc<str>,
+    csv: CsvPart,
+    events: EventPart,
+    users: Option<u64>,
+    /// The last history tick: (timestamp, user count).
+    users_tick: Option<(f64, u64)>,
+    rising: bool,
+    workers: Option<u64>,
+    last_activity: Option<f64>,
+    ended: bool,
+    guard: Guard,
+}
+
+impl Service {
+    /// A service that has seen no data yet.
+    pub fn new(name: Arc<str>) -> Self {
+        Service {
+            name,
+            csv: CsvPart::default(),
+            events: EventPart::default(),
+            users: None,
+            users_tick: None,
+            rising: false,
+            workers: None,
+            last_activity: None,
+            ended: false,
+            guard: Guard::default(),
+        }
+    }
+
+    fn touch(&mut self, now: f64) {
+        self.last_activity = Some(now);
+    }
+
+    /// A complete `_stats.csv` snapshot. Counters that went down mean a new run (or a stats
+    /// reset): the rate windows start over, and the snapshot replaces the old one whole.
+    pub fn apply_stats(&mut self, table: StatsTable, config: &ModelConfig, now: f64) {
+        self.touch(now);
+        let new_run = self
+            .csv
+            .stats
+            .as_ref()
+            .is_some_and(|old| table.total.requests < old.total.requests);
+        if new_run {
+            self.csv.windows.clear();
+            self.csv.total_window = CounterWindow::default();
+            self.csv.history_rates.clear();
+            self.csv.history_total = None;
+            self.ended = false;
+        }
+        let table = self.fold_rows(table, config.max_endpoints);
+        for row in &table.rows {
+            let key = (row.method.clone(), row.name.clone());
+            self.csv
+                .windows
+                .entry(key)
+                .or_default()
+                .record(now, row.requests, row.failures);
+        }
+        let live: HashSet<Key> = table
+            .rows
+            .iter()
+            .map(|r| (r.method.clone(), r.name.clone()))
+            .collect();
+        self.csv.windows.retain(|k, _| live.contains(k));
+        self.csv
+            .total_window
+            .record(now, table.total.requests, table.total.failures);
+        self.csv.stats = Some(table);
+    }
+
+    /// Applies the cardinality guard to a CSV snapshot: rows past the limit are merged into
+    /// one `__other__` row per method (sums; weighted means; min of mins; max of maxes and
+    /// of percentiles, an upper bound).
+    fn fold_rows(&mut self, mut table: StatsTable, max: usize) -> StatsTable {
+        let mut kept = Vec::with_capacity(table.rows.len());
+        let mut other: BTreeMap<Arc<str>, StatsRow> = BTreeMap::new();
+        for row in table.rows.drain(..) {
+            let key = (row.method.clone(), row.name.clone());
+            let routed = self.guard.route(&key, max);
+            if Arc::ptr_eq(&routed.1, &key.1) {
+                kept.push(row);
+                continue;
+            }
+            match other.get_mut(&row.method) {
+                None => {
+                    let mut first = row;
+                    first.name = routed.1;
+                    other.insert(first.method.clone(), first);
+                }
+                Some(acc) => merge_row(acc, &row),
+            }
+        }
+        kept.extend(other.into_values());
+        table.rows = kept;
+        table
+    }
+
+    /// One history row: users (and whether they are rising) and current rates.
+    pub fn apply_history(&mut self, row: HistoryRow, now: f64) {
+        self.touch(now);
+        match self.users_tick {
+            Some((ts, users)) if row.timestamp > ts => {
+                self.rising = row.user_count > users;
+                self.users_tick = Some((row.timestamp, row.user_count));
+            }
+            Some((ts, _)) if row.timestamp < ts => {
+                // Time went backwards without a truncation we saw: a new run.
+                self.rising = row.user_count > 0;
+                self.users_tick = Some((row.timestamp, row.user_count));
+            }
+            Some(_) => {}
+            None => {
+                self.rising = row.user_count > 0;
+                self.users_tick = Some((row.timestamp, row.user_count));
+            }
+        }
+        self.users = Some(row.user_count);
+        let rates = (row.current_rps, row.current_fail_per_sec);
+        if row.aggregated {
+            self.csv.history_total = Some(rates);
+        } else {
+            self.csv.history_rates.insert((row.method, row.name), rates);
+        }
+    }
+
+    /// The history file started over: forget what came from it.
+    pub fn reset_history(&mut self, now: f64) {
+        self.touch(now);
+        self.users = None;
+        self.users_tick = None;
+        self.rising = false;
+        self.csv.history_rates.clear();
+        self.csv.history_total = None;
+        self.ended = false;
+    }
+
+    /// A complete `_failures.csv` snapshot.
+    pub fn apply_failures(&mut self, rows: Vec<FailureRow>, config: &ModelConfig, now: f64) {
+        self.touch(now);
+        let mut merged: BTreeMap<(Key, Arc<str>), u64> = BTreeMap::new();
+        for row in rows {
+            let key = self
+                .guard
+                .route(&(row.method, row.name), config.max_endpoints);
+            *merged.entry((key, row.error)).or_default() += row.occurrences;
+        }
+        self.csv.failures = merged
+            .into_iter()
+            .map(|(((method, name), error), occurrences)| FailureRow {
+                method,
+                name,
+                error,
+                occurrences,
+            })
+            .collect();
+    }
+
+    /// A complete `_exceptions.csv` snapshot.
+    pub fn apply_exceptions(&mut self, rows: Vec<ExceptionRow>, now: f64) {
+        self.touch(now);
+        self.csv.exceptions = rows;
+    }
+
+    /// One request event.
+    pub fn apply_request(&mut self, ev: RequestEvent, config: &ModelConfig, now: f64) {
+        self.touch(now);
+        let bounds = &config.buckets;
+        let key = self
+            .guard
+            .route(&(ev.method, ev.name), config.max_endpoints);
+        let failed = ev.error.is_some();
+        let rt = ev.response_time_ms;
+        let len = ev.response_length;
+        self.events
+            .total
+            .get_or_insert_with(|| EventEndpoint::new(bounds))
+            .record(bounds, ev.time, rt, len, failed);
+        if let Some(error) = ev.error {
+            *self
+                .events
+                .failures
+                .entry((key.clone(), error))
+                .or_default() += 1;
+        }
+        self.events
+            .endpoints
+            .entry(key)
+            .or_insert_with(|| EventEndpoint::new(bounds))
+            .record(bounds, ev.time, rt, len, failed);
+    }
+
+    /// An exception event.
+    pub fn apply_exception(&mut self, message: Arc<str>, now: f64) {
+        self.touch(now);
+        *self.events.exceptions.entry(message).or_default() += 1;
+    }
+
+    /// A test started: event-fed statistics start over.
+    pub fn start_test(&mut self, now: f64) {
+        self.touch(now);
+        self.events = EventPart::default();
+        self.ended = false;
+        self.rising = false;
+    }
+
+    /// The test stopped, or the input ended.
+    pub fn stop(&mut self, now: f64) {
+        if self.last_activity.is_some() {
+            self.touch(now);
+        }
+        self.ended = true;
+        self.rising = false;
+    }
+
+    /// The user count (events).
+    pub fn set_users(&mut self, users: u64, now: f64) {
+        self.touch(now);
+        self.rising = users > self.users.unwrap_or(0);
+        self.users = Some(users);
+    }
+
+    /// The worker count (events).
+    pub fn set_workers(&mut self, workers: u64, now: f64) {
+        self.touch(now);
+        self.workers = Some(workers);
+    }
+
+    fn state(&self, now: f64, stale_after: f64) -> RunState {
+        match self.last_activity {
+            None => RunState::Missing,
+            Some(_) if self.ended => RunState::Stopped,
+            Some(at) if now - at > stale_after => RunState::Stopped,
+            Some(_) if self.rising => RunState::Spawning,
+            Some(_) => RunState::Running,
+        }
+    }
+
+    /// The service as served at `now`.
+    pub fn snapshot(&self, config: &ModelConfig, now: f64) -> ServiceSnapshot {
+        let (mut endpoints, total, errors, exceptions) = match &self.csv.stats {
+            Some(table) => self.csv_view(table),
+            None => self.event_view(config),
+        };
+        endpoints.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
+        ServiceSnapshot {
+            name: self.name.clone(),
+            state: self.state(now, config.stale_after_secs),
+            users: self.users,
+            workers: self.workers,
+            endpoints,
+            total,
+            errors,
+            exceptions,
+            last_update: self.last_activity,
+            endpoints_dropped: self.guard.folded.len() as u64,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn csv_view(
+        &self,
+        table: &StatsTable,
+    ) -> (
+        Vec<EndpointSnapshot>,
+        Option<EndpointSnapshot>,
+        Vec<ErrorSnapshot>,
+        Vec<ExceptionSnapshot>,
+    ) {
+        let endpoints = table
+            .rows
+            .iter()
+            .map(|row| {
+                let key = (row.method.clone(), row.name.clone());
+                let rates = match self.csv.history_rates.get(&key) {
+                    Some(r) => *r,
+                    None => self
+                        .csv
+                        .windows
+                        .get(&key)
+                        .map_or((0.0, 0.0), CounterWindow::rates),
+                };
+                csv_endpoint(row, &table.quantiles, rates)
+            })
+            .collect();
+        let total_rates = self
+            .csv
+            .history_total
+            .unwrap_or_else(|| self.csv.total_window.rates());
+        let total = csv_endpoint(&table.total, &table.quantiles, total_rates);
+        let errors = self
+            .csv
+            .failures
+            .iter()
+            .map(|f| ErrorSnapshot {
+                method: f.method.clone(),
+                name: f.name.clone(),
+                error: f.error.clone(),
+                occurrences: f.occurrences,
+            })
+            .collect();
+        let mut by_message: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+        for e in &self.csv.exceptions {
+            *by_message.entry(e.message.clone()).or_default() += e.count;
+        }
+        let exceptions = by_message
+            .into_iter()
+            .map(|(message, count)| ExceptionSnapshot { message, count });
+        (endpoints, Some(total), errors, exceptions.collect())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn event_view(
+        &self,
+        config: &ModelConfig,
+    ) -> (
+        Vec<EndpointSnapshot>,
+        Option<EndpointSnapshot>,
+        Vec<ErrorSnapshot>,
+        Vec<ExceptionSnapshot>,
+    ) {
+        let bounds = &config.buckets;
+        let endpoints = self
+            .events
+            .endpoints
+            .iter()
+            .map(|((method, name), e)| event_endpoint(method, name, e, bounds))
+            .collect();
+        let total = self.events.total.as_ref().map(|e| {
+            let aggregated: Arc<str> = Arc::from("Aggregated");
+            event_endpoint(&Arc::from(""), &aggregated, e, bounds)
+        });
+        let mut errors: Vec<ErrorSnapshot> = self
+            .events
+            .failures
+            .iter()
+            .map(|(((method, name), error), &occurrences)| ErrorSnapshot {
+                method: method.clone(),
+                name: name.clone(),
+                error: error.clone(),
+                occurrences,
+            })
+            .collect();
+        errors.sort_by(|a, b| (&a.name, &a.method, &a.error).cmp(&(&b.name, &b.method, &b.error)));
+        let mut exceptions: Vec<ExceptionSnapshot> = self
+            .events
+            .exceptions
+            .iter()
+            .map(|(message, &count)| ExceptionSnapshot {
+                message: message.clone(),
+                count,
+            })
+            .collect();
+        exceptions.sort_by(|a, b| a.message.cmp(&b.message));
+        (endpoints, total, errors, exceptions)
+    }
+}
+
+fn merge_row(acc: &mut StatsRow, row: &StatsRow) {
+    let n_acc = acc.requests as f64;
+    let n_row = row.requests as f64;
+    let n = n_acc + n_row;
+    if n > 0.0 {
+        acc.avg_ms = (acc.avg_ms * n_acc + row.avg_ms * n_row) / n;
+        acc.avg_content_bytes = (acc.avg_content_bytes * n_acc + row.avg_content_bytes * n_row) / n;
+    }
+    acc.min_ms = match (acc.requests, row.requests) {
+        (0, _) => row.min_ms,
+        (_, 0) => acc.min_ms,
+        _ => acc.min_ms.min(row.min_ms),
+    };
+    acc.max_ms = acc.max_ms.max(row.max_ms);
+    acc.median_ms = acc.median_ms.max(row.median_ms);
+    for (a, b) in acc.percentiles.iter_mut().zip(&row.percentiles) {
+        *a = match (*a, *b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+    }
+    acc.requests += row.requests;
+    acc.failures += row.failures;
+}
+
+fn csv_endpoint(row: &StatsRow, quantiles: &[f64], rates: (f64, f64)) -> EndpointSnapshot {
+    EndpointSnapshot {
+        method: row.method.clone(),
+        name: row.name.clone(),
+        requests: row.requests,
+        failures: row.failures,
+        avg_ms: row.avg_ms,
+        min_ms: row.min_ms,
+        max_ms: row.max_ms,
+        median_ms: row.median_ms,
+        avg_content_bytes: row.avg_content_bytes,
+        current_rps: rates.0,
+        current_fail_per_sec: rates.1,
+        quantiles: quantiles
+            .iter()
+            .zip(&row.percentiles)
+            .map(|(&q, v)| (q, v.unwrap_or(f64::NAN)))
+            .collect(),
+        duration_sum_ms: row.avg_ms * row.requests as f64,
+        content_bytes_total: row.avg_content_bytes * row.requests as f64,
+        buckets: None,
+    }
+}
+
+fn event_endpoint(
+    method: &Arc<str>,
+    name: &Arc<str>,
+    e: &EventEndpoint,
+    bounds: &[f64],
+) -> EndpointSnapshot {
+    let (current_rps, current_fail_per_sec) = e.rates();
+    let median = e.quantile_ms(0.5);
+    EndpointSnapshot {
+        method: method.clone(),
+        name: name.clone(),
+        requests: e.requests,
+        failures: e.failures,
+        avg_ms: e.avg_ms(),
+        min_ms: e.min_ms.unwrap_or(0.0),
+        max_ms: e.max_ms,
+        median_ms: if median.is_nan() { 0.0 } else { median },
+        avg_content_bytes: e.avg_content(),
+        current_rps,
+        current_fail_per_sec,
+        quantiles: EVENT_QUANTILES
+            .iter()
+            .map(|&q| (q, e.quantile_ms(q)))
+            .collect(),
+        duration_sum_ms: e.sum_ms,
+        content_bytes_total: e.content_bytes as f64,
+        buckets: Some(e.cumulative_buckets(bounds)),
+    }
+}

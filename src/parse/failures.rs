@@ -1,0 +1,152 @@
+//! `_failures.csv` and `_exceptions.csv` → snapshot updates.
+//!
+//! Both are rewritten in place like `_stats.csv` but have no closing total row, so a
+//! snapshot is accepted when its framing is whole (final newline, balanced quotes: the
+//! exceptions' tracebacks are multi-line quoted fields) and every row has the header's width.
+//! A header-only file is a valid, empty snapshot (no failures yet).
+
+use std::sync::Arc;
+
+use crate::model::update::{ExceptionRow, FailureRow};
+
+use super::header::column;
+use super::{check_snapshot_framing, count, next_record_line, utf8_fields, ParseError};
+
+/// Turns one row's fields (and its line) into a value.
+type RowFn<T> = Box<dyn Fn(&[&str], u64) -> Result<T, ParseError>>;
+
+/// Reads a snapshot file's records: the header's fields, then each row through `row`.
+fn records<T>(
+    input: &[u8],
+    header: impl FnOnce(&[&str], u64) -> Result<RowFn<T>, ParseError>,
+) -> Result<Option<Vec<T>>, ParseError> {
+    if input.is_empty() {
+        return Ok(None);
+    }
+    check_snapshot_framing(input)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let mut header = Some(header);
+    let mut parse_row: Option<(usize, RowFn<T>)> = None;
+    let mut out = Vec::new();
+    loop {
+        let line = next_record_line(input, reader.position());
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(ParseError::Malformed {
+                    line,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        let fields = utf8_fields(&record, line)?;
+        match (&parse_row, header.take()) {
+            (None, Some(make)) => parse_row = Some((fields.len(), make(&fields, line)?)),
+            (Some((width, row)), _) => {
+                if fields.len() != *width {
+                    return Err(ParseError::Incomplete {
+                        line,
+                        detail: "a row is not as wide as the header",
+                    });
+                }
+                out.push(row(&fields, line)?);
+            }
+            (None, None) => break,
+        }
+    }
+    Ok(parse_row.map(|_| out))
+}
+
+/// Parses a whole `_failures.csv` (4 columns before Locust 2.45, 6 after).
+pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<FailureRow>>, ParseError> {
+    records(input, |h, line| {
+        let method = column(h, "Method", line)?;
+        let name = column(h, "Name", line)?;
+        let error = column(h, "Error", line)?;
+        let occurrences = column(h, "Occurrences", line)?;
+        Ok(Box::new(move |f: &[&str], line| {
+            Ok(FailureRow {
+                method: Arc::from(f[method]),
+                name: Arc::from(f[name]),
+                error: Arc::from(f[error]),
+                occurrences: count(f[occurrences], "Occurrences", line)?,
+            })
+        }))
+    })
+}
+
+/// Parses a whole `_exceptions.csv` (multi-line quoted tracebacks).
+pub fn parse_exceptions(input: &[u8]) -> Result<Option<Vec<ExceptionRow>>, ParseError> {
+    records(input, |h, line| {
+        let count_col = column(h, "Count", line)?;
+        let message = column(h, "Message", line)?;
+        let traceback = column(h, "Traceback", line)?;
+        let nodes = column(h, "Nodes", line)?;
+        Ok(Box::new(move |f: &[&str], line| {
+            Ok(ExceptionRow {
+                count: count(f[count_col], "Count", line)?,
+                message: Arc::from(f[message]),
+                traceback: Arc::from(f[traceback]),
+                nodes: Arc::from(f[nodes]),
+            })
+        }))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_new_and_old_headers() {
+        let new = "Method,Name,Error,Occurrences,First Seen,Last Seen\r\nGET,\"/weird,name \"\"quoted\"\"\",\"CatchResponseError('custom check failed: expected \"\"ok\"\", got, something else')\",101,2026-11-24T17:41:46Z,2026-11-24T17:42:22Z\r\n";
+        let rows = parse_failures(new.as_bytes()).unwrap().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(&*rows[0].name, "/weird,name \"quoted\"");
+        assert_eq!(
+            &*rows[0].error,
+            "CatchResponseError('custom check failed: expected \"ok\", got, something else')"
+        );
+        assert_eq!(rows[0].occurrences, 101);
+        let old = "Method,Name,Error,Occurrences\r\nGET,/missing,404 Client Error: Not Found for url: http://127.0.0.1:18080/missing,106\r\n";
+        let rows = parse_failures(old.as_bytes()).unwrap().unwrap();
+        assert_eq!(rows[0].occurrences, 106);
+    }
+
+    #[test]
+    fn header_only_is_an_empty_snapshot() {
+        assert_eq!(
+            parse_failures(b"Method,Name,Error,Occurrences\r\n").unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(parse_failures(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn exceptions_multi_line_tracebacks() {
+        let input = "Count,Message,Traceback,Nodes\r\n60,\"intentional task crash, with comma\",\"  File \"\"x.py\"\", line 363, in run\n    self.execute_next_task()\n\",local\r\n";
+        let rows = parse_exceptions(input.as_bytes()).unwrap().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].count, 60);
+        assert_eq!(&*rows[0].message, "intentional task crash, with comma");
+        assert!(rows[0].traceback.contains("\n    self.execute_next_task()"));
+        // Cut inside the traceback: an open quote, not a short record.
+        let cut = &input[..input.find("self.").unwrap()];
+        assert_eq!(
+            parse_exceptions(cut.as_bytes()).unwrap_err().reason(),
+            "incomplete"
+        );
+    }
+
+    #[test]
+    fn unknown_header_is_an_error() {
+        let err = parse_failures(b"Count,Message,Traceback,Nodes\r\n").unwrap_err();
+        assert_eq!(err.reason(), "unknown_header");
+    }
+}

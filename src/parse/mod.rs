@@ -1,0 +1,173 @@
+//! Bytes → model updates. Pure: no I/O, no clock, no logging.
+//!
+//! Parsers take `&[u8]` and return `Result<_, ParseError>`; the caller adds the file path to
+//! the error and decides how to report it. "Not complete yet" is a value
+//! ([`ParseError::Incomplete`]) distinct from "invalid", because a torn `_stats.csv` read is
+//! normal and is simply read again, while a bad value is counted and logged.
+
+pub mod event;
+pub mod failures;
+pub mod header;
+pub mod history;
+pub mod stats;
+
+use thiserror::Error;
+
+/// Why some input was rejected. Every variant carries the 1-based line it is about.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ParseError {
+    /// A snapshot that is torn or not fully written (no final newline, a short row, stale
+    /// bytes after `Aggregated`, an open quote). It is read again on the next change.
+    #[error("line {line}: incomplete snapshot: {detail}")]
+    Incomplete {
+        /// Where it was noticed.
+        line: u64,
+        /// What was wrong.
+        detail: &'static str,
+    },
+    /// The header lacks a column this file needs (or is not a Locust header at all).
+    #[error("line {line}: unknown header: no `{column}` column")]
+    UnknownHeader {
+        /// The header's line.
+        line: u64,
+        /// The first missing column.
+        column: &'static str,
+    },
+    /// A numeric column holds something that is not a number of the right kind.
+    #[error("line {line}, column `{column}`: `{value}` is not a valid number")]
+    BadNumber {
+        /// The row's line.
+        line: u64,
+        /// The column's name.
+        column: &'static str,
+        /// The text found (cut to 64 characters).
+        value: String,
+    },
+    /// A row that is not CSV of the expected shape.
+    #[error("line {line}: {detail}")]
+    Malformed {
+        /// The row's line.
+        line: u64,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Bytes that are not UTF-8.
+    #[error("line {line}: not valid UTF-8")]
+    InvalidUtf8 {
+        /// The line.
+        line: u64,
+    },
+    /// A JSON-lines event that is not valid JSON or lacks a required field.
+    #[error("line {line}: invalid event: {detail}")]
+    BadEvent {
+        /// The line.
+        line: u64,
+        /// The JSON error or the missing field.
+        detail: String,
+    },
+    /// A line over the 1 MiB limit, dropped unread.
+    #[error("line {line}: longer than {max} bytes, skipped")]
+    TooLong {
+        /// The line.
+        line: u64,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl ParseError {
+    /// The `reason` label of `locust_exporter_parse_errors_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::Incomplete { .. } => "incomplete",
+            ParseError::UnknownHeader { .. } => "unknown_header",
+            ParseError::BadNumber { .. } => "bad_number",
+            ParseError::Malformed { .. } => "malformed",
+            ParseError::InvalidUtf8 { .. } => "invalid_utf8",
+            ParseError::BadEvent { .. } => "bad_event",
+            ParseError::TooLong { .. } => "line_too_long",
+        }
+    }
+
+    /// The line the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            ParseError::Incomplete { line, .. }
+            | ParseError::UnknownHeader { line, .. }
+            | ParseError::BadNumber { line, .. }
+            | ParseError::Malformed { line, .. }
+            | ParseError::InvalidUtf8 { line }
+            | ParseError::BadEvent { line, .. }
+            | ParseError::TooLong { line, .. } => *line,
+        }
+    }
+}
+
+/// Parses a finite float as Python's `str(float)` writes it (`3.5`, `20000.0`, `1e-05`).
+pub(crate) fn float(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
+    match field.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(bad_number(field, column, line)),
+    }
+}
+
+/// Parses a count: an unsigned integer, or an integral float such as `12.0`.
+pub(crate) fn count(field: &str, column: &'static str, line: u64) -> Result<u64, ParseError> {
+    if let Ok(v) = field.parse::<u64>() {
+        return Ok(v);
+    }
+    match field.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9.007_199_254_740_992e15 => {
+            Ok(v as u64)
+        }
+        _ => Err(bad_number(field, column, line)),
+    }
+}
+
+fn bad_number(field: &str, column: &'static str, line: u64) -> ParseError {
+    ParseError::BadNumber {
+        line,
+        column,
+        value: field.chars().take(64).collect(),
+    }
+}
+
+/// Checks the framing every Locust snapshot file must have before its records are trusted:
+/// it ends with a newline and its quotes are balanced (a read that stops inside a quoted,
+/// multi-line field has an odd number of `"`).
+pub(crate) fn check_snapshot_framing(input: &[u8]) -> Result<(), ParseError> {
+    let lines = input.iter().filter(|&&b| b == b'\n').count() as u64;
+    if !input.ends_with(b"\n") {
+        return Err(ParseError::Incomplete {
+            line: lines + 1,
+            detail: "no newline at the end",
+        });
+    }
+    if input.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+        return Err(ParseError::Incomplete {
+            line: lines,
+            detail: "a quoted field is not closed",
+        });
+    }
+    Ok(())
+}
+
+/// Turns a CSV record into `&str` fields, or names the line that is not UTF-8.
+pub(crate) fn utf8_fields(record: &csv::ByteRecord, line: u64) -> Result<Vec<&str>, ParseError> {
+    record
+        .iter()
+        .map(|f| std::str::from_utf8(f).map_err(|_| ParseError::InvalidUtf8 { line }))
+        .collect()
+}
+
+/// The 1-based line on which the CSV record after `pos` starts. The csv reader stops a
+/// record at its `\r`, so `pos` may still point at line terminators of the previous line.
+pub(crate) fn next_record_line(input: &[u8], pos: &csv::Position) -> u64 {
+    let rest = input.get(pos.byte() as usize..).unwrap_or_default();
+    let newlines = rest
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .filter(|&&b| b == b'\n')
+        .count();
+    pos.line() + newlines as u64
+}

@@ -1,0 +1,250 @@
+//! `_stats.csv` → [`StatsTable`], only when the snapshot is complete.
+//!
+//! Locust rewrites this file in place every second (seek, write, truncate), so a read can
+//! see it torn. A snapshot is accepted only when: it ends with a newline; its quotes are
+//! balanced; its header is known; every row has the header's width; its last row, and only
+//! its last row, is the total (`Type` empty, `Name` `Aggregated`); and no byte follows that
+//! row. Anything else is [`ParseError::Incomplete`] and the previous snapshot stays.
+
+use std::sync::Arc;
+
+use crate::model::update::{StatsRow, StatsTable};
+
+use super::header::{column, percentile_columns};
+use super::{check_snapshot_framing, count, float, next_record_line, utf8_fields, ParseError};
+
+/// Column positions of a `_stats.csv` header.
+#[derive(Debug, Clone)]
+struct Columns {
+    width: usize,
+    typ: usize,
+    name: usize,
+    requests: usize,
+    failures: usize,
+    median: usize,
+    avg: usize,
+    min: usize,
+    max: usize,
+    content: usize,
+    percentiles: Vec<(usize, f64)>,
+}
+
+impl Columns {
+    fn new(header: &[&str], line: u64) -> Result<Self, ParseError> {
+        Ok(Columns {
+            width: header.len(),
+            typ: column(header, "Type", line)?,
+            name: column(header, "Name", line)?,
+            requests: column(header, "Request Count", line)?,
+            failures: column(header, "Failure Count", line)?,
+            median: column(header, "Median Response Time", line)?,
+            avg: column(header, "Average Response Time", line)?,
+            min: column(header, "Min Response Time", line)?,
+            max: column(header, "Max Response Time", line)?,
+            content: column(header, "Average Content Size", line)?,
+            percentiles: percentile_columns(header),
+        })
+    }
+
+    fn row(&self, f: &[&str], line: u64) -> Result<StatsRow, ParseError> {
+        let percentiles = self
+            .percentiles
+            .iter()
+            .map(|&(i, _)| match f[i] {
+                "N/A" | "" => Ok(None),
+                v => float(v, "percentile", line).map(Some),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(StatsRow {
+            method: Arc::from(f[self.typ]),
+            name: Arc::from(f[self.name]),
+            requests: count(f[self.requests], "Request Count", line)?,
+            failures: count(f[self.failures], "Failure Count", line)?,
+            median_ms: float(f[self.median], "Median Response Time", line)?,
+            avg_ms: float(f[self.avg], "Average Response Time", line)?,
+            min_ms: float(f[self.min], "Min Response Time", line)?,
+            max_ms: float(f[self.max], "Max Response Time", line)?,
+            avg_content_bytes: float(f[self.content], "Average Content Size", line)?,
+            percentiles,
+        })
+    }
+
+    fn is_total(&self, f: &[&str]) -> bool {
+        f[self.typ].is_empty() && f[self.name] == "Aggregated"
+    }
+}
+
+/// True if `rest` is at most one line terminator (`\r\n`, `\n`): nothing after the total.
+fn only_line_end(rest: &[u8]) -> bool {
+    rest.iter().all(|&b| b == b'\r' || b == b'\n')
+        && rest.iter().filter(|&&b| b == b'\n').count() <= 1
+}
+
+/// Parses a whole `_stats.csv`. `Ok(None)` for an empty file (nothing written yet).
+pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
+    if input.is_empty() {
+        return Ok(None);
+    }
+    check_snapshot_framing(input)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let mut columns: Option<Columns> = None;
+    let mut rows = Vec::new();
+    let mut total: Option<(StatsRow, u64)> = None;
+    loop {
+        let line = next_record_line(input, reader.position());
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(ParseError::Malformed {
+                    line,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        let fields = utf8_fields(&record, line)?;
+        let Some(cols) = &columns else {
+            columns = Some(Columns::new(&fields, line)?);
+            continue;
+        };
+        if total.is_some() {
+            return Err(ParseError::Incomplete {
+                line,
+                detail: "rows after the Aggregated row",
+            });
+        }
+        if fields.len() != cols.width {
+            return Err(ParseError::Incomplete {
+                line,
+                detail: "a row is not as wide as the header",
+            });
+        }
+        let row = cols.row(&fields, line)?;
+        if cols.is_total(&fields) {
+            total = Some((row, reader.position().byte()));
+        } else {
+            rows.push(row);
+        }
+    }
+    let Some(cols) = columns else {
+        return Ok(None);
+    };
+    match total {
+        Some((total, end)) if only_line_end(input.get(end as usize..).unwrap_or_default()) => {
+            Ok(Some(StatsTable {
+                quantiles: cols.percentiles.iter().map(|&(_, q)| q).collect(),
+                rows,
+                total,
+            }))
+        }
+        Some(_) => Err(ParseError::Incomplete {
+            line: reader.position().line(),
+            detail: "bytes after the Aggregated row",
+        }),
+        None => Err(ParseError::Incomplete {
+            line: reader.position().line(),
+            detail: "no Aggregated row at the end",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\r\n";
+    const WEIRD: &str = "GET,\"/weird,name \"\"quoted\"\"\",203,101,3,3.193209142768036,1.25651099915558,15.992900998753612,3.0,5.316617457385493,2.6452136118026344,3,3,4,4,5,6,9,10,16,16,16\r\n";
+    const TOTAL: &str = ",Aggregated,2213,298,3,21.194124805710015,1.1312860006000847,302.03665499902854,1109.164934478084,57.95898735563594,7.804689666506783,3,4,5,6,20,180,260,280,300,300,300\r\n";
+
+    #[test]
+    fn complete_snapshot_round_trips_values() {
+        let input = format!("{HEADER}{WEIRD}{TOTAL}");
+        let t = parse_stats(input.as_bytes()).unwrap().unwrap();
+        assert_eq!(t.rows.len(), 1);
+        let r = &t.rows[0];
+        assert_eq!(&*r.name, "/weird,name \"quoted\"");
+        assert_eq!((r.requests, r.failures), (203, 101));
+        assert_eq!(r.avg_ms.to_string(), "3.193209142768036");
+        assert_eq!(t.total.requests, 2213);
+        assert_eq!(t.quantiles.len(), 11);
+        assert_eq!(t.total.percentiles[4], Some(20.0));
+    }
+
+    #[test]
+    fn first_tick_has_na_percentiles() {
+        let input = format!("{HEADER},Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n");
+        let t = parse_stats(input.as_bytes()).unwrap().unwrap();
+        assert!(t.rows.is_empty());
+        assert!(t.total.percentiles.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn empty_and_header_only_are_not_data() {
+        assert_eq!(parse_stats(b"").unwrap(), None);
+        let err = parse_stats(HEADER.as_bytes()).unwrap_err();
+        assert_eq!(err.reason(), "incomplete");
+    }
+
+    #[test]
+    fn torn_reads_are_incomplete() {
+        let stale_tail = format!("{HEADER}{TOTAL}260,260,260,260\r\n");
+        let stray_newline = format!("{HEADER}{TOTAL}\n");
+        let no_newline = format!("{HEADER}{}", TOTAL.trim_end());
+        let no_total = format!("{HEADER}{WEIRD}");
+        let two_totals = format!("{HEADER}{TOTAL}{WEIRD}{TOTAL}");
+        for bad in [stale_tail, stray_newline, no_newline, no_total, two_totals] {
+            let err = parse_stats(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.reason(), "incomplete", "{bad:?} gave {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_header_and_bad_numbers_are_named() {
+        let err = parse_stats(b"Foo,Bar\r\n,Aggregated\r\n").unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::UnknownHeader {
+                line: 1,
+                column: "Type"
+            }
+        );
+        let bad = format!("{HEADER}{}", TOTAL.replace("2213", "22x3"));
+        let err = parse_stats(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2, column `Request Count`: `22x3` is not a valid number"
+        );
+    }
+
+    #[test]
+    fn a_user_endpoint_named_aggregated_is_not_the_total() {
+        let user = TOTAL.replacen(",Aggregated", "GET,Aggregated", 1);
+        let input = format!("{HEADER}{user}{TOTAL}");
+        let t = parse_stats(input.as_bytes()).unwrap().unwrap();
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(&*t.rows[0].method, "GET");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse_stats(&bytes);
+        }
+
+        #[test]
+        fn any_prefix_of_a_snapshot_is_rejected_or_complete(cut in 0usize..700) {
+            let input = format!("{HEADER}{WEIRD}{TOTAL}");
+            let cut = cut.min(input.len());
+            match parse_stats(&input.as_bytes()[..cut]) {
+                Ok(Some(t)) => proptest::prop_assert_eq!(cut, input.len(), "{:?}", t),
+                Ok(None) => proptest::prop_assert_eq!(cut, 0),
+                Err(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The follower of one `--csv` argument: discovers its files, reads each with the right
+//! reader ([`SnapshotFile`] or [`FileTail`]) and turns what it saw into [`Chunk`]s.
+//!
+//! [`Follower::poll`] is synchronous (it is what `--once` calls); [`run`] is the small
+//! async loop around it: wait for a file event (debounced) or the poll tick, poll, send.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::discover::{CsvPath, Target};
+use super::snapshot::SnapshotFile;
+use super::tail::FileTail;
+use super::watch::DirWatcher;
+use super::{Body, Chunk, FileRole, Origin};
+
+/// After a file event, wait this long for the writer to finish (Locust's write→truncate
+/// window is ~0.1–2 ms) and for more events to coalesce.
+pub const DEBOUNCE: Duration = Duration::from_millis(5);
+
+enum Reader {
+    Snapshot(SnapshotFile),
+    Tail(FileTail),
+}
+
+struct Tracked {
+    origin: Arc<Origin>,
+    reader: Reader,
+    error_logged: bool,
+}
+
+/// What a follower follows.
+enum Paths {
+    /// The files of a `--csv` prefix or directory, discovered on every poll.
+    Csv(CsvPath),
+    /// One appended events file.
+    Events(Target),
+}
+
+/// Follows the files of one `--csv` PATH, or one `--events` file.
+pub struct Follower {
+    paths: Paths,
+    files: BTreeMap<PathBuf, Tracked>,
+}
+
+impl Follower {
+    /// Follows a `--csv` PATH.
+    pub fn csv(path: CsvPath) -> Self {
+        Follower {
+            paths: Paths::Csv(path),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Follows an events file like `tail -F` (appends, truncation, replacement).
+    pub fn events_file(service: String, path: PathBuf) -> Self {
+        let target = Target {
+            service,
+            role: FileRole::Events,
+            path,
+        };
+        Follower {
+            paths: Paths::Events(target),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// The directory to watch for wake-ups.
+    pub fn watch_dir(&self) -> PathBuf {
+        match &self.paths {
+            Paths::Csv(p) => p.watch_dir(),
+            Paths::Events(t) => match t.path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+        }
+    }
+
+    /// Discovers files and reads what changed. Returns true if a tail has more to read now.
+    pub fn poll(&mut self, out: &mut Vec<Chunk>) -> bool {
+        let targets = match &mut self.paths {
+            Paths::Csv(p) => p.targets(),
+            Paths::Events(t) => vec![t.clone()],
+        };
+        for t in targets {
+            self.files.entry(t.path.clone()).or_insert_with(|| {
+                let origin = Arc::new(Origin {
+                    service: t.service,
+                    role: t.role,
+                    source: t.path.display().to_string(),
+                });
+                let reader = if !t.role.is_snapshot() {
+                    Reader::Tail(FileTail::new(t.path))
+                } else {
+                    Reader::Snapshot(SnapshotFile::new(t.path))
+                };
+                Tracked {
+                    origin,
+                    reader,
+                    error_logged: false,
+                }
+            });
+        }
+        let mut more = false;
+        let mut bodies = Vec::new();
+        for tracked in self.files.values_mut() {
+            let result = match &mut tracked.reader {
+                Reader::Snapshot(f) => f.poll(&mut bodies).map(|()| false),
+                Reader::Tail(t) => t.poll(&mut bodies),
+            };
+            match result {
+                Ok(m) => {
+                    more |= m;
+                    tracked.error_logged = false;
+                }
+                Err(e) => {
+                    if !tracked.error_logged {
+                        tracked.error_logged = true;
+                        tracing::warn!(path = %tracked.origin.source, error = %e, "Cannot read file; will retry.");
+                    }
+                    bodies.push(Body::Missing);
+                }
+            }
+            out.extend(bodies.drain(..).map(|body| Chunk {
+                origin: tracked.origin.clone(),
+                body,
+            }));
+        }
+        more
+    }
+
+    /// At the end of input (`--once`): unterminated last lines of tails.
+    pub fn finish(&mut self, out: &mut Vec<Chunk>) {
+        let mut bodies = Vec::new();
+        for tracked in self.files.values_mut() {
+            if let Reader::Tail(t) = &mut tracked.reader {
+                t.finish(&mut bodies);
+            }
+            out.extend(bodies.drain(..).map(|body| Chunk {
+                origin: tracked.origin.clone(),
+                body,
+            }));
+        }
+    }
+}
+
+/// Follows `follower` until the receiver of `tx` is dropped: poll on every debounced file
+/// event and every `poll_every`.
+pub async fn run(mut follower: Follower, poll_every: Duration, tx: mpsc::Sender<Chunk>) {
+    let (wake_tx, mut wake_rx) = mpsc::channel(1);
+    let mut watcher = DirWatcher::new(wake_tx);
+    let mut tick = tokio::time::interval(poll_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        watcher.ensure(&follower.watch_dir());
+        let mut chunks = Vec::new();
+        let more = follower.poll(&mut chunks);
+        for chunk in chunks {
+            if tx.send(chunk).await.is_err() {
+                return;
+            }
+        }
+        if more {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = tick.tick() => {}
+            Some(()) = wake_rx.recv() => {
+                tokio::time::sleep(DEBOUNCE).await;
+                while wake_rx.try_recv().is_ok() {}
+            }
+        }
+    }
+}

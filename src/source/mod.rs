@@ -1,0 +1,97 @@
+//! I/O shells that speak bytes. They know paths, offsets, inodes and file roles, and nothing
+//! of Locust's semantics beyond which file is which: they never parse and never learn why a
+//! parse failed. A rejected (torn) snapshot is simply read again on the next change or tick.
+//!
+//! Each source task sends [`Chunk`]s on a bounded channel to the ingest task (backpressure,
+//! never drops).
+
+pub mod discover;
+pub mod follow;
+pub mod lines;
+pub mod snapshot;
+pub mod stream;
+pub mod tail;
+pub mod watch;
+
+use std::sync::Arc;
+
+use lines::LineBatch;
+
+/// Which Locust file (or stream) a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileRole {
+    /// `PREFIX_stats.csv`, rewritten in place.
+    Stats,
+    /// `PREFIX_stats_history.csv`, appended.
+    History,
+    /// `PREFIX_failures.csv`, rewritten in place.
+    Failures,
+    /// `PREFIX_exceptions.csv`, rewritten in place.
+    Exceptions,
+    /// A JSON-lines event stream (or a CSV history piped in).
+    Events,
+}
+
+impl FileRole {
+    /// The four files of a `--csv` prefix.
+    pub const CSV: [FileRole; 4] = [
+        FileRole::Stats,
+        FileRole::History,
+        FileRole::Failures,
+        FileRole::Exceptions,
+    ];
+
+    /// The file name suffix after the prefix (empty for events).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            FileRole::Stats => "_stats.csv",
+            FileRole::History => "_stats_history.csv",
+            FileRole::Failures => "_failures.csv",
+            FileRole::Exceptions => "_exceptions.csv",
+            FileRole::Events => "",
+        }
+    }
+
+    /// True for files rewritten in place (read whole on every change).
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            FileRole::Stats | FileRole::Failures | FileRole::Exceptions
+        )
+    }
+}
+
+/// Where bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// The `service` label the data feeds.
+    pub service: String,
+    /// What the bytes are.
+    pub role: FileRole,
+    /// The `source` label: the file path as given, or `stdin`.
+    pub source: String,
+}
+
+/// What a source saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// The whole content of a file rewritten in place (possibly torn, possibly empty).
+    Snapshot(Vec<u8>),
+    /// Complete new lines of an appended file or a stream.
+    Lines(LineBatch),
+    /// The appended file was truncated or replaced: what follows starts from its beginning.
+    Reset,
+    /// The file is not there (yet, or any more), or cannot be read.
+    Missing,
+    /// The stream ended (stdin closed).
+    Eof,
+}
+
+/// One unit of work for the ingest task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Where it came from.
+    pub origin: Arc<Origin>,
+    /// What was seen.
+    pub body: Body,
+}

@@ -1,0 +1,129 @@
+//! [`SnapshotFile`]: a file Locust rewrites in place every second (`_stats.csv`,
+//! `_failures.csv`, `_exceptions.csv`): seek, write, truncate; no rename, same inode.
+//!
+//! On each poll the file is stat'ed; when its (size, mtime, inode) changed it is read whole,
+//! and stat'ed again: if it changed while being read, it is read again (up to
+//! [`READ_ATTEMPTS`] times). Whether the content is complete is the parser's call; a torn
+//! read is followed by another change (Locust's `ftruncate`), which reads it again.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::Body;
+
+/// Largest snapshot read; the rest of a bigger file is not read (the parser then rejects it).
+pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
+
+/// Reads of one change before settling for the last one.
+pub const READ_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    mtime: Option<SystemTime>,
+    ino: u64,
+}
+
+fn stamp(path: &Path) -> io::Result<Stamp> {
+    let m = std::fs::metadata(path)?;
+    Ok(Stamp {
+        len: m.len(),
+        mtime: m.modified().ok(),
+        ino: m.ino(),
+    })
+}
+
+/// Change tracking for one rewritten-in-place file.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    path: PathBuf,
+    last: Option<Stamp>,
+    present: Option<bool>,
+}
+
+impl SnapshotFile {
+    /// A file not read yet.
+    pub fn new(path: PathBuf) -> Self {
+        SnapshotFile {
+            path,
+            last: None,
+            present: None,
+        }
+    }
+
+    /// The followed path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Pushes a [`Body::Snapshot`] if the file changed since the last read, or
+    /// [`Body::Missing`] once when it disappears.
+    pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
+        let mut before = match stamp(&self.path) {
+            Ok(s) => s,
+            Err(e) => {
+                self.last = None;
+                if self.present != Some(false) {
+                    self.present = Some(false);
+                    out.push(Body::Missing);
+                }
+                return if e.kind() == io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        self.present = Some(true);
+        if self.last == Some(before) {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        for _ in 0..READ_ATTEMPTS {
+            bytes.clear();
+            let file = File::open(&self.path)?;
+            file.take(MAX_SNAPSHOT_BYTES).read_to_end(&mut bytes)?;
+            let after = stamp(&self.path)?;
+            let settled = after == before && after.len == bytes.len() as u64;
+            before = after;
+            if settled {
+                break;
+            }
+        }
+        self.last = Some(before);
+        out.push(Body::Snapshot(bytes));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_on_change_only_and_reports_missing_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        let mut f = SnapshotFile::new(path.clone());
+        let mut out = Vec::new();
+        f.poll(&mut out).unwrap();
+        f.poll(&mut out).unwrap();
+        assert_eq!(out, vec![Body::Missing]);
+        std::fs::write(&path, b"a\n").unwrap();
+        let mut out = Vec::new();
+        f.poll(&mut out).unwrap();
+        f.poll(&mut out).unwrap();
+        assert_eq!(out, vec![Body::Snapshot(b"a\n".to_vec())]);
+        std::fs::write(&path, b"bb\n").unwrap();
+        let mut out = Vec::new();
+        f.poll(&mut out).unwrap();
+        assert_eq!(out, vec![Body::Snapshot(b"bb\n".to_vec())]);
+        std::fs::remove_file(&path).unwrap();
+        let mut out = Vec::new();
+        f.poll(&mut out).unwrap();
+        assert_eq!(out, vec![Body::Missing]);
+    }
+}

@@ -146,6 +146,8 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         Some(path) => WebConfig::load(path)?,
         None => WebConfig::default(),
     };
+    // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -183,24 +185,25 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         web,
     ));
     tracing::info!(%address, telemetry_path = %config.telemetry_path, "Listening.");
-    http::serve(listener, state, shutdown_signal()).await;
+    http::serve(listener, state, shutdown).await;
     ingest_task.abort();
     tracing::info!("Shut down.");
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that completes on SIGINT or SIGTERM; the handlers are installed now.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static, AppError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let installed =
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+    let (mut term, mut int) = installed.map_err(|source| AppError::Io {
+        what: "installing signal handlers".into(),
+        source,
+    })?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
+    })
 }

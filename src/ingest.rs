@@ -280,11 +280,13 @@ fn parse_line(
 }
 
 /// Counts a rejected read or line, and logs it at most once a minute per (source, reason).
-/// Torn snapshots (`incomplete`) are normal and only logged at debug level.
+/// Torn snapshots (`incomplete`) are normal: they are read again, leave the source up and
+/// are only logged at debug level. Any other rejection marks the source down until a read
+/// or line parses again.
 fn reject(entry: &mut SourceEntry, origin: &Origin, err: &ParseError, now: f64) {
     let reason = err.reason();
     *entry.errors.entry(reason).or_default() += 1;
-    if reason == "unknown_header" {
+    if reason != "incomplete" {
         entry.status.up = false;
     }
     if reason == "incomplete" {

@@ -87,7 +87,9 @@ pub struct Service {
     users: Option<u64>,
     /// The last history tick: (timestamp, user count).
     users_tick: Option<(f64, u64)>,
+    /// Users rose at the last change; `rising_at` is when (spawning lasts while it is recent).
     rising: bool,
+    rising_at: f64,
     workers: Option<u64>,
     last_activity: Option<f64>,
     ended: bool,
@@ -104,6 +106,7 @@ impl Service {
             users: None,
             users_tick: None,
             rising: false,
+            rising_at: 0.0,
             workers: None,
             last_activity: None,
             ended: false,
@@ -182,6 +185,7 @@ impl Service {
     /// One history row: users (and whether they are rising) and current rates.
     pub fn apply_history(&mut self, row: HistoryRow, now: f64) {
         self.touch(now);
+        self.rising_at = now;
         match self.users_tick {
             Some((ts, users)) if row.timestamp > ts => {
                 self.rising = row.user_count > users;
@@ -299,6 +303,7 @@ impl Service {
     /// The user count (events).
     pub fn set_users(&mut self, users: u64, now: f64) {
         self.touch(now);
+        self.rising_at = now;
         self.rising = users > self.users.unwrap_or(0);
         self.users = Some(users);
     }
@@ -314,7 +319,7 @@ impl Service {
             None => RunState::Missing,
             Some(_) if self.ended => RunState::Stopped,
             Some(at) if now - at > stale_after => RunState::Stopped,
-            Some(_) if self.rising => RunState::Spawning,
+            Some(_) if self.rising && now - self.rising_at <= stale_after => RunState::Spawning,
             Some(_) => RunState::Running,
         }
     }

@@ -1,1 +1,20 @@
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+//! The integration tests: one binary (fewer links on a 2-core machine). Every test runs the
+//! real `locust-exporter` binary and talks to it over real HTTP on 127.0.0.1.
+
+/// Exit codes and messages; `--once`.
+mod cli;
+/// JSON-lines events through stdin and files: values, lifecycle, aggregation.
+mod events;
+/// `--once` over every fixture against `fixtures/golden/`, promtool, exact values.
+mod golden;
+/// Routes, content types, health, basic auth.
+mod http;
+/// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
+mod locust;
+/// Replays fixtures into a temp dir exactly as Locust writes them.
+mod replay;
+/// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
+mod robust;
+/// Helpers: spawn, scrape, parse, wait.
+mod util;

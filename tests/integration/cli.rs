@@ -1,0 +1,100 @@
+//! Exit codes and messages (SPEC §2): bad arguments → 2 naming the flag; the listen address
+//! in use → 1 naming the address; `--once` → 0; SIGTERM → 0.
+
+use crate::util::*;
+
+#[test]
+fn bad_arguments_exit_2_naming_the_flag() {
+    let cases: [(&[&str], &str); 8] = [
+        (&["--csv", "x", "--bogus"], "--bogus"),
+        (
+            &["--csv", "x", "--max-endpoints", "many"],
+            "--max-endpoints",
+        ),
+        (&["--csv", "x", "--poll-interval", "0s"], "--poll-interval"),
+        (&["--csv", "x", "--metrics", "seed,fancy"], "--metrics"),
+        (
+            &["--csv", "x", "--web.listen-address", "nowhere"],
+            "--web.listen-address",
+        ),
+        (&["--csv", "x", "--buckets", "1,0.5"], "--buckets"),
+        (&["--csv", "x", "--log.format", "xml"], "--log.format"),
+        (&[], "--csv"),
+    ];
+    for (args, flag) in cases {
+        let (code, _, err) = run(args, None);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag),
+            "{args:?}: the message names {flag}: {err}"
+        );
+    }
+}
+
+#[test]
+fn address_in_use_exits_1_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, _, err) = run(&["--csv", "x", "--web.listen-address", &addr], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&addr), "{err}");
+}
+
+#[test]
+fn sigterm_exits_0() {
+    let ex = Exporter::spawn(&["--csv", "does/not/exist/yet"]);
+    assert_eq!(
+        ex.scrape().get("locust_state", &[("state", "missing")]),
+        Some(1.0)
+    );
+    assert_eq!(ex.terminate(), Some(0));
+}
+
+#[test]
+fn once_prints_and_exits_0() {
+    let (code, out, err) = run(
+        &[
+            "--once",
+            "--csv",
+            "fixtures/locust-2.47.0/standalone-full-history/run",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    assert!(
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .unwrap()
+            > 0.0
+    );
+    // Missing input is not an error: the service is reported missing.
+    let (code, out, _) = run(&["--once", "--csv", "nothing/here"], None);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        Metrics::parse(&out).get("locust_state", &[("state", "missing")]),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn web_config_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    std::fs::write(&cfg, "tls_server_config:\n  cert_file: a.pem\n").unwrap();
+    let (code, _, err) = run(
+        &[
+            "--csv",
+            "x",
+            "--web.config.file",
+            cfg.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--web.config.file") && err.contains("line 1"),
+        "{err}"
+    );
+}

@@ -1,0 +1,191 @@
+//! JSON-lines events (SPEC §3.2) through stdin and files.
+
+use std::io::Write;
+
+use crate::util::*;
+
+fn request(time: f64, method: &str, name: &str, ms: f64, len: u64, error: Option<&str>) -> String {
+    let exception = error.map_or("null".to_owned(), |e| format!("{e:?}"));
+    format!(
+        "{{\"event\":\"request\",\"time\":{time},\"request_type\":\"{method}\",\"name\":{name:?},\"response_time\":{ms},\"response_length\":{len},\"exception\":{exception}}}\n"
+    )
+}
+
+#[test]
+fn stdin_events_values_lifecycle_and_eof() {
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "shop=-", "--buckets", "0.01,0.1,1"]);
+    let mut input = String::new();
+    input.push_str("{\"event\":\"test_start\"}\n{\"event\":\"users\",\"user_count\":10}\n{\"event\":\"workers\",\"count\":4}\n");
+    // Spawning while the count rises; the same count again (spawning complete): running.
+    input.push_str(
+        "{\"event\":\"users\",\"user_count\":20}\n{\"event\":\"users\",\"user_count\":20}\n",
+    );
+    for i in 0..100 {
+        let t = 1000.0 + f64::from(i) * 0.1;
+        input.push_str(&request(t, "GET", "/a,\"b\"", f64::from(i % 50), 100, None));
+    }
+    input.push_str(&request(
+        1010.0,
+        "POST",
+        "/p",
+        500.0,
+        7,
+        Some("HTTPError('500')"),
+    ));
+    input.push_str(&request(1010.0, "POST", "/p", 2000.0, 7, None));
+    input.push_str("{\"event\":\"brand_new_kind\"}\nnot json at all\n{\"request_type\":\"GET\"}\n");
+    input.push_str("{\"event\":\"exception\",\"message\":\"boom, bang\",\"traceback\":\"t\"}\n");
+    let stdin = ex.stdin.as_mut().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let get = [("service", "shop"), ("method", "GET"), ("name", "/a,\"b\"")];
+    let m = ex.wait_for(5, "events applied", |m| {
+        m.get("locust_requests_total", &get) == Some(100.0)
+            && m.get("locust_exceptions_total", &[]).is_some()
+    });
+    let post = [("service", "shop"), ("method", "POST"), ("name", "/p")];
+    assert_eq!(m.get("locust_requests_total", &post), Some(2.0));
+    assert_eq!(m.get("locust_request_failures_total", &post), Some(1.0));
+    assert_eq!(
+        m.get(
+            "locust_failures_total",
+            &[("name", "/p"), ("error", "HTTPError('500')")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(m.get("locust_response_bytes_total", &get), Some(10000.0));
+    // Times 0..49 ms twice: ≤10 ms: 0..=10 → 22; ≤100 ms: all 100.
+    let bucket = |le: &str| {
+        m.get(
+            "locust_request_duration_seconds_bucket",
+            &[("name", "/a,\"b\""), ("le", le)],
+        )
+    };
+    assert_eq!(
+        (bucket("0.01"), bucket("0.1"), bucket("1"), bucket("+Inf")),
+        (Some(22.0), Some(100.0), Some(100.0), Some(100.0))
+    );
+    let sum: f64 = (0..100).map(|i| f64::from(i % 50)).sum::<f64>() / 1000.0;
+    assert!((m.get("locust_request_duration_seconds_sum", &get).unwrap() - sum).abs() < 1e-9);
+    assert_eq!(
+        m.get("locust_request_duration_seconds_count", &get),
+        Some(100.0)
+    );
+    assert_eq!(m.get("locust_users", &[("service", "shop")]), Some(20.0));
+    assert_eq!(m.get("locust_workers", &[("service", "shop")]), Some(4.0));
+    assert_eq!(
+        m.get("locust_slave_count", &[("service", "shop")]),
+        Some(4.0)
+    );
+    assert_eq!(
+        m.get("locust_exceptions_total", &[("message", "boom, bang")]),
+        Some(1.0)
+    );
+    // The seed set from events.
+    let seed = [("service", "shop"), ("path", "/p"), ("method", "POST")];
+    assert_eq!(m.get("locust_stats_num_requests", &seed), Some(2.0));
+    assert_eq!(m.get("locust_stats_max_response_time", &seed), Some(2000.0));
+    assert_eq!(m.get("locust_stats_avg_response_time", &seed), Some(1250.0));
+    assert_eq!(
+        m.get(
+            "locust_stats_num_requests",
+            &[("path", "Aggregated"), ("method", "Aggregated")]
+        ),
+        Some(102.0)
+    );
+    assert_eq!(
+        m.get("locust_errors", &[("path", "/p"), ("method", "POST")]),
+        Some(1.0)
+    );
+    // Skipped lines, counted by reason.
+    assert_eq!(
+        m.get(
+            "locust_exporter_parse_errors_total",
+            &[("source", "stdin"), ("reason", "bad_event")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        m.get(
+            "locust_exporter_unknown_events_total",
+            &[("source", "stdin")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(m.get("locust_state", &[("state", "running")]), Some(1.0));
+    // EOF on stdin: the source ends, the final state stays served.
+    drop(ex.stdin.take());
+    let m = ex.wait_for(5, "stopped at EOF", |m| {
+        m.get("locust_state", &[("service", "shop"), ("state", "stopped")]) == Some(1.0)
+    });
+    assert_eq!(m.get("locust_requests_total", &get), Some(100.0));
+    assert_promtool_clean(&m.text);
+}
+
+#[test]
+fn events_file_followed_like_tail_f() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let ex = Exporter::spawn(&["--events", path.to_str().unwrap()]);
+    let name = [("name", "/x")];
+    let mut f = std::fs::File::create(&path).unwrap();
+    for _ in 0..10 {
+        f.write_all(request(1.0, "GET", "/x", 5.0, 1, None).as_bytes())
+            .unwrap();
+    }
+    // A partial line is held until its newline.
+    let line = request(1.0, "GET", "/x", 5.0, 1, None);
+    f.write_all(&line.as_bytes()[..20]).unwrap();
+    ex.wait_for(5, "10 requests", |m| {
+        m.get("locust_requests_total", &name) == Some(10.0)
+    });
+    f.write_all(&line.as_bytes()[20..]).unwrap();
+    ex.wait_for(5, "11 requests", |m| {
+        m.get("locust_requests_total", &name) == Some(11.0)
+    });
+    // Replaced by a new file: read from its start.
+    drop(f);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, request(2.0, "GET", "/y", 5.0, 1, None)).unwrap();
+    let m = ex.wait_for(5, "the new file", |m| {
+        m.get("locust_requests_total", &[("name", "/y")]) == Some(1.0)
+    });
+    assert_eq!(
+        m.get("locust_requests_total", &name),
+        Some(11.0),
+        "nothing lost, nothing counted twice"
+    );
+}
+
+#[test]
+fn csv_history_piped_into_events() {
+    let history = std::fs::read(fixture(
+        "locust-2.47.0/standalone-full-history/run_stats_history.csv",
+    ))
+    .unwrap();
+    let (code, out, err) = run(&["--once", "--events", "-"], Some(&history));
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    let (h, rows) = read_csv(&fixture(
+        "locust-2.47.0/standalone-full-history/run_stats_history.csv",
+    ));
+    assert_eq!(
+        m.get("locust_user_count", &[]),
+        Some(num(&rows.last().unwrap()[col(&h, "User Count")]))
+    );
+    assert_eq!(
+        m.get("locust_exporter_lines_total", &[("source", "stdin")]),
+        Some(rows.len() as f64 + 1.0)
+    );
+    let stats = std::fs::read(fixture(
+        "locust-2.47.0/standalone-full-history/run_stats.csv",
+    ))
+    .unwrap();
+    let (code, out, _) = run(&["--once", "--events", "-"], Some(&stats));
+    assert_eq!(code, Some(0));
+    assert_stats_match(
+        &Metrics::parse(&out),
+        "locust",
+        &fixture("locust-2.47.0/standalone-full-history/run_stats.csv"),
+    );
+}

@@ -1,0 +1,87 @@
+//! HTTP (SPEC §6): routes, content types, health and readiness, the landing page, a custom
+//! telemetry path, basic auth from `--web.config.file`, process metrics.
+
+use base64::Engine as _;
+
+use crate::util::*;
+
+#[test]
+fn routes_and_content_types() {
+    let ex = Exporter::spawn(&[
+        "--csv",
+        "fixtures/locust-2.47.0/standalone-full-history/run",
+        "--web.telemetry-path",
+        "/prom",
+    ]);
+    let (status, head, body) = ex.get("/prom");
+    assert_eq!(status, 200);
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
+    let m = Metrics::parse(&body);
+    assert_eq!(
+        m.get(
+            "locust_exporter_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        m.get("process_resident_memory_bytes", &[]).unwrap() > 0.0,
+        "process metrics are served"
+    );
+    assert_eq!(ex.get("/metrics").0, 404, "the telemetry path moved");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while ex.get("/-/ready").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !ex.get("/").2.contains("run_stats.csv") {
+        assert!(std::time::Instant::now() < deadline, "sources never listed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, head, body) = ex.get("/");
+    assert_eq!(status, 200);
+    assert!(head.to_lowercase().contains("text/html"));
+    assert!(
+        body.contains("href=\"/prom\"")
+            && body.contains(env!("CARGO_PKG_VERSION"))
+            && body.contains("run_stats.csv"),
+        "{body}"
+    );
+    let (status, _, body) = ex.get("/-/healthy");
+    assert_eq!((status, body.as_str()), (200, "Healthy\n"));
+    assert_eq!(ex.get("/nope").0, 404);
+    assert_promtool_clean(&ex.get("/prom").2);
+}
+
+#[test]
+fn basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(&cfg, format!("basic_auth_users:\n  prom: {hash}\n")).unwrap();
+    let ex = Exporter::spawn(&["--csv", "x", "--web.config.file", cfg.to_str().unwrap()]);
+    let basic = |u: &str, p: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    let (status, head, _) = http_get(ex.addr, "/metrics", None);
+    assert_eq!(status, 401);
+    assert!(
+        head.to_lowercase().contains("www-authenticate: basic"),
+        "{head}"
+    );
+    assert_eq!(
+        http_get(ex.addr, "/metrics", Some(&basic("prom", "wrong"))).0,
+        401
+    );
+    let (status, _, body) = http_get(ex.addr, "/metrics", Some(&basic("prom", "s3cret")));
+    assert_eq!(status, 200);
+    assert!(body.contains("locust_exporter_build_info"));
+}

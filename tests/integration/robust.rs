@@ -1,0 +1,311 @@
+//! Bad input gets a clear error and loses nothing: torn and garbage snapshots, an unknown
+//! header, a 10 MB line, invalid UTF-8, a truncated file, a deleted directory. The process
+//! keeps serving the last good state and counts what it rejected.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::util::*;
+
+const AGG: [(&str, &str); 2] = [("path", "Aggregated"), ("method", "Aggregated")];
+
+fn good_stats() -> Vec<u8> {
+    std::fs::read(fixture(
+        "locust-2.47.0/standalone-full-history/run_stats.csv",
+    ))
+    .unwrap()
+}
+
+fn good_total() -> f64 {
+    let (h, rows) = read_csv(&fixture(
+        "locust-2.47.0/standalone-full-history/run_stats.csv",
+    ));
+    num(&rows.last().unwrap()[col(&h, "Request Count")])
+}
+
+/// Parse errors counted for `reason` (`any`: all reasons) across sources.
+fn errors(m: &Metrics, reason: &str) -> f64 {
+    m.find("locust_exporter_parse_errors_total", &[])
+        .iter()
+        .filter(|s| reason == "any" || s.labels["reason"] == reason)
+        .map(|s| s.value)
+        .sum()
+}
+
+fn replace(path: &Path, content: &[u8]) {
+    // In place, like Locust: the same inode, rewritten and truncated.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .unwrap();
+    f.write_all(content).unwrap();
+    f.set_len(content.len() as u64).unwrap();
+}
+
+#[test]
+fn bad_snapshots_keep_the_last_good_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("run_stats.csv");
+    replace(&stats, &good_stats());
+    let prefix = dir.path().join("run");
+    let ex = Exporter::spawn(&["--csv", prefix.to_str().unwrap()]);
+    let total = good_total();
+    ex.wait_for(5, "first snapshot", |m| {
+        m.get("locust_stats_num_requests", &AGG) == Some(total)
+    });
+
+    let cases: [(&str, Vec<u8>); 5] = [
+        (
+            "incomplete",
+            std::fs::read(fixture(
+                "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
+            ))
+            .unwrap(),
+        ),
+        ("any", b"\x00\x01garbage\xff\"\"\r\n\x02\x03,,,\n".to_vec()),
+        ("unknown_header", b"Foo,Bar\r\n,Aggregated\r\n".to_vec()),
+        (
+            "bad_number",
+            String::from_utf8(good_stats())
+                .unwrap()
+                .replacen(",Aggregated,", ",Aggregated,x", 1)
+                .into_bytes(),
+        ),
+        ("invalid_utf8", {
+            let mut s = good_stats();
+            let at = s.windows(4).position(|w| w == b"/big").unwrap();
+            s[at + 1] = 0xff;
+            s
+        }),
+    ];
+    for (reason, content) in cases {
+        let before = errors(&ex.scrape(), reason);
+        replace(&stats, &content);
+        let m = ex.wait_for(5, &format!("{reason} counted"), |m| {
+            errors(m, reason) > before
+        });
+        assert_eq!(
+            m.get("locust_stats_num_requests", &AGG),
+            Some(total),
+            "{reason}: the last good snapshot stays"
+        );
+        assert_stats_match(
+            &m,
+            "locust",
+            &fixture("locust-2.47.0/standalone-full-history/run_stats.csv"),
+        );
+    }
+    let source = stats.display().to_string();
+    assert_eq!(
+        ex.scrape()
+            .get("locust_exporter_source_up", &[("source", &source)]),
+        Some(0.0),
+        "the last read was rejected"
+    );
+    // A torn read does not take the source down.
+    replace(&stats, &good_stats());
+    ex.wait_for(5, "back up", |m| {
+        m.get("locust_exporter_source_up", &[("source", &source)]) == Some(1.0)
+    });
+    let before = errors(&ex.scrape(), "incomplete");
+    replace(
+        &stats,
+        &std::fs::read(fixture(
+            "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
+        ))
+        .unwrap(),
+    );
+    let m = ex.wait_for(5, "torn read counted", |m| errors(m, "incomplete") > before);
+    assert_eq!(
+        m.get("locust_exporter_source_up", &[("source", &source)]),
+        Some(1.0)
+    );
+    let logged = ex
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("unknown header") && l.contains("WARN"))
+        .count();
+    assert_eq!(
+        logged,
+        1,
+        "an error is logged once, not on every read: {:?}",
+        ex.stderr()
+    );
+    assert!(
+        ex.stderr()
+            .iter()
+            .any(|l| l.contains(&source) && l.contains("line 1")),
+        "the log names the file and line"
+    );
+    replace(&stats, &good_stats());
+    ex.wait_for(5, "back up", |m| {
+        m.get("locust_exporter_source_up", &[("source", &source)]) == Some(1.0)
+    });
+}
+
+#[test]
+fn ten_megabyte_line_and_garbage_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("run_stats_history.csv");
+    let fixture_history = std::fs::read(fixture(
+        "locust-2.47.0/standalone-full-history/run_stats_history.csv",
+    ))
+    .unwrap();
+    let text = String::from_utf8(fixture_history).unwrap();
+    let mut lines = text.split_inclusive('\n');
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut content = header.as_bytes().to_vec();
+    content.extend_from_slice(rows[0].as_bytes());
+    content.extend(std::iter::repeat_n(b'x', 10 << 20));
+    content.extend_from_slice(b"\r\nnot,a,history,row\r\n");
+    content.extend_from_slice(rows.last().unwrap().as_bytes());
+    std::fs::write(&history, &content).unwrap();
+    let ex = Exporter::spawn(&["--csv", dir.path().join("run").to_str().unwrap()]);
+    let last = rows
+        .last()
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    let m = ex.wait_for(10, "the row after the long line", |m| {
+        m.get("locust_user_count", &[]) == Some(last)
+    });
+    assert_eq!(errors(&m, "line_too_long"), 1.0);
+    assert_eq!(errors(&m, "malformed"), 1.0);
+    let source = history.display().to_string();
+    assert_eq!(
+        m.get("locust_exporter_lines_total", &[("source", &source)]),
+        Some(3.0),
+        "header and two rows"
+    );
+    assert!(
+        ex.stderr()
+            .iter()
+            .any(|l| l.contains("line 3") && l.contains("longer than 1048576 bytes")),
+        "{:?}",
+        ex.stderr()
+    );
+}
+
+#[test]
+fn truncated_history_and_deleted_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let src = fixture("locust-2.47.0/standalone-full-history");
+    for f in [
+        "run_stats.csv",
+        "run_stats_history.csv",
+        "run_failures.csv",
+        "run_exceptions.csv",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let ex = Exporter::spawn(&["--csv", &format!("{}/", dir.display())]);
+    let total = good_total();
+    ex.wait_for(5, "data", |m| {
+        m.get(
+            "locust_stats_num_requests",
+            &[("service", "run"), ("path", "Aggregated")],
+        ) == Some(total)
+    });
+
+    // The history truncated to the middle of a line: a restart of the history, no crash.
+    let history = dir.join("run_stats_history.csv");
+    let h = std::fs::read(&history).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&history)
+        .unwrap()
+        .set_len(h.len() as u64 / 3)
+        .unwrap();
+    let kept = &h[..h.len() / 3];
+    let complete = &kept[..kept.iter().rposition(|&b| b == b'\n').unwrap()];
+    let last_line = String::from_utf8_lossy(complete)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let users: f64 = last_line.split(',').nth(1).unwrap().parse().unwrap();
+    let lines_before = ex
+        .scrape()
+        .get(
+            "locust_exporter_lines_total",
+            &[("source", history.to_str().unwrap())],
+        )
+        .unwrap();
+    let m = ex.wait_for(5, "history re-read from the start", |m| {
+        m.get("locust_user_count", &[]) == Some(users)
+            && m.get(
+                "locust_exporter_lines_total",
+                &[("source", history.to_str().unwrap())],
+            ) > Some(lines_before)
+    });
+    assert_eq!(
+        errors(&m, "malformed"),
+        0.0,
+        "the cut line is held, not parsed"
+    );
+    assert_eq!(
+        m.get(
+            "locust_stats_num_requests",
+            &[("service", "run"), ("path", "Aggregated")]
+        ),
+        Some(total)
+    );
+
+    // The whole directory deleted: the last good state stays, the sources go down.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let m = ex.wait_for(5, "sources down", |m| {
+        m.find("locust_exporter_source_up", &[])
+            .iter()
+            .all(|s| s.value == 0.0)
+    });
+    assert_eq!(
+        m.get(
+            "locust_stats_num_requests",
+            &[("service", "run"), ("path", "Aggregated")]
+        ),
+        Some(total)
+    );
+    assert_stats_match(&m, "run", &src.join("run_stats.csv"));
+
+    // It comes back with a new run: followed again.
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("run_stats.csv"),
+        std::fs::read(fixture("locust-2.47.0/restart-same-prefix/run_stats.csv")).unwrap(),
+    )
+    .unwrap();
+    let (hh, rows) = read_csv(&fixture("locust-2.47.0/restart-same-prefix/run_stats.csv"));
+    let new_total = num(&rows.last().unwrap()[col(&hh, "Request Count")]);
+    ex.wait_for(5, "new run", |m| {
+        m.get(
+            "locust_stats_num_requests",
+            &[("service", "run"), ("path", "Aggregated")],
+        ) == Some(new_total)
+    });
+}
+
+#[test]
+fn files_that_appear_later_are_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = Exporter::spawn(&["--csv", dir.path().to_str().unwrap()]);
+    let m = ex.scrape();
+    assert!(
+        m.find("locust_state", &[]).is_empty(),
+        "an empty directory has no service yet"
+    );
+    std::fs::write(dir.path().join("later_stats.csv"), good_stats()).unwrap();
+    ex.wait_for(5, "a prefix appearing later", |m| {
+        m.get(
+            "locust_stats_num_requests",
+            &[("service", "later"), ("path", "Aggregated")],
+        ) == Some(good_total())
+    });
+}

@@ -1,0 +1,489 @@
+//! Test harness: spawn the real binary on 127.0.0.1:0, scrape it over real HTTP, parse the
+//! exposition, wait for conditions with bounded deadlines (never fixed sleeps).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_locust-exporter"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture path.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+/// A running exporter, killed on drop.
+pub struct Exporter {
+    child: Child,
+    pub addr: SocketAddr,
+    pub stdin: Option<ChildStdin>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Exporter {
+    /// Starts the exporter with `args` plus `--web.listen-address 127.0.0.1:0`.
+    pub fn spawn(args: &[&str]) -> Exporter {
+        Self::spawn_inner(args, false)
+    }
+
+    /// Like [`spawn`], with a pipe on standard input.
+    pub fn spawn_with_stdin(args: &[&str]) -> Exporter {
+        Self::spawn_inner(args, true)
+    }
+
+    fn spawn_inner(args: &[&str], stdin: bool) -> Exporter {
+        let mut child = Command::new(bin())
+            .args(args)
+            .args([
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.level",
+                "debug",
+            ])
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn exporter");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("address=").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "exporter did not report its address; stderr: {:?}",
+                    stderr.lock().unwrap()
+                )
+            });
+        let stdin = child.stdin.take();
+        Exporter {
+            child,
+            addr: addr.parse().expect("address"),
+            stdin,
+            stderr,
+        }
+    }
+
+    /// Everything the exporter logged so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// GET `path`: (status, headers, body).
+    pub fn get(&self, path: &str) -> (u16, String, String) {
+        http_get(self.addr, path, None)
+    }
+
+    /// The metrics.
+    pub fn scrape(&self) -> Metrics {
+        let (status, _, body) = self.get("/metrics");
+        assert_eq!(status, 200, "{body}");
+        Metrics::parse(&body)
+    }
+
+    /// Scrapes until `cond` holds, at most `secs` seconds; panics with the last scrape.
+    pub fn wait_for(&self, secs: u64, what: &str, cond: impl Fn(&Metrics) -> bool) -> Metrics {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let m = self.scrape();
+            if cond(&m) {
+                return m;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last scrape:\n{}\nstderr: {:?}",
+                    m.text,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bounded HTTP/1.1 GET over loopback; `auth` is the Authorization header value.
+pub fn http_get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8(raw).expect("utf-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// One sample of the exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed exposition.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub samples: Vec<Sample>,
+    pub text: String,
+}
+
+impl Metrics {
+    /// Parses the text format (label values unescaped).
+    pub fn parse(text: &str) -> Metrics {
+        let mut samples = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (name, rest) = match line.find('{') {
+                Some(i) => (&line[..i], &line[i..]),
+                None => line.split_at(line.find(' ').unwrap()),
+            };
+            let mut labels = BTreeMap::new();
+            let mut rest = rest;
+            if rest.starts_with('{') {
+                let mut chars = rest[1..].char_indices();
+                let mut key = String::new();
+                let mut end = 0;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '}' => {
+                            end = i + 2;
+                            break;
+                        }
+                        '=' => {
+                            let mut value = String::new();
+                            chars.next(); // opening quote
+                            while let Some((_, c)) = chars.next() {
+                                match c {
+                                    '\\' => match chars.next().map(|x| x.1) {
+                                        Some('n') => value.push('\n'),
+                                        Some(o) => value.push(o),
+                                        None => {}
+                                    },
+                                    '"' => break,
+                                    c => value.push(c),
+                                }
+                            }
+                            labels.insert(std::mem::take(&mut key), value);
+                        }
+                        ',' => {}
+                        c => key.push(c),
+                    }
+                }
+                rest = &rest[end..];
+            }
+            let value = match rest.trim() {
+                "NaN" => f64::NAN,
+                "+Inf" => f64::INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            samples.push(Sample {
+                name: name.to_owned(),
+                labels,
+                value,
+            });
+        }
+        Metrics {
+            samples,
+            text: text.to_owned(),
+        }
+    }
+
+    /// The value of `name` whose labels include all of `labels`.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.find(name, labels).first().map(|s| s.value)
+    }
+
+    /// Every sample of `name` whose labels include all of `labels`.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+}
+
+/// Runs `promtool check metrics` on `text`. Returns the problems it printed; panics if
+/// promtool is missing (CI installs it) or reports a parse error (exit 1).
+pub fn promtool_check(text: &str) -> Vec<String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: install the Debian package `prometheus` (.ci/run does)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0) | Some(3)),
+        "promtool failed ({code:?}):\n{printed}"
+    );
+    printed
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lint findings promtool reports on the seed set's fixed names (kept for compatibility
+/// with the Python collector; see COMPARISON.md). Any other finding is a bug.
+pub const SEED_LINTS: [&str; 5] = [
+    "locust_slave_count non-histogram and non-summary metrics should not have \"_count\" suffix",
+    "locust_stats_current_fail_per_sec metric names should not contain abbreviated units",
+    "locust_stats_num_failures counter metrics should have \"_total\" suffix",
+    "locust_stats_num_requests counter metrics should have \"_total\" suffix",
+    "locust_user_count non-histogram and non-summary metrics should not have \"_count\" suffix",
+];
+
+/// Asserts promtool finds nothing but the known seed-name lints.
+pub fn assert_promtool_clean(text: &str) {
+    for problem in promtool_check(text) {
+        assert!(
+            SEED_LINTS.contains(&problem.as_str()),
+            "promtool: {problem}"
+        );
+    }
+}
+
+/// Runs the binary to completion with `args` in the repository root (bounded), returning
+/// (code, stdout, stderr).
+pub fn run(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String, String) {
+    let mut child = Command::new(bin())
+        .current_dir(root())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Reads a Locust CSV with the `csv` crate (independently of the exporter's parser):
+/// header and rows as strings.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .unwrap();
+    let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Column index by name.
+pub fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+/// Parses a CSV number the way a reader of the file would (`N/A` → Locust's 0).
+pub fn num(s: &str) -> f64 {
+    if s == "N/A" {
+        0.0
+    } else {
+        s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+    }
+}
+
+/// Asserts that every `locust_stats_*` series of `service` equals the `_stats.csv` at
+/// `stats` exactly (f64 equality of the parsed text), that there is one series per row, and
+/// that `locust_fail_ratio` is the total's failures over requests.
+pub fn assert_stats_match(m: &Metrics, service: &str, stats: &Path) {
+    let (h, rows) = read_csv(stats);
+    assert!(!rows.is_empty(), "{} has no rows", stats.display());
+    let columns = [
+        ("locust_stats_num_requests", "Request Count"),
+        ("locust_stats_num_failures", "Failure Count"),
+        ("locust_stats_median_response_time", "Median Response Time"),
+        ("locust_stats_avg_response_time", "Average Response Time"),
+        ("locust_stats_min_response_time", "Min Response Time"),
+        ("locust_stats_max_response_time", "Max Response Time"),
+        ("locust_stats_avg_content_length", "Average Content Size"),
+        ("locust_stats_ninetieth_response_time", "90%"),
+    ];
+    let (t, n) = (col(&h, "Type"), col(&h, "Name"));
+    for (i, row) in rows.iter().enumerate() {
+        let total = i == rows.len() - 1 && row[t].is_empty() && row[n] == "Aggregated";
+        let method = if total { "Aggregated" } else { row[t].as_str() };
+        let labels = [
+            ("service", service),
+            ("path", row[n].as_str()),
+            ("method", method),
+        ];
+        for (metric, column) in columns {
+            let want = num(&row[col(&h, column)]);
+            let got = m
+                .get(metric, &labels)
+                .unwrap_or_else(|| panic!("no {metric}{labels:?} in\n{}", m.text));
+            assert_eq!(
+                got,
+                want,
+                "{metric}{labels:?}: served {got}, file says {}",
+                row[col(&h, column)]
+            );
+        }
+    }
+    assert_eq!(
+        m.find("locust_stats_num_requests", &[("service", service)])
+            .len(),
+        rows.len(),
+        "one series per row of {}",
+        stats.display()
+    );
+    let total = rows.last().unwrap();
+    let (req, fail) = (
+        num(&total[col(&h, "Request Count")]),
+        num(&total[col(&h, "Failure Count")]),
+    );
+    let ratio = if req > 0.0 { fail / req } else { 0.0 };
+    assert_eq!(
+        m.get("locust_fail_ratio", &[("service", service)]),
+        Some(ratio)
+    );
+}
+
+/// Asserts that `locust_errors` of `service` equals the `_failures.csv` at `failures`.
+pub fn assert_failures_match(m: &Metrics, service: &str, failures: &Path) {
+    let (h, rows) = read_csv(failures);
+    let (me, na, er, oc) = (
+        col(&h, "Method"),
+        col(&h, "Name"),
+        col(&h, "Error"),
+        col(&h, "Occurrences"),
+    );
+    for row in &rows {
+        let labels = [
+            ("service", service),
+            ("path", row[na].as_str()),
+            ("method", row[me].as_str()),
+            ("error", row[er].as_str()),
+        ];
+        assert_eq!(
+            m.get("locust_errors", &labels),
+            Some(num(&row[oc])),
+            "locust_errors{labels:?}"
+        );
+        let native = [
+            ("service", service),
+            ("name", row[na].as_str()),
+            ("method", row[me].as_str()),
+            ("error", row[er].as_str()),
+        ];
+        assert_eq!(
+            m.get("locust_failures_total", &native),
+            Some(num(&row[oc])),
+            "locust_failures_total{native:?}"
+        );
+    }
+    assert_eq!(
+        m.find("locust_errors", &[("service", service)]).len(),
+        rows.len()
+    );
+}

@@ -1,1 +1,100 @@
-fn main() {}
+//! `expose::render` for 1,000 and 10,000 endpoints (SPEC §7 targets: < 5 ms and < 50 ms),
+//! for CSV-fed endpoints (11 percentile columns) and event-fed ones (histogram buckets too).
+//! Endpoint names and values follow the real fixture's rows.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use locust_exporter::expose::{render, Sets};
+use locust_exporter::model::endpoint::DEFAULT_BUCKETS;
+use locust_exporter::model::snapshot::{
+    EndpointSnapshot, ErrorSnapshot, RunState, ServiceSnapshot, Snapshot,
+};
+
+const QUANTILES: [f64; 11] = [
+    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+
+fn endpoint(i: usize, events: bool) -> EndpointSnapshot {
+    EndpointSnapshot {
+        method: Arc::from(if i % 4 == 0 { "POST" } else { "GET" }),
+        // Realistic names, with a name that needs escaping every 100th endpoint.
+        name: Arc::from(
+            if i % 100 == 0 {
+                format!("/weird,name \"quoted\"/{i}")
+            } else {
+                format!("/api/v1/items/{i}")
+            }
+            .as_str(),
+        ),
+        requests: 216 + i as u64,
+        failures: (i % 7) as u64,
+        avg_ms: 180.69732400927361,
+        min_ms: 53.86000600083207,
+        max_ms: 302.03665499902854,
+        median_ms: 180.0,
+        avg_content_bytes: 286.45871559633025,
+        current_rps: 6.7,
+        current_fail_per_sec: 0.4,
+        quantiles: QUANTILES.iter().map(|&q| (q, 100.0 + q * 200.0)).collect(),
+        duration_sum_ms: 39248.33697100439,
+        content_bytes_total: 1744.0,
+        timed: 216 + i as u64,
+        buckets: events.then(|| {
+            DEFAULT_BUCKETS
+                .iter()
+                .enumerate()
+                .map(|(k, &le)| (le, (k * 10) as u64))
+                .collect()
+        }),
+    }
+}
+
+fn snapshot(n: usize, events: bool) -> Snapshot {
+    let endpoints: Vec<EndpointSnapshot> = (0..n).map(|i| endpoint(i, events)).collect();
+    let errors = (0..n / 10)
+        .map(|i| ErrorSnapshot {
+            method: Arc::from("GET"),
+            name: Arc::from(format!("/item/{i}").as_str()),
+            error: Arc::from(
+                "HTTPError('500 Server Error: Internal Server Error for url: /flaky')",
+            ),
+            occurrences: i as u64,
+        })
+        .collect();
+    Snapshot {
+        services: vec![ServiceSnapshot {
+            name: Arc::from("locust"),
+            state: RunState::Running,
+            users: Some(20),
+            workers: None,
+            total: Some(endpoint(0, events)),
+            endpoints,
+            errors,
+            exceptions: Vec::new(),
+            last_update: Some(1795542142.0),
+            endpoints_dropped: 0,
+        }],
+        sources: Vec::new(),
+        seq: 1,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    group.sample_size(20);
+    for n in [1_000, 10_000] {
+        for (kind, events) in [("csv", false), ("events", true)] {
+            let snap = snapshot(n, events);
+            let bytes = render(&snap, Sets::default(), &[]).len();
+            eprintln!("render {kind} {n}: {bytes} bytes of exposition");
+            group.bench_with_input(BenchmarkId::new(kind, n), &snap, |b, s| {
+                b.iter(|| render(s, Sets::default(), &[]))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

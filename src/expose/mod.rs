@@ -1,17 +1,24 @@
-//! Snapshot → Prometheus exposition. Pure: no locks, no I/O, so golden tests and benches
-//! call it directly.
+//! Snapshot → Prometheus text exposition (format 0.0.4). Pure: no locks, no I/O, so golden
+//! tests and benches call it directly.
 //!
-//! [`families`] builds `prometheus` metric families from a [`Snapshot`]; [`render`] encodes
-//! them, plus any `extra` families (the process collector's), with the text encoder.
+//! ## Motivation: a direct text writer
+//! The values are re-read from a snapshot on every scrape ("const metrics"), so there is no
+//! registry to keep. Building `prometheus` metric-family structs for 10,000 endpoints
+//! (about 300,000 samples, each with its own label strings) took ~250 ms; writing the text
+//! directly, with each endpoint's escaped label set rendered once and reused by every
+//! family, meets SPEC §7 (see `benches/render.rs`). The `prometheus` crate still encodes
+//! the process metrics (`extra`), and the output is checked by `promtool` in the tests.
 
 pub mod meta;
 pub mod native;
 pub mod seed;
+mod text;
 
-use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, TextEncoder};
 
 use crate::model::snapshot::Snapshot;
+pub use text::{escape_label_value, Text};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -34,80 +41,44 @@ impl Default for Sets {
     }
 }
 
-/// All families for `snap` (self-metrics always included).
-pub fn families(snap: &Snapshot, sets: Sets) -> Vec<MetricFamily> {
-    let mut out = Vec::new();
+/// About how long the exposition will be, so the buffer is allocated once.
+fn estimate_bytes(snap: &Snapshot) -> usize {
+    let mut bytes = 4096 + snap.sources.len() * 400;
+    for s in &snap.services {
+        for e in s.endpoints.iter().chain(&s.total) {
+            let labels = s.name.len() + e.name.len() + e.method.len() + 40;
+            let samples = 24 + e.quantiles.len() + e.buckets.as_ref().map_or(0, Vec::len);
+            bytes += (labels + 48) * samples;
+        }
+        bytes += s
+            .errors
+            .iter()
+            .map(|e| 2 * (e.name.len() + e.error.len() + 120))
+            .sum::<usize>();
+    }
+    bytes
+}
+
+/// The text exposition of `snap` (self-metrics always included), followed by `extra`
+/// families (the process collector's), encoded by the `prometheus` text encoder.
+pub fn render(snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> String {
+    let mut out = Text::with_capacity(estimate_bytes(snap));
     if sets.seed {
-        seed::families(snap, &mut out);
+        seed::write(snap, &mut out);
     }
     if sets.native {
-        native::families(snap, &mut out);
+        native::write(snap, &mut out);
     }
-    meta::families(snap, &mut out);
-    out.retain(|f| !f.get_metric().is_empty());
-    out
-}
-
-/// The text exposition of `snap` followed by `extra`.
-pub fn render(snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> String {
-    let mut fams = families(snap, sets);
-    fams.extend(extra.iter().filter(|f| !f.get_metric().is_empty()).cloned());
-    let mut buf = Vec::with_capacity(256 * fams.len());
-    // Cannot fail: every family has a name and at least one metric.
-    let _ = TextEncoder::new().encode(&fams, &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
-}
-
-/// A family with no metrics yet.
-pub(crate) fn family(name: &str, help: &str, kind: MetricType) -> MetricFamily {
-    let mut f = MetricFamily::default();
-    f.set_name(name.to_owned());
-    f.set_help(help.to_owned());
-    f.set_field_type(kind);
-    f
-}
-
-/// Label pairs in the given order.
-pub(crate) fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
-    pairs
+    meta::write(snap, &mut out);
+    let mut text = out.into_string();
+    let extra: Vec<MetricFamily> = extra
         .iter()
-        .map(|(k, v)| {
-            let mut l = LabelPair::default();
-            l.set_name((*k).to_owned());
-            l.set_value((*v).to_owned());
-            l
-        })
-        .collect()
-}
-
-/// Adds a gauge or counter sample (by the family's type) to `f`.
-pub(crate) fn push_value(f: &mut MetricFamily, pairs: &[(&str, &str)], value: f64) {
-    let mut m = Metric::from_label(labels(pairs));
-    match f.get_field_type() {
-        MetricType::COUNTER => {
-            let mut c = prometheus::proto::Counter::default();
-            c.set_value(value);
-            m.set_counter(c);
-        }
-        _ => {
-            let mut g = prometheus::proto::Gauge::default();
-            g.set_value(value);
-            m.set_gauge(g);
-        }
+        .filter(|f| !f.get_metric().is_empty())
+        .cloned()
+        .collect();
+    let mut buf = Vec::new();
+    if TextEncoder::new().encode(&extra, &mut buf).is_ok() {
+        text.push_str(&String::from_utf8_lossy(&buf));
     }
-    f.mut_metric().push(m);
-}
-
-/// Prometheus cannot read `inf` as Rust prints it; no input should produce one, but a
-/// served value is never non-finite except NaN (an unknown quantile).
-pub(crate) fn finite(v: f64) -> f64 {
-    if v.is_infinite() {
-        if v > 0.0 {
-            f64::MAX
-        } else {
-            f64::MIN
-        }
-    } else {
-        v
-    }
+    text
 }

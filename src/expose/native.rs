@@ -2,10 +2,8 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
-use prometheus::proto::{Bucket, Histogram, Metric, MetricFamily, MetricType, Quantile, Summary};
-
-use super::{family, finite, labels, push_value};
-use crate::model::snapshot::Snapshot;
+use super::text::{label_set, Text};
+use crate::model::snapshot::{EndpointSnapshot, Snapshot};
 use crate::parse::event::{cut_chars, MAX_MESSAGE_CHARS};
 
 /// `locust_requests_total{method,name}`.
@@ -29,128 +27,134 @@ pub const EXCEPTIONS: &str = "locust_exceptions_total";
 /// `locust_last_update_timestamp_seconds`.
 pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
 
-/// Appends the native families for `snap`.
-pub fn families(snap: &Snapshot, out: &mut Vec<MetricFamily>) {
-    let mut requests = family(
-        REQUESTS,
-        "Requests made, failed ones included.",
-        MetricType::COUNTER,
+/// Writes the native families for `snap`.
+pub fn write(snap: &Snapshot, out: &mut Text) {
+    let rows: Vec<(String, &EndpointSnapshot)> = snap
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.endpoints.iter().map(move |e| {
+                (
+                    label_set(&[
+                        ("service", &s.name),
+                        ("method", &e.method),
+                        ("name", &e.name),
+                    ]),
+                    e,
+                )
+            })
+        })
+        .collect();
+    let mut f = out.family(REQUESTS, "Requests made, failed ones included.", "counter");
+    for (l, e) in &rows {
+        f.sample(l, e.requests as f64);
+    }
+    let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", "counter");
+    for (l, e) in &rows {
+        f.sample(l, e.failures as f64);
+    }
+    let mut f = out.family(FAILURES, "Failed requests by error.", "counter");
+    for s in &snap.services {
+        for e in &s.errors {
+            let l = label_set(&[
+                ("service", &s.name),
+                ("method", &e.method),
+                ("name", &e.name),
+                ("error", &e.error),
+            ]);
+            f.sample(&l, e.occurrences as f64);
+        }
+    }
+    let mut f = out.family(RESPONSE_BYTES, "Response bytes received.", "counter");
+    for (l, e) in &rows {
+        f.sample(l, e.content_bytes_total);
+    }
+    let mut f = out.family(
+        RESPONSE_TIME,
+        "Response time quantiles since the test started (Locust's percentiles for CSV input, an HDR histogram for events).",
+        "summary",
     );
-    let mut req_failures = family(
-        REQUEST_FAILURES,
-        "Requests that failed.",
-        MetricType::COUNTER,
-    );
-    let mut failures = family(FAILURES, "Failed requests by error.", MetricType::COUNTER);
-    let mut bytes = family(
-        RESPONSE_BYTES,
-        "Response bytes received.",
-        MetricType::COUNTER,
-    );
-    let mut summary = family(RESPONSE_TIME, "Response time quantiles since the test started (Locust's percentiles for CSV input, HDR histogram for events).", MetricType::SUMMARY);
-    let mut histogram = family(
+    let mut labels = LabelCache::default();
+    for (l, e) in &rows {
+        for &(quantile, ms) in &e.quantiles {
+            f.sample_with("", l, Some(("quantile", labels.get(quantile))), ms / 1000.0);
+        }
+        f.sample_with("_sum", l, None, e.duration_sum_ms / 1000.0);
+        f.sample_with("_count", l, None, e.requests as f64);
+    }
+    let mut f = out.family(
         REQUEST_DURATION,
         "Response time distribution (event input).",
-        MetricType::HISTOGRAM,
+        "histogram",
     );
-    let mut users = family(USERS, "Running users.", MetricType::GAUGE);
-    let mut workers = family(WORKERS, "Connected workers.", MetricType::GAUGE);
-    let mut exceptions = family(
+    for (l, e) in &rows {
+        let Some(buckets) = &e.buckets else { continue };
+        for &(bound, count) in buckets {
+            f.sample_with("_bucket", l, Some(("le", labels.get(bound))), count as f64);
+        }
+        let timed = buckets.last().map_or(0, |b| b.1);
+        f.sample_with(
+            "_bucket",
+            l,
+            Some(("le", "+Inf")),
+            e.timed.max(timed) as f64,
+        );
+        f.sample_with("_sum", l, None, e.duration_sum_ms / 1000.0);
+        f.sample_with("_count", l, None, e.timed.max(timed) as f64);
+    }
+    let mut f = out.family(USERS, "Running users.", "gauge");
+    for s in &snap.services {
+        if let Some(n) = s.users {
+            f.sample(&label_set(&[("service", &s.name)]), n as f64);
+        }
+    }
+    let mut f = out.family(WORKERS, "Connected workers.", "gauge");
+    for s in &snap.services {
+        if let Some(n) = s.workers {
+            f.sample(&label_set(&[("service", &s.name)]), n as f64);
+        }
+    }
+    let mut f = out.family(
         EXCEPTIONS,
         "Exceptions raised in tasks, by message (cut to 200 characters).",
-        MetricType::COUNTER,
-    );
-    let mut last_update = family(
-        LAST_UPDATE,
-        "Unix time when data for this service last arrived.",
-        MetricType::GAUGE,
+        "counter",
     );
     for s in &snap.services {
-        let service = &*s.name;
-        for e in &s.endpoints {
-            let pairs = [
-                ("service", service),
-                ("method", &*e.method),
-                ("name", &*e.name),
-            ];
-            push_value(&mut requests, &pairs, e.requests as f64);
-            push_value(&mut req_failures, &pairs, e.failures as f64);
-            push_value(&mut bytes, &pairs, finite(e.content_bytes_total));
-            let mut sm = Summary::default();
-            sm.set_sample_count(e.requests);
-            sm.set_sample_sum(finite(e.duration_sum_ms / 1000.0));
-            sm.set_quantile(
-                e.quantiles
-                    .iter()
-                    .map(|&(q, ms)| {
-                        let mut qu = Quantile::default();
-                        qu.set_quantile(q);
-                        qu.set_value(finite(ms / 1000.0));
-                        qu
-                    })
-                    .collect(),
-            );
-            let mut m = Metric::from_label(labels(&pairs));
-            m.set_summary(sm);
-            summary.mut_metric().push(m);
-            if let Some(buckets) = &e.buckets {
-                let mut h = Histogram::default();
-                let timed = buckets.last().map_or(0, |b| b.1);
-                h.set_sample_count(e.requests.max(timed));
-                h.set_sample_sum(finite(e.duration_sum_ms / 1000.0));
-                h.set_bucket(
-                    buckets
-                        .iter()
-                        .map(|&(le, count)| {
-                            let mut b = Bucket::default();
-                            b.set_upper_bound(le);
-                            b.set_cumulative_count(count);
-                            b
-                        })
-                        .collect(),
-                );
-                let mut m = Metric::from_label(labels(&pairs));
-                m.set_histogram(h);
-                histogram.mut_metric().push(m);
-            }
-        }
-        for e in &s.errors {
-            let pairs = [
-                ("service", service),
-                ("method", &*e.method),
-                ("name", &*e.name),
-                ("error", &*e.error),
-            ];
-            push_value(&mut failures, &pairs, e.occurrences as f64);
-        }
         for e in &s.exceptions {
             let message = cut_chars(&e.message, MAX_MESSAGE_CHARS);
-            push_value(
-                &mut exceptions,
-                &[("service", service), ("message", message)],
+            f.sample(
+                &label_set(&[("service", &s.name), ("message", message)]),
                 e.count as f64,
             );
         }
-        if let Some(n) = s.users {
-            push_value(&mut users, &[("service", service)], n as f64);
-        }
-        if let Some(n) = s.workers {
-            push_value(&mut workers, &[("service", service)], n as f64);
-        }
+    }
+    let mut f = out.family(
+        LAST_UPDATE,
+        "Unix time when data for this service last arrived.",
+        "gauge",
+    );
+    for s in &snap.services {
         if let Some(t) = s.last_update {
-            push_value(&mut last_update, &[("service", service)], t);
+            f.sample(&label_set(&[("service", &s.name)]), t);
         }
     }
-    out.extend([
-        requests,
-        req_failures,
-        failures,
-        bytes,
-        summary,
-        histogram,
-        users,
-        workers,
-        exceptions,
-        last_update,
-    ]);
+}
+
+/// Formatted `quantile`/`le` label values: every endpoint shares the same few numbers.
+#[derive(Default)]
+struct LabelCache(Vec<(f64, String)>);
+
+impl LabelCache {
+    fn get(&mut self, v: f64) -> &str {
+        let i = match self.0.iter().position(|(k, _)| k.to_bits() == v.to_bits()) {
+            Some(i) => i,
+            None => {
+                let mut s = String::new();
+                super::text::push_value(&mut s, v);
+                self.0.push((v, s));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i].1
+    }
 }

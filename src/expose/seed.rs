@@ -3,9 +3,7 @@
 //! Response times in milliseconds, sizes in bytes, rates per second. The `Aggregated` row
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
-use prometheus::proto::{MetricFamily, MetricType};
-
-use super::{family, finite, push_value};
+use super::text::{label_set, Text};
 use crate::model::snapshot::{EndpointSnapshot, Snapshot};
 
 /// `locust_state{state}` 1.
@@ -18,82 +16,149 @@ pub const ERRORS: &str = "locust_errors";
 pub const SLAVE_COUNT: &str = "locust_slave_count";
 /// `locust_fail_ratio`.
 pub const FAIL_RATIO: &str = "locust_fail_ratio";
-/// The method label value of the total row.
+/// The path and method label value of the total row.
 pub const AGGREGATED: &str = "Aggregated";
 
-/// `(metric suffix, type, value)` of each `locust_stats_*` family, in the seed's order.
 type StatFn = fn(&EndpointSnapshot) -> f64;
-const STATS: [(&str, MetricType, StatFn); 10] = [
-    ("avg_content_length", MetricType::GAUGE, |e| {
-        e.avg_content_bytes
-    }),
-    ("avg_response_time", MetricType::GAUGE, |e| e.avg_ms),
-    ("current_rps", MetricType::GAUGE, |e| e.current_rps),
-    ("current_fail_per_sec", MetricType::GAUGE, |e| {
-        e.current_fail_per_sec
-    }),
-    ("max_response_time", MetricType::GAUGE, |e| e.max_ms),
-    ("ninetieth_response_time", MetricType::GAUGE, |e| {
-        // Locust's get_response_time_percentile(0.9) is 0 with no requests.
-        e.quantile_ms(0.9).filter(|v| !v.is_nan()).unwrap_or(0.0)
-    }),
-    ("median_response_time", MetricType::GAUGE, |e| e.median_ms),
-    ("min_response_time", MetricType::GAUGE, |e| e.min_ms),
-    ("num_failures", MetricType::COUNTER, |e| e.failures as f64),
-    ("num_requests", MetricType::COUNTER, |e| e.requests as f64),
+
+/// `(name, help, type, value)` of each `locust_stats_*` family, in the seed's order.
+const STATS: [(&str, &str, &str, StatFn); 10] = [
+    (
+        "locust_stats_avg_content_length",
+        "Locust stats avg_content_length",
+        "gauge",
+        |e| e.avg_content_bytes,
+    ),
+    (
+        "locust_stats_avg_response_time",
+        "Locust stats avg_response_time",
+        "gauge",
+        |e| e.avg_ms,
+    ),
+    (
+        "locust_stats_current_rps",
+        "Locust stats current_rps",
+        "gauge",
+        |e| e.current_rps,
+    ),
+    (
+        "locust_stats_current_fail_per_sec",
+        "Locust stats current_fail_per_sec",
+        "gauge",
+        |e| e.current_fail_per_sec,
+    ),
+    (
+        "locust_stats_max_response_time",
+        "Locust stats max_response_time",
+        "gauge",
+        |e| e.max_ms,
+    ),
+    (
+        "locust_stats_ninetieth_response_time",
+        "Locust stats ninetieth_response_time",
+        "gauge",
+        |e| {
+            // Locust's get_response_time_percentile(0.9) is 0 with no requests.
+            e.quantile_ms(0.9).filter(|v| !v.is_nan()).unwrap_or(0.0)
+        },
+    ),
+    (
+        "locust_stats_median_response_time",
+        "Locust stats median_response_time",
+        "gauge",
+        |e| e.median_ms,
+    ),
+    (
+        "locust_stats_min_response_time",
+        "Locust stats min_response_time",
+        "gauge",
+        |e| e.min_ms,
+    ),
+    (
+        "locust_stats_num_failures",
+        "Locust stats num_failures",
+        "counter",
+        |e| e.failures as f64,
+    ),
+    (
+        "locust_stats_num_requests",
+        "Locust stats num_requests",
+        "counter",
+        |e| e.requests as f64,
+    ),
 ];
 
-/// Appends the seed families for `snap`.
-pub fn families(snap: &Snapshot, out: &mut Vec<MetricFamily>) {
-    let mut user_count = family(USER_COUNT, "Swarmed users", MetricType::GAUGE);
-    let mut errors = family(ERRORS, "Locust requests errors", MetricType::GAUGE);
-    let mut slaves = family(SLAVE_COUNT, "Locust number of slaves", MetricType::GAUGE);
-    let mut fail_ratio = family(FAIL_RATIO, "Locust failure ratio", MetricType::GAUGE);
-    let mut state = family(STATE, "State of the locust swarm", MetricType::GAUGE);
-    let mut stats: Vec<MetricFamily> = STATS
+/// Writes the seed families for `snap`.
+pub fn write(snap: &Snapshot, out: &mut Text) {
+    let services: Vec<String> = snap
+        .services
         .iter()
-        .map(|(suffix, kind, _)| {
-            family(
-                &format!("locust_stats_{suffix}"),
-                &format!("Locust stats {suffix}"),
-                *kind,
-            )
-        })
+        .map(|s| label_set(&[("service", &s.name)]))
         .collect();
-    for s in &snap.services {
-        let service = &*s.name;
+    let mut f = out.family(USER_COUNT, "Swarmed users", "gauge");
+    for (s, l) in snap.services.iter().zip(&services) {
         if let Some(users) = s.users {
-            push_value(&mut user_count, &[("service", service)], users as f64);
-        }
-        for e in &s.errors {
-            let pairs = [
-                ("service", service),
-                ("path", &*e.name),
-                ("method", &*e.method),
-                ("error", &*e.error),
-            ];
-            push_value(&mut errors, &pairs, e.occurrences as f64);
-        }
-        if let Some(workers) = s.workers {
-            push_value(&mut slaves, &[("service", service)], workers as f64);
-        }
-        if let Some(total) = &s.total {
-            push_value(&mut fail_ratio, &[("service", service)], total.fail_ratio());
-        }
-        push_value(
-            &mut state,
-            &[("service", service), ("state", s.state.as_str())],
-            1.0,
-        );
-        let rows = s.endpoints.iter().map(|e| (e, &*e.name, &*e.method));
-        let total = s.total.iter().map(|t| (t, AGGREGATED, AGGREGATED));
-        for (e, path, method) in rows.chain(total) {
-            let pairs = [("service", service), ("path", path), ("method", method)];
-            for (f, (_, _, value)) in stats.iter_mut().zip(STATS.iter()) {
-                push_value(f, &pairs, finite(value(e)));
-            }
+            f.sample(l, users as f64);
         }
     }
-    out.extend([user_count, errors, slaves, fail_ratio, state]);
-    out.extend(stats);
+    let mut f = out.family(ERRORS, "Locust requests errors", "gauge");
+    for s in &snap.services {
+        for e in &s.errors {
+            let l = label_set(&[
+                ("service", &s.name),
+                ("path", &e.name),
+                ("method", &e.method),
+                ("error", &e.error),
+            ]);
+            f.sample(&l, e.occurrences as f64);
+        }
+    }
+    let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", "gauge");
+    for (s, l) in snap.services.iter().zip(&services) {
+        if let Some(workers) = s.workers {
+            f.sample(l, workers as f64);
+        }
+    }
+    let mut f = out.family(FAIL_RATIO, "Locust failure ratio", "gauge");
+    for (s, l) in snap.services.iter().zip(&services) {
+        if let Some(total) = &s.total {
+            f.sample(l, total.fail_ratio());
+        }
+    }
+    let mut f = out.family(STATE, "State of the locust swarm", "gauge");
+    for s in &snap.services {
+        f.sample(
+            &label_set(&[("service", &s.name), ("state", s.state.as_str())]),
+            1.0,
+        );
+    }
+    let mut rows: Vec<(String, &EndpointSnapshot)> = Vec::new();
+    for s in &snap.services {
+        for e in &s.endpoints {
+            rows.push((
+                label_set(&[
+                    ("service", &s.name),
+                    ("path", &e.name),
+                    ("method", &e.method),
+                ]),
+                e,
+            ));
+        }
+        if let Some(t) = &s.total {
+            rows.push((
+                label_set(&[
+                    ("service", &s.name),
+                    ("path", AGGREGATED),
+                    ("method", AGGREGATED),
+                ]),
+                t,
+            ));
+        }
+    }
+    for (name, help, kind, value) in STATS {
+        let mut f = out.family(name, help, kind);
+        for (l, e) in &rows {
+            f.sample(l, value(e));
+        }
+    }
 }

@@ -489,6 +489,7 @@ fn csv_endpoint(row: &StatsRow, quantiles: &[f64], rates: (f64, f64)) -> Endpoin
             .collect(),
         duration_sum_ms: row.avg_ms * row.requests as f64,
         content_bytes_total: row.avg_content_bytes * row.requests as f64,
+        timed: row.requests,
         buckets: None,
     }
 }
@@ -519,6 +520,7 @@ fn event_endpoint(
             .collect(),
         duration_sum_ms: e.sum_ms,
         content_bytes_total: e.content_bytes as f64,
+        timed: e.timed,
         buckets: Some(e.cumulative_buckets(bounds)),
     }
 }

@@ -61,6 +61,8 @@ pub struct EndpointSnapshot {
     pub duration_sum_ms: f64,
     /// Total response bytes (exact for events; `avg × count` for CSV).
     pub content_bytes_total: f64,
+    /// Requests with a response time (the histogram's count; event-fed endpoints).
+    pub timed: u64,
     /// Cumulative Prometheus buckets `(le seconds, count)`, event-fed endpoints only.
     pub buckets: Option<Vec<(f64, u64)>>,
 }

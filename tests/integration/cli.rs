@@ -43,10 +43,9 @@ fn address_in_use_exits_1_naming_it() {
 #[test]
 fn sigterm_exits_0() {
     let ex = Exporter::spawn(&["--csv", "does/not/exist/yet"]);
-    assert_eq!(
-        ex.scrape().get("locust_state", &[("state", "missing")]),
-        Some(1.0)
-    );
+    ex.wait_for(5, "state missing", |m| {
+        m.get("locust_state", &[("state", "missing")]) == Some(1.0)
+    });
     assert_eq!(ex.terminate(), Some(0));
 }
 

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::model::snapshot::{Snapshot, SourceStatus};
-use crate::model::update::Update;
+use crate::model::update::{RequestRef, Update};
 use crate::model::Model;
 use crate::parse::event::{parse_event, EventItem};
 use crate::parse::failures::{parse_exceptions, parse_failures};
@@ -195,31 +195,23 @@ fn apply_snapshot(
     }
 }
 
-fn apply_lines(
-    model: &mut Model,
-    entry: &mut SourceEntry,
-    origin: &Origin,
-    batch: &LineBatch,
-    now: f64,
-) {
+fn apply_lines(model: &mut Model, entry: &mut SourceEntry, origin: &Origin, batch: &LineBatch, now: f64) {
     for &line in &batch.too_long {
-        reject(
-            entry,
-            origin,
-            &ParseError::TooLong {
-                line,
-                max: MAX_LINE_BYTES,
-            },
-            now,
-        );
+        reject(entry, origin, &ParseError::TooLong { line, max: MAX_LINE_BYTES }, now);
     }
+    // One service lookup for the whole batch.
+    let Some((config, service)) = model.service(&origin.service) else {
+        return;
+    };
     for (n, line) in batch.lines() {
         match parse_line(entry, line, n, now) {
-            Ok(update) => {
+            Ok(parsed) => {
                 entry.status.lines += 1;
                 entry.status.up = true;
-                if let Some(update) = update {
-                    model.apply(&origin.service, update, now);
+                match parsed {
+                    Parsed::Request(r) => service.record_request(&r, config, now),
+                    Parsed::Update(u) => service.apply(u, config, now),
+                    Parsed::Nothing => {}
                 }
             }
             Err(e) => reject(entry, origin, &e, now),
@@ -227,13 +219,18 @@ fn apply_lines(
     }
 }
 
+/// What one line gave.
+enum Parsed<'a> {
+    /// A request, borrowed from the line.
+    Request(RequestRef<'a>),
+    /// Any other update.
+    Update(Update),
+    /// A header, a blank line, an unknown event, a row that completes nothing yet.
+    Nothing,
+}
+
 /// One complete line of an appended file or stream → at most one update.
-fn parse_line(
-    entry: &mut SourceEntry,
-    line: &[u8],
-    n: u64,
-    now: f64,
-) -> Result<Option<Update>, ParseError> {
+fn parse_line<'a>(entry: &mut SourceEntry, line: &'a [u8], n: u64, now: f64) -> Result<Parsed<'a>, ParseError> {
     if matches!(entry.mode, LineMode::Undecided) {
         entry.mode = if is_header(line) {
             LineMode::History(HistoryParser::default())
@@ -246,20 +243,21 @@ fn parse_line(
     match &mut entry.mode {
         LineMode::Undecided | LineMode::Json => {
             if line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(None);
+                return Ok(Parsed::Nothing);
             }
             match parse_event(line, n, now)? {
-                EventItem::Update(u) => Ok(Some(u)),
+                EventItem::Request(r) => Ok(Parsed::Request(r)),
+                EventItem::Update(u) => Ok(Parsed::Update(u)),
                 EventItem::Unknown(_) => {
                     entry.unknown_events += 1;
-                    Ok(None)
+                    Ok(Parsed::Nothing)
                 }
             }
         }
         LineMode::History(parser) => match parser.line(line, n)? {
-            HistoryItem::Header => Ok(None),
-            HistoryItem::HeaderAgain => Ok(Some(Update::HistoryReset)),
-            HistoryItem::Row(row) => Ok(Some(Update::History(row))),
+            HistoryItem::Header => Ok(Parsed::Nothing),
+            HistoryItem::HeaderAgain => Ok(Parsed::Update(Update::HistoryReset)),
+            HistoryItem::Row(row) => Ok(Parsed::Update(Update::History(row))),
         },
         LineMode::Stats { text } => {
             if line.starts_with(b"Type,Name,") {
@@ -268,13 +266,13 @@ fn parse_line(
             text.extend_from_slice(line);
             text.extend_from_slice(b"\r\n");
             if !line.starts_with(b",Aggregated,") {
-                return Ok(None);
+                return Ok(Parsed::Nothing);
             }
             let result = parse_stats(text);
             // Keep the header for the next snapshot piped after this one.
             let header_end = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
             text.truncate(header_end);
-            Ok(result?.map(Update::Stats))
+            Ok(result?.map_or(Parsed::Nothing, |t| Parsed::Update(Update::Stats(t))))
         }
     }
 }

@@ -67,25 +67,18 @@ impl Model {
         }
     }
 
-    /// Applies one update for `service`, observed at `now`.
-    pub fn apply(&mut self, service: &str, update: Update, now: f64) {
+    /// The settings and the state of `service` (declared if new), to apply many updates
+    /// with one lookup. (Always `Some`; an `Option` only because the map is searched twice.)
+    pub fn service(&mut self, service: &str) -> Option<(&ModelConfig, &mut Service)> {
         self.declare(service);
         let Model { config, services } = self;
-        let Some(s) = services.get_mut(service) else {
-            return;
-        };
-        match update {
-            Update::Stats(table) => s.apply_stats(table, config, now),
-            Update::History(row) => s.apply_history(row, now),
-            Update::HistoryReset => s.reset_history(now),
-            Update::Failures(rows) => s.apply_failures(rows, config, now),
-            Update::Exceptions(rows) => s.apply_exceptions(rows, now),
-            Update::Request(ev) => s.apply_request(ev, config, now),
-            Update::Exception { message } => s.apply_exception(message, now),
-            Update::TestStart => s.start_test(now),
-            Update::TestStop | Update::EndOfInput => s.stop(now),
-            Update::Users(n) => s.set_users(n, now),
-            Update::Workers(n) => s.set_workers(n, now),
+        services.get_mut(service).map(|s| (&*config, s))
+    }
+
+    /// Applies one update for `service`, observed at `now`.
+    pub fn apply(&mut self, service: &str, update: Update, now: f64) {
+        if let Some((config, s)) = self.service(service) {
+            s.apply(update, config, now);
         }
     }
 

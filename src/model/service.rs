@@ -4,13 +4,14 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+
 use std::sync::Arc;
 
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
 use super::snapshot::{
     EndpointSnapshot, ErrorSnapshot, ExceptionSnapshot, RunState, ServiceSnapshot,
 };
-use super::update::{ExceptionRow, FailureRow, HistoryRow, RequestEvent, StatsRow, StatsTable};
+use super::update::{ExceptionRow, FailureRow, HistoryRow, RequestRef, StatsRow, StatsTable, Update};
 use super::window::CounterWindow;
 use super::ModelConfig;
 
@@ -72,11 +73,34 @@ struct CsvPart {
 /// What the event stream said.
 #[derive(Debug, Default, Clone)]
 struct EventPart {
-    endpoints: HashMap<Key, EventEndpoint>,
+    /// name → [(method, endpoint)]: looked up by `&str` with no allocation per event.
+    endpoints: HashMap<Arc<str>, Vec<(Arc<str>, EventEndpoint)>, FnvBuild>,
     total: Option<EventEndpoint>,
-    failures: HashMap<(Key, Arc<str>), u64>,
+    failures: HashMap<(Key, Arc<str>), u64, FnvBuild>,
     exceptions: HashMap<Arc<str>, u64>,
 }
+
+/// FNV-1a: fast for the short endpoint names hashed once per event. (Names come from the
+/// operator's own load test, so hash flooding is not a concern here.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Builds [`Fnv`] hashers.
+pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
 /// One service's state.
 #[derive(Debug, Clone)]
@@ -111,6 +135,23 @@ impl Service {
             last_activity: None,
             ended: false,
             guard: Guard::default(),
+        }
+    }
+
+    /// Applies one update observed at `now`.
+    pub fn apply(&mut self, update: Update, config: &ModelConfig, now: f64) {
+        match update {
+            Update::Stats(table) => self.apply_stats(table, config, now),
+            Update::History(row) => self.apply_history(row, now),
+            Update::HistoryReset => self.reset_history(now),
+            Update::Failures(rows) => self.apply_failures(rows, config, now),
+            Update::Exceptions(rows) => self.apply_exceptions(rows, now),
+            Update::Request(ev) => self.record_request(&ev.as_ref(), config, now),
+            Update::Exception { message } => self.apply_exception(message, now),
+            Update::TestStart => self.start_test(now),
+            Update::TestStop | Update::EndOfInput => self.stop(now),
+            Update::Users(n) => self.set_users(n, now),
+            Update::Workers(n) => self.set_workers(n, now),
         }
     }
 
@@ -249,32 +290,49 @@ impl Service {
         self.csv.exceptions = rows;
     }
 
-    /// One request event.
-    pub fn apply_request(&mut self, ev: RequestEvent, config: &ModelConfig, now: f64) {
-        self.touch(now);
+    /// One request event (the hot path: one hash lookup, no allocation for a known endpoint).
+    pub fn record_request(&mut self, ev: &RequestRef<'_>, config: &ModelConfig, now: f64) {
+        self.last_activity = Some(now);
         let bounds = &config.buckets;
-        let key = self
-            .guard
-            .route(&(ev.method, ev.name), config.max_endpoints);
         let failed = ev.error.is_some();
-        let rt = ev.response_time_ms;
-        let len = ev.response_length;
+        let (rt, len) = (ev.response_time_ms, ev.response_length);
         self.events
             .total
             .get_or_insert_with(|| EventEndpoint::new(bounds))
             .record(bounds, ev.time, rt, len, failed);
-        if let Some(error) = ev.error {
-            *self
-                .events
-                .failures
-                .entry((key.clone(), error))
-                .or_default() += 1;
-        }
-        self.events
+        let known = self
+            .events
             .endpoints
-            .entry(key)
-            .or_insert_with(|| EventEndpoint::new(bounds))
-            .record(bounds, ev.time, rt, len, failed);
+            .get_mut(&*ev.name)
+            .and_then(|methods| methods.iter_mut().find(|(m, _)| **m == *ev.method));
+        let key = match known {
+            Some((method, endpoint)) => {
+                endpoint.record(bounds, ev.time, rt, len, failed);
+                if !failed {
+                    return;
+                }
+                let method = method.clone();
+                // The map's own key, cloned (a reference count) for the failure entry.
+                let name = self.events.endpoints.get_key_value(&*ev.name).map(|(k, _)| k.clone());
+                (method, name.unwrap_or_else(|| Arc::from(&*ev.name)))
+            }
+            None => {
+                let key = self.guard.route(&(Arc::from(&*ev.method), Arc::from(&*ev.name)), config.max_endpoints);
+                let methods = self.events.endpoints.entry(key.1.clone()).or_default();
+                let index = match methods.iter().position(|(m, _)| *m == key.0) {
+                    Some(i) => i,
+                    None => {
+                        methods.push((key.0.clone(), EventEndpoint::new(bounds)));
+                        methods.len() - 1
+                    }
+                };
+                methods[index].1.record(bounds, ev.time, rt, len, failed);
+                key
+            }
+        };
+        if let Some(error) = &ev.error {
+            *self.events.failures.entry((key, Arc::from(&**error))).or_default() += 1;
+        }
     }
 
     /// An exception event.
@@ -412,7 +470,8 @@ impl Service {
             .events
             .endpoints
             .iter()
-            .map(|((method, name), e)| event_endpoint(method, name, e, bounds))
+            .flat_map(|(name, methods)| methods.iter().map(move |(method, e)| (name, method, e)))
+            .map(|(name, method, e)| event_endpoint(method, name, e, bounds))
             .collect();
         let total = self.events.total.as_ref().map(|e| {
             let aggregated: Arc<str> = Arc::from("Aggregated");

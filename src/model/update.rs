@@ -3,6 +3,7 @@
 //! These are plain values. Parsers (`crate::parse`) are adapters that turn bytes into them;
 //! the model never sees bytes, files or clocks.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// One row of a Locust `_stats.csv` snapshot (cumulative since the test started).
@@ -101,6 +102,38 @@ pub struct RequestEvent {
     pub response_length: u64,
     /// `None` on success, else the error text.
     pub error: Option<Arc<str>>,
+}
+
+/// One request, borrowed from the line it was parsed from (the hot path: no allocation
+/// unless the text had escapes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRef<'a> {
+    /// Unix seconds when the request was made (or arrived).
+    pub time: f64,
+    /// `request_type`.
+    pub method: Cow<'a, str>,
+    /// Request name.
+    pub name: Cow<'a, str>,
+    /// Response time in ms; `None` for requests without a time.
+    pub response_time_ms: Option<f64>,
+    /// Response size in bytes.
+    pub response_length: u64,
+    /// `None` on success, else the error text.
+    pub error: Option<Cow<'a, str>>,
+}
+
+impl RequestEvent {
+    /// A borrowed view.
+    pub fn as_ref(&self) -> RequestRef<'_> {
+        RequestRef {
+            time: self.time,
+            method: Cow::Borrowed(&self.method),
+            name: Cow::Borrowed(&self.name),
+            response_time_ms: self.response_time_ms,
+            response_length: self.response_length,
+            error: self.error.as_deref().map(Cow::Borrowed),
+        }
+    }
 }
 
 /// Everything the model can be told.

@@ -25,13 +25,16 @@ impl LineBatch {
     pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
         let mut number = self.first_line;
         let mut skipped = self.too_long.iter().peekable();
-        self.text.split_inclusive(|&b| b == b'\n').map(move |line| {
+        let mut start = 0;
+        let text = &self.text[..];
+        memchr::memchr_iter(b'\n', text).map(move |end| {
             while skipped.next_if(|&&n| n == number).is_some() {
                 number += 1;
             }
-            let n = number;
+            let line = (number, &text[start..end]);
             number += 1;
-            (n, &line[..line.len() - 1])
+            start = end + 1;
+            line
         })
     }
 }

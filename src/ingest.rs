@@ -195,9 +195,23 @@ fn apply_snapshot(
     }
 }
 
-fn apply_lines(model: &mut Model, entry: &mut SourceEntry, origin: &Origin, batch: &LineBatch, now: f64) {
+fn apply_lines(
+    model: &mut Model,
+    entry: &mut SourceEntry,
+    origin: &Origin,
+    batch: &LineBatch,
+    now: f64,
+) {
     for &line in &batch.too_long {
-        reject(entry, origin, &ParseError::TooLong { line, max: MAX_LINE_BYTES }, now);
+        reject(
+            entry,
+            origin,
+            &ParseError::TooLong {
+                line,
+                max: MAX_LINE_BYTES,
+            },
+            now,
+        );
     }
     // One service lookup for the whole batch.
     let Some((config, service)) = model.service(&origin.service) else {
@@ -230,7 +244,12 @@ enum Parsed<'a> {
 }
 
 /// One complete line of an appended file or stream → at most one update.
-fn parse_line<'a>(entry: &mut SourceEntry, line: &'a [u8], n: u64, now: f64) -> Result<Parsed<'a>, ParseError> {
+fn parse_line<'a>(
+    entry: &mut SourceEntry,
+    line: &'a [u8],
+    n: u64,
+    now: f64,
+) -> Result<Parsed<'a>, ParseError> {
     if matches!(entry.mode, LineMode::Undecided) {
         entry.mode = if is_header(line) {
             LineMode::History(HistoryParser::default())

@@ -11,7 +11,9 @@ use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
 use super::snapshot::{
     EndpointSnapshot, ErrorSnapshot, ExceptionSnapshot, RunState, ServiceSnapshot,
 };
-use super::update::{ExceptionRow, FailureRow, HistoryRow, RequestRef, StatsRow, StatsTable, Update};
+use super::update::{
+    ExceptionRow, FailureRow, HistoryRow, RequestRef, StatsRow, StatsTable, Update,
+};
 use super::window::CounterWindow;
 use super::ModelConfig;
 
@@ -91,7 +93,11 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -313,11 +319,18 @@ impl Service {
                 }
                 let method = method.clone();
                 // The map's own key, cloned (a reference count) for the failure entry.
-                let name = self.events.endpoints.get_key_value(&*ev.name).map(|(k, _)| k.clone());
+                let name = self
+                    .events
+                    .endpoints
+                    .get_key_value(&*ev.name)
+                    .map(|(k, _)| k.clone());
                 (method, name.unwrap_or_else(|| Arc::from(&*ev.name)))
             }
             None => {
-                let key = self.guard.route(&(Arc::from(&*ev.method), Arc::from(&*ev.name)), config.max_endpoints);
+                let key = self.guard.route(
+                    &(Arc::from(&*ev.method), Arc::from(&*ev.name)),
+                    config.max_endpoints,
+                );
                 let methods = self.events.endpoints.entry(key.1.clone()).or_default();
                 let index = match methods.iter().position(|(m, _)| *m == key.0) {
                     Some(i) => i,
@@ -331,7 +344,11 @@ impl Service {
             }
         };
         if let Some(error) = &ev.error {
-            *self.events.failures.entry((key, Arc::from(&**error))).or_default() += 1;
+            *self
+                .events
+                .failures
+                .entry((key, Arc::from(&**error)))
+                .or_default() += 1;
         }
     }
 
@@ -341,10 +358,12 @@ impl Service {
         *self.events.exceptions.entry(message).or_default() += 1;
     }
 
-    /// A test started: event-fed statistics start over.
+    /// A test started. Event-fed counters are not reset: a service may be fed by several
+    /// streams (a master's and each worker's), and one stream's start must not wipe what
+    /// the others counted. Counters are cumulative for the life of the exporter, which is
+    /// what Prometheus counters and `rate()` expect.
     pub fn start_test(&mut self, now: f64) {
         self.touch(now);
-        self.events = EventPart::default();
         self.ended = false;
         self.rising = false;
     }

@@ -1,1 +1,293 @@
+//! Model tests: plain unit tests and property tests, with `now` passed in (no clock).
 
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::snapshot::{RunState, ServiceSnapshot};
+use super::update::{HistoryRow, RequestEvent, StatsRow, StatsTable, Update};
+use super::{Model, ModelConfig};
+
+fn request(
+    time: f64,
+    method: &str,
+    name: &str,
+    ms: Option<f64>,
+    len: u64,
+    error: Option<&str>,
+) -> Update {
+    Update::Request(RequestEvent {
+        time,
+        method: Arc::from(method),
+        name: Arc::from(name),
+        response_time_ms: ms,
+        response_length: len,
+        error: error.map(Arc::from),
+    })
+}
+
+fn service(m: &Model, now: f64) -> ServiceSnapshot {
+    m.snapshot(now)
+        .services
+        .into_iter()
+        .next()
+        .expect("one service")
+}
+
+fn row(method: &str, name: &str, requests: u64, failures: u64) -> StatsRow {
+    StatsRow {
+        method: Arc::from(method),
+        name: Arc::from(name),
+        requests,
+        failures,
+        median_ms: 10.0,
+        avg_ms: 12.5,
+        min_ms: 1.0,
+        max_ms: 99.0,
+        avg_content_bytes: 100.0,
+        percentiles: vec![Some(10.0), Some(90.0)],
+    }
+}
+
+fn table(rows: Vec<StatsRow>) -> StatsTable {
+    let requests = rows.iter().map(|r| r.requests).sum();
+    let failures = rows.iter().map(|r| r.failures).sum();
+    StatsTable {
+        quantiles: Arc::from(&[0.5, 0.9][..]),
+        rows,
+        total: row("", "Aggregated", requests, failures),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Req {
+    endpoint: usize,
+    ms: Option<f64>,
+    len: u64,
+    failed: bool,
+}
+
+fn req() -> impl Strategy<Value = Req> {
+    (
+        0usize..4,
+        proptest::option::weighted(0.9, 0.0f64..5000.0),
+        0u64..10_000,
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(endpoint, ms, len, failed)| Req {
+            endpoint,
+            ms,
+            len,
+            failed,
+        })
+}
+
+const NAMES: [&str; 4] = ["/a", "/b", "/c,\"d\"", "/é"];
+
+proptest! {
+    /// For any sequence of requests: counts, failures, sums and bytes equal the input, the
+    /// total is the sum of the endpoints, buckets are cumulative and end at the timed count.
+    #[test]
+    fn counts_and_sums_equal_the_input(reqs in proptest::collection::vec(req(), 0..300)) {
+        let mut m = Model::new(ModelConfig::default());
+        m.declare("s");
+        for (i, r) in reqs.iter().enumerate() {
+            let error = r.failed.then_some("boom");
+            m.apply("s", request(1000.0 + i as f64 * 0.01, "GET", NAMES[r.endpoint], r.ms, r.len, error), 1.0);
+        }
+        let s = service(&m, 1.0);
+        let mut total_requests = 0;
+        for (k, name) in NAMES.iter().enumerate() {
+            let mine: Vec<&Req> = reqs.iter().filter(|r| r.endpoint == k).collect();
+            let e = s.endpoints.iter().find(|e| &*e.name == *name);
+            if mine.is_empty() {
+                prop_assert!(e.is_none());
+                continue;
+            }
+            let e = e.unwrap();
+            prop_assert_eq!(e.requests, mine.len() as u64);
+            prop_assert_eq!(e.failures, mine.iter().filter(|r| r.failed).count() as u64);
+            prop_assert_eq!(e.content_bytes_total, mine.iter().map(|r| r.len).sum::<u64>() as f64);
+            let sum: f64 = mine.iter().filter_map(|r| r.ms).sum();
+            prop_assert!((e.duration_sum_ms - sum).abs() <= 1e-6 * sum.max(1.0));
+            let timed = mine.iter().filter(|r| r.ms.is_some()).count() as u64;
+            prop_assert_eq!(e.timed, timed);
+            let buckets = e.buckets.as_ref().unwrap();
+            prop_assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1));
+            prop_assert!(buckets.last().unwrap().1 <= timed);
+            for &(le, count) in buckets {
+                let want = mine.iter().filter(|r| r.ms.is_some_and(|ms| ms / 1000.0 <= le)).count() as u64;
+                prop_assert_eq!(count, want, "le={}", le);
+            }
+            total_requests += e.requests;
+        }
+        if !reqs.is_empty() {
+            prop_assert_eq!(s.total.unwrap().requests, total_requests);
+            let failures: u64 = s.errors.iter().map(|e| e.occurrences).sum();
+            prop_assert_eq!(failures, reqs.iter().filter(|r| r.failed).count() as u64);
+        }
+    }
+
+    /// Percentiles are within HDR precision (1%, plus one 10 µs unit) of the exact
+    /// nearest-rank percentiles of the input.
+    #[test]
+    fn percentiles_within_hdr_precision(times in proptest::collection::vec(0.01f64..100_000.0, 1..500)) {
+        let mut m = Model::new(ModelConfig::default());
+        for (i, &ms) in times.iter().enumerate() {
+            m.apply("s", request(i as f64, "GET", "/", Some(ms), 0, None), 1.0);
+        }
+        let s = service(&m, 1.0);
+        let e = &s.endpoints[0];
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        for &(q, got) in &e.quantiles {
+            let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+            let want = sorted[rank];
+            prop_assert!((got - want).abs() <= want * 0.01 + 0.01, "q={} got={} want={}", q, got, want);
+        }
+    }
+
+    /// CSV snapshots: counters served only go down at a new run (counts lower than before),
+    /// and then exactly once.
+    #[test]
+    fn csv_counters_reset_exactly_once_per_new_run(steps in proptest::collection::vec(0u64..50, 1..30), restart_at in 0usize..30) {
+        let mut m = Model::new(ModelConfig::default());
+        let (mut count, mut served, mut drops, mut restarts) = (0u64, Vec::new(), 0, 0);
+        for (i, step) in steps.iter().enumerate() {
+            if i == restart_at && count > 0 {
+                count = 0;
+                restarts += 1;
+            }
+            count += step;
+            m.apply("s", Update::Stats(table(vec![row("GET", "/", count, 0)])), i as f64);
+            served.push(service(&m, i as f64).total.unwrap().requests);
+        }
+        for w in served.windows(2) {
+            if w[1] < w[0] {
+                drops += 1;
+            }
+        }
+        prop_assert!(drops <= restarts);
+        prop_assert_eq!(*served.last().unwrap(), count);
+    }
+}
+
+#[test]
+fn current_rates_from_counter_deltas_and_history() {
+    let mut m = Model::new(ModelConfig::default());
+    for s in 0..=20u64 {
+        m.apply(
+            "s",
+            Update::Stats(table(vec![row("GET", "/", s * 10, s)])),
+            100.0 + s as f64,
+        );
+    }
+    let e = service(&m, 120.0).endpoints[0].clone();
+    assert_eq!(
+        (e.current_rps, e.current_fail_per_sec),
+        (10.0, 1.0),
+        "deltas over the last 10 s, not the run average"
+    );
+    // A full-history row for the endpoint takes precedence.
+    let h = HistoryRow {
+        timestamp: 120.0,
+        user_count: 5,
+        method: Arc::from("GET"),
+        name: Arc::from("/"),
+        aggregated: false,
+        current_rps: 7.5,
+        current_fail_per_sec: 0.5,
+    };
+    m.apply("s", Update::History(h), 120.5);
+    let s = service(&m, 120.5);
+    assert_eq!(
+        (
+            s.endpoints[0].current_rps,
+            s.endpoints[0].current_fail_per_sec
+        ),
+        (7.5, 0.5)
+    );
+    assert_eq!(s.users, Some(5));
+}
+
+#[test]
+fn run_states() {
+    let mut m = Model::new(ModelConfig {
+        stale_after_secs: 3.0,
+        ..ModelConfig::default()
+    });
+    m.declare("s");
+    assert_eq!(service(&m, 0.0).state, RunState::Missing);
+    m.apply("s", Update::Users(5), 1.0);
+    assert_eq!(service(&m, 1.0).state, RunState::Spawning);
+    m.apply("s", Update::Users(10), 2.0);
+    assert_eq!(service(&m, 2.0).state, RunState::Spawning);
+    m.apply("s", Update::Users(10), 3.0);
+    assert_eq!(service(&m, 3.0).state, RunState::Running);
+    assert_eq!(service(&m, 5.9).state, RunState::Running);
+    assert_eq!(
+        service(&m, 6.1).state,
+        RunState::Stopped,
+        "no update for 3 poll intervals"
+    );
+    m.apply("s", request(7.0, "GET", "/", Some(1.0), 0, None), 7.0);
+    assert_eq!(service(&m, 7.0).state, RunState::Running);
+    m.apply("s", Update::TestStop, 7.5);
+    assert_eq!(service(&m, 7.5).state, RunState::Stopped);
+    m.apply("s", Update::TestStart, 8.0);
+    assert_eq!(service(&m, 8.0).state, RunState::Running);
+    assert_eq!(
+        service(&m, 8.0).endpoints[0].requests,
+        1,
+        "a test start does not wipe counters"
+    );
+}
+
+#[test]
+fn cardinality_guard_folds_into_other() {
+    let mut m = Model::new(ModelConfig {
+        max_endpoints: 2,
+        ..ModelConfig::default()
+    });
+    for (i, name) in ["/a", "/b", "/c", "/d", "/c"].iter().enumerate() {
+        m.apply(
+            "s",
+            request(i as f64, "GET", name, Some(1.0), 0, Some("e")),
+            1.0,
+        );
+    }
+    let s = service(&m, 1.0);
+    let names: Vec<&str> = s.endpoints.iter().map(|e| &*e.name).collect();
+    assert_eq!(names, vec!["/a", "/b", "__other__"]);
+    assert_eq!(s.endpoints[2].requests, 3);
+    assert_eq!(s.endpoints_dropped, 2, "/c and /d, each counted once");
+    assert_eq!(s.total.unwrap().requests, 5, "nothing lost");
+    assert!(s
+        .errors
+        .iter()
+        .any(|e| &*e.name == "__other__" && e.occurrences == 3));
+    // CSV rows fold the same way, with sums and weighted means.
+    let mut m = Model::new(ModelConfig {
+        max_endpoints: 1,
+        ..ModelConfig::default()
+    });
+    let mut second = row("GET", "/y", 30, 3);
+    second.avg_ms = 20.0;
+    let mut third = row("GET", "/z", 10, 1);
+    third.avg_ms = 40.0;
+    m.apply(
+        "s",
+        Update::Stats(table(vec![row("GET", "/x", 1, 0), second, third])),
+        1.0,
+    );
+    let s = service(&m, 1.0);
+    let other = s
+        .endpoints
+        .iter()
+        .find(|e| &*e.name == "__other__")
+        .unwrap();
+    assert_eq!(
+        (other.requests, other.failures, other.avg_ms),
+        (40, 4, 25.0)
+    );
+}

@@ -57,7 +57,10 @@ struct Raw<'a> {
 }
 
 fn bad(line: u64, detail: impl Into<String>) -> ParseError {
-    ParseError::BadEvent { line, detail: detail.into() }
+    ParseError::BadEvent {
+        line,
+        detail: detail.into(),
+    }
 }
 
 fn whole(v: Option<f64>, field: &str, line: u64) -> Result<u64, ParseError> {
@@ -93,7 +96,10 @@ fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<EventItem<'_>, 
     let kind = if raw.event.is_none() { "request" } else { kind };
     let update = match kind {
         "request" => {
-            let method = raw.request_type.or(raw.method).ok_or_else(|| bad(line_no, "no `request_type`"))?;
+            let method = raw
+                .request_type
+                .or(raw.method)
+                .ok_or_else(|| bad(line_no, "no `request_type`"))?;
             let name = raw.name.ok_or_else(|| bad(line_no, "no `name`"))?;
             let response_time_ms = match raw.response_time {
                 Some(t) if !(t.is_finite() && t >= 0.0) => {
@@ -125,7 +131,9 @@ fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<EventItem<'_>, 
         "workers" => Update::Workers(whole(raw.count, "count", line_no)?),
         "exception" => {
             let message = raw.message.ok_or_else(|| bad(line_no, "no `message`"))?;
-            Update::Exception { message: Arc::from(cut_chars(&message, MAX_MESSAGE_CHARS)) }
+            Update::Exception {
+                message: Arc::from(cut_chars(&message, MAX_MESSAGE_CHARS)),
+            }
         }
         other => return Ok(EventItem::Unknown(cut_chars(other, 64).to_owned())),
     };
@@ -196,7 +204,8 @@ mod flat {
         // JSON numbers only: no leading '+', no leading zeros, a digit after the dot.
         let body = s.strip_prefix('-').unwrap_or(s).as_bytes();
         let first = *body.first()?;
-        if !first.is_ascii_digit() || (first == b'0' && body.get(1).is_some_and(u8::is_ascii_digit)) {
+        if !first.is_ascii_digit() || (first == b'0' && body.get(1).is_some_and(u8::is_ascii_digit))
+        {
             return None;
         }
         if let Some(dot) = body.iter().position(|&c| c == b'.') {
@@ -211,7 +220,9 @@ mod flat {
     /// and one division by an exact power of ten, which IEEE rounds correctly. `None` for
     /// anything else (exponents, too many digits), which `str::parse` then handles.
     pub(super) fn simple_decimal(s: &str) -> Option<f64> {
-        const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
         let (negative, digits) = match s.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, s),

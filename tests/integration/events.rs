@@ -189,3 +189,155 @@ fn csv_history_piped_into_events() {
         &fixture("locust-2.47.0/standalone-full-history/run_stats.csv"),
     );
 }
+
+/// Two exporters each fed half the events of a real run: their histogram buckets, counts and
+/// sums add up to those of one exporter fed everything, so
+/// `histogram_quantile(0.95, sum by (le) (rate(locust_request_duration_seconds_bucket[1m])))`
+/// over many load generators is the quantile of all their requests.
+#[test]
+fn histograms_aggregate_across_generators() {
+    let all = std::fs::read_to_string(fixture("events/locust-2.47.0-standalone.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (String::new(), String::new());
+    for (i, line) in all.lines().enumerate() {
+        let half = if i % 2 == 0 { &mut a } else { &mut b };
+        half.push_str(line);
+        half.push('\n');
+    }
+    let paths = [
+        dir.path().join("a.jsonl"),
+        dir.path().join("b.jsonl"),
+        fixture("events/locust-2.47.0-standalone.jsonl"),
+    ];
+    std::fs::write(&paths[0], a).unwrap();
+    std::fs::write(&paths[1], b).unwrap();
+    let scrape = |p: &std::path::Path| {
+        let (code, out, err) = run(&["--once", "--events", p.to_str().unwrap()], None);
+        assert_eq!(code, Some(0), "{err}");
+        Metrics::parse(&out)
+    };
+    let (ma, mb, whole) = (scrape(&paths[0]), scrape(&paths[1]), scrape(&paths[2]));
+    let buckets = whole.find("locust_request_duration_seconds_bucket", &[]);
+    assert!(buckets.len() > 20, "the fixture has histograms");
+    for s in buckets {
+        let labels: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let part = |m: &Metrics| {
+            m.get("locust_request_duration_seconds_bucket", &labels)
+                .unwrap_or(0.0)
+        };
+        assert_eq!(part(&ma) + part(&mb), s.value, "{labels:?}");
+    }
+    for name in [
+        "locust_request_duration_seconds_count",
+        "locust_requests_total",
+        "locust_request_failures_total",
+    ] {
+        for s in whole.find(name, &[]) {
+            let labels: Vec<(&str, &str)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let part = |m: &Metrics| m.get(name, &labels).unwrap_or(0.0);
+            assert_eq!(part(&ma) + part(&mb), s.value, "{name}{labels:?}");
+        }
+    }
+    for s in whole.find("locust_request_duration_seconds_sum", &[]) {
+        let labels: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let part = |m: &Metrics| {
+            m.get("locust_request_duration_seconds_sum", &labels)
+                .unwrap_or(0.0)
+        };
+        assert!(
+            (part(&ma) + part(&mb) - s.value).abs() < 1e-9,
+            "sum{labels:?}"
+        );
+    }
+}
+
+/// The recorded plugin stream against the same run's final `_stats.csv`: every endpoint's
+/// count is at least the CSV's (the CSV can lag the last second) and the total matches the
+/// events exactly.
+#[test]
+fn recorded_plugin_stream_matches_its_run() {
+    let (code, out, err) = run(
+        &[
+            "--once",
+            "--events",
+            "fixtures/events/locust-2.47.0-standalone.jsonl",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    let text = std::fs::read_to_string(fixture("events/locust-2.47.0-standalone.jsonl")).unwrap();
+    let requests = text
+        .lines()
+        .filter(|l| l.contains("\"event\":\"request\""))
+        .count() as f64;
+    assert_eq!(
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]),
+        Some(requests)
+    );
+    let (h, rows) = read_csv(&fixture("events/locust-2.47.0-standalone_stats.csv"));
+    for row in &rows[..rows.len() - 1] {
+        let labels = [
+            ("method", row[col(&h, "Type")].as_str()),
+            ("name", row[col(&h, "Name")].as_str()),
+        ];
+        assert!(
+            m.get("locust_requests_total", &labels).unwrap() >= num(&row[col(&h, "Request Count")]),
+            "{labels:?}"
+        );
+    }
+    assert_eq!(
+        m.get("locust_exporter_parse_errors_total", &[]),
+        None,
+        "a real stream parses cleanly"
+    );
+    assert_promtool_clean(&out);
+}
+
+#[test]
+fn huge_and_invalid_lines_on_stdin_are_skipped() {
+    let mut input = Vec::new();
+    input.extend_from_slice(request(1.0, "GET", "/ok", 1.0, 0, None).as_bytes());
+    input.extend(std::iter::repeat_n(b'x', 3 << 20));
+    input.push(b'\n');
+    input.extend_from_slice(
+        b"{\"request_type\":\"GET\",\"name\":\"/bad\xff\",\"response_time\":1}\n",
+    );
+    input.extend_from_slice(request(2.0, "GET", "/ok", 1.0, 0, None).as_bytes());
+    input.extend_from_slice(
+        b"{\"request_type\":\"GET\",\"name\":\"/no-newline-at-eof\",\"response_time\":1}",
+    );
+    let (code, out, err) = run(&["--once", "--events", "-"], Some(&input));
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    assert_eq!(
+        m.get("locust_requests_total", &[("name", "/ok")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        m.get("locust_requests_total", &[("name", "/no-newline-at-eof")]),
+        Some(1.0),
+        "the last line without a newline still counts at EOF"
+    );
+    let reason = |r: &str| m.get("locust_exporter_parse_errors_total", &[("reason", r)]);
+    assert_eq!(
+        (reason("line_too_long"), reason("invalid_utf8")),
+        (Some(1.0), Some(1.0))
+    );
+    assert!(
+        err.contains("line 2") && err.contains("line 3"),
+        "errors name their lines: {err}"
+    );
+}

@@ -155,3 +155,294 @@ fn real_locust_csv_values_equal_the_final_files() {
     });
     assert_stats_match(&m, "checkout", &stats);
 }
+
+/// Locust's bucketing of a response time (2 significant digits): the width of its bucket.
+fn bucket_width(ms: f64) -> f64 {
+    if ms < 100.0 {
+        1.0
+    } else if ms < 1000.0 {
+        10.0
+    } else if ms < 10000.0 {
+        100.0
+    } else {
+        1000.0
+    }
+}
+
+/// Per (method, name): (num_requests, num_failures) from Locust's `--json-file` output, the
+/// exact totals written at shutdown.
+fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    entries
+        .iter()
+        .map(|e| {
+            let key = (
+                e["method"].as_str().unwrap().to_owned(),
+                e["name"].as_str().unwrap().to_owned(),
+            );
+            (
+                key,
+                (
+                    e["num_requests"].as_f64().unwrap(),
+                    e["num_failures"].as_f64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn real_locust_with_the_plugin_piped_into_the_exporter() {
+    let Some(bin) = venv_bin("real_locust_with_the_plugin_piped_into_the_exporter") else {
+        return;
+    };
+    let target = Target::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("run");
+    let json = dir.path().join("final");
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "shop=-", "--metrics", "native,seed"]);
+    let locustfile = format!(
+        "{},{}",
+        fixture("record/locustfile.py").display(),
+        root().join("contrib/locust_exporter_plugin.py").display()
+    );
+    let mut locust = Command::new(bin.join("locust"))
+        .args([
+            "-f",
+            &locustfile,
+            "--headless",
+            "-u",
+            "10",
+            "-r",
+            "5",
+            "-t",
+            "10s",
+            "-H",
+            &target.url,
+            "--only-summary",
+        ])
+        .args([
+            "--csv",
+            prefix.to_str().unwrap(),
+            "--json-file",
+            json.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Locust's stdout → the exporter's stdin, as `locust ... | locust-exporter --events -`.
+    let mut from = locust.stdout.take().unwrap();
+    let mut to = ex.stdin.take().unwrap();
+    let pump = std::thread::spawn(move || std::io::copy(&mut from, &mut to).unwrap());
+    wait_child(&mut locust, 60);
+    pump.join().unwrap();
+
+    let totals = json_totals(&PathBuf::from(format!("{}.json", json.display())));
+    let all: f64 = totals.values().map(|v| v.0).sum();
+    assert!(all > 50.0, "the run made requests ({all})");
+    let m = ex.wait_for(10, "every event", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
+            && m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
+    });
+    // Counts and failures per endpoint: exactly Locust's final totals (--json-file).
+    for ((method, name), (requests, failures)) in &totals {
+        let labels = [
+            ("service", "shop"),
+            ("method", method.as_str()),
+            ("name", name.as_str()),
+        ];
+        assert_eq!(
+            m.get("locust_requests_total", &labels),
+            Some(*requests),
+            "{labels:?}"
+        );
+        assert_eq!(
+            m.get("locust_request_failures_total", &labels),
+            Some(*failures),
+            "{labels:?}"
+        );
+    }
+    // The final _stats.csv: equal where it caught up with the end of the run (it is written
+    // once a second and not at shutdown, so it can lag by the last second's requests).
+    let stats = PathBuf::from(format!("{}_stats.csv", prefix.display()));
+    let (h, rows) = read_csv(&stats);
+    let mut compared = 0;
+    for row in &rows[..rows.len() - 1] {
+        let (method, name) = (row[col(&h, "Type")].as_str(), row[col(&h, "Name")].as_str());
+        let labels = [("service", "shop"), ("method", method), ("name", name)];
+        let csv_requests = num(&row[col(&h, "Request Count")]);
+        let served = m.get("locust_requests_total", &labels).unwrap();
+        assert!(
+            served >= csv_requests,
+            "{labels:?}: served {served} < csv {csv_requests}"
+        );
+        if served == csv_requests {
+            compared += 1;
+            assert_eq!(
+                m.get("locust_request_failures_total", &labels),
+                Some(num(&row[col(&h, "Failure Count")]))
+            );
+        }
+        // Percentiles: within Locust's 2-significant-digit bucketing (plus HDR's 1%).
+        if csv_requests >= 20.0 {
+            for (q, column) in [("0.5", "50%"), ("0.9", "90%"), ("0.99", "99%")] {
+                let locust_ms = num(&row[col(&h, column)]);
+                let mut ql = labels.to_vec();
+                ql.push(("quantile", q));
+                let ours_ms = m.get("locust_response_time_seconds", &ql).unwrap() * 1000.0;
+                let tolerance = bucket_width(locust_ms) + 0.01 * locust_ms + 0.02;
+                assert!(
+                    (ours_ms - locust_ms).abs() <= tolerance,
+                    "{labels:?} p{q}: ours {ours_ms} ms, Locust {locust_ms} ms"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "plugin e2e: {compared} of {} endpoints had caught up in the final _stats.csv",
+        rows.len() - 1
+    );
+    let (eh, erows) = read_csv(&PathBuf::from(format!(
+        "{}_exceptions.csv",
+        prefix.display()
+    )));
+    for row in &erows {
+        let message = row[col(&eh, "Message")].as_str();
+        assert_eq!(
+            m.get("locust_exceptions_total", &[("message", message)]),
+            Some(num(&row[col(&eh, "Count")]))
+        );
+    }
+    let (fh, frows) = read_csv(&PathBuf::from(format!("{}_failures.csv", prefix.display())));
+    for row in &frows {
+        let labels = [
+            ("method", row[col(&fh, "Method")].as_str()),
+            ("name", row[col(&fh, "Name")].as_str()),
+            ("error", row[col(&fh, "Error")].as_str()),
+        ];
+        assert!(
+            m.get("locust_failures_total", &labels).unwrap() >= num(&row[col(&fh, "Occurrences")]),
+            "{labels:?}"
+        );
+    }
+    assert_promtool_clean(&m.text);
+}
+
+#[test]
+fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
+    let Some(bin) = venv_bin("distributed_workers_each_write_a_stream_nothing_counted_twice")
+    else {
+        return;
+    };
+    let target = Target::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("final");
+    let locustfile = format!(
+        "{},{}",
+        fixture("record/locustfile.py").display(),
+        root().join("contrib/locust_exporter_plugin.py").display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let stream = |name: &str| dir.path().join(name).display().to_string();
+    let mut master = Command::new(bin.join("locust"))
+        .args([
+            "-f",
+            &locustfile,
+            "--headless",
+            "-u",
+            "10",
+            "-r",
+            "5",
+            "-t",
+            "8s",
+            "-H",
+            &target.url,
+            "--only-summary",
+        ])
+        .args([
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+        ])
+        .args([
+            "--json-file",
+            json.to_str().unwrap(),
+            "--exporter-events",
+            &stream("master.jsonl"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut workers: Vec<Child> = (0..2)
+        .map(|i| {
+            Command::new(bin.join("locust"))
+                .args([
+                    "-f",
+                    &locustfile,
+                    "--worker",
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    &port,
+                ])
+                .args(["--exporter-events", &stream(&format!("worker{i}.jsonl"))])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (m0, w0, w1) = (
+        format!("load={}", stream("master.jsonl")),
+        format!("load={}", stream("worker0.jsonl")),
+        format!("load={}", stream("worker1.jsonl")),
+    );
+    let ex = Exporter::spawn(&["--events", &m0, "--events", &w0, "--events", &w1]);
+    wait_child(&mut master, 90);
+    for w in &mut workers {
+        wait_child(w, 30);
+    }
+    let totals = json_totals(&PathBuf::from(format!("{}.json", json.display())));
+    let all: f64 = totals.values().map(|v| v.0).sum();
+    assert!(all > 30.0, "the run made requests ({all})");
+    let m = ex.wait_for(10, "every worker's events", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
+    });
+    for ((method, name), (requests, failures)) in &totals {
+        let labels = [("method", method.as_str()), ("name", name.as_str())];
+        assert_eq!(
+            m.get("locust_requests_total", &labels),
+            Some(*requests),
+            "{labels:?}"
+        );
+        assert_eq!(
+            m.get("locust_request_failures_total", &labels),
+            Some(*failures),
+            "{labels:?}"
+        );
+    }
+    assert_eq!(
+        m.get("locust_workers", &[("service", "load")]),
+        Some(2.0),
+        "the master reports its workers"
+    );
+    assert!(
+        std::fs::read_to_string(stream("master.jsonl"))
+            .unwrap()
+            .lines()
+            .all(|l| !l.contains("\"request\"")),
+        "the master writes no requests"
+    );
+}

@@ -1,0 +1,179 @@
+"""Locust plugin: writes every request and lifecycle event as JSON lines for locust-exporter.
+
+Use it next to your locustfile:
+
+    locust -f locustfile.py,contrib/locust_exporter_plugin.py --headless ... | locust-exporter --events -
+    locust -f locustfile.py,contrib/locust_exporter_plugin.py --exporter-events events.jsonl ...
+
+Lines (one JSON object each; the format of locust-exporter's `--events`, SPEC §3.2):
+
+    {"event":"request","time":1795542100.123,"request_type":"GET","name":"/item/[id]","response_time":12.345,"response_length":512,"exception":null}
+    {"event":"test_start"}  {"event":"test_stop"}
+    {"event":"users","user_count":20}  {"event":"workers","count":4}
+    {"event":"exception","message":"...","traceback":"..."}
+
+`time` is rounded to the millisecond and `response_time` to the microsecond (the exporter's
+fast path reads plain decimals; sub-microsecond digits are timer noise). `exception` is the
+text Locust itself puts in `_failures.csv` (`StatsError.parse_error`), so errors match.
+
+Distributed runs: requests and task exceptions happen on workers, so each worker writes its
+own stream of them (give each its own file, e.g. `--exporter-events events-{pid}.jsonl`, or
+its own stdout); the master writes no requests (it never sees them one by one), only test
+start/stop, the total user count and the worker count. Feed all streams to one exporter under
+one service: nothing is counted twice. Standalone runs write everything.
+
+Writes are batched: lines are gathered and written with one `write()` of whole lines every
+0.2 s and at exit, so a reader never sees half a line from this process.
+"""
+import json
+import os
+import sys
+import time
+import traceback as tb_module
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+try:  # Locust ≥ 2.x: the same text Locust writes in _failures.csv.
+    from locust.stats import StatsError
+
+    def _error_text(exception):
+        return StatsError.parse_error(exception)
+
+except ImportError:  # pragma: no cover - very old Locust
+
+    def _error_text(exception):
+        return exception if isinstance(exception, str) else repr(exception)
+
+
+FLUSH_EVERY_SECONDS = 0.2
+STATE_EVERY_SECONDS = 1.0
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class _Writer:
+    """Gathers lines and writes them in whole-line batches to a file descriptor."""
+
+    def __init__(self, target):
+        self.target = target
+        self.fd = None
+        self.lines = []
+
+    def open(self):
+        if self.target in ("-", ""):
+            self.fd = sys.stdout.fileno()
+        else:
+            path = self.target.replace("{pid}", str(os.getpid()))
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def add(self, line):
+        self.lines.append(line)
+
+    def flush(self):
+        if not self.lines or self.fd is None:
+            return
+        data = ("\n".join(self.lines) + "\n").encode("utf-8")
+        self.lines = []
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def run(self):
+        while True:
+            gevent.sleep(FLUSH_EVERY_SECONDS)
+            self.flush()
+
+
+_writer = None
+
+
+def request_line(request_type, name, response_time, response_length, exception, now=None):
+    """One request event line, in the exact layout locust-exporter's fast path reads."""
+    t = round(time.time() if now is None else now, 3)
+    rt = "null" if response_time is None else repr(round(float(response_time), 3))
+    error = "null" if exception is None else _dumps(_error_text(exception))
+    return '{"event":"request","time":%r,"request_type":%s,"name":%s,"response_time":%s,"response_length":%d,"exception":%s}' % (
+        t,
+        _dumps(str(request_type)),
+        _dumps(str(name)),
+        rt,
+        int(response_length or 0),
+        error,
+    )
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser):
+    parser.add_argument(
+        "--exporter-events",
+        type=str,
+        default="-",
+        help="Where locust_exporter_plugin writes JSON-lines events: a file (appended; {pid} is "
+        "replaced by the process id) or - for stdout (default).",
+    )
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs):
+    global _writer
+    target = getattr(environment.parsed_options, "exporter_events", "-") if environment.parsed_options else "-"
+    _writer = _Writer(target)
+    _writer.open()
+    gevent.spawn(_writer.run)
+    runner = environment.runner
+    is_worker = isinstance(runner, WorkerRunner)
+    is_master = isinstance(runner, MasterRunner)
+
+    if not is_master:
+
+        @environment.events.request.add_listener
+        def _on_request(request_type, name, response_time, response_length, exception=None, **_kw):
+            _writer.add(request_line(request_type, name, response_time, response_length, exception))
+
+        @environment.events.user_error.add_listener
+        def _on_user_error(user_instance, exception, tb, **_kw):
+            text = "".join(tb_module.format_tb(tb)) if tb is not None else ""
+            _writer.add(_dumps({"event": "exception", "message": str(exception), "traceback": text}))
+
+    if not is_worker:
+
+        @environment.events.test_start.add_listener
+        def _on_test_start(**_kw):
+            _writer.add('{"event":"test_start"}')
+            gevent.spawn(_report_state, environment, is_master)
+
+        @environment.events.test_stop.add_listener
+        def _on_test_stop(**_kw):
+            _write_state(environment, is_master, {})
+            _writer.add('{"event":"test_stop"}')
+            _writer.flush()
+
+    @environment.events.quitting.add_listener
+    def _on_quitting(**_kw):
+        _writer.flush()
+
+
+def _write_state(environment, is_master, last):
+    runner = environment.runner
+    if runner is None:
+        return
+    users = runner.user_count
+    if last.get("users") != users:
+        last["users"] = users
+        _writer.add('{"event":"users","user_count":%d}' % users)
+    if is_master:
+        workers = len(runner.clients)
+        if last.get("workers") != workers:
+            last["workers"] = workers
+            _writer.add('{"event":"workers","count":%d}' % workers)
+
+
+def _report_state(environment, is_master):
+    """Users (and workers, on a master) once a second while the test runs."""
+    last = {}
+    while environment.runner is not None and environment.runner.state not in ("stopped", "stopping", "cleanup", "quitting"):
+        _write_state(environment, is_master, last)
+        gevent.sleep(STATE_EVERY_SECONDS)

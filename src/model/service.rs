@@ -72,11 +72,14 @@ struct CsvPart {
     exceptions: Vec<ExceptionRow>,
 }
 
+/// The endpoints of one name, by method (a name rarely has more than a few).
+type ByMethod = Vec<(Arc<str>, EventEndpoint)>;
+
 /// What the event stream said.
 #[derive(Debug, Default, Clone)]
 struct EventPart {
     /// name → [(method, endpoint)]: looked up by `&str` with no allocation per event.
-    endpoints: HashMap<Arc<str>, Vec<(Arc<str>, EventEndpoint)>, FnvBuild>,
+    endpoints: HashMap<Arc<str>, ByMethod, FnvBuild>,
     total: Option<EventEndpoint>,
     failures: HashMap<(Key, Arc<str>), u64, FnvBuild>,
     exceptions: HashMap<Arc<str>, u64>,

@@ -41,7 +41,8 @@ pub struct Args {
     )]
     pub telemetry_path: String,
 
-    /// Basic auth (bcrypt) and TLS settings, in the Prometheus exporter-toolkit format.
+    /// Basic auth users (bcrypt), in the Prometheus exporter-toolkit format. TLS settings are
+    /// refused with an error: this build serves plain HTTP.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 

@@ -309,10 +309,14 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
         prefix.display()
     )));
     for row in &erows {
+        // The exceptions file, like the stats file, can lag the run's last second.
         let message = row[col(&eh, "Message")].as_str();
-        assert_eq!(
-            m.get("locust_exceptions_total", &[("message", message)]),
-            Some(num(&row[col(&eh, "Count")]))
+        let served = m
+            .get("locust_exceptions_total", &[("message", message)])
+            .unwrap();
+        assert!(
+            served >= num(&row[col(&eh, "Count")]),
+            "{message}: served {served}"
         );
     }
     let (fh, frows) = read_csv(&PathBuf::from(format!("{}_failures.csv", prefix.display())));

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
 //! Parsing a `_stats.csv` snapshot with 1,000 endpoints, and history-row throughput.
 //! Rows are the real fixture's rows with generated names.
 

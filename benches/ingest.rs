@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
 //! JSON-lines events: parse + apply to the model, per second on one core (SPEC §7 target:
 //! ≥ 2 M events/s). Lines follow the plugin's format for the fixture's endpoints.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
 //! `expose::render` for 1,000 and 10,000 endpoints (SPEC §7 targets: < 5 ms and < 50 ms),
 //! for CSV-fed endpoints (11 percentile columns) and event-fed ones (histogram buckets too).
 //! Endpoint names and values follow the real fixture's rows.

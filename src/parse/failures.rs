@@ -10,57 +10,22 @@ use std::sync::Arc;
 use crate::model::update::{ExceptionRow, FailureRow};
 
 use super::header::column;
-use super::{check_snapshot_framing, count, next_record_line, utf8_fields, ParseError};
+use super::{count, snapshot_records, ParseError};
 
 /// Turns one row's fields (and its line) into a value.
 type RowFn<T> = Box<dyn Fn(&[&str], u64) -> Result<T, ParseError>>;
 
-/// Reads a snapshot file's records: the header's fields, then each row through `row`.
+/// Reads a snapshot file's rows with the row parser `header` makes from the header.
 fn records<T>(
     input: &[u8],
     header: impl FnOnce(&[&str], u64) -> Result<RowFn<T>, ParseError>,
 ) -> Result<Option<Vec<T>>, ParseError> {
-    if input.is_empty() {
-        return Ok(None);
-    }
-    check_snapshot_framing(input)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    let mut header = Some(header);
-    let mut parse_row: Option<(usize, RowFn<T>)> = None;
     let mut out = Vec::new();
-    loop {
-        let line = next_record_line(input, reader.position());
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(ParseError::Malformed {
-                    line,
-                    detail: e.to_string(),
-                });
-            }
-        }
-        let fields = utf8_fields(&record, line)?;
-        match (&parse_row, header.take()) {
-            (None, Some(make)) => parse_row = Some((fields.len(), make(&fields, line)?)),
-            (Some((width, row)), _) => {
-                if fields.len() != *width {
-                    return Err(ParseError::Incomplete {
-                        line,
-                        detail: "a row is not as wide as the header",
-                    });
-                }
-                out.push(row(&fields, line)?);
-            }
-            (None, None) => break,
-        }
-    }
-    Ok(parse_row.map(|_| out))
+    let found = snapshot_records(input, header, |parse_row, fields, line, _| {
+        out.push(parse_row(fields, line)?);
+        Ok(())
+    })?;
+    Ok(found.map(|_| out))
 }
 
 /// Parses a whole `_failures.csv` (4 columns before Locust 2.45, 6 after).

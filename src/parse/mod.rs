@@ -171,3 +171,54 @@ pub(crate) fn next_record_line(input: &[u8], pos: &csv::Position) -> u64 {
         .count();
     pos.line() + newlines as u64
 }
+
+/// Reads the records of a snapshot file (`_stats.csv`, `_failures.csv`, `_exceptions.csv`):
+/// checks the framing, hands the header's fields to `header`, then each row to `row` with
+/// its line and the byte offset just after it, once it is known to be as wide as the header
+/// (a narrower or wider row is a torn read). `Ok(None)`: no header yet (an empty file).
+pub(crate) fn snapshot_records<H>(
+    input: &[u8],
+    header: impl FnOnce(&[&str], u64) -> Result<H, ParseError>,
+    mut row: impl FnMut(&H, &[&str], u64, u64) -> Result<(), ParseError>,
+) -> Result<Option<H>, ParseError> {
+    if input.is_empty() {
+        return Ok(None);
+    }
+    check_snapshot_framing(input)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let mut header = Some(header);
+    let mut parsed: Option<(usize, H)> = None;
+    loop {
+        let line = next_record_line(input, reader.position());
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                return Err(ParseError::Malformed {
+                    line,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        let fields = utf8_fields(&record, line)?;
+        match (&parsed, header.take()) {
+            (None, Some(make)) => parsed = Some((fields.len(), make(&fields, line)?)),
+            (Some((width, h)), _) => {
+                if fields.len() != *width {
+                    return Err(ParseError::Incomplete {
+                        line,
+                        detail: "a row is not as wide as the header",
+                    });
+                }
+                row(h, &fields, line, reader.position().byte())?;
+            }
+            (None, None) => break,
+        }
+    }
+    Ok(parsed.map(|(_, h)| h))
+}

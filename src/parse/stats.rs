@@ -11,12 +11,11 @@ use std::sync::Arc;
 use crate::model::update::{StatsRow, StatsTable};
 
 use super::header::{column, percentile_columns};
-use super::{check_snapshot_framing, count, float, next_record_line, utf8_fields, ParseError};
+use super::{count, float, snapshot_records, ParseError};
 
 /// Column positions of a `_stats.csv` header.
 #[derive(Debug, Clone)]
 struct Columns {
-    width: usize,
     typ: usize,
     name: usize,
     requests: usize,
@@ -32,7 +31,6 @@ struct Columns {
 impl Columns {
     fn new(header: &[&str], line: u64) -> Result<Self, ParseError> {
         Ok(Columns {
-            width: header.len(),
             typ: column(header, "Type", line)?,
             name: column(header, "Name", line)?,
             requests: column(header, "Request Count", line)?,
@@ -82,58 +80,27 @@ fn only_line_end(rest: &[u8]) -> bool {
 
 /// Parses a whole `_stats.csv`. `Ok(None)` for an empty file (nothing written yet).
 pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
-    if input.is_empty() {
-        return Ok(None);
-    }
-    check_snapshot_framing(input)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    let mut columns: Option<Columns> = None;
     let mut rows = Vec::new();
     let mut total: Option<(StatsRow, u64)> = None;
-    loop {
-        let line = next_record_line(input, reader.position());
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                return Err(ParseError::Malformed {
-                    line,
-                    detail: e.to_string(),
-                });
-            }
-        }
-        let fields = utf8_fields(&record, line)?;
-        let Some(cols) = &columns else {
-            columns = Some(Columns::new(&fields, line)?);
-            continue;
-        };
+    let columns = snapshot_records(input, Columns::new, |cols, fields, line, end| {
         if total.is_some() {
             return Err(ParseError::Incomplete {
                 line,
                 detail: "rows after the Aggregated row",
             });
         }
-        if fields.len() != cols.width {
-            return Err(ParseError::Incomplete {
-                line,
-                detail: "a row is not as wide as the header",
-            });
-        }
-        let row = cols.row(&fields, line)?;
-        if cols.is_total(&fields) {
-            total = Some((row, reader.position().byte()));
+        let row = cols.row(fields, line)?;
+        if cols.is_total(fields) {
+            total = Some((row, end));
         } else {
             rows.push(row);
         }
-    }
+        Ok(())
+    })?;
     let Some(cols) = columns else {
         return Ok(None);
     };
+    let last_line = input.iter().filter(|&&b| b == b'\n').count() as u64;
     match total {
         Some((total, end)) if only_line_end(input.get(end as usize..).unwrap_or_default()) => {
             Ok(Some(StatsTable {
@@ -143,11 +110,11 @@ pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
             }))
         }
         Some(_) => Err(ParseError::Incomplete {
-            line: reader.position().line(),
+            line: last_line,
             detail: "bytes after the Aggregated row",
         }),
         None => Err(ParseError::Incomplete {
-            line: reader.position().line(),
+            line: last_line,
             detail: "no Aggregated row at the end",
         }),
     }

@@ -63,27 +63,33 @@ impl Drop for Target {
     }
 }
 
-/// Runs Locust headless for `secs` seconds with `extra` arguments; waits (bounded) for it.
-pub fn run_locust(bin: &Path, target: &Target, secs: u32, extra: &[&str], stdout: Stdio) -> Child {
-    Command::new(bin.join("locust"))
-        .args(["-f", fixture("record/locustfile.py").to_str().unwrap()])
-        .args([
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "5",
-            "-t",
-            &format!("{secs}s"),
-            "-H",
-            &target.url,
-            "--only-summary",
-        ])
-        .args(extra)
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// `locust` headless against `target` for `secs` seconds, 10 users, with the recording's
+/// locustfile (and the plugin, if asked); callers add their own options.
+pub fn locust_command(bin: &Path, target: &Target, secs: u32, plugin: bool) -> Command {
+    let mut locustfile = fixture("record/locustfile.py").display().to_string();
+    if plugin {
+        locustfile.push_str(&format!(
+            ",{}",
+            root().join("contrib/locust_exporter_plugin.py").display()
+        ));
+    }
+    let mut cmd = Command::new(bin.join("locust"));
+    cmd.args([
+        "-f",
+        &locustfile,
+        "--headless",
+        "-u",
+        "10",
+        "-r",
+        "5",
+        "-t",
+        &format!("{secs}s"),
+        "-H",
+        &target.url,
+        "--only-summary",
+    ]);
+    cmd.stderr(Stdio::null());
+    cmd
 }
 
 pub fn wait_child(child: &mut Child, secs: u64) {
@@ -107,13 +113,11 @@ fn real_locust_csv_values_equal_the_final_files() {
     let prefix = dir.path().join("out").join("run");
     let spec = format!("checkout={}", prefix.display());
     let ex = Exporter::spawn(&["--csv", &spec]);
-    let mut locust = run_locust(
-        &bin,
-        &target,
-        10,
-        &["--csv", prefix.to_str().unwrap()],
-        Stdio::null(),
-    );
+    let mut locust = locust_command(&bin, &target, 10, false)
+        .args(["--csv", prefix.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
 
     // While it runs: counters only grow, and the state goes through spawning/running.
     let mut last = 0.0;
@@ -202,26 +206,7 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
     let prefix = dir.path().join("run");
     let json = dir.path().join("final");
     let mut ex = Exporter::spawn_with_stdin(&["--events", "shop=-", "--metrics", "native,seed"]);
-    let locustfile = format!(
-        "{},{}",
-        fixture("record/locustfile.py").display(),
-        root().join("contrib/locust_exporter_plugin.py").display()
-    );
-    let mut locust = Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &locustfile,
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "5",
-            "-t",
-            "10s",
-            "-H",
-            &target.url,
-            "--only-summary",
-        ])
+    let mut locust = locust_command(&bin, &target, 10, true)
         .args([
             "--csv",
             prefix.to_str().unwrap(),
@@ -229,7 +214,6 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
             json.to_str().unwrap(),
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Locust's stdout → the exporter's stdin, as `locust ... | locust-exporter --events -`.
@@ -379,11 +363,6 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("final");
-    let locustfile = format!(
-        "{},{}",
-        fixture("record/locustfile.py").display(),
-        root().join("contrib/locust_exporter_plugin.py").display()
-    );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -391,21 +370,7 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
         .port()
         .to_string();
     let stream = |name: &str| dir.path().join(name).display().to_string();
-    let mut master = Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &locustfile,
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "5",
-            "-t",
-            "8s",
-            "-H",
-            &target.url,
-            "--only-summary",
-        ])
+    let mut master = locust_command(&bin, &target, 8, true)
         .args([
             "--master",
             "--expect-workers",
@@ -422,11 +387,15 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
             &stream("master.jsonl"),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut workers: Vec<Child> = (0..2)
         .map(|i| {
+            let locustfile = format!(
+                "{},{}",
+                fixture("record/locustfile.py").display(),
+                root().join("contrib/locust_exporter_plugin.py").display()
+            );
             Command::new(bin.join("locust"))
                 .args([
                     "-f",

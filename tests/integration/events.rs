@@ -341,3 +341,58 @@ fn huge_and_invalid_lines_on_stdin_are_skipped() {
         "errors name their lines: {err}"
     );
 }
+
+#[test]
+fn cardinality_guard_folds_warns_once_and_counts() {
+    let mut input = String::new();
+    for i in 0..50 {
+        input.push_str(&request(1.0, "GET", &format!("/user/{i}"), 1.0, 0, None));
+    }
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "-", "--max-endpoints", "10"]);
+    ex.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let m = ex.wait_for(5, "all requests", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(50.0)
+    });
+    assert_eq!(
+        m.find("locust_requests_total", &[]).len(),
+        11,
+        "10 endpoints and __other__"
+    );
+    assert_eq!(
+        m.get("locust_requests_total", &[("name", "__other__")]),
+        Some(40.0)
+    );
+    assert_eq!(
+        m.get("locust_exporter_endpoints_dropped_total", &[]),
+        Some(40.0)
+    );
+    let warnings = |ex: &Exporter| {
+        ex.stderr()
+            .iter()
+            .filter(|l| l.contains("--max-endpoints"))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while warnings(&ex) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning: {:?}",
+            ex.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // More snapshots are published (one a second); none of them warns again.
+    ex.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(request(2.0, "GET", "/user/99", 1.0, 0, None).as_bytes())
+        .unwrap();
+    ex.wait_for(5, "a later snapshot", |m| {
+        m.get("locust_requests_total", &[("name", "__other__")]) == Some(41.0)
+    });
+    assert_eq!(warnings(&ex), 1, "warned once: {:?}", ex.stderr());
+}

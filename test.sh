@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/locust ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q "locust==2.47.0"
 fi
-export REQUIRE_LOCUST=1
+export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1
 
 echo "== cargo fmt --check"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --all-targets -- -D warnings

@@ -214,7 +214,11 @@ mod tests {
     #[test]
     fn footprint_under_sixteen_kib() {
         let e = EventEndpoint::new(&DEFAULT_BUCKETS);
-        eprintln!("event endpoint footprint: {} bytes (HDR counts: {})", e.footprint_bytes(), e.hist.as_ref().map_or(0, |h| h.distinct_values()));
+        eprintln!(
+            "event endpoint footprint: {} bytes (HDR counts: {})",
+            e.footprint_bytes(),
+            e.hist.as_ref().map_or(0, |h| h.distinct_values())
+        );
         assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
     }
 }

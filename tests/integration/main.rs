@@ -12,6 +12,8 @@ mod golden;
 mod http;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
+/// A real Prometheus server scraping the exporter, queried with PromQL.
+mod prometheus;
 /// Replays fixtures into a temp dir exactly as Locust writes them.
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.

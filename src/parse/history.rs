@@ -61,6 +61,7 @@ impl HistoryParser {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .buffer_capacity(line.len() + 2)
             .from_reader(line);
         let mut record = csv::ByteRecord::new();
         match reader.read_byte_record(&mut record) {

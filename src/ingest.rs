@@ -332,12 +332,16 @@ pub async fn run(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_publish = Instant::now();
+    // The pause between snapshots while data flows: at least COALESCE, and at least four
+    // times what the last snapshot took to build, so a flood of events over many endpoints
+    // spends most of its time ingesting, not publishing.
+    let mut pause = COALESCE;
     let mut dirty_since: Option<Instant> = None;
     let mut open = true;
     let mut dropped_warned = false;
     let mut seq = 0u64;
     loop {
-        let publish_at = dirty_since.map(|_| (last_publish + COALESCE).max(Instant::now()));
+        let publish_at = dirty_since.map(|_| (last_publish + pause).max(Instant::now()));
         tokio::select! {
             chunk = rx.recv(), if open => match chunk {
                 Some(chunk) => {
@@ -356,7 +360,9 @@ pub async fn run(
             () = sleep_until_opt(publish_at) => {}
             _ = tick.tick() => {}
         }
+        let started = Instant::now();
         let mut snap = ingest.snapshot(wall_clock());
+        pause = COALESCE.max(started.elapsed() * 4).min(TICK);
         seq += 1;
         snap.seq = seq;
         if !dropped_warned {

@@ -116,6 +116,27 @@ impl EventEndpoint {
         }
     }
 
+    /// Response times at each of `qs` (ascending) in ms, in one pass over the histogram;
+    /// `NaN` with no timed requests.
+    pub fn quantiles_ms(&self, qs: &[f64]) -> Vec<(f64, f64)> {
+        match &self.hist {
+            Some(h) if !h.is_empty() => {
+                let (lo, hi) = (self.min_ms.unwrap_or(0.0), self.max_ms);
+                let mut values = h.value_at_quantiles(qs.iter().copied());
+                qs.iter()
+                    .map(|&q| {
+                        let v = match values.next() {
+                            Some(units) => units as f64 * HDR_UNIT_MS,
+                            None => h.value_at_quantile(q) as f64 * HDR_UNIT_MS,
+                        };
+                        (q, v.clamp(lo, hi))
+                    })
+                    .collect()
+            }
+            _ => qs.iter().map(|&q| (q, f64::NAN)).collect(),
+        }
+    }
+
     /// Mean response time in ms (0 with no timed requests, as Locust).
     pub fn avg_ms(&self) -> f64 {
         if self.timed == 0 {
@@ -199,7 +220,13 @@ mod tests {
             exact.push(ms);
             e.record(&bounds, 0.0, Some(ms), 0, false);
         }
-        for q in EVENT_QUANTILES {
+        let all = e.quantiles_ms(&EVENT_QUANTILES);
+        for (i, q) in EVENT_QUANTILES.into_iter().enumerate() {
+            assert_eq!(
+                all[i],
+                (q, e.quantile_ms(q)),
+                "one pass gives what one query gives"
+            );
             let rank = ((q * 1000.0).ceil() as usize).clamp(1, 1000) - 1;
             let want = exact[rank];
             let got = e.quantile_ms(q);

@@ -582,7 +582,8 @@ fn event_endpoint(
     bounds: &[f64],
 ) -> EndpointSnapshot {
     let (current_rps, current_fail_per_sec) = e.rates();
-    let median = e.quantile_ms(0.5);
+    let quantiles = e.quantiles_ms(&EVENT_QUANTILES);
+    let median = quantiles.first().map_or(f64::NAN, |q| q.1);
     EndpointSnapshot {
         method: method.clone(),
         name: name.clone(),

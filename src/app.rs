@@ -21,7 +21,9 @@ use crate::source::follow::{self, Follower};
 use crate::source::{stream, Chunk, FileRole, Origin};
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
-pub const CHANNEL_CAPACITY: usize = 1024;
+/// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
+/// memory held in flight.
+pub const CHANNEL_CAPACITY: usize = 64;
 
 /// A failure that stops the program.
 #[derive(Debug, Error)]

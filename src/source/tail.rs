@@ -15,7 +15,7 @@ use super::lines::{LineBatch, LineFramer};
 use super::Body;
 
 /// Most bytes read from one file in one poll.
-pub const MAX_READ_BYTES: u64 = 4 << 20;
+pub const MAX_READ_BYTES: u64 = 256 << 10;
 
 /// Tail state of one appended file.
 #[derive(Debug)]

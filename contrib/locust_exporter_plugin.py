@@ -12,6 +12,10 @@ Lines (one JSON object each; the format of locust-exporter's `--events`, SPEC §
     {"event":"users","user_count":20}  {"event":"workers","count":4}
     {"event":"exception","message":"...","traceback":"..."}
 
+Locust before about 2.16 takes a single `-f` file: import the plugin from your locustfile
+instead (`import locust_exporter_plugin`, with `contrib/` on `PYTHONPATH`). Checked with
+Locust 2.47.0 and 2.8.6.
+
 `time` is rounded to the millisecond and `response_time` to the microsecond (the exporter's
 fast path reads plain decimals; sub-microsecond digits are timer noise). `exception` is the
 text Locust itself puts in `_failures.csv` (`StatsError.parse_error`), so errors match.

@@ -148,6 +148,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         Some(path) => WebConfig::load(path)?,
         None => WebConfig::default(),
     };
+    let tls = web.tls.as_ref().map(http::tls::acceptor).transpose()?;
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.listen)
@@ -186,8 +187,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         config.sets,
         web,
     ));
-    tracing::info!(%address, telemetry_path = %config.telemetry_path, "Listening.");
-    http::serve(listener, state, shutdown).await;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
+    http::serve(listener, state, tls, shutdown).await;
     ingest_task.abort();
     tracing::info!("Shut down.");
     Ok(())

@@ -41,8 +41,8 @@ pub struct Args {
     )]
     pub telemetry_path: String,
 
-    /// Basic auth users (bcrypt), in the Prometheus exporter-toolkit format. TLS settings are
-    /// refused with an error: this build serves plain HTTP.
+    /// TLS (`tls_server_config`: cert_file, key_file) and basic auth (`basic_auth_users`,
+    /// bcrypt), in the Prometheus exporter-toolkit format.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 

@@ -6,6 +6,7 @@
 //! server on a listener bound by the caller, until `shutdown` completes.
 
 pub mod landing;
+pub mod tls;
 pub mod web_config;
 
 use std::future::Future;
@@ -131,15 +132,21 @@ pub fn routes(
         })
 }
 
-/// Serves `state` on `listener` until `shutdown` completes.
+/// Serves `state` on `listener` until `shutdown` completes, over TLS when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    match tls {
+        None => {
+            warp::serve(routes(state))
+                .incoming(listener)
+                .graceful(shutdown)
+                .run()
+                .await
+        }
+        Some(acceptor) => tls::serve(listener, acceptor, state, shutdown).await,
+    }
 }

@@ -1,13 +1,15 @@
 //! `--web.config.file`: the Prometheus exporter-toolkit web configuration.
 //!
-//! Supported: `basic_auth_users` (user → bcrypt hash), checked on every route. The file is
-//! the toolkit's YAML; this reader takes the subset the toolkit documents for it: top-level
-//! keys, and under `basic_auth_users` one `user: hash` pair per line (quotes optional,
-//! `#` comments). `tls_server_config` is recognised and refused with a clear error: this
-//! build serves plain HTTP (warp 0.4 has no TLS); terminate TLS in front of it.
+//! Supported: `tls_server_config` (`cert_file`, `key_file`, PEM; relative paths are taken
+//! from the config file's directory, as the toolkit does) and `basic_auth_users` (user →
+//! bcrypt hash), checked on every route. The file is the toolkit's YAML; this reader takes
+//! the subset the toolkit documents for these settings: top-level keys, and under each one
+//! `key: value` per line (quotes optional, `#` comments). Settings this build does not
+//! implement (client certificates, cipher lists, …) are refused with an error naming the
+//! line, never silently ignored.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use thiserror::Error;
@@ -35,10 +37,21 @@ pub enum WebConfigError {
     },
 }
 
-/// Accepted credentials; empty means no authentication.
+/// Accepted credentials (empty: no authentication) and TLS files (none: plain HTTP).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WebConfig {
     users: BTreeMap<String, String>,
+    /// `tls_server_config`: the certificate chain and key, PEM.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of `tls_server_config`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsFiles {
+    /// `cert_file`.
+    pub cert: PathBuf,
+    /// `key_file`.
+    pub key: PathBuf,
 }
 
 fn unquote(s: &str) -> &str {
@@ -59,17 +72,25 @@ impl WebConfig {
             path: name.clone(),
             message: e.to_string(),
         })?;
-        WebConfig::parse(&text).map_err(|(line, message)| WebConfigError::Syntax {
-            path: name,
-            line,
-            message,
-        })
+        let mut config =
+            WebConfig::parse(&text).map_err(|(line, message)| WebConfigError::Syntax {
+                path: name,
+                line,
+                message,
+            })?;
+        // Relative certificate paths are relative to the config file, as in the toolkit.
+        if let (Some(tls), Some(dir)) = (config.tls.as_mut(), path.parent()) {
+            tls.cert = dir.join(&tls.cert);
+            tls.key = dir.join(&tls.key);
+        }
+        Ok(config)
     }
 
     /// Parses the text of a web config; errors are (line, message).
     pub fn parse(text: &str) -> Result<WebConfig, (usize, String)> {
         let mut users = BTreeMap::new();
         let mut section: Option<String> = None;
+        let mut tls: Option<(usize, Option<String>, Option<String>)> = None;
         for (i, raw) in text.lines().enumerate() {
             let line_no = i + 1;
             let line = raw.split(" #").next().unwrap_or("");
@@ -86,11 +107,18 @@ impl WebConfig {
             let (key, value) = (unquote(key), unquote(value));
             if !indented {
                 match key {
-                    "basic_auth_users" | "http_server_config" if value.is_empty() => section = Some(key.to_owned()),
-                    "tls_server_config" => {
-                        return Err((line_no, "tls_server_config is not supported: this build serves plain HTTP; terminate TLS in front of it (basic_auth_users is supported)".into()))
+                    "basic_auth_users" | "http_server_config" | "tls_server_config" if value.is_empty() => {
+                        if key == "tls_server_config" {
+                            tls = Some((line_no, None, None));
+                        }
+                        section = Some(key.to_owned());
                     }
-                    other => return Err((line_no, format!("unknown key `{other}` (supported: basic_auth_users)"))),
+                    other => {
+                        return Err((
+                            line_no,
+                            format!("unknown key `{other}` (supported: tls_server_config, basic_auth_users)"),
+                        ))
+                    }
                 }
                 continue;
             }
@@ -101,11 +129,40 @@ impl WebConfig {
                     }
                     users.insert(key.to_owned(), value.to_owned());
                 }
+                Some("tls_server_config") => {
+                    let Some((_, cert, tls_key)) = tls.as_mut() else {
+                        continue;
+                    };
+                    match key {
+                        "cert_file" => *cert = Some(value.to_owned()),
+                        "key_file" => *tls_key = Some(value.to_owned()),
+                        "client_auth_type" if value == "NoClientCert" => {}
+                        other => {
+                            return Err((
+                                line_no,
+                                format!("tls_server_config: `{other}` is not supported (supported: cert_file, key_file)"),
+                            ))
+                        }
+                    }
+                }
                 Some(_) => {}
                 None => return Err((line_no, "indented line outside a section".into())),
             }
         }
-        Ok(WebConfig { users })
+        let tls = match tls {
+            None => None,
+            Some((_, Some(cert), Some(key))) => Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            Some((line, _, _)) => {
+                return Err((
+                    line,
+                    "tls_server_config needs both cert_file and key_file".into(),
+                ))
+            }
+        };
+        Ok(WebConfig { users, tls })
     }
 
     /// True if no authentication is configured, or `authorization` (the header's value)
@@ -157,9 +214,27 @@ mod tests {
     }
 
     #[test]
+    fn tls_files() {
+        let cfg =
+            WebConfig::parse("tls_server_config:\n  cert_file: c.pem\n  key_file: \"k.pem\"\n")
+                .unwrap();
+        assert_eq!(
+            cfg.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let err = WebConfig::parse("tls_server_config:\n  cert_file: a\n").unwrap_err();
         assert_eq!(err.0, 1);
+        assert!(err.1.contains("needs both"));
+        let err = WebConfig::parse("tls_server_config:\n  cert_file: a\n  cipher_suites: x\n")
+            .unwrap_err();
+        assert_eq!(err.0, 3);
         assert!(err.1.contains("not supported"));
         let err = WebConfig::parse("basic_auth_users:\n  alice: plain\n").unwrap_err();
         assert_eq!(err.0, 2);

@@ -85,3 +85,82 @@ fn basic_auth() {
     assert_eq!(status, 200);
     assert!(body.contains("locust_exporter_build_info"));
 }
+
+/// `tls_server_config` with a self-signed certificate made by the `openssl` command, fetched
+/// with `curl` (both skip loudly where missing): HTTPS with basic auth works, plain HTTP
+/// does not get metrics.
+#[test]
+fn tls_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ])
+        .output();
+    let curl = std::process::Command::new("curl").arg("--version").output();
+    if !made.as_ref().is_ok_and(|o| o.status.success()) || curl.is_err() {
+        eprintln!("\n*** SKIPPED tls_with_basic_auth: needs the openssl and curl commands ***\n");
+        return;
+    }
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let cfg = dir.path().join("web.yml");
+    // Relative paths are taken from the config file's directory.
+    std::fs::write(&cfg, format!("tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  prom: {hash}\n")).unwrap();
+    let ex = Exporter::spawn(&["--csv", "x", "--web.config.file", cfg.to_str().unwrap()]);
+    let url = format!("https://{}/metrics", ex.addr);
+    let fetch = |auth: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"])
+            .args(auth)
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ok = fetch(&["-u", "prom:s3cret"]);
+    assert!(
+        ok.ends_with("\n200") && ok.contains("locust_exporter_build_info"),
+        "{ok}"
+    );
+    assert!(fetch(&[]).ends_with("\n401"));
+    assert!(ex.stderr().iter().any(|l| l.contains("scheme=https")));
+}
+
+#[test]
+fn tls_files_that_do_not_load_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    std::fs::write(
+        &cfg,
+        "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(
+        &[
+            "--csv",
+            "x",
+            "--web.config.file",
+            cfg.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing.pem"), "{err}");
+}

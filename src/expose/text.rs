@@ -4,7 +4,7 @@
 
 /// Escapes a label value (`\` → `\\`, `"` → `\"`, newline → `\n`) onto `out`.
 pub fn escape_label_value(out: &mut String, v: &str) {
-    if !v.contains(['\\', '"', '\n']) {
+    if memchr::memchr3(b'\\', b'"', b'\n', v.as_bytes()).is_none() {
         out.push_str(v);
         return;
     }

@@ -75,25 +75,35 @@ fn once_prints_and_exits_0() {
     );
 }
 
+/// A web config that cannot be used stops the start with exit code 2, naming the file's
+/// line or the certificate file that does not load.
 #[test]
 fn web_config_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("web.yml");
-    std::fs::write(&cfg, "tls_server_config:\n  cert_file: a.pem\n").unwrap();
-    let (code, _, err) = run(
-        &[
+    let cases = [
+        ("tls_server_config:\n  cert_file: a.pem\n", "line 1"),
+        ("basic_auth_users:\n  prom: plain-text\n", "line 2"),
+        (
+            "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
+            "missing.pem",
+        ),
+    ];
+    for (content, named) in cases {
+        std::fs::write(&cfg, content).unwrap();
+        let args = [
             "--csv",
             "x",
             "--web.config.file",
             cfg.to_str().unwrap(),
             "--web.listen-address",
             "127.0.0.1:0",
-        ],
-        None,
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("--web.config.file") && err.contains("line 1"),
-        "{err}"
-    );
+        ];
+        let (code, _, err) = run(&args, None);
+        assert_eq!(code, Some(2), "{content}: {err}");
+        assert!(
+            err.contains("--web.config.file") && err.contains(named),
+            "{content}: {err}"
+        );
+    }
 }

@@ -140,27 +140,3 @@ fn tls_with_basic_auth() {
     assert!(fetch(&[]).ends_with("\n401"));
     assert!(ex.stderr().iter().any(|l| l.contains("scheme=https")));
 }
-
-#[test]
-fn tls_files_that_do_not_load_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("web.yml");
-    std::fs::write(
-        &cfg,
-        "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
-    )
-    .unwrap();
-    let (code, _, err) = run(
-        &[
-            "--csv",
-            "x",
-            "--web.config.file",
-            cfg.to_str().unwrap(),
-            "--web.listen-address",
-            "127.0.0.1:0",
-        ],
-        None,
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("missing.pem"), "{err}");
-}

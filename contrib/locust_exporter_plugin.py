@@ -176,8 +176,9 @@ def _write_state(environment, is_master, last):
 
 
 def _report_state(environment, is_master):
-    """Users (and workers, on a master) once a second while the test runs."""
-    last = {}
+    """Users (and workers, on a master) once a second while the test runs. Written every
+    second even when unchanged: it is also the heartbeat that keeps the exporter's state
+    `running` when requests are sparse."""
     while environment.runner is not None and environment.runner.state not in ("stopped", "stopping", "cleanup", "quitting"):
-        _write_state(environment, is_master, last)
+        _write_state(environment, is_master, {})
         gevent.sleep(STATE_EVERY_SECONDS)

@@ -179,7 +179,9 @@ impl EventEndpoint {
             .hist
             .as_ref()
             .map_or(0, |h| h.distinct_values() * 4 + 128);
-        std::mem::size_of::<Self>() + self.bucket_counts.len() * 8 + hist + 16 * 16
+        // The per-second window holds at most 15 entries of 16 bytes.
+        let window = 15 * 16;
+        std::mem::size_of::<Self>() + self.bucket_counts.len() * 8 + hist + window
     }
 }
 

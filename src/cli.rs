@@ -62,13 +62,10 @@ pub struct Args {
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "1s")]
     pub poll_interval: String,
 
-    /// Histogram bucket upper bounds in seconds for event input, comma-separated.
-    #[arg(
-        long = "buckets",
-        value_name = "SECONDS[,SECONDS]",
-        default_value = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120"
-    )]
-    pub buckets: String,
+    /// Histogram bucket upper bounds in seconds for event input, comma-separated
+    /// [default: 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120].
+    #[arg(long = "buckets", value_name = "SECONDS[,SECONDS]")]
+    pub buckets: Option<String>,
 
     /// Read everything present, print the exposition to stdout and exit 0.
     #[arg(long = "once")]

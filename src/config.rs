@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::cli::Args;
 use crate::expose::Sets;
+use crate::model::endpoint::DEFAULT_BUCKETS;
 
 /// A bad flag value. Exit code 2.
 #[derive(Debug, Error, PartialEq)]
@@ -152,7 +153,10 @@ impl Config {
             sets: metric_sets(&args.metrics)?,
             max_endpoints,
             poll_interval: duration("--poll-interval", &args.poll_interval)?,
-            buckets: buckets(&args.buckets)?,
+            buckets: match &args.buckets {
+                Some(text) => buckets(text)?,
+                None => DEFAULT_BUCKETS.to_vec(),
+            },
             once: args.once,
             log_level: args.log_level.parse().map_err(|_| {
                 invalid(
@@ -351,5 +355,11 @@ mod tests {
         assert!(metric_sets("seed,foo").is_err());
         assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);
         assert!(buckets("1,0.5").is_err());
+        let help = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120";
+        assert_eq!(
+            buckets(help).unwrap(),
+            DEFAULT_BUCKETS,
+            "the help text states the default"
+        );
     }
 }

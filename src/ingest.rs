@@ -44,7 +44,8 @@ pub fn wall_clock() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// How the lines of an events stream are read, decided by its first line.
+/// How the lines of an appended file or stream are read: a history file always as a history,
+/// an events stream as its first line decides.
 #[derive(Debug, Default)]
 enum LineMode {
     /// No line seen yet (or since a reset).
@@ -58,6 +59,17 @@ enum LineMode {
     Stats { text: Vec<u8> },
 }
 
+impl LineMode {
+    /// The mode a source of `role` starts in (again after a reset).
+    fn start(role: FileRole) -> Self {
+        if role == FileRole::History {
+            LineMode::History(HistoryParser::default())
+        } else {
+            LineMode::Undecided
+        }
+    }
+}
+
 /// Self-stats of one source.
 #[derive(Debug, Default)]
 struct SourceEntry {
@@ -65,7 +77,6 @@ struct SourceEntry {
     errors: BTreeMap<&'static str, u64>,
     last_logged: HashMap<&'static str, f64>,
     mode: LineMode,
-    unknown_events: u64,
 }
 
 /// The model plus everything needed to feed it.
@@ -84,11 +95,6 @@ impl Ingest {
         }
     }
 
-    /// The model (read-only).
-    pub fn model(&self) -> &Model {
-        &self.model
-    }
-
     /// Registers `origin` (and its service) on first sight.
     fn ensure(&mut self, origin: &Origin) {
         if self.sources.contains_key(&origin.source) {
@@ -101,11 +107,7 @@ impl Ingest {
                 service: origin.service.clone(),
                 ..SourceStatus::default()
             },
-            mode: if origin.role == FileRole::History {
-                LineMode::History(HistoryParser::default())
-            } else {
-                LineMode::Undecided
-            },
+            mode: LineMode::start(origin.role),
             ..SourceEntry::default()
         };
         self.sources.insert(origin.source.clone(), entry);
@@ -126,11 +128,7 @@ impl Ingest {
                 // A truncated history (or a history piped as events) starts over; an events
                 // file starts a fresh stream whose first line decides its format again.
                 let was_history = matches!(entry.mode, LineMode::History(_));
-                entry.mode = if origin.role == FileRole::History {
-                    LineMode::History(HistoryParser::default())
-                } else {
-                    LineMode::Undecided
-                };
+                entry.mode = LineMode::start(origin.role);
                 if was_history {
                     model.apply(&origin.service, Update::HistoryReset, now);
                 }
@@ -157,7 +155,6 @@ impl Ingest {
             .map(|e| {
                 let mut status = e.status.clone();
                 status.parse_errors = e.errors.iter().map(|(r, n)| (*r, *n)).collect();
-                status.unknown_events = e.unknown_events;
                 status
             })
             .collect();
@@ -268,7 +265,7 @@ fn parse_line<'a>(
                 EventItem::Request(r) => Ok(Parsed::Request(r)),
                 EventItem::Update(u) => Ok(Parsed::Update(u)),
                 EventItem::Unknown(_) => {
-                    entry.unknown_events += 1;
+                    entry.status.unknown_events += 1;
                     Ok(Parsed::Nothing)
                 }
             }
@@ -336,12 +333,12 @@ pub async fn run(
     // times what the last snapshot took to build, so a flood of events over many endpoints
     // spends most of its time ingesting, not publishing.
     let mut pause = COALESCE;
-    let mut dirty_since: Option<Instant> = None;
+    let mut dirty = false;
     let mut open = true;
     let mut dropped_warned = false;
     let mut seq = 0u64;
     loop {
-        let publish_at = dirty_since.map(|_| (last_publish + pause).max(Instant::now()));
+        let publish_at = dirty.then(|| (last_publish + pause).max(Instant::now()));
         tokio::select! {
             chunk = rx.recv(), if open => match chunk {
                 Some(chunk) => {
@@ -352,7 +349,7 @@ pub async fn run(
                             Err(_) => break,
                         }
                     }
-                    dirty_since.get_or_insert_with(Instant::now);
+                    dirty = true;
                     continue;
                 }
                 None => open = false,
@@ -375,7 +372,7 @@ pub async fn run(
             return;
         }
         last_publish = Instant::now();
-        dirty_since = None;
+        dirty = false;
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::text::{label_set, Text};
 use crate::model::snapshot::{EndpointSnapshot, Snapshot};
-use crate::parse::event::{cut_chars, MAX_MESSAGE_CHARS};
 
 /// `locust_requests_total{method,name}`.
 pub const REQUESTS: &str = "locust_requests_total";
@@ -121,9 +120,8 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     );
     for s in &snap.services {
         for e in &s.exceptions {
-            let message = cut_chars(&e.message, MAX_MESSAGE_CHARS);
             f.sample(
-                &label_set(&[("service", &s.name), ("message", message)]),
+                &label_set(&[("service", &s.name), ("message", &*e.message)]),
                 e.count as f64,
             );
         }

@@ -54,11 +54,6 @@ impl Model {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &ModelConfig {
-        &self.config
-    }
-
     /// Makes `service` known (state `missing`) before any data arrives for it.
     pub fn declare(&mut self, service: &str) {
         if !self.services.contains_key(service) {

@@ -12,7 +12,8 @@ use super::snapshot::{
     EndpointSnapshot, ErrorSnapshot, ExceptionSnapshot, RunState, ServiceSnapshot,
 };
 use super::update::{
-    ExceptionRow, FailureRow, HistoryRow, RequestRef, StatsRow, StatsTable, Update,
+    cut_chars, ExceptionRow, FailureRow, HistoryRow, RequestRef, StatsRow, StatsTable, Update,
+    MAX_MESSAGE_CHARS,
 };
 use super::window::CounterWindow;
 use super::ModelConfig;
@@ -111,6 +112,14 @@ impl Hasher for Fnv {
 /// Builds [`Fnv`] hashers.
 pub type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
 
+/// What a service serves, from the CSV files or from the events.
+struct View {
+    endpoints: Vec<EndpointSnapshot>,
+    total: Option<EndpointSnapshot>,
+    errors: Vec<ErrorSnapshot>,
+    exceptions: Vec<ExceptionSnapshot>,
+}
+
 /// One service's state.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -120,7 +129,8 @@ pub struct Service {
     users: Option<u64>,
     /// The last history tick: (timestamp, user count).
     users_tick: Option<(f64, u64)>,
-    /// Users rose at the last change; `rising_at` is when (spawning lasts while it is recent).
+    /// Users rose at the last report; `rising_at` is when users were last reported (spawning
+    /// lasts while that is recent).
     rising: bool,
     rising_at: f64,
     workers: Option<u64>,
@@ -155,7 +165,7 @@ impl Service {
             Update::HistoryReset => self.reset_history(now),
             Update::Failures(rows) => self.apply_failures(rows, config, now),
             Update::Exceptions(rows) => self.apply_exceptions(rows, now),
-            Update::Request(ev) => self.record_request(&ev.as_ref(), config, now),
+            Update::Request(ev) => self.record_request(&ev.borrowed(), config, now),
             Update::Exception { message } => self.apply_exception(message, now),
             Update::TestStart => self.start_test(now),
             Update::TestStop | Update::EndOfInput => self.stop(now),
@@ -236,21 +246,16 @@ impl Service {
     pub fn apply_history(&mut self, row: HistoryRow, now: f64) {
         self.touch(now);
         self.rising_at = now;
-        match self.users_tick {
-            Some((ts, users)) if row.timestamp > ts => {
-                self.rising = row.user_count > users;
-                self.users_tick = Some((row.timestamp, row.user_count));
-            }
-            Some((ts, _)) if row.timestamp < ts => {
-                // Time went backwards without a truncation we saw: a new run.
-                self.rising = row.user_count > 0;
-                self.users_tick = Some((row.timestamp, row.user_count));
-            }
-            Some(_) => {}
-            None => {
-                self.rising = row.user_count > 0;
-                self.users_tick = Some((row.timestamp, row.user_count));
-            }
+        let rising = match self.users_tick {
+            // Another row of the same tick.
+            Some((ts, _)) if row.timestamp == ts => None,
+            Some((ts, users)) if row.timestamp > ts => Some(row.user_count > users),
+            // The first tick, or time went backwards without a truncation we saw: a new run.
+            _ => Some(row.user_count > 0),
+        };
+        if let Some(rising) = rising {
+            self.rising = rising;
+            self.users_tick = Some((row.timestamp, row.user_count));
         }
         self.users = Some(row.user_count);
         let rates = (row.current_rps, row.current_fail_per_sec);
@@ -301,7 +306,7 @@ impl Service {
 
     /// One request event (the hot path: one hash lookup, no allocation for a known endpoint).
     pub fn record_request(&mut self, ev: &RequestRef<'_>, config: &ModelConfig, now: f64) {
-        self.last_activity = Some(now);
+        self.touch(now);
         let bounds = &config.buckets;
         let failed = ev.error.is_some();
         let (rt, len) = (ev.response_time_ms, ev.response_length);
@@ -406,7 +411,12 @@ impl Service {
 
     /// The service as served at `now`.
     pub fn snapshot(&self, config: &ModelConfig, now: f64) -> ServiceSnapshot {
-        let (mut endpoints, total, errors, exceptions) = match &self.csv.stats {
+        let View {
+            mut endpoints,
+            total,
+            errors,
+            exceptions,
+        } = match &self.csv.stats {
             Some(table) => self.csv_view(table),
             None => self.event_view(config),
         };
@@ -425,16 +435,7 @@ impl Service {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn csv_view(
-        &self,
-        table: &StatsTable,
-    ) -> (
-        Vec<EndpointSnapshot>,
-        Option<EndpointSnapshot>,
-        Vec<ErrorSnapshot>,
-        Vec<ExceptionSnapshot>,
-    ) {
+    fn csv_view(&self, table: &StatsTable) -> View {
         let endpoints = table
             .rows
             .iter()
@@ -469,24 +470,25 @@ impl Service {
             .collect();
         let mut by_message: BTreeMap<Arc<str>, u64> = BTreeMap::new();
         for e in &self.csv.exceptions {
-            *by_message.entry(e.message.clone()).or_default() += e.count;
+            // Cut before grouping, so two long messages with one prefix are one series.
+            let message = match cut_chars(&e.message, MAX_MESSAGE_CHARS) {
+                cut if cut.len() == e.message.len() => e.message.clone(),
+                cut => Arc::from(cut),
+            };
+            *by_message.entry(message).or_default() += e.count;
         }
         let exceptions = by_message
             .into_iter()
             .map(|(message, count)| ExceptionSnapshot { message, count });
-        (endpoints, Some(total), errors, exceptions.collect())
+        View {
+            endpoints,
+            total: Some(total),
+            errors,
+            exceptions: exceptions.collect(),
+        }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn event_view(
-        &self,
-        config: &ModelConfig,
-    ) -> (
-        Vec<EndpointSnapshot>,
-        Option<EndpointSnapshot>,
-        Vec<ErrorSnapshot>,
-        Vec<ExceptionSnapshot>,
-    ) {
+    fn event_view(&self, config: &ModelConfig) -> View {
         let bounds = &config.buckets;
         let endpoints = self
             .events
@@ -521,7 +523,12 @@ impl Service {
             })
             .collect();
         exceptions.sort_by(|a, b| a.message.cmp(&b.message));
-        (endpoints, total, errors, exceptions)
+        View {
+            endpoints,
+            total,
+            errors,
+            exceptions,
+        }
     }
 }
 
@@ -583,7 +590,10 @@ fn event_endpoint(
 ) -> EndpointSnapshot {
     let (current_rps, current_fail_per_sec) = e.rates();
     let quantiles = e.quantiles_ms(&EVENT_QUANTILES);
-    let median = quantiles.first().map_or(f64::NAN, |q| q.1);
+    let median = quantiles
+        .iter()
+        .find(|(q, _)| *q == 0.5)
+        .map_or(f64::NAN, |(_, ms)| *ms);
     EndpointSnapshot {
         method: method.clone(),
         name: name.clone(),
@@ -596,10 +606,7 @@ fn event_endpoint(
         avg_content_bytes: e.avg_content(),
         current_rps,
         current_fail_per_sec,
-        quantiles: EVENT_QUANTILES
-            .iter()
-            .map(|&q| (q, e.quantile_ms(q)))
-            .collect(),
+        quantiles,
         duration_sum_ms: e.sum_ms,
         content_bytes_total: e.content_bytes as f64,
         timed: e.timed,

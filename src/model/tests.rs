@@ -291,3 +291,27 @@ fn cardinality_guard_folds_into_other() {
         (40, 4, 25.0)
     );
 }
+
+#[test]
+fn long_exception_messages_are_cut_before_grouping() {
+    use super::update::ExceptionRow;
+    let long = "x".repeat(250);
+    let row_of = |method: &str, name: &str, n| super::tests::row(method, name, n, 0);
+    let row = |suffix: &str, count| ExceptionRow {
+        count,
+        message: Arc::from(format!("{long}{suffix}").as_str()),
+        traceback: Arc::from("tb"),
+        nodes: Arc::from("local"),
+    };
+    let mut m = Model::new(ModelConfig::default());
+    m.apply("s", Update::Stats(table(vec![row_of("GET", "/", 1)])), 1.0);
+    m.apply("s", Update::Exceptions(vec![row("a", 2), row("b", 3)]), 1.0);
+    let s = service(&m, 1.0);
+    assert_eq!(
+        s.exceptions.len(),
+        1,
+        "one series, not two with the same label"
+    );
+    assert_eq!(s.exceptions[0].message.chars().count(), 200);
+    assert_eq!(s.exceptions[0].count, 5);
+}

@@ -6,6 +6,17 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// Exception messages are cut to this many characters (SPEC §5), wherever they come from.
+pub const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Cuts `s` to at most `max` characters.
+pub fn cut_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 /// One row of a Locust `_stats.csv` snapshot (cumulative since the test started).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatsRow {
@@ -124,7 +135,7 @@ pub struct RequestRef<'a> {
 
 impl RequestEvent {
     /// A borrowed view.
-    pub fn as_ref(&self) -> RequestRef<'_> {
+    pub fn borrowed(&self) -> RequestRef<'_> {
         RequestRef {
             time: self.time,
             method: Cow::Borrowed(&self.method),

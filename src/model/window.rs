@@ -60,13 +60,13 @@ impl CounterWindow {
         }
         // With a sample before the window start, measure over exactly the window: the
         // counters are taken as constant between samples, as Locust's own ticks are.
-        let (from, span) = if first.at < last.at - WINDOW_SECS {
-            (first, WINDOW_SECS)
+        let span = if first.at < last.at - WINDOW_SECS {
+            WINDOW_SECS
         } else {
-            (first, span)
+            span
         };
-        let requests = (last.requests - from.requests) as f64 / span;
-        let failures = (last.failures - from.failures) as f64 / span;
+        let requests = (last.requests - first.requests) as f64 / span;
+        let failures = (last.failures - first.failures) as f64 / span;
         (requests, failures)
     }
 }

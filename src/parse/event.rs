@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::update::{RequestRef, Update};
+use crate::model::update::{cut_chars, RequestRef, Update, MAX_MESSAGE_CHARS};
 
 use super::ParseError;
 
@@ -25,9 +25,6 @@ pub enum EventItem<'a> {
     /// An `event` this version does not know (its name, cut to 64 characters).
     Unknown(String),
 }
-
-/// Exception messages are cut to this many characters (SPEC §5).
-pub const MAX_MESSAGE_CHARS: usize = 200;
 
 /// The fields of an event line that mean something; others are ignored.
 #[derive(Deserialize, Default)]
@@ -68,14 +65,6 @@ fn whole(v: Option<f64>, field: &str, line: u64) -> Result<u64, ParseError> {
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => Ok(x as u64),
         Some(_) => Err(bad(line, format!("`{field}` is not a whole number ≥ 0"))),
         None => Err(bad(line, format!("no `{field}`"))),
-    }
-}
-
-/// Cuts `s` to at most `max` characters.
-pub fn cut_chars(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 

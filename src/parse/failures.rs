@@ -12,17 +12,15 @@ use crate::model::update::{ExceptionRow, FailureRow};
 use super::header::column;
 use super::{count, snapshot_records, ParseError};
 
-/// Turns one row's fields (and its line) into a value.
-type RowFn<T> = Box<dyn Fn(&[&str], u64) -> Result<T, ParseError>>;
-
-/// Reads a snapshot file's rows with the row parser `header` makes from the header.
-fn records<T>(
+/// Reads a snapshot file's rows: `header` finds the columns, `row` reads one row with them.
+fn rows<C, T>(
     input: &[u8],
-    header: impl FnOnce(&[&str], u64) -> Result<RowFn<T>, ParseError>,
+    header: impl FnOnce(&[&str], u64) -> Result<C, ParseError>,
+    row: impl Fn(&C, &[&str], u64) -> Result<T, ParseError>,
 ) -> Result<Option<Vec<T>>, ParseError> {
     let mut out = Vec::new();
-    let found = snapshot_records(input, header, |parse_row, fields, line, _| {
-        out.push(parse_row(fields, line)?);
+    let found = snapshot_records(input, header, |columns, fields, line, _| {
+        out.push(row(columns, fields, line)?);
         Ok(())
     })?;
     Ok(found.map(|_| out))
@@ -30,38 +28,48 @@ fn records<T>(
 
 /// Parses a whole `_failures.csv` (4 columns before Locust 2.45, 6 after).
 pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<FailureRow>>, ParseError> {
-    records(input, |h, line| {
-        let method = column(h, "Method", line)?;
-        let name = column(h, "Name", line)?;
-        let error = column(h, "Error", line)?;
-        let occurrences = column(h, "Occurrences", line)?;
-        Ok(Box::new(move |f: &[&str], line| {
+    rows(
+        input,
+        |h, line| {
+            Ok([
+                column(h, "Method", line)?,
+                column(h, "Name", line)?,
+                column(h, "Error", line)?,
+                column(h, "Occurrences", line)?,
+            ])
+        },
+        |&[method, name, error, occurrences], f, line| {
             Ok(FailureRow {
                 method: Arc::from(f[method]),
                 name: Arc::from(f[name]),
                 error: Arc::from(f[error]),
                 occurrences: count(f[occurrences], "Occurrences", line)?,
             })
-        }))
-    })
+        },
+    )
 }
 
 /// Parses a whole `_exceptions.csv` (multi-line quoted tracebacks).
 pub fn parse_exceptions(input: &[u8]) -> Result<Option<Vec<ExceptionRow>>, ParseError> {
-    records(input, |h, line| {
-        let count_col = column(h, "Count", line)?;
-        let message = column(h, "Message", line)?;
-        let traceback = column(h, "Traceback", line)?;
-        let nodes = column(h, "Nodes", line)?;
-        Ok(Box::new(move |f: &[&str], line| {
+    rows(
+        input,
+        |h, line| {
+            Ok([
+                column(h, "Count", line)?,
+                column(h, "Message", line)?,
+                column(h, "Traceback", line)?,
+                column(h, "Nodes", line)?,
+            ])
+        },
+        |&[count_col, message, traceback, nodes], f, line| {
             Ok(ExceptionRow {
                 count: count(f[count_col], "Count", line)?,
                 message: Arc::from(f[message]),
                 traceback: Arc::from(f[traceback]),
                 nodes: Arc::from(f[nodes]),
             })
-        }))
-    })
+        },
+    )
 }
 
 #[cfg(test)]

@@ -96,16 +96,6 @@ pub fn is_header(line: &[u8]) -> bool {
 }
 
 impl HistoryParser {
-    /// Forgets the header (after a truncation).
-    pub fn reset(&mut self) {
-        self.columns = None;
-    }
-
-    /// True once a header has been read.
-    pub fn has_header(&self) -> bool {
-        self.columns.is_some()
-    }
-
     /// Parses one complete line (without its line terminator). `line_no` is 1-based.
     pub fn line(&mut self, line: &[u8], line_no: u64) -> Result<HistoryItem, ParseError> {
         let text =

@@ -54,11 +54,6 @@ impl SnapshotFile {
         }
     }
 
-    /// The followed path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Pushes a [`Body::Snapshot`] if the file changed since the last read, or
     /// [`Body::Missing`] once when it disappears.
     pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<()> {

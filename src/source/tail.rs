@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::lines::{LineBatch, LineFramer};
 use super::Body;
@@ -38,11 +38,6 @@ impl FileTail {
             framer: LineFramer::default(),
             present: None,
         }
-    }
-
-    /// The followed path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Bytes consumed so far.

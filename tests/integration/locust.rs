@@ -196,6 +196,23 @@ fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64
         .collect()
 }
 
+/// Per endpoint, served requests and failures equal Locust's final totals exactly.
+fn assert_totals(m: &Metrics, totals: &std::collections::BTreeMap<(String, String), (f64, f64)>) {
+    for ((method, name), (requests, failures)) in totals {
+        let labels = [("method", method.as_str()), ("name", name.as_str())];
+        assert_eq!(
+            m.get("locust_requests_total", &labels),
+            Some(*requests),
+            "{labels:?}"
+        );
+        assert_eq!(
+            m.get("locust_request_failures_total", &labels),
+            Some(*failures),
+            "{labels:?}"
+        );
+    }
+}
+
 #[test]
 fn real_locust_with_the_plugin_piped_into_the_exporter() {
     let Some(bin) = venv_bin("real_locust_with_the_plugin_piped_into_the_exporter") else {
@@ -231,23 +248,7 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
             && m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
     });
     // Counts and failures per endpoint: exactly Locust's final totals (--json-file).
-    for ((method, name), (requests, failures)) in &totals {
-        let labels = [
-            ("service", "shop"),
-            ("method", method.as_str()),
-            ("name", name.as_str()),
-        ];
-        assert_eq!(
-            m.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{labels:?}"
-        );
-        assert_eq!(
-            m.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{labels:?}"
-        );
-    }
+    assert_totals(&m, &totals);
     // The final _stats.csv: equal where it caught up with the end of the run (it is written
     // once a second and not at shutdown, so it can lag by the last second's requests).
     let stats = PathBuf::from(format!("{}_stats.csv", prefix.display()));
@@ -429,19 +430,7 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let m = ex.wait_for(10, "every worker's events", |m| {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
-    for ((method, name), (requests, failures)) in &totals {
-        let labels = [("method", method.as_str()), ("name", name.as_str())];
-        assert_eq!(
-            m.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{labels:?}"
-        );
-        assert_eq!(
-            m.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{labels:?}"
-        );
-    }
+    assert_totals(&m, &totals);
     assert_eq!(
         m.get("locust_workers", &[("service", "load")]),
         Some(2.0),

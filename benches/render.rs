@@ -9,15 +9,15 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use locust_exporter::expose::{render, Sets};
 use locust_exporter::model::endpoint::DEFAULT_BUCKETS;
 use locust_exporter::model::snapshot::{
-    EndpointSnapshot, ErrorSnapshot, RunState, ServiceSnapshot, Snapshot,
+    EndpointStats, Failure, RunState, ServiceSnapshot, Snapshot,
 };
 
 const QUANTILES: [f64; 11] = [
     0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
 ];
 
-fn endpoint(i: usize, events: bool) -> EndpointSnapshot {
-    EndpointSnapshot {
+fn endpoint(i: usize, events: bool) -> EndpointStats {
+    EndpointStats {
         method: Arc::from(if i % 4 == 0 { "POST" } else { "GET" }),
         // Realistic names, with a name that needs escaping every 100th endpoint.
         name: Arc::from(
@@ -52,9 +52,9 @@ fn endpoint(i: usize, events: bool) -> EndpointSnapshot {
 }
 
 fn snapshot(n: usize, events: bool) -> Snapshot {
-    let endpoints: Vec<EndpointSnapshot> = (0..n).map(|i| endpoint(i, events)).collect();
+    let endpoints: Vec<EndpointStats> = (0..n).map(|i| endpoint(i, events)).collect();
     let errors = (0..n / 10)
-        .map(|i| ErrorSnapshot {
+        .map(|i| Failure {
             method: Arc::from("GET"),
             name: Arc::from(format!("/item/{i}").as_str()),
             error: Arc::from(

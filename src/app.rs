@@ -124,13 +124,12 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
     }
     for spec in config.events.iter().filter(|s| is_stdin(s)) {
         let origin = stdin_origin(spec, config);
-        stream::read_all(&origin, io::stdin().lock(), |chunk| {
-            ingest.apply(chunk, now)
-        })
-        .map_err(|source| AppError::Io {
-            what: "reading standard input".into(),
-            source,
-        })?;
+        stream::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now)).map_err(
+            |source| AppError::Io {
+                what: "reading standard input".into(),
+                source,
+            },
+        )?;
     }
     ingest.end_of_input(now);
     let text = expose::render(&ingest.snapshot(now), config.sets, &[]);

@@ -1,8 +1,9 @@
 //! The only place where `parse` meets `model` at runtime.
 //!
-//! [`Ingest::apply`] is synchronous: it takes one [`Chunk`] from a source, parses it with the
-//! parser its role asks for, applies the result to the [`Model`] and keeps the self-stats
-//! (lines read, parse errors by reason, source up). [`run`] is the async loop that owns the
+//! [`Ingest::apply`] is synchronous: it takes one [`Chunk`] from a source, hands it to the
+//! parser its role asks for ([`parse::snapshot`] for a rewritten file, the source's
+//! [`LineParser`] for lines), passes the updates to [`Model::apply_all`] and keeps the
+//! self-stats (lines read, parse errors by reason, resets, source up). [`run`] is the async loop that owns the
 //! `Ingest` and publishes immutable snapshots for scrapes: at most every [`COALESCE`] while
 //! data flows, and on a [`TICK`] so time-based state (stopped) moves on its own.
 
@@ -14,13 +15,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::model::snapshot::{Snapshot, SourceStatus};
-use crate::model::update::{RequestRef, Update};
+use crate::model::update::Update;
 use crate::model::Model;
-use crate::parse::event::{parse_event, EventItem};
-use crate::parse::failures::{parse_exceptions, parse_failures};
-use crate::parse::history::{is_header, HistoryItem, HistoryParser};
-use crate::parse::stats::parse_stats;
-use crate::parse::ParseError;
+use crate::parse::stream::LineParser;
+use crate::parse::{self, Item, ParseError, SnapshotKind};
 use crate::source::lines::{LineBatch, MAX_LINE_BYTES};
 use crate::source::{Body, Chunk, FileRole, Origin};
 
@@ -44,42 +42,68 @@ pub fn wall_clock() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// How the lines of an appended file or stream are read: a history file always as a history,
-/// an events stream as its first line decides.
-#[derive(Debug, Default)]
-enum LineMode {
-    /// No line seen yet (or since a reset).
-    #[default]
-    Undecided,
-    /// JSON lines.
-    Json,
-    /// A `_stats_history.csv` (the history file, or one piped into `--events`).
-    History(HistoryParser),
-    /// A `_stats.csv` piped in: rows are gathered until the `Aggregated` row closes a snapshot.
-    Stats { text: Vec<u8> },
-}
-
-impl LineMode {
-    /// The mode a source of `role` starts in (again after a reset).
-    fn start(role: FileRole) -> Self {
-        if role == FileRole::History {
-            LineMode::History(HistoryParser::default())
-        } else {
-            LineMode::Undecided
-        }
+/// The parser a file rewritten in place asks for (`None`: the role is read as lines).
+fn snapshot_kind(role: FileRole) -> Option<SnapshotKind> {
+    match role {
+        FileRole::Stats => Some(SnapshotKind::Stats),
+        FileRole::Failures => Some(SnapshotKind::Failures),
+        FileRole::Exceptions => Some(SnapshotKind::Exceptions),
+        FileRole::History | FileRole::Events => None,
     }
 }
 
-/// Self-stats of one source.
-#[derive(Debug, Default)]
+/// The line parser an appended file or stream of `role` starts with.
+fn line_parser(role: FileRole) -> LineParser {
+    if role == FileRole::History {
+        LineParser::history()
+    } else {
+        LineParser::sniffing()
+    }
+}
+
+/// Self-stats and parser state of one source.
+#[derive(Debug)]
 struct SourceEntry {
     status: SourceStatus,
     errors: BTreeMap<&'static str, u64>,
     last_logged: HashMap<&'static str, f64>,
-    mode: LineMode,
+    lines: LineParser,
 }
 
-/// The model plus everything needed to feed it.
+impl SourceEntry {
+    /// Counts a rejected read or line, and logs it at most once a minute per reason. Torn
+    /// snapshots (`incomplete`) are normal: they are read again, leave the source up and
+    /// are only logged at debug level. Any other rejection marks the source down until a
+    /// read or line parses again.
+    fn reject(&mut self, err: &ParseError, now: f64) {
+        let reason = err.reason();
+        *self.errors.entry(reason).or_default() += 1;
+        if let ParseError::Incomplete { .. } = err {
+            tracing::debug!(source = %self.status.source, error = %err, "Snapshot not complete yet; keeping the previous one.");
+            return;
+        }
+        self.status.up = false;
+        let last = self.last_logged.get(reason).copied();
+        if last.is_none_or(|t| now - t >= LOG_EVERY_SECS) {
+            self.last_logged.insert(reason, now);
+            tracing::warn!(
+                source = %self.status.source,
+                reason,
+                "Skipped input in {}: {err}. Further such errors from this source are counted in locust_exporter_parse_errors_total and logged at most once a minute.",
+                self.status.source
+            );
+        }
+    }
+
+    /// Counts a line or record read and parsed.
+    fn accept(&mut self, records: u64) {
+        self.status.up = true;
+        self.status.lines += records;
+    }
+}
+
+/// The model plus everything needed to feed it: routes each chunk to its parser and the
+/// result to [`Model::apply_all`], and keeps the self-statistics.
 #[derive(Debug)]
 pub struct Ingest {
     model: Model,
@@ -95,42 +119,30 @@ impl Ingest {
         }
     }
 
-    /// Registers `origin` (and its service) on first sight.
-    fn ensure(&mut self, origin: &Origin) {
-        if self.sources.contains_key(&origin.source) {
-            return;
-        }
-        self.model.declare(&origin.service);
-        let entry = SourceEntry {
-            status: SourceStatus {
-                source: origin.source.clone(),
-                service: origin.service.clone(),
-                ..SourceStatus::default()
-            },
-            mode: LineMode::start(origin.role),
-            ..SourceEntry::default()
-        };
-        self.sources.insert(origin.source.clone(), entry);
-    }
-
     /// Applies one chunk observed at `now` (Unix seconds).
     pub fn apply(&mut self, chunk: Chunk, now: f64) {
         let origin = &*chunk.origin;
-        self.ensure(origin);
         let Ingest { model, sources } = self;
-        let Some(entry) = sources.get_mut(&origin.source) else {
-            return;
-        };
+        let entry = sources.entry(origin.source.clone()).or_insert_with(|| {
+            model.declare(&origin.service);
+            SourceEntry {
+                status: SourceStatus {
+                    source: origin.source.clone(),
+                    service: origin.service.clone(),
+                    ..SourceStatus::default()
+                },
+                errors: BTreeMap::new(),
+                last_logged: HashMap::new(),
+                lines: line_parser(origin.role),
+            }
+        });
         match chunk.body {
             Body::Snapshot(bytes) => apply_snapshot(model, entry, origin, &bytes, now),
             Body::Lines(batch) => apply_lines(model, entry, origin, &batch, now),
             Body::Reset => {
-                // A truncated history (or a history piped as events) starts over; an events
-                // file starts a fresh stream whose first line decides its format again.
-                let was_history = matches!(entry.mode, LineMode::History(_));
-                entry.mode = LineMode::start(origin.role);
-                if was_history {
-                    model.apply(&origin.service, Update::HistoryReset, now);
+                entry.status.resets += 1;
+                if let Some(update) = entry.lines.reset() {
+                    model.apply(&origin.service, update, now);
                 }
             }
             Body::Missing => entry.status.up = false,
@@ -169,26 +181,16 @@ fn apply_snapshot(
     bytes: &[u8],
     now: f64,
 ) {
-    let parsed = match origin.role {
-        FileRole::Stats => {
-            parse_stats(bytes).map(|t| t.map(|t| (t.rows.len() + 1, Update::Stats(t))))
-        }
-        FileRole::Failures => {
-            parse_failures(bytes).map(|r| r.map(|r| (r.len(), Update::Failures(r))))
-        }
-        FileRole::Exceptions => {
-            parse_exceptions(bytes).map(|r| r.map(|r| (r.len(), Update::Exceptions(r))))
-        }
-        FileRole::History | FileRole::Events => Ok(None),
+    let Some(kind) = snapshot_kind(origin.role) else {
+        return;
     };
-    match parsed {
-        Ok(Some((rows, update))) => {
-            entry.status.up = true;
-            entry.status.lines += rows as u64;
+    match parse::snapshot(kind, bytes) {
+        Ok(Some((update, records))) => {
+            entry.accept(records as u64);
             model.apply(&origin.service, update, now);
         }
-        Ok(None) => entry.status.up = true,
-        Err(e) => reject(entry, origin, &e, now),
+        Ok(None) => entry.accept(0),
+        Err(e) => entry.reject(&e, now),
     }
 }
 
@@ -200,123 +202,32 @@ fn apply_lines(
     now: f64,
 ) {
     for &line in &batch.too_long {
-        reject(
-            entry,
-            origin,
-            &ParseError::TooLong {
-                line,
-                max: MAX_LINE_BYTES,
-            },
-            now,
-        );
-    }
-    // One service lookup for the whole batch.
-    let Some((config, service)) = model.service(&origin.service) else {
-        return;
-    };
-    for (n, line) in batch.lines() {
-        match parse_line(entry, line, n, now) {
-            Ok(parsed) => {
-                entry.status.lines += 1;
-                entry.status.up = true;
-                match parsed {
-                    Parsed::Request(r) => service.record_request(&r, config, now),
-                    Parsed::Update(u) => service.apply(u, config, now),
-                    Parsed::Nothing => {}
-                }
-            }
-            Err(e) => reject(entry, origin, &e, now),
-        }
-    }
-}
-
-/// What one line gave.
-enum Parsed<'a> {
-    /// A request, borrowed from the line.
-    Request(RequestRef<'a>),
-    /// Any other update.
-    Update(Update),
-    /// A header, a blank line, an unknown event, a row that completes nothing yet.
-    Nothing,
-}
-
-/// One complete line of an appended file or stream → at most one update.
-fn parse_line<'a>(
-    entry: &mut SourceEntry,
-    line: &'a [u8],
-    n: u64,
-    now: f64,
-) -> Result<Parsed<'a>, ParseError> {
-    if matches!(entry.mode, LineMode::Undecided) {
-        entry.mode = if is_header(line) {
-            LineMode::History(HistoryParser::default())
-        } else if line.starts_with(b"Type,Name,") {
-            LineMode::Stats { text: Vec::new() }
-        } else {
-            LineMode::Json
+        let err = ParseError::TooLong {
+            line,
+            max: MAX_LINE_BYTES,
         };
+        entry.reject(&err, now);
     }
-    match &mut entry.mode {
-        LineMode::Undecided | LineMode::Json => {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Parsed::Nothing);
-            }
-            match parse_event(line, n, now)? {
-                EventItem::Request(r) => Ok(Parsed::Request(r)),
-                EventItem::Update(u) => Ok(Parsed::Update(u)),
-                EventItem::Unknown(_) => {
-                    entry.status.unknown_events += 1;
-                    Ok(Parsed::Nothing)
+    let updates = batch
+        .lines()
+        .filter_map(|(n, line)| match entry.lines.line(line, n, now) {
+            Ok(item) => {
+                entry.accept(1);
+                match item {
+                    Item::Update(update) => Some(update),
+                    Item::Nothing => None,
+                    Item::Unknown => {
+                        entry.status.unknown_events += 1;
+                        None
+                    }
                 }
             }
-        }
-        LineMode::History(parser) => match parser.line(line, n)? {
-            HistoryItem::Header => Ok(Parsed::Nothing),
-            HistoryItem::HeaderAgain => Ok(Parsed::Update(Update::HistoryReset)),
-            HistoryItem::Row(row) => Ok(Parsed::Update(Update::History(row))),
-        },
-        LineMode::Stats { text } => {
-            if line.starts_with(b"Type,Name,") {
-                text.clear();
+            Err(e) => {
+                entry.reject(&e, now);
+                None
             }
-            text.extend_from_slice(line);
-            text.extend_from_slice(b"\r\n");
-            if !line.starts_with(b",Aggregated,") {
-                return Ok(Parsed::Nothing);
-            }
-            let result = parse_stats(text);
-            // Keep the header for the next snapshot piped after this one.
-            let header_end = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
-            text.truncate(header_end);
-            Ok(result?.map_or(Parsed::Nothing, |t| Parsed::Update(Update::Stats(t))))
-        }
-    }
-}
-
-/// Counts a rejected read or line, and logs it at most once a minute per (source, reason).
-/// Torn snapshots (`incomplete`) are normal: they are read again, leave the source up and
-/// are only logged at debug level. Any other rejection marks the source down until a read
-/// or line parses again.
-fn reject(entry: &mut SourceEntry, origin: &Origin, err: &ParseError, now: f64) {
-    let reason = err.reason();
-    *entry.errors.entry(reason).or_default() += 1;
-    if reason != "incomplete" {
-        entry.status.up = false;
-    }
-    if reason == "incomplete" {
-        tracing::debug!(source = %origin.source, error = %err, "Snapshot not complete yet; keeping the previous one.");
-        return;
-    }
-    let last = entry.last_logged.get(reason).copied();
-    if last.is_none_or(|t| now - t >= LOG_EVERY_SECS) {
-        entry.last_logged.insert(reason, now);
-        tracing::warn!(
-            source = %origin.source,
-            reason,
-            "Skipped input in {}: {err}. Further such errors from this source are counted in locust_exporter_parse_errors_total and logged at most once a minute.",
-            origin.source
-        );
-    }
+        });
+    model.apply_all(&origin.service, updates, now);
 }
 
 /// Owns `ingest`: applies chunks as they come and publishes snapshots on `tx`. Returns when

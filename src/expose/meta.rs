@@ -14,6 +14,8 @@ pub const LINES: &str = "locust_exporter_lines_total";
 pub const PARSE_ERRORS: &str = "locust_exporter_parse_errors_total";
 /// `locust_exporter_unknown_events_total{source}`.
 pub const UNKNOWN_EVENTS: &str = "locust_exporter_unknown_events_total";
+/// `locust_exporter_resets_total{source}`.
+pub const RESETS: &str = "locust_exporter_resets_total";
 /// `locust_exporter_endpoints_dropped_total{service}`.
 pub const ENDPOINTS_DROPPED: &str = "locust_exporter_endpoints_dropped_total";
 
@@ -67,6 +69,16 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     for (s, l) in snap.sources.iter().zip(&sources) {
         if s.unknown_events > 0 {
             f.sample(l, s.unknown_events as f64);
+        }
+    }
+    let mut f = out.family(
+        RESETS,
+        "Times an appended input started over: truncated, replaced or rewritten in place (read again from its start).",
+        "counter",
+    );
+    for (s, l) in snap.sources.iter().zip(&sources) {
+        if s.resets > 0 {
+            f.sample(l, s.resets as f64);
         }
     }
     let mut f = out.family(

@@ -18,7 +18,7 @@ use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, TextEncoder};
 
 use crate::model::snapshot::Snapshot;
-pub use text::{escape_label_value, Text};
+use text::Text;
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

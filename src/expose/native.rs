@@ -2,8 +2,8 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
-use super::text::{label_set, Text};
-use crate::model::snapshot::{EndpointSnapshot, Snapshot};
+use super::text::{label_set, Family, Text};
+use crate::model::snapshot::{EndpointStats, Snapshot};
 
 /// `locust_requests_total{method,name}`.
 pub const REQUESTS: &str = "locust_requests_total";
@@ -15,6 +15,8 @@ pub const FAILURES: &str = "locust_failures_total";
 pub const RESPONSE_BYTES: &str = "locust_response_bytes_total";
 /// `locust_response_time_seconds{method,name,quantile}` summary.
 pub const RESPONSE_TIME: &str = "locust_response_time_seconds";
+/// `locust_run_response_time_seconds{quantile}` summary: every request of the run.
+pub const RUN_RESPONSE_TIME: &str = "locust_run_response_time_seconds";
 /// `locust_request_duration_seconds` histogram.
 pub const REQUEST_DURATION: &str = "locust_request_duration_seconds";
 /// `locust_users`.
@@ -28,7 +30,7 @@ pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
 
 /// Writes the native families for `snap`.
 pub fn write(snap: &Snapshot, out: &mut Text) {
-    let rows: Vec<(String, &EndpointSnapshot)> = snap
+    let rows: Vec<(String, &EndpointStats)> = snap
         .services
         .iter()
         .flat_map(|s| {
@@ -75,11 +77,22 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     );
     let mut labels = LabelCache::default();
     for (l, e) in &rows {
-        for &(quantile, ms) in &e.quantiles {
-            f.sample_with("", l, Some(("quantile", labels.get(quantile))), ms / 1000.0);
+        summary(&mut f, l, e, &mut labels);
+    }
+    let mut f = out.family(
+        RUN_RESPONSE_TIME,
+        "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input, an HDR histogram for events).",
+        "summary",
+    );
+    for s in &snap.services {
+        if let Some(total) = &s.total {
+            summary(
+                &mut f,
+                &label_set(&[("service", &s.name)]),
+                total,
+                &mut labels,
+            );
         }
-        f.sample_with("_sum", l, None, e.duration_sum_ms / 1000.0);
-        f.sample_with("_count", l, None, e.requests as f64);
     }
     let mut f = out.family(
         REQUEST_DURATION,
@@ -91,15 +104,9 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
         for &(bound, count) in buckets {
             f.sample_with("_bucket", l, Some(("le", labels.get(bound))), count as f64);
         }
-        let timed = buckets.last().map_or(0, |b| b.1);
-        f.sample_with(
-            "_bucket",
-            l,
-            Some(("le", "+Inf")),
-            e.timed.max(timed) as f64,
-        );
+        f.sample_with("_bucket", l, Some(("le", "+Inf")), e.timed as f64);
         f.sample_with("_sum", l, None, e.duration_sum_ms / 1000.0);
-        f.sample_with("_count", l, None, e.timed.max(timed) as f64);
+        f.sample_with("_count", l, None, e.timed as f64);
     }
     let mut f = out.family(USERS, "Running users.", "gauge");
     for s in &snap.services {
@@ -136,6 +143,21 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
             f.sample(&label_set(&[("service", &s.name)]), t);
         }
     }
+}
+
+/// One summary's samples: quantiles in seconds, `_sum`, and `_count` of the requests with a
+/// response time (the ones the quantiles and the sum cover).
+fn summary(f: &mut Family<'_>, labels: &str, e: &EndpointStats, cache: &mut LabelCache) {
+    for &(quantile, ms) in &e.quantiles {
+        f.sample_with(
+            "",
+            labels,
+            Some(("quantile", cache.get(quantile))),
+            ms / 1000.0,
+        );
+    }
+    f.sample_with("_sum", labels, None, e.duration_sum_ms / 1000.0);
+    f.sample_with("_count", labels, None, e.timed as f64);
 }
 
 /// Formatted `quantile`/`le` label values: every endpoint shares the same few numbers.

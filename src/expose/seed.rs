@@ -4,7 +4,8 @@
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
 use super::text::{label_set, Text};
-use crate::model::snapshot::{EndpointSnapshot, Snapshot};
+use crate::model::snapshot::{EndpointStats, Snapshot};
+use crate::model::update::AGGREGATED;
 
 /// `locust_state{state}` 1.
 pub const STATE: &str = "locust_state";
@@ -16,10 +17,7 @@ pub const ERRORS: &str = "locust_errors";
 pub const SLAVE_COUNT: &str = "locust_slave_count";
 /// `locust_fail_ratio`.
 pub const FAIL_RATIO: &str = "locust_fail_ratio";
-/// The path and method label value of the total row.
-pub const AGGREGATED: &str = "Aggregated";
-
-type StatFn = fn(&EndpointSnapshot) -> f64;
+type StatFn = fn(&EndpointStats) -> f64;
 
 /// `(name, help, type, value)` of each `locust_stats_*` family, in the seed's order.
 const STATS: [(&str, &str, &str, StatFn); 10] = [
@@ -132,7 +130,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
             1.0,
         );
     }
-    let mut rows: Vec<(String, &EndpointSnapshot)> = Vec::new();
+    let mut rows: Vec<(String, &EndpointStats)> = Vec::new();
     for s in &snap.services {
         for e in &s.endpoints {
             rows.push((
@@ -145,6 +143,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
             ));
         }
         if let Some(t) = &s.total {
+            // The seed's total row: `Aggregated` as both path and method.
             rows.push((
                 label_set(&[
                     ("service", &s.name),

@@ -1,21 +1,54 @@
 //! The stats model (SPEC §4): pure and deterministic.
 //!
 //! It imports nothing else from the crate, reads no clock (every call takes `now`, Unix
-//! seconds) and does no I/O, so it is tested with plain unit and property tests. Callers feed
-//! it [`update::Update`] values per service and read immutable [`snapshot::Snapshot`]s back.
+//! seconds) and does no I/O, so it is tested with plain unit and property tests. Callers
+//! feed it [`update::Update`] values through one door, [`Model::apply_all`] (or
+//! [`Model::apply`] for one), and read immutable [`snapshot::Snapshot`]s back.
+//!
+//! Layout: [`service`] holds a service's run state and routes updates to its two feeds,
+//! [`csv_feed`] (the files' snapshots and rates) and [`event_feed`] (per-request counting,
+//! with [`endpoint`] and [`window`]); [`guard`] bounds the endpoints both feeds admit.
 
+mod csv_feed;
 pub mod endpoint;
-pub mod service;
+mod event_feed;
+mod guard;
+mod service;
 pub mod snapshot;
 pub mod update;
 pub mod window;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use guard::{MAX_FOLDED_REMEMBERED, OTHER_NAME};
 use service::Service;
 use snapshot::Snapshot;
-use update::Update;
+use update::{EndpointStats, ExceptionCount, Failure, Update};
+
+/// The hasher of the model's hot maps (endpoint names, failures).
+pub type FastHash = std::hash::BuildHasherDefault<Fnv>;
+
+/// FNV-1a: fast for the short endpoint names hashed once per event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// Model settings, fixed at start.
 #[derive(Debug, Clone)]
@@ -38,11 +71,20 @@ impl Default for ModelConfig {
     }
 }
 
-/// All services, by name.
+/// What one feed of a service serves.
+#[derive(Debug)]
+struct View {
+    endpoints: Vec<EndpointStats>,
+    total: Option<EndpointStats>,
+    errors: Vec<Failure>,
+    exceptions: Vec<ExceptionCount>,
+}
+
+/// All services, sorted by name.
 #[derive(Debug, Clone)]
 pub struct Model {
     config: ModelConfig,
-    services: BTreeMap<Arc<str>, Service>,
+    services: Vec<Service>,
 }
 
 impl Model {
@@ -50,31 +92,45 @@ impl Model {
     pub fn new(config: ModelConfig) -> Self {
         Model {
             config,
-            services: BTreeMap::new(),
+            services: Vec::new(),
         }
     }
 
     /// Makes `service` known (state `missing`) before any data arrives for it.
     pub fn declare(&mut self, service: &str) {
-        if !self.services.contains_key(service) {
-            let name: Arc<str> = Arc::from(service);
-            self.services.insert(name.clone(), Service::new(name));
+        self.index(service);
+    }
+
+    /// The index of `service`, added (state `missing`) if new.
+    fn index(&mut self, service: &str) -> usize {
+        match self.services.binary_search_by(|s| s.name().cmp(service)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.services.insert(i, Service::new(Arc::from(service)));
+                i
+            }
         }
     }
 
-    /// The settings and the state of `service` (declared if new), to apply many updates
-    /// with one lookup. (Always `Some`; an `Option` only because the map is searched twice.)
-    pub fn service(&mut self, service: &str) -> Option<(&ModelConfig, &mut Service)> {
-        self.declare(service);
+    /// Applies `updates` for `service`, all observed at `now`: the one door into the model
+    /// (one service lookup for a whole batch of lines).
+    pub fn apply_all<'a>(
+        &mut self,
+        service: &str,
+        updates: impl IntoIterator<Item = Update<'a>>,
+        now: f64,
+    ) {
+        let i = self.index(service);
         let Model { config, services } = self;
-        services.get_mut(service).map(|s| (&*config, s))
+        let s = &mut services[i];
+        for update in updates {
+            s.apply(update, config, now);
+        }
     }
 
     /// Applies one update for `service`, observed at `now`.
-    pub fn apply(&mut self, service: &str, update: Update, now: f64) {
-        if let Some((config, s)) = self.service(service) {
-            s.apply(update, config, now);
-        }
+    pub fn apply(&mut self, service: &str, update: Update<'_>, now: f64) {
+        self.apply_all(service, std::iter::once(update), now);
     }
 
     /// Everything as served at `now` (the `sources` list is left empty for the caller).
@@ -82,7 +138,7 @@ impl Model {
         Snapshot {
             services: self
                 .services
-                .values()
+                .iter()
                 .map(|s| s.snapshot(&self.config, now))
                 .collect(),
             sources: Vec::new(),

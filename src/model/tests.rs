@@ -5,24 +5,24 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, RequestEvent, StatsRow, StatsTable, Update};
+use super::update::{EndpointStats, ExceptionCount, HistoryRow, Request, StatsTable, Update};
 use super::{Model, ModelConfig};
 
-fn request(
+fn request<'a>(
     time: f64,
-    method: &str,
-    name: &str,
+    method: &'a str,
+    name: &'a str,
     ms: Option<f64>,
     len: u64,
-    error: Option<&str>,
-) -> Update {
-    Update::Request(RequestEvent {
+    error: Option<&'a str>,
+) -> Update<'a> {
+    Update::Request(Request {
         time,
-        method: Arc::from(method),
-        name: Arc::from(name),
+        method: method.into(),
+        name: name.into(),
         response_time_ms: ms,
         response_length: len,
-        error: error.map(Arc::from),
+        error: error.map(Into::into),
     })
 }
 
@@ -34,8 +34,8 @@ fn service(m: &Model, now: f64) -> ServiceSnapshot {
         .expect("one service")
 }
 
-fn row(method: &str, name: &str, requests: u64, failures: u64) -> StatsRow {
-    StatsRow {
+fn row(method: &str, name: &str, requests: u64, failures: u64) -> EndpointStats {
+    EndpointStats {
         method: Arc::from(method),
         name: Arc::from(name),
         requests,
@@ -45,15 +45,15 @@ fn row(method: &str, name: &str, requests: u64, failures: u64) -> StatsRow {
         min_ms: 1.0,
         max_ms: 99.0,
         avg_content_bytes: 100.0,
-        percentiles: vec![Some(10.0), Some(90.0)],
+        quantiles: vec![(0.5, 10.0), (0.9, 90.0)],
+        ..EndpointStats::default()
     }
 }
 
-fn table(rows: Vec<StatsRow>) -> StatsTable {
+fn table(rows: Vec<EndpointStats>) -> StatsTable {
     let requests = rows.iter().map(|r| r.requests).sum();
     let failures = rows.iter().map(|r| r.failures).sum();
     StatsTable {
-        quantiles: Arc::from(&[0.5, 0.9][..]),
         rows,
         total: row("", "Aggregated", requests, failures),
     }
@@ -194,7 +194,6 @@ fn current_rates_from_counter_deltas_and_history() {
         user_count: 5,
         method: Arc::from("GET"),
         name: Arc::from("/"),
-        aggregated: false,
         current_rps: 7.5,
         current_fail_per_sec: 0.5,
     };
@@ -294,14 +293,11 @@ fn cardinality_guard_folds_into_other() {
 
 #[test]
 fn long_exception_messages_are_cut_before_grouping() {
-    use super::update::ExceptionRow;
     let long = "x".repeat(250);
     let row_of = |method: &str, name: &str, n| super::tests::row(method, name, n, 0);
-    let row = |suffix: &str, count| ExceptionRow {
+    let row = |suffix: &str, count| ExceptionCount {
         count,
         message: Arc::from(format!("{long}{suffix}").as_str()),
-        traceback: Arc::from("tb"),
-        nodes: Arc::from("local"),
     };
     let mut m = Model::new(ModelConfig::default());
     m.apply("s", Update::Stats(table(vec![row_of("GET", "/", 1)])), 1.0);

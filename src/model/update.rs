@@ -1,10 +1,16 @@
-//! The model's input vocabulary: what parsers produce and `Model::apply` consumes.
+//! The model's vocabulary: what parsers produce, what `Model::apply` consumes and, for the
+//! per-endpoint statistics, what a snapshot serves.
 //!
 //! These are plain values. Parsers (`crate::parse`) are adapters that turn bytes into them;
-//! the model never sees bytes, files or clocks.
+//! the model never sees bytes, files or clocks. One type per concept: a `_stats.csv` row is
+//! an [`EndpointStats`] from the parser to the exposition, a `_failures.csv` row is a
+//! [`Failure`] all the way, and so on.
 
 use std::borrow::Cow;
 use std::sync::Arc;
+
+/// The name (and, in the seed set, the method) of Locust's total row.
+pub const AGGREGATED: &str = "Aggregated";
 
 /// Exception messages are cut to this many characters (SPEC §5), wherever they come from.
 pub const MAX_MESSAGE_CHARS: usize = 200;
@@ -17,10 +23,17 @@ pub fn cut_chars(s: &str, max: usize) -> &str {
     }
 }
 
-/// One row of a Locust `_stats.csv` snapshot (cumulative since the test started).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatsRow {
-    /// The `Type` column: request method or custom request type (empty for `Aggregated`).
+/// True for Locust's total row: an empty `Type` and the name `Aggregated` (a user endpoint
+/// may be named `Aggregated` too, but it always has a method).
+pub fn is_total(method: &str, name: &str) -> bool {
+    method.is_empty() && name == AGGREGATED
+}
+
+/// Statistics of one (method, name), or of the total: a `_stats.csv` row as parsed, an
+/// event-fed endpoint as computed, and what a snapshot serves.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EndpointStats {
+    /// The `Type` column: request method or custom request type (empty for the total).
     pub method: Arc<str>,
     /// The `Name` column.
     pub name: Arc<str>,
@@ -38,19 +51,50 @@ pub struct StatsRow {
     pub max_ms: f64,
     /// Mean response size in bytes.
     pub avg_content_bytes: f64,
-    /// Percentile columns in ms, aligned with [`StatsTable::quantiles`]; `None` for `N/A`.
-    pub percentiles: Vec<Option<f64>>,
+    /// `(quantile, ms)` pairs, ascending; NaN where unknown (`N/A`).
+    pub quantiles: Vec<(f64, f64)>,
+    /// Current requests per second (set by the model).
+    pub current_rps: f64,
+    /// Current failures per second (set by the model).
+    pub current_fail_per_sec: f64,
+    /// Requests with a response time (Locust leaves "async" ones out of times).
+    pub timed: u64,
+    /// Sum of response times, ms (exact for events; `avg × timed` for CSV).
+    pub duration_sum_ms: f64,
+    /// Total response bytes (exact for events; `avg × requests` for CSV).
+    pub content_bytes_total: f64,
+    /// Cumulative Prometheus buckets `(le seconds, count)`, event-fed endpoints only.
+    pub buckets: Option<Vec<(f64, u64)>>,
+}
+
+impl EndpointStats {
+    /// The response time at quantile `q` in ms, if that quantile is known.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        self.quantiles
+            .iter()
+            .find(|(k, _)| (*k - q).abs() < 1e-9)
+            .map(|(_, v)| *v)
+    }
+
+    /// Failures over requests (Locust's `fail_ratio`: 1 when there are failures but no requests).
+    pub fn fail_ratio(&self) -> f64 {
+        if self.requests > 0 {
+            self.failures as f64 / self.requests as f64
+        } else if self.failures > 0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
 }
 
 /// A complete, validated `_stats.csv` snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatsTable {
-    /// The quantiles of the percentile columns (`50%` → 0.5, `99.9%` → 0.999, `100%` → 1).
-    pub quantiles: Arc<[f64]>,
     /// Per-endpoint rows, in file order.
-    pub rows: Vec<StatsRow>,
+    pub rows: Vec<EndpointStats>,
     /// The final `Aggregated` row.
-    pub total: StatsRow,
+    pub total: EndpointStats,
 }
 
 /// One row of `_stats_history.csv`.
@@ -64,17 +108,23 @@ pub struct HistoryRow {
     pub method: Arc<str>,
     /// Request name, `Aggregated` for the total row.
     pub name: Arc<str>,
-    /// True for the total row (empty `Type`, name `Aggregated`).
-    pub aggregated: bool,
     /// Current (windowed) requests per second.
     pub current_rps: f64,
     /// Current (windowed) failures per second.
     pub current_fail_per_sec: f64,
 }
 
-/// One row of `_failures.csv`.
+impl HistoryRow {
+    /// True for the total row.
+    pub fn is_total(&self) -> bool {
+        is_total(&self.method, &self.name)
+    }
+}
+
+/// One distinct failure: (method, name, error) and how often it happened (a `_failures.csv`
+/// row, or failed request events counted).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FailureRow {
+pub struct Failure {
     /// Request method.
     pub method: Arc<str>,
     /// Request name.
@@ -85,47 +135,27 @@ pub struct FailureRow {
     pub occurrences: u64,
 }
 
-/// One row of `_exceptions.csv`.
+/// One distinct exception message and how often it was raised (an `_exceptions.csv` row, or
+/// exception events counted).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExceptionRow {
-    /// Cumulative count.
-    pub count: u64,
+pub struct ExceptionCount {
     /// `str(exc)`.
     pub message: Arc<str>,
-    /// The formatted stack (multi-line).
-    pub traceback: Arc<str>,
-    /// `local`, or the worker ids.
-    pub nodes: Arc<str>,
+    /// Cumulative count.
+    pub count: u64,
 }
 
-/// One request, as reported by Locust's `request` event hook.
+/// One request, as reported by Locust's `request` event hook, borrowed from the line it was
+/// parsed from (the hot path: no allocation unless the text had escapes).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RequestEvent {
-    /// Unix seconds when the request was made (or arrived).
-    pub time: f64,
-    /// `request_type`.
-    pub method: Arc<str>,
-    /// Request name.
-    pub name: Arc<str>,
-    /// Response time in ms; `None` for Locust's "async" requests without a time.
-    pub response_time_ms: Option<f64>,
-    /// Response size in bytes.
-    pub response_length: u64,
-    /// `None` on success, else the error text.
-    pub error: Option<Arc<str>>,
-}
-
-/// One request, borrowed from the line it was parsed from (the hot path: no allocation
-/// unless the text had escapes).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestRef<'a> {
+pub struct Request<'a> {
     /// Unix seconds when the request was made (or arrived).
     pub time: f64,
     /// `request_type`.
     pub method: Cow<'a, str>,
     /// Request name.
     pub name: Cow<'a, str>,
-    /// Response time in ms; `None` for requests without a time.
+    /// Response time in ms; `None` for Locust's "async" requests without a time.
     pub response_time_ms: Option<f64>,
     /// Response size in bytes.
     pub response_length: u64,
@@ -133,23 +163,10 @@ pub struct RequestRef<'a> {
     pub error: Option<Cow<'a, str>>,
 }
 
-impl RequestEvent {
-    /// A borrowed view.
-    pub fn borrowed(&self) -> RequestRef<'_> {
-        RequestRef {
-            time: self.time,
-            method: Cow::Borrowed(&self.method),
-            name: Cow::Borrowed(&self.name),
-            response_time_ms: self.response_time_ms,
-            response_length: self.response_length,
-            error: self.error.as_deref().map(Cow::Borrowed),
-        }
-    }
-}
-
-/// Everything the model can be told.
+/// Everything the model can be told. Requests borrow from their line (`'a`); every other
+/// update owns its data.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Update {
+pub enum Update<'a> {
     /// A complete `_stats.csv` snapshot.
     Stats(StatsTable),
     /// One `_stats_history.csv` row.
@@ -157,17 +174,14 @@ pub enum Update {
     /// The history started over (file truncated or replaced, or the header appeared again).
     HistoryReset,
     /// A complete `_failures.csv` snapshot.
-    Failures(Vec<FailureRow>),
+    Failures(Vec<Failure>),
     /// A complete `_exceptions.csv` snapshot.
-    Exceptions(Vec<ExceptionRow>),
+    Exceptions(Vec<ExceptionCount>),
     /// One request event.
-    Request(RequestEvent),
-    /// A task raised an exception (event stream).
-    Exception {
-        /// `str(exc)`.
-        message: Arc<str>,
-    },
-    /// A test started (event stream): a new run begins.
+    Request(Request<'a>),
+    /// A task raised an exception (event stream); the message is already cut.
+    Exception(Arc<str>),
+    /// A test started (event stream).
     TestStart,
     /// The test stopped (event stream).
     TestStop,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::model::update::{ExceptionRow, FailureRow};
+use crate::model::update::{ExceptionCount, Failure};
 
 use super::header::column;
 use super::{count, snapshot_records, ParseError};
@@ -27,7 +27,7 @@ fn rows<C, T>(
 }
 
 /// Parses a whole `_failures.csv` (4 columns before Locust 2.45, 6 after).
-pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<FailureRow>>, ParseError> {
+pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<Failure>>, ParseError> {
     rows(
         input,
         |h, line| {
@@ -39,7 +39,7 @@ pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<FailureRow>>, ParseErro
             ])
         },
         |&[method, name, error, occurrences], f, line| {
-            Ok(FailureRow {
+            Ok(Failure {
                 method: Arc::from(f[method]),
                 name: Arc::from(f[name]),
                 error: Arc::from(f[error]),
@@ -49,24 +49,16 @@ pub fn parse_failures(input: &[u8]) -> Result<Option<Vec<FailureRow>>, ParseErro
     )
 }
 
-/// Parses a whole `_exceptions.csv` (multi-line quoted tracebacks).
-pub fn parse_exceptions(input: &[u8]) -> Result<Option<Vec<ExceptionRow>>, ParseError> {
+/// Parses a whole `_exceptions.csv` (multi-line quoted tracebacks; the count and message
+/// are kept, the traceback and nodes are not served).
+pub fn parse_exceptions(input: &[u8]) -> Result<Option<Vec<ExceptionCount>>, ParseError> {
     rows(
         input,
-        |h, line| {
-            Ok([
-                column(h, "Count", line)?,
-                column(h, "Message", line)?,
-                column(h, "Traceback", line)?,
-                column(h, "Nodes", line)?,
-            ])
-        },
-        |&[count_col, message, traceback, nodes], f, line| {
-            Ok(ExceptionRow {
+        |h, line| Ok([column(h, "Count", line)?, column(h, "Message", line)?]),
+        |&[count_col, message], f, line| {
+            Ok(ExceptionCount {
                 count: count(f[count_col], "Count", line)?,
                 message: Arc::from(f[message]),
-                traceback: Arc::from(f[traceback]),
-                nodes: Arc::from(f[nodes]),
             })
         },
     )
@@ -108,7 +100,6 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].count, 60);
         assert_eq!(&*rows[0].message, "intentional task crash, with comma");
-        assert!(rows[0].traceback.contains("\n    self.execute_next_task()"));
         // Cut inside the traceback: an open quote, not a short record.
         let cut = &input[..input.find("self.").unwrap()];
         assert_eq!(
@@ -120,6 +111,8 @@ mod tests {
     #[test]
     fn unknown_header_is_an_error() {
         let err = parse_failures(b"Count,Message,Traceback,Nodes\r\n").unwrap_err();
+        assert_eq!(err.reason(), "unknown_header");
+        let err = parse_exceptions(b"Method,Name,Error,Occurrences\r\n").unwrap_err();
         assert_eq!(err.reason(), "unknown_header");
     }
 }

@@ -4,7 +4,6 @@
 //! parser keeps the header's column map between lines; a header seen again means the file
 //! started over (a new run with the same prefix), reported as [`HistoryItem::HeaderAgain`].
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::update::HistoryRow;
@@ -35,59 +34,76 @@ pub enum HistoryItem {
     Row(HistoryRow),
 }
 
+/// Splits single CSV records (no line terminator) into fields with `csv-core`, the engine
+/// under the `csv` crate that reads the snapshot files: one CSV reader in the crate, reused
+/// from line to line with its buffers.
+#[derive(Debug, Clone)]
+pub struct RecordSplitter {
+    reader: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Default for RecordSplitter {
+    fn default() -> Self {
+        RecordSplitter {
+            // `new`, not `default`: the builder is what compiles the reader's DFA.
+            reader: csv_core::Reader::new(),
+            out: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+impl RecordSplitter {
+    /// The fields of `line` (which is already known to be UTF-8), unquoted.
+    pub fn split<'s>(&'s mut self, line: &str) -> Vec<&'s str> {
+        if line.is_empty() {
+            return vec![""];
+        }
+        self.reader.reset();
+        // Unquoting never makes a record longer, and a record has at most one field more
+        // than it has commas.
+        self.out.resize(line.len().max(1), 0);
+        let commas = memchr::memchr_iter(b',', line.as_bytes()).count();
+        self.ends.resize(commas + 1, 0);
+        let (mut input, mut nout, mut nend) = (line.as_bytes(), 0, 0);
+        // One call reads the line, a second (with no input) ends the record.
+        for _ in 0..3 {
+            let (result, nin, o, e) =
+                self.reader
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
+            input = &input[nin..];
+            nout += o;
+            nend += e;
+            match result {
+                // The whole line is in: the next call, with no input, ends the record.
+                csv_core::ReadRecordResult::InputEmpty => {}
+                // Cannot happen with the sizes above; stop rather than loop.
+                csv_core::ReadRecordResult::OutputFull
+                | csv_core::ReadRecordResult::OutputEndsFull
+                | csv_core::ReadRecordResult::Record
+                | csv_core::ReadRecordResult::End => break,
+            }
+        }
+        let text = std::str::from_utf8(&self.out[..nout]).unwrap_or_default();
+        let mut start = 0;
+        self.ends[..nend]
+            .iter()
+            .map(|&end| {
+                let field = text.get(start..end).unwrap_or_default();
+                start = end;
+                field
+            })
+            .collect()
+    }
+}
+
 /// Stateful line parser for one history file.
 #[derive(Debug, Default, Clone)]
 pub struct HistoryParser {
     columns: Option<Columns>,
-}
-
-/// Splits one CSV record (no line terminator) into fields as Python's `csv` writes them:
-/// fields quoted when they hold `,` or `"`, with `""` for a quote. Lenient like the `csv`
-/// crate: a quote inside an unquoted field is kept as is, and an unclosed quoted field runs
-/// to the end of the line. (Reading a history line is the per-row hot path; building a
-/// `csv::Reader` for each line cost ~20 µs.)
-pub fn split_record(line: &str) -> Vec<Cow<'_, str>> {
-    let mut out = Vec::with_capacity(24);
-    let b = line.as_bytes();
-    let mut i = 0;
-    loop {
-        if b.get(i) == Some(&b'"') {
-            let mut field = String::new();
-            let mut j = i + 1;
-            loop {
-                match memchr::memchr(b'"', &b[j..]) {
-                    None => {
-                        field.push_str(&line[j..]);
-                        j = b.len();
-                        break;
-                    }
-                    Some(k) => {
-                        field.push_str(&line[j..j + k]);
-                        j += k + 1;
-                        if b.get(j) == Some(&b'"') {
-                            field.push('"');
-                            j += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-            }
-            // Anything between the closing quote and the comma belongs to the field too.
-            let end = memchr::memchr(b',', &b[j.min(b.len())..]).map_or(b.len(), |k| j + k);
-            field.push_str(&line[j.min(end)..end]);
-            out.push(Cow::Owned(field));
-            i = end;
-        } else {
-            let end = memchr::memchr(b',', &b[i..]).map_or(b.len(), |k| i + k);
-            out.push(Cow::Borrowed(&line[i..end]));
-            i = end;
-        }
-        if i >= b.len() {
-            return out;
-        }
-        i += 1; // the comma
-    }
+    splitter: RecordSplitter,
 }
 
 /// True if `line` looks like a history header (the first column is `Timestamp`).
@@ -106,19 +122,17 @@ impl HistoryParser {
                 detail: "empty line".into(),
             });
         }
-        let owned = split_record(text);
-        let f: Vec<&str> = owned.iter().map(|c| c.as_ref()).collect();
+        let f = self.splitter.split(text);
         if is_header(line) {
             let again = self.columns.is_some();
-            let h = &f;
             self.columns = Some(Columns {
                 width: f.len(),
-                timestamp: column(h, "Timestamp", line_no)?,
-                users: column(h, "User Count", line_no)?,
-                typ: column(h, "Type", line_no)?,
-                name: column(h, "Name", line_no)?,
-                rps: column(h, "Requests/s", line_no)?,
-                fps: column(h, "Failures/s", line_no)?,
+                timestamp: column(&f, "Timestamp", line_no)?,
+                users: column(&f, "User Count", line_no)?,
+                typ: column(&f, "Type", line_no)?,
+                name: column(&f, "Name", line_no)?,
+                rps: column(&f, "Requests/s", line_no)?,
+                fps: column(&f, "Failures/s", line_no)?,
             });
             return Ok(if again {
                 HistoryItem::HeaderAgain
@@ -141,7 +155,6 @@ impl HistoryParser {
         Ok(HistoryItem::Row(HistoryRow {
             timestamp: float(f[c.timestamp], "Timestamp", line_no)?,
             user_count: count(f[c.users], "User Count", line_no)?,
-            aggregated: f[c.typ].is_empty() && f[c.name] == "Aggregated",
             method: Arc::from(f[c.typ]),
             name: Arc::from(f[c.name]),
             current_rps: float(f[c.rps], "Requests/s", line_no)?,
@@ -164,7 +177,7 @@ mod tests {
         let HistoryItem::Row(r) = p.line(row, 2).unwrap() else {
             panic!()
         };
-        assert!(r.aggregated);
+        assert!(r.is_total());
         assert_eq!(
             (r.timestamp, r.user_count, r.current_rps),
             (1795542213.0, 20, 32.333333)
@@ -173,13 +186,14 @@ mod tests {
         let HistoryItem::Row(r) = p.line(row, 3).unwrap() else {
             panic!()
         };
-        assert!(!r.aggregated);
+        assert!(!r.is_total());
         assert_eq!(&*r.name, "/flaky");
         assert_eq!(p.line(HEADER, 4).unwrap(), HistoryItem::HeaderAgain);
     }
 
     proptest::proptest! {
-        /// The splitter reads what the `csv` crate reads, for records Python's csv writes.
+        /// The splitter reads what the `csv` crate reads, for records Python's csv writes
+        /// and for any line at all.
         #[test]
         fn split_record_matches_the_csv_crate(fields in proptest::collection::vec("[a-z ,\"é]{0,6}", 1..6)) {
             let line: Vec<String> = fields
@@ -187,13 +201,23 @@ mod tests {
                 .map(|f| if f.contains([',', '"']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
                 .collect();
             let line = line.join(",");
-            let ours: Vec<String> = split_record(&line).into_iter().map(|c| c.into_owned()).collect();
+            let mut splitter = RecordSplitter::default();
+            let ours: Vec<String> = splitter.split(&line).into_iter().map(str::to_owned).collect();
             let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line.as_bytes());
             let theirs: Vec<String> = match reader.records().next() {
                 Some(r) => r.unwrap().iter().map(str::to_owned).collect(),
                 None => vec![String::new()],
             };
             proptest::prop_assert_eq!(ours, theirs);
+        }
+
+        #[test]
+        fn arbitrary_lines_never_panic(lines in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80), 0..6)) {
+            let mut p = HistoryParser::default();
+            let _ = p.line(HEADER, 1);
+            for (i, l) in lines.iter().enumerate() {
+                let _ = p.line(l, i as u64 + 2);
+            }
         }
     }
 

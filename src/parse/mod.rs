@@ -4,14 +4,34 @@
 //! the error and decides how to report it. "Not complete yet" is a value
 //! ([`ParseError::Incomplete`]) distinct from "invalid", because a torn `_stats.csv` read is
 //! normal and is simply read again, while a bad value is counted and logged.
+//!
+//! Two entry points cover every input: [`snapshot`] for a whole file Locust rewrites in
+//! place, and [`stream::LineParser`] for the lines of an appended file or a stream, which
+//! decides from the first line what the stream is (JSON events, a `_stats_history.csv`, a
+//! `_stats.csv`).
 
 pub mod event;
 pub mod failures;
 pub mod header;
 pub mod history;
+mod json;
 pub mod stats;
+pub mod stream;
 
 use thiserror::Error;
+
+use crate::model::update::Update;
+
+/// What one line of an appended file or stream gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item<'a> {
+    /// Something for the model.
+    Update(Update<'a>),
+    /// Nothing for the model: a header, a blank line, a row that completes nothing yet.
+    Nothing,
+    /// An event of a kind this version does not know: counted and skipped.
+    Unknown,
+}
 
 /// Why some input was rejected. Every variant carries the 1-based line it is about.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -88,19 +108,6 @@ impl ParseError {
             ParseError::TooLong { .. } => "line_too_long",
         }
     }
-
-    /// The line the error is about.
-    pub fn line(&self) -> u64 {
-        match self {
-            ParseError::Incomplete { line, .. }
-            | ParseError::UnknownHeader { line, .. }
-            | ParseError::BadNumber { line, .. }
-            | ParseError::Malformed { line, .. }
-            | ParseError::InvalidUtf8 { line }
-            | ParseError::BadEvent { line, .. }
-            | ParseError::TooLong { line, .. } => *line,
-        }
-    }
 }
 
 /// Parses a finite float as Python's `str(float)` writes it (`3.5`, `20000.0`, `1e-05`).
@@ -172,6 +179,20 @@ pub(crate) fn next_record_line(input: &[u8], pos: &csv::Position) -> u64 {
     pos.line() + newlines as u64
 }
 
+/// Reads one CSV record into `record`; `Ok(false)` at the end of the input.
+fn read_record(
+    reader: &mut csv::Reader<&[u8]>,
+    record: &mut csv::ByteRecord,
+    line: u64,
+) -> Result<bool, ParseError> {
+    reader
+        .read_byte_record(record)
+        .map_err(|e| ParseError::Malformed {
+            line: e.position().map_or(line, csv::Position::line),
+            detail: e.to_string(),
+        })
+}
+
 /// Reads the records of a snapshot file (`_stats.csv`, `_failures.csv`, `_exceptions.csv`):
 /// checks the framing, hands the header's fields to `header`, then each row to `row` with
 /// its line and the byte offset just after it, once it is known to be as wide as the header
@@ -190,35 +211,56 @@ pub(crate) fn snapshot_records<H>(
         .flexible(true)
         .from_reader(input);
     let mut record = csv::ByteRecord::new();
-    let mut header = Some(header);
-    let mut parsed: Option<(usize, H)> = None;
+    let line = next_record_line(input, reader.position());
+    if !read_record(&mut reader, &mut record, line)? {
+        return Ok(None);
+    }
+    let fields = utf8_fields(&record, line)?;
+    let width = fields.len();
+    let columns = header(&fields, line)?;
     loop {
         let line = next_record_line(input, reader.position());
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                return Err(ParseError::Malformed {
-                    line,
-                    detail: e.to_string(),
-                });
-            }
+        if !read_record(&mut reader, &mut record, line)? {
+            return Ok(Some(columns));
         }
         let fields = utf8_fields(&record, line)?;
-        match (&parsed, header.take()) {
-            (None, Some(make)) => parsed = Some((fields.len(), make(&fields, line)?)),
-            (Some((width, h)), _) => {
-                if fields.len() != *width {
-                    return Err(ParseError::Incomplete {
-                        line,
-                        detail: "a row is not as wide as the header",
-                    });
-                }
-                row(h, &fields, line, reader.position().byte())?;
-            }
-            (None, None) => break,
+        if fields.len() != width {
+            return Err(ParseError::Incomplete {
+                line,
+                detail: "a row is not as wide as the header",
+            });
+        }
+        row(&columns, &fields, line, reader.position().byte())?;
+    }
+}
+
+/// Which file a snapshot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// `_stats.csv`.
+    Stats,
+    /// `_failures.csv`.
+    Failures,
+    /// `_exceptions.csv`.
+    Exceptions,
+}
+
+/// A whole snapshot file → one update and the number of records it held. `Ok(None)` for a
+/// file with nothing in it yet.
+pub fn snapshot(
+    kind: SnapshotKind,
+    input: &[u8],
+) -> Result<Option<(Update<'static>, usize)>, ParseError> {
+    Ok(match kind {
+        SnapshotKind::Stats => {
+            stats::parse_stats(input)?.map(|t| (t.rows.len() + 1, Update::Stats(t)))
+        }
+        SnapshotKind::Failures => {
+            failures::parse_failures(input)?.map(|r| (r.len(), Update::Failures(r)))
+        }
+        SnapshotKind::Exceptions => {
+            failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
         }
     }
-    Ok(parsed.map(|(_, h)| h))
+    .map(|(rows, update)| (update, rows)))
 }

@@ -8,23 +8,42 @@
 
 use std::sync::Arc;
 
-use crate::model::update::{StatsRow, StatsTable};
+use crate::model::update::{is_total, EndpointStats, StatsTable};
 
 use super::header::{column, percentile_columns};
 use super::{count, float, snapshot_records, ParseError};
+
+/// Reads one column's text into its field.
+type Setter = fn(&mut EndpointStats, &str, u64) -> Result<(), ParseError>;
+
+/// `"Column Name" => field: reader`: the numeric columns of `_stats.csv` and the
+/// [`EndpointStats`] field each fills (`count` for integers, `float` for the rest). A new
+/// Locust column is one line here, one field, and its place in the exposition.
+macro_rules! numeric_columns {
+    ($($column:literal => $field:ident: $read:ident),* $(,)?) => {
+        [$(($column, (|s: &mut EndpointStats, v: &str, line: u64| {
+            s.$field = $read(v, $column, line)?;
+            Ok(())
+        }) as Setter)),*]
+    };
+}
+
+const NUMERIC: [(&str, Setter); 7] = numeric_columns![
+    "Request Count" => requests: count,
+    "Failure Count" => failures: count,
+    "Median Response Time" => median_ms: float,
+    "Average Response Time" => avg_ms: float,
+    "Min Response Time" => min_ms: float,
+    "Max Response Time" => max_ms: float,
+    "Average Content Size" => avg_content_bytes: float,
+];
 
 /// Column positions of a `_stats.csv` header.
 #[derive(Debug, Clone)]
 struct Columns {
     typ: usize,
     name: usize,
-    requests: usize,
-    failures: usize,
-    median: usize,
-    avg: usize,
-    min: usize,
-    max: usize,
-    content: usize,
+    numeric: Vec<(usize, Setter)>,
     percentiles: Vec<(usize, f64)>,
 }
 
@@ -33,42 +52,36 @@ impl Columns {
         Ok(Columns {
             typ: column(header, "Type", line)?,
             name: column(header, "Name", line)?,
-            requests: column(header, "Request Count", line)?,
-            failures: column(header, "Failure Count", line)?,
-            median: column(header, "Median Response Time", line)?,
-            avg: column(header, "Average Response Time", line)?,
-            min: column(header, "Min Response Time", line)?,
-            max: column(header, "Max Response Time", line)?,
-            content: column(header, "Average Content Size", line)?,
+            numeric: NUMERIC
+                .iter()
+                .map(|&(name, set)| Ok((column(header, name, line)?, set)))
+                .collect::<Result<_, ParseError>>()?,
             percentiles: percentile_columns(header),
         })
     }
 
-    fn row(&self, f: &[&str], line: u64) -> Result<StatsRow, ParseError> {
-        let percentiles = self
-            .percentiles
-            .iter()
-            .map(|&(i, _)| match f[i] {
-                "N/A" | "" => Ok(None),
-                v => float(v, "percentile", line).map(Some),
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(StatsRow {
+    fn row(&self, f: &[&str], line: u64) -> Result<EndpointStats, ParseError> {
+        let mut row = EndpointStats {
             method: Arc::from(f[self.typ]),
             name: Arc::from(f[self.name]),
-            requests: count(f[self.requests], "Request Count", line)?,
-            failures: count(f[self.failures], "Failure Count", line)?,
-            median_ms: float(f[self.median], "Median Response Time", line)?,
-            avg_ms: float(f[self.avg], "Average Response Time", line)?,
-            min_ms: float(f[self.min], "Min Response Time", line)?,
-            max_ms: float(f[self.max], "Max Response Time", line)?,
-            avg_content_bytes: float(f[self.content], "Average Content Size", line)?,
-            percentiles,
-        })
+            ..EndpointStats::default()
+        };
+        for &(i, set) in &self.numeric {
+            set(&mut row, f[i], line)?;
+        }
+        row.quantiles = self
+            .percentiles
+            .iter()
+            .map(|&(i, q)| match f[i] {
+                "N/A" | "" => Ok((q, f64::NAN)),
+                v => float(v, "percentile", line).map(|ms| (q, ms)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(row)
     }
 
     fn is_total(&self, f: &[&str]) -> bool {
-        f[self.typ].is_empty() && f[self.name] == "Aggregated"
+        is_total(f[self.typ], f[self.name])
     }
 }
 
@@ -81,7 +94,7 @@ fn only_line_end(rest: &[u8]) -> bool {
 /// Parses a whole `_stats.csv`. `Ok(None)` for an empty file (nothing written yet).
 pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
     let mut rows = Vec::new();
-    let mut total: Option<(StatsRow, u64)> = None;
+    let mut total: Option<(EndpointStats, u64)> = None;
     let columns = snapshot_records(input, Columns::new, |cols, fields, line, end| {
         if total.is_some() {
             return Err(ParseError::Incomplete {
@@ -97,17 +110,13 @@ pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
         }
         Ok(())
     })?;
-    let Some(cols) = columns else {
+    if columns.is_none() {
         return Ok(None);
-    };
+    }
     let last_line = input.iter().filter(|&&b| b == b'\n').count() as u64;
     match total {
         Some((total, end)) if only_line_end(input.get(end as usize..).unwrap_or_default()) => {
-            Ok(Some(StatsTable {
-                quantiles: cols.percentiles.iter().map(|&(_, q)| q).collect(),
-                rows,
-                total,
-            }))
+            Ok(Some(StatsTable { rows, total }))
         }
         Some(_) => Err(ParseError::Incomplete {
             line: last_line,
@@ -138,8 +147,8 @@ mod tests {
         assert_eq!((r.requests, r.failures), (203, 101));
         assert_eq!(r.avg_ms.to_string(), "3.193209142768036");
         assert_eq!(t.total.requests, 2213);
-        assert_eq!(t.quantiles.len(), 11);
-        assert_eq!(t.total.percentiles[4], Some(20.0));
+        assert_eq!(t.total.quantiles.len(), 11);
+        assert_eq!(t.total.quantile_ms(0.9), Some(20.0));
     }
 
     #[test]
@@ -147,7 +156,7 @@ mod tests {
         let input = format!("{HEADER},Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n");
         let t = parse_stats(input.as_bytes()).unwrap().unwrap();
         assert!(t.rows.is_empty());
-        assert!(t.total.percentiles.iter().all(Option::is_none));
+        assert!(t.total.quantiles.iter().all(|(_, ms)| ms.is_nan()));
     }
 
     #[test]

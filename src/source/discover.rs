@@ -8,17 +8,18 @@
 
 use std::path::{Path, PathBuf};
 
-use super::FileRole;
+use super::{FileRole, Origin};
 
-/// One file to follow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    /// The `service` label.
-    pub service: String,
-    /// Which file it is.
-    pub role: FileRole,
-    /// Its path.
-    pub path: PathBuf,
+/// One file to follow: its path and where its bytes go.
+pub type Target = (PathBuf, Origin);
+
+fn target(service: String, role: FileRole, path: PathBuf) -> Target {
+    let origin = Origin {
+        service,
+        role,
+        source: path.display().to_string(),
+    };
+    (path, origin)
 }
 
 /// A `--csv` argument being followed.
@@ -63,7 +64,7 @@ impl CsvPath {
         } else {
             self.prefix_files()
         };
-        out.sort();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
@@ -74,11 +75,7 @@ impl CsvPath {
             .unwrap_or_else(|| self.default_service.clone());
         FileRole::CSV
             .iter()
-            .map(|&role| Target {
-                service: service.clone(),
-                role,
-                path: with_suffix(&self.path, role),
-            })
+            .map(|&role| target(service.clone(), role, with_suffix(&self.path, role)))
             .collect()
     }
 
@@ -101,11 +98,9 @@ impl CsvPath {
                     None => prefix.clone(),
                 };
                 let base = self.path.join(&prefix);
-                FileRole::CSV.iter().map(move |&role| Target {
-                    service: service.clone(),
-                    role,
-                    path: with_suffix(&base, role),
-                })
+                FileRole::CSV
+                    .iter()
+                    .map(move |&role| target(service.clone(), role, with_suffix(&base, role)))
             })
             .collect()
     }
@@ -146,8 +141,8 @@ mod tests {
         let mut p = CsvPath::new(root.clone(), None, "locust".into());
         // Not there yet, no trailing slash: a prefix.
         assert_eq!(
-            p.targets()[0].path,
-            root.parent().unwrap().join("out_stats.csv")
+            p.targets()[0].0,
+            root.parent().unwrap().join("out_exceptions.csv")
         );
         std::fs::create_dir(&root).unwrap();
         assert!(p.targets().is_empty());
@@ -156,8 +151,8 @@ mod tests {
         std::fs::write(root.join("notes.txt"), b"").unwrap();
         let t = p.targets();
         assert_eq!(t.len(), 8);
-        assert_eq!(t[0].service, "a");
-        assert_eq!(t[4].service, "b");
+        assert_eq!(t[0].1.service, "a");
+        assert_eq!(t[4].1.service, "b");
         std::fs::remove_dir_all(&root).unwrap();
         assert!(p.targets().is_empty(), "a deleted directory lists nothing");
         assert_eq!(p.watch_dir(), root);
@@ -166,7 +161,7 @@ mod tests {
     #[test]
     fn service_names() {
         let mut p = CsvPath::new("x/run".into(), Some("api".into()), "locust".into());
-        assert!(p.targets().iter().all(|t| t.service == "api"));
+        assert!(p.targets().iter().all(|t| t.1.service == "api"));
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("run_stats.csv"), b"").unwrap();
         let mut p = CsvPath::new(
@@ -174,6 +169,6 @@ mod tests {
             Some("api".into()),
             "locust".into(),
         );
-        assert_eq!(p.targets()[0].service, "api/run");
+        assert_eq!(p.targets()[0].1.service, "api/run");
     }
 }

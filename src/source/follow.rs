@@ -29,7 +29,8 @@ enum Reader {
 struct Tracked {
     origin: Arc<Origin>,
     reader: Reader,
-    error_logged: bool,
+    /// The last read failed (logged and reported missing once, until a read works).
+    failing: bool,
 }
 
 /// What a follower follows.
@@ -57,11 +58,12 @@ impl Follower {
 
     /// Follows an events file like `tail -F` (appends, truncation, replacement).
     pub fn events_file(service: String, path: PathBuf) -> Self {
-        let target = Target {
+        let origin = Origin {
             service,
             role: FileRole::Events,
-            path,
+            source: path.display().to_string(),
         };
+        let target = (path, origin);
         Follower {
             paths: Paths::Events(target),
             files: BTreeMap::new(),
@@ -72,7 +74,7 @@ impl Follower {
     pub fn watch_dir(&self) -> PathBuf {
         match &self.paths {
             Paths::Csv(p) => p.watch_dir(),
-            Paths::Events(t) => match t.path.parent() {
+            Paths::Events((path, _)) => match path.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             },
@@ -85,22 +87,17 @@ impl Follower {
             Paths::Csv(p) => p.targets(),
             Paths::Events(t) => vec![t.clone()],
         };
-        for t in targets {
-            self.files.entry(t.path.clone()).or_insert_with(|| {
-                let origin = Arc::new(Origin {
-                    service: t.service,
-                    role: t.role,
-                    source: t.path.display().to_string(),
-                });
-                let reader = if !t.role.is_snapshot() {
-                    Reader::Tail(FileTail::new(t.path))
+        for (path, origin) in targets {
+            self.files.entry(path.clone()).or_insert_with(|| {
+                let reader = if origin.role.is_snapshot() {
+                    Reader::Snapshot(SnapshotFile::new(path))
                 } else {
-                    Reader::Snapshot(SnapshotFile::new(t.path))
+                    Reader::Tail(FileTail::new(path))
                 };
                 Tracked {
-                    origin,
+                    origin: Arc::new(origin),
                     reader,
-                    error_logged: false,
+                    failing: false,
                 }
             });
         }
@@ -114,15 +111,14 @@ impl Follower {
             match result {
                 Ok(m) => {
                     more |= m;
-                    tracked.error_logged = false;
+                    tracked.failing = false;
                 }
-                Err(e) => {
-                    if !tracked.error_logged {
-                        tracked.error_logged = true;
-                        tracing::warn!(path = %tracked.origin.source, error = %e, "Cannot read file; will retry.");
-                    }
+                Err(e) if !tracked.failing => {
+                    tracked.failing = true;
+                    tracing::warn!(path = %tracked.origin.source, error = %e, "Cannot read file; will retry.");
                     bodies.push(Body::Missing);
                 }
+                Err(_) => {}
             }
             out.extend(bodies.drain(..).map(|body| Chunk {
                 origin: tracked.origin.clone(),

@@ -1,5 +1,7 @@
-//! JSON lines (or a piped CSV history) from standard input. EOF ends the source with
-//! [`Body::Eof`]; the server keeps serving the final state.
+//! JSON lines (or a piped CSV) from standard input. [`LineStream`] frames the bytes into
+//! chunks; [`run_stdin`] (live) and [`read_all`] (`--once`) feed it, so both read a stream
+//! the same way. EOF ends the source with [`Body::Eof`]; the server keeps serving the final
+//! state.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -13,79 +15,94 @@ use super::{Body, Chunk, Origin};
 /// Bytes read from standard input at a time.
 pub const READ_BUFFER_BYTES: usize = 256 << 10;
 
+/// Bytes of a stream → chunks of complete lines.
+#[derive(Debug)]
+pub struct LineStream {
+    origin: Arc<Origin>,
+    framer: LineFramer,
+}
+
+impl LineStream {
+    /// A stream from `origin`, nothing read yet.
+    pub fn new(origin: Arc<Origin>) -> Self {
+        LineStream {
+            origin,
+            framer: LineFramer::default(),
+        }
+    }
+
+    fn chunk(&self, body: Body) -> Chunk {
+        Chunk {
+            origin: self.origin.clone(),
+            body,
+        }
+    }
+
+    /// The complete lines `bytes` finish, if any.
+    pub fn push(&mut self, bytes: &[u8]) -> Option<Chunk> {
+        let mut batch = LineBatch::default();
+        self.framer.push(bytes, &mut batch);
+        (!batch.is_empty()).then(|| self.chunk(Body::Lines(batch)))
+    }
+
+    /// At EOF: the unterminated last line, if any, then [`Body::Eof`].
+    pub fn finish(mut self) -> Vec<Chunk> {
+        let mut batch = LineBatch::default();
+        self.framer.finish(&mut batch);
+        let last = (!batch.is_empty()).then(|| self.chunk(Body::Lines(batch)));
+        last.into_iter().chain([self.chunk(Body::Eof)]).collect()
+    }
+}
+
 /// Reads standard input until EOF, sending complete lines, then [`Body::Eof`].
 pub async fn run_stdin(origin: Arc<Origin>, tx: mpsc::Sender<Chunk>) {
     let mut stdin = tokio::io::stdin();
     let mut buf = vec![0u8; READ_BUFFER_BYTES];
-    let mut framer = LineFramer::default();
+    let mut stream = LineStream::new(origin);
     loop {
         let n = match stdin.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(source = %origin.source, error = %e, "Reading standard input failed; ending this source.");
+                tracing::warn!(source = %stream.origin.source, error = %e, "Reading standard input failed; ending this source.");
                 break;
             }
         };
-        let mut batch = LineBatch::default();
-        framer.push(&buf[..n], &mut batch);
-        if !batch.is_empty() {
-            let chunk = Chunk {
-                origin: origin.clone(),
-                body: Body::Lines(batch),
-            };
+        if let Some(chunk) = stream.push(&buf[..n]) {
             if tx.send(chunk).await.is_err() {
                 return;
             }
         }
     }
-    let mut batch = LineBatch::default();
-    framer.finish(&mut batch);
-    if !batch.is_empty() {
-        let _ = tx
-            .send(Chunk {
-                origin: origin.clone(),
-                body: Body::Lines(batch),
-            })
-            .await;
+    for chunk in stream.finish() {
+        if tx.send(chunk).await.is_err() {
+            return;
+        }
     }
-    let _ = tx
-        .send(Chunk {
-            origin,
-            body: Body::Eof,
-        })
-        .await;
 }
 
-/// Reads all of `reader` (for `--once`), handing each chunk to `sink`: lines, then [`Body::Eof`].
+/// Reads all of `reader` (for `--once`), handing each chunk to `sink`: lines, then
+/// [`Body::Eof`]. Returns the number of bytes read.
 pub fn read_all(
-    origin: &Arc<Origin>,
+    origin: Arc<Origin>,
     mut reader: impl Read,
     mut sink: impl FnMut(Chunk),
-) -> std::io::Result<()> {
+) -> std::io::Result<u64> {
     let mut buf = vec![0u8; READ_BUFFER_BYTES];
-    let mut framer = LineFramer::default();
+    let mut stream = LineStream::new(origin);
+    let mut total = 0u64;
     loop {
-        let n = reader.read(&mut buf)?;
-        let mut batch = LineBatch::default();
-        if n == 0 {
-            framer.finish(&mut batch);
-        } else {
-            framer.push(&buf[..n], &mut batch);
-        }
-        if !batch.is_empty() {
-            sink(Chunk {
-                origin: origin.clone(),
-                body: Body::Lines(batch),
-            });
-        }
-        if n == 0 {
-            break;
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n as u64;
+        if let Some(chunk) = stream.push(&buf[..n]) {
+            sink(chunk);
         }
     }
-    sink(Chunk {
-        origin: origin.clone(),
-        body: Body::Eof,
-    });
-    Ok(())
+    stream.finish().into_iter().for_each(sink);
+    Ok(total)
 }

@@ -1,14 +1,22 @@
 //! [`FileTail`]: follows an appended file (`_stats_history.csv`, an events file) like
-//! `tail -F`: reads from the last offset, holds a partial last line, and reports a
-//! truncation (`size < offset`) or a replacement (new inode) as [`Body::Reset`].
+//! `tail -F`, the way mtail and vector's file source do.
 //!
-//! The file is opened by path on every poll, so a file that is deleted and created again is
-//! followed too. Each poll reads at most [`MAX_READ_BYTES`]; the caller polls again at once
-//! while [`FileTail::poll`] says more is pending.
+//! * The file is kept open and read from the last offset; a partial last line is held.
+//! * A truncation (`size < offset`), or a rewrite in place caught by a fingerprint (the first
+//!   bytes of the file, and the bytes just before the offset, are no longer what was read)
+//!   starts it over from the beginning: [`Body::Reset`]. So a file truncated and written
+//!   past the old offset between two polls is still read whole, from the start.
+//! * When the path names another file (rotated, deleted and created again), the open one is
+//!   drained to its end first, then the new one is followed from its start ([`Body::Reset`]).
+//! * A path that disappears is reported once ([`Body::Missing`]); the open file is still
+//!   read (its writer may keep appending) until a new file appears.
+//!
+//! Each poll reads at most [`MAX_READ_BYTES`]; the caller polls again at once while
+//! [`FileTail::poll`] says more is pending.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::fs::{File, Metadata};
+use std::io::{self};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 use super::lines::{LineBatch, LineFramer};
@@ -17,14 +25,112 @@ use super::Body;
 /// Most bytes read from one file in one poll.
 pub const MAX_READ_BYTES: u64 = 256 << 10;
 
+/// Bytes at the start of the file kept as its fingerprint.
+pub const HEAD_BYTES: usize = 256;
+
+/// Bytes just before the read offset kept to notice a rewrite in place.
+pub const TAIL_BYTES: usize = 64;
+
+/// The file being read.
+#[derive(Debug)]
+struct OpenFile {
+    file: File,
+    /// (device, inode).
+    id: (u64, u64),
+    offset: u64,
+    /// The first bytes read (up to [`HEAD_BYTES`]).
+    head: Vec<u8>,
+    /// The last bytes read (up to [`TAIL_BYTES`]), ending at `offset`.
+    tail: Vec<u8>,
+}
+
+fn id_of(meta: &Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// Reads exactly `buf.len()` bytes at `at`, or says it could not.
+fn matches_at(file: &File, at: u64, want: &[u8]) -> io::Result<bool> {
+    let mut buf = vec![0u8; want.len()];
+    match file.read_exact_at(&mut buf, at) {
+        Ok(()) => Ok(buf == want),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl OpenFile {
+    fn new(file: File, meta: &Metadata) -> Self {
+        OpenFile {
+            file,
+            id: id_of(meta),
+            offset: 0,
+            head: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    /// True if the file no longer holds what was read: shorter than the offset, or other
+    /// bytes where the fingerprints were taken.
+    fn started_over(&self, len: u64) -> io::Result<bool> {
+        if len < self.offset {
+            return Ok(true);
+        }
+        let tail_at = self.offset - self.tail.len() as u64;
+        Ok(
+            !matches_at(&self.file, 0, &self.head)?
+                || !matches_at(&self.file, tail_at, &self.tail)?,
+        )
+    }
+
+    fn rewind(&mut self) {
+        self.offset = 0;
+        self.head.clear();
+        self.tail.clear();
+    }
+
+    /// Reads up to [`MAX_READ_BYTES`] from the offset (fewer at the end of the file).
+    fn read(&mut self, len: u64) -> io::Result<Vec<u8>> {
+        let want = len.saturating_sub(self.offset).min(MAX_READ_BYTES) as usize;
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            match self
+                .file
+                .read_at(&mut buf[filled..], self.offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(filled);
+        if self.head.len() < HEAD_BYTES && (self.offset as usize) == self.head.len() {
+            let take = (HEAD_BYTES - self.head.len()).min(buf.len());
+            self.head.extend_from_slice(&buf[..take]);
+        }
+        self.offset += buf.len() as u64;
+        let keep = buf.len().min(TAIL_BYTES);
+        if keep == TAIL_BYTES {
+            self.tail.clear();
+        } else {
+            let excess = (self.tail.len() + keep).saturating_sub(TAIL_BYTES);
+            self.tail.drain(..excess);
+        }
+        self.tail.extend_from_slice(&buf[buf.len() - keep..]);
+        Ok(buf)
+    }
+}
+
 /// Tail state of one appended file.
 #[derive(Debug)]
 pub struct FileTail {
     path: PathBuf,
-    /// (device, inode) of the file last read.
-    id: Option<(u64, u64)>,
-    offset: u64,
+    open: Option<OpenFile>,
+    /// A file was followed before (a new one starts with a reset).
+    followed: bool,
     framer: LineFramer,
+    /// Whether the path was there at the last look (`None`: not looked yet).
     present: Option<bool>,
 }
 
@@ -33,58 +139,106 @@ impl FileTail {
     pub fn new(path: PathBuf) -> Self {
         FileTail {
             path,
-            id: None,
-            offset: 0,
+            open: None,
+            followed: false,
             framer: LineFramer::default(),
             present: None,
         }
     }
 
-    /// Bytes consumed so far.
-    pub fn offset(&self) -> u64 {
-        self.offset
+    fn set_present(&mut self, present: bool, out: &mut Vec<Body>) {
+        if !present && self.present != Some(false) {
+            out.push(Body::Missing);
+        }
+        self.present = Some(present);
     }
 
     /// Reads what is new into `out`. Returns true if more bytes are waiting.
     pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<bool> {
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(m) => m,
-            Err(e) => {
-                if self.present != Some(false) {
-                    self.present = Some(false);
-                    out.push(Body::Missing);
-                }
-                return if e.kind() == io::ErrorKind::NotFound {
-                    Ok(false)
-                } else {
-                    Err(e)
-                };
+        // The file being read and, if the path names a new one, that one.
+        for _ in 0..2 {
+            if self.open.is_none() {
+                self.open_path(out)?;
             }
+            let Some(open) = self.open.as_mut() else {
+                return Ok(false);
+            };
+            let len = open.file.metadata()?.len();
+            if open.started_over(len)? {
+                open.rewind();
+                self.framer.reset();
+                out.push(Body::Reset);
+            }
+            let bytes = open.read(len)?;
+            let more = open.offset < len;
+            self.push_lines(&bytes, out);
+            if more {
+                return Ok(true);
+            }
+            // Drained: is the path still this file?
+            match std::fs::metadata(&self.path) {
+                Ok(meta) if Some(id_of(&meta)) == self.open.as_ref().map(|o| o.id) => {
+                    self.set_present(true, out);
+                    return Ok(false);
+                }
+                Ok(_) => self.drain_replaced(out)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.set_present(false, out);
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The path names another file: reads what the old one still got, and lets it go.
+    fn drain_replaced(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
+        let Some(mut old) = self.open.take() else {
+            return Ok(());
         };
-        self.present = Some(true);
-        let id = (meta.dev(), meta.ino());
-        let replaced = self.id.is_some_and(|old| old != id);
-        if replaced || meta.len() < self.offset {
-            self.offset = 0;
+        let len = old.file.metadata()?.len();
+        while old.offset < len {
+            let bytes = old.read(len)?;
+            if bytes.is_empty() {
+                break;
+            }
+            self.push_lines(&bytes, out);
+        }
+        Ok(())
+    }
+
+    /// Opens the file at the path (reporting it missing once if it is not there); a file
+    /// that follows another starts with a reset.
+    fn open_path(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.set_present(false, out);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        self.set_present(true, out);
+        if self.followed {
             self.framer.reset();
             out.push(Body::Reset);
         }
-        self.id = Some(id);
-        if meta.len() <= self.offset {
-            return Ok(false);
+        self.followed = true;
+        self.open = Some(OpenFile::new(file, &meta));
+        Ok(())
+    }
+
+    fn push_lines(&mut self, bytes: &[u8], out: &mut Vec<Body>) {
+        if bytes.is_empty() {
+            return;
         }
-        let want = (meta.len() - self.offset).min(MAX_READ_BYTES);
-        let mut file = File::open(&self.path)?;
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = Vec::with_capacity(want as usize);
-        file.take(want).read_to_end(&mut buf)?;
-        self.offset += buf.len() as u64;
         let mut batch = LineBatch::default();
-        self.framer.push(&buf, &mut batch);
+        self.framer.push(bytes, &mut batch);
         if !batch.is_empty() {
             out.push(Body::Lines(batch));
         }
-        Ok(self.offset < meta.len())
     }
 
     /// At the end of the input (`--once`): the unterminated last line, if any.
@@ -94,6 +248,12 @@ impl FileTail {
         if !batch.is_empty() {
             out.push(Body::Lines(batch));
         }
+    }
+
+    /// Bytes consumed from the file being read.
+    #[cfg(test)]
+    fn offset(&self) -> u64 {
+        self.open.as_ref().map_or(0, |o| o.offset)
     }
 }
 
@@ -162,6 +322,8 @@ mod tests {
         AppendPartial(String),
         Truncate,
         Replace,
+        /// Truncated in place and written past the old end before the next poll.
+        Rewrite(String),
         Poll,
     }
 
@@ -171,73 +333,122 @@ mod tests {
             "[a-z]{1,8}".prop_map(Action::AppendPartial),
             Just(Action::Truncate),
             Just(Action::Replace),
+            "[a-z]{0,8}".prop_map(Action::Rewrite),
             Just(Action::Poll),
             Just(Action::Poll),
         ]
     }
 
+    fn complete_lines(content: &[u8]) -> Vec<String> {
+        String::from_utf8_lossy(content)
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
+    fn append(path: &std::path::Path, bytes: &[u8]) {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Model-based: random appends, partial writes, truncations and replacements against
-        /// an in-memory model. Lines are never invented, duplicated or split, and each
-        /// truncation or replacement of a file that had been read gives exactly one reset.
-        /// (A truncation is polled at once: one that grows past the old offset before any
-        /// poll is invisible by size, which is why the history parser also treats a header
-        /// line appearing again as a reset.)
+        /// Model-based: random appends, partial writes, truncations, replacements and
+        /// rewrites in place against an in-memory model. Lines are never invented,
+        /// duplicated or split; a replaced file's complete lines are all read before the new
+        /// one; a truncation or rewrite of a file that had been read gives exactly one reset
+        /// and the new content is read whole, from its start. (Lines appended and truncated
+        /// away between two polls are gone from the file: they cannot be read.)
         #[test]
         fn tail_matches_model(actions in proptest::collection::vec(action(), 1..40)) {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("t.log");
             std::fs::write(&path, b"").unwrap();
             let mut tail = FileTail::new(path.clone());
+            // What the current file holds; what must have been delivered before it.
             let mut content: Vec<u8> = Vec::new();
+            let mut base: Vec<String> = Vec::new();
             let mut got: Vec<String> = Vec::new();
-            for a in actions {
-                let mut expect_reset = false;
+            for (n, a) in actions.into_iter().enumerate() {
+                let mut expect_reset = None;
                 match &a {
                     Action::Append(s) => {
                         content.extend(format!("{s}\n").bytes());
-                        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-                        f.write_all(format!("{s}\n").as_bytes()).unwrap();
+                        append(&path, format!("{s}\n").as_bytes());
+                        continue;
                     }
                     Action::AppendPartial(s) => {
                         content.extend(s.bytes());
-                        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-                        f.write_all(s.as_bytes()).unwrap();
+                        append(&path, s.as_bytes());
+                        continue;
                     }
-                    Action::Truncate | Action::Replace => {
-                        expect_reset = tail.offset() > 0;
+                    Action::Truncate => {
+                        expect_reset = Some(tail.offset() > 0);
+                        base = got.clone();
                         content.clear();
-                        got.clear();
-                        if matches!(a, Action::Replace) {
-                            std::fs::remove_file(&path).unwrap();
-                        }
                         std::fs::write(&path, b"").unwrap();
                     }
-                    Action::Poll => {}
-                }
-                if matches!(a, Action::Append(_) | Action::AppendPartial(_)) {
-                    continue;
+                    Action::Replace => {
+                        // An open file is drained; one never opened is never seen.
+                        if tail.open.is_some() {
+                            base.extend(complete_lines(&content));
+                        }
+                        content.clear();
+                        std::fs::remove_file(&path).unwrap();
+                        std::fs::write(&path, b"").unwrap();
+                    }
+                    Action::Rewrite(s) => {
+                        expect_reset = Some(tail.offset() > 0);
+                        base = got.clone();
+                        // Unique first bytes; longer than what was there.
+                        let line = format!("#{n}{s}\n");
+                        content = line.repeat(content.len() / line.len() + 2).into_bytes();
+                        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+                        f.write_all(&content).unwrap();
+                    }
+                    Action::Poll => expect_reset = Some(false),
                 }
                 let mut out = Vec::new();
-                while tail.poll(&mut out).unwrap() {}
+                for _ in 0..1000 {
+                    if !tail.poll(&mut out).unwrap() {
+                        break;
+                    }
+                }
                 let seen = lines_of(&out);
                 let resets = seen.iter().filter(|l| *l == "<reset>").count();
-                if expect_reset {
-                    prop_assert_eq!(resets, 1, "{:?}", seen);
-                } else if !matches!(a, Action::Replace) {
-                    // A replacement with a new inode may be reported even before any read.
-                    prop_assert_eq!(resets, 0, "{:?}", seen);
+                match expect_reset {
+                    Some(true) => prop_assert_eq!(resets, 1, "{:?}", seen),
+                    Some(false) => prop_assert_eq!(resets, 0, "{:?}", seen),
+                    // A replacement is a reset once a file was followed.
+                    None => prop_assert!(resets <= 1, "{:?}", seen),
                 }
                 got.extend(seen.into_iter().filter(|l| !l.starts_with('<')));
-                let text = String::from_utf8(content.clone()).unwrap();
-                let want: Vec<String> = text
-                    .split_inclusive('\n')
-                    .filter(|l| l.ends_with('\n'))
-                    .map(|l| l.trim_end().to_string())
-                    .collect();
+                let mut want = base.clone();
+                want.extend(complete_lines(&content));
                 prop_assert_eq!(&got, &want);
             }
         }
+    }
+
+    #[test]
+    fn rewritten_past_the_offset_between_polls_is_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let old: String = (0..5000).map(|i| format!("old {i}\n")).collect();
+        std::fs::write(&path, &old).unwrap();
+        let mut tail = FileTail::new(path.clone());
+        let mut out = Vec::new();
+        while tail.poll(&mut out).unwrap() {}
+        assert_eq!(lines_of(&out).len(), 5000);
+        // O_TRUNC, then more than before, with no poll in between.
+        let new: String = (0..6000).map(|i| format!("new {i}\n")).collect();
+        std::fs::write(&path, &new).unwrap();
+        let mut out = Vec::new();
+        while tail.poll(&mut out).unwrap() {}
+        let seen = lines_of(&out);
+        assert_eq!(seen[0], "<reset>");
+        assert_eq!(seen.len(), 6001, "every new line, from the first");
+        assert_eq!(seen[1], "new 0");
     }
 }

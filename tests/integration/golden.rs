@@ -68,17 +68,14 @@ fn golden_files() {
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", path.display()));
         if got != want {
-            let diff: Vec<String> = want
-                .lines()
-                .zip(got.lines())
-                .filter(|(a, b)| a != b)
-                .take(10)
-                .map(|(a, b)| format!("- {a}\n+ {b}"))
-                .collect();
+            let diff = similar::TextDiff::from_lines(&want, &got)
+                .unified_diff()
+                .context_radius(2)
+                .header(&path.display().to_string(), "--once output")
+                .to_string();
             panic!(
-                "{name}: output differs from {} (UPDATE_GOLDEN=1 to accept):\n{}",
-                path.display(),
-                diff.join("\n")
+                "{name}: output differs from {} (UPDATE_GOLDEN=1 to accept):\n{diff}",
+                path.display()
             );
         }
     }

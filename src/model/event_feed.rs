@@ -1,0 +1,146 @@
+//! What a service's event streams said: one [`EventEndpoint`] per (method, name), the total,
+//! failures by error and exceptions by message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
+use super::guard::{Guard, Key};
+use super::update::{EndpointStats, ExceptionCount, Failure, Request, AGGREGATED};
+use super::{FastHash, ModelConfig, View};
+
+/// The endpoints of one name, by method (a name rarely has more than a few).
+type ByMethod = Vec<(Arc<str>, EventEndpoint)>;
+
+/// The event feed of one service.
+#[derive(Debug, Default, Clone)]
+pub struct EventFeed {
+    /// name → [(method, endpoint)]: looked up by `&str` with no allocation per event.
+    endpoints: HashMap<Arc<str>, ByMethod, FastHash>,
+    total: Option<EventEndpoint>,
+    failures: HashMap<(Key, Arc<str>), u64, FastHash>,
+    exceptions: HashMap<Arc<str>, u64, FastHash>,
+}
+
+impl EventFeed {
+    /// Counts one request (the hot path: one hash lookup, no allocation for a known endpoint).
+    pub fn record(&mut self, ev: &Request<'_>, guard: &mut Guard, config: &ModelConfig) {
+        let bounds = &config.buckets;
+        let failed = ev.error.is_some();
+        let (rt, len) = (ev.response_time_ms, ev.response_length);
+        self.total
+            .get_or_insert_with(|| EventEndpoint::new(bounds))
+            .record(bounds, ev.time, rt, len, failed);
+        let known = self
+            .endpoints
+            .get_mut(&*ev.name)
+            .and_then(|methods| methods.iter_mut().find(|(m, _)| **m == *ev.method));
+        let key = match known {
+            Some((method, endpoint)) => {
+                endpoint.record(bounds, ev.time, rt, len, failed);
+                if !failed {
+                    return;
+                }
+                let method = method.clone();
+                // The map's own key, cloned (a reference count) for the failure entry.
+                let name = self
+                    .endpoints
+                    .get_key_value(&*ev.name)
+                    .map(|(k, _)| k.clone());
+                (method, name.unwrap_or_else(|| Arc::from(&*ev.name)))
+            }
+            None => {
+                let key = guard.route(
+                    &(Arc::from(&*ev.method), Arc::from(&*ev.name)),
+                    config.max_endpoints,
+                );
+                let methods = self.endpoints.entry(key.1.clone()).or_default();
+                let index = match methods.iter().position(|(m, _)| *m == key.0) {
+                    Some(i) => i,
+                    None => {
+                        methods.push((key.0.clone(), EventEndpoint::new(bounds)));
+                        methods.len() - 1
+                    }
+                };
+                methods[index].1.record(bounds, ev.time, rt, len, failed);
+                key
+            }
+        };
+        if let Some(error) = &ev.error {
+            *self.failures.entry((key, Arc::from(&**error))).or_default() += 1;
+        }
+    }
+
+    /// Counts one exception (its message already cut).
+    pub fn record_exception(&mut self, message: Arc<str>) {
+        *self.exceptions.entry(message).or_default() += 1;
+    }
+
+    /// What the events say.
+    pub fn view(&self, config: &ModelConfig) -> View {
+        let bounds = &config.buckets;
+        let endpoints = self
+            .endpoints
+            .iter()
+            .flat_map(|(name, methods)| methods.iter().map(move |(method, e)| (name, method, e)))
+            .map(|(name, method, e)| stats(method.clone(), name.clone(), e, bounds))
+            .collect();
+        let total = self
+            .total
+            .as_ref()
+            .map(|e| stats(Arc::from(""), Arc::from(AGGREGATED), e, bounds));
+        let mut errors: Vec<Failure> = self
+            .failures
+            .iter()
+            .map(|(((method, name), error), &occurrences)| Failure {
+                method: method.clone(),
+                name: name.clone(),
+                error: error.clone(),
+                occurrences,
+            })
+            .collect();
+        errors.sort_by(|a, b| (&a.name, &a.method, &a.error).cmp(&(&b.name, &b.method, &b.error)));
+        let mut exceptions: Vec<ExceptionCount> = self
+            .exceptions
+            .iter()
+            .map(|(message, &count)| ExceptionCount {
+                message: message.clone(),
+                count,
+            })
+            .collect();
+        exceptions.sort_by(|a, b| a.message.cmp(&b.message));
+        View {
+            endpoints,
+            total,
+            errors,
+            exceptions,
+        }
+    }
+}
+
+fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) -> EndpointStats {
+    let (current_rps, current_fail_per_sec) = e.rates();
+    let quantiles = e.quantiles_ms(&EVENT_QUANTILES);
+    let median = quantiles
+        .iter()
+        .find(|(q, _)| *q == 0.5)
+        .map_or(f64::NAN, |(_, ms)| *ms);
+    EndpointStats {
+        method,
+        name,
+        requests: e.requests,
+        failures: e.failures,
+        avg_ms: e.avg_ms(),
+        min_ms: e.min_ms.unwrap_or(0.0),
+        max_ms: e.max_ms,
+        median_ms: if median.is_nan() { 0.0 } else { median },
+        avg_content_bytes: e.avg_content(),
+        current_rps,
+        current_fail_per_sec,
+        quantiles,
+        timed: e.timed,
+        duration_sum_ms: e.sum_ms,
+        content_bytes_total: e.content_bytes as f64,
+        buckets: Some(e.cumulative_buckets(bounds)),
+    }
+}

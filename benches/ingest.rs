@@ -1,17 +1,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
 //! JSON-lines events: parse + apply to the model, per second on one core (SPEC §7 target:
-//! ≥ 2 M events/s). Lines follow the plugin's format for the fixture's endpoints.
+//! ≥ 2 M events/s), for each way a line can be decoded:
+//! * `plugin_layout`: the plugin's exact layout with millisecond-rounded times (the layout
+//!   the fast template path reads; the figure compared across versions);
+//! * `plugin_full_precision`: the same with response times at full precision, as the plugin
+//!   writes them (17 significant digits: `str::parse` instead of the plain-decimal path);
+//! * `other_key_order`: keys in another order with spaces (the flat scanner);
+//! * `escaped_names`: names with JSON escapes (serde_json).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locust_exporter::ingest::Ingest;
 use locust_exporter::model::{Model, ModelConfig};
-use locust_exporter::source::lines::LineBatch;
-use locust_exporter::source::lines::LineFramer;
+use locust_exporter::source::lines::{LineBatch, LineFramer};
 use locust_exporter::source::{Body, Chunk, FileRole, Origin};
 use std::sync::Arc;
 
+/// How the lines of a variant are written.
+#[derive(Clone, Copy)]
+enum Variant {
+    PluginLayout,
+    FullPrecision,
+    OtherKeyOrder,
+    EscapedNames,
+}
+
 /// `n` request lines over 100 endpoints, 5% failures.
-pub fn lines(n: usize) -> Vec<u8> {
+pub fn lines(n: usize, variant: Variant) -> Vec<u8> {
     let mut out = String::new();
     for i in 0..n {
         let exception = if i % 20 == 0 {
@@ -19,20 +33,21 @@ pub fn lines(n: usize) -> Vec<u8> {
         } else {
             "null"
         };
-        out.push_str(&format!(
-            "{{\"event\":\"request\",\"time\":{:.3},\"request_type\":\"GET\",\"name\":\"/item/{}\",\"response_time\":{:.3},\"response_length\":{},\"exception\":{exception}}}\n",
-            1795542100.0 + i as f64 / 1000.0,
-            i % 100,
-            1.0 + (i % 300) as f64 * 0.731,
-            100 + i % 500
-        ));
+        let time = 1795542100.0 + i as f64 / 1000.0;
+        let ms = 1.0 + (i % 300) as f64 * 0.731;
+        let (name, len) = (i % 100, 100 + i % 500);
+        out.push_str(&match variant {
+            Variant::PluginLayout => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception}}}\n"),
+            Variant::FullPrecision => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{:?},\"response_length\":{len},\"exception\":{exception}}}\n", ms + 1.0 / 3.0),
+            Variant::OtherKeyOrder => format!("{{\"name\": \"/item/{name}\", \"request_type\": \"GET\", \"response_time\": {ms:.3}, \"response_length\": {len}, \"exception\": {exception}, \"time\": {time:.3}}}\n"),
+            Variant::EscapedNames => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/\\\"{name}\\\"\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception}}}\n"),
+        });
     }
     out.into_bytes()
 }
 
 fn bench(c: &mut Criterion) {
     let n = 100_000;
-    let input = lines(n);
     let origin = Arc::new(Origin {
         service: "locust".into(),
         role: FileRole::Events,
@@ -41,24 +56,32 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(n as u64));
     group.sample_size(10);
-    group.bench_function("json_events", |b| {
-        b.iter(|| {
-            let mut ingest = Ingest::new(Model::new(ModelConfig::default()));
-            let mut framer = LineFramer::default();
-            for piece in input.chunks(256 << 10) {
-                let mut batch = LineBatch::default();
-                framer.push(piece, &mut batch);
-                ingest.apply(
-                    Chunk {
-                        origin: origin.clone(),
-                        body: Body::Lines(batch),
-                    },
-                    1795542200.0,
-                );
-            }
-            ingest
-        })
-    });
+    for (name, variant) in [
+        ("plugin_layout", Variant::PluginLayout),
+        ("plugin_full_precision", Variant::FullPrecision),
+        ("other_key_order", Variant::OtherKeyOrder),
+        ("escaped_names", Variant::EscapedNames),
+    ] {
+        let input = lines(n, variant);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut ingest = Ingest::new(Model::new(ModelConfig::default()));
+                let mut framer = LineFramer::default();
+                for piece in input.chunks(256 << 10) {
+                    let mut batch = LineBatch::default();
+                    framer.push(piece, &mut batch);
+                    ingest.apply(
+                        Chunk {
+                            origin: origin.clone(),
+                            body: Body::Lines(batch),
+                        },
+                        1795542200.0,
+                    );
+                }
+                ingest
+            })
+        });
+    }
     group.finish();
 }
 

@@ -16,9 +16,10 @@ Locust before about 2.16 takes a single `-f` file: import the plugin from your l
 instead (`import locust_exporter_plugin`, with `contrib/` on `PYTHONPATH`). Checked with
 Locust 2.47.0 and 2.8.6.
 
-`time` is rounded to the millisecond and `response_time` to the microsecond (the exporter's
-fast path reads plain decimals; sub-microsecond digits are timer noise). `exception` is the
-text Locust itself puts in `_failures.csv` (`StatsError.parse_error`), so errors match.
+`response_time` is written at full precision (`repr(float)`, which reads back as the same
+float), so the exporter's sums, averages, minima and maxima equal Locust's own to the last
+bit; `time` (used only for per-second rates) is rounded to the millisecond. `exception` is
+the text Locust itself puts in `_failures.csv` (`StatsError.parse_error`), so errors match.
 
 Distributed runs: requests and task exceptions happen on workers, so each worker writes its
 own stream of them (give each its own file, e.g. `--exporter-events events-{pid}.jsonl`, or
@@ -97,7 +98,7 @@ _writer = None
 def request_line(request_type, name, response_time, response_length, exception, now=None):
     """One request event line, in the exact layout locust-exporter's fast path reads."""
     t = round(time.time() if now is None else now, 3)
-    rt = "null" if response_time is None else repr(round(float(response_time), 3))
+    rt = "null" if response_time is None else repr(float(response_time))
     error = "null" if exception is None else _dumps(_error_text(exception))
     return '{"event":"request","time":%r,"request_type":%s,"name":%s,"response_time":%s,"response_length":%d,"exception":%s}' % (
         t,
@@ -151,7 +152,7 @@ def _on_init(environment, **_kwargs):
 
         @environment.events.test_stop.add_listener
         def _on_test_stop(**_kw):
-            _write_state(environment, is_master, {})
+            _write_state(environment, is_master)
             _writer.add('{"event":"test_stop"}')
             _writer.flush()
 
@@ -160,19 +161,13 @@ def _on_init(environment, **_kwargs):
         _writer.flush()
 
 
-def _write_state(environment, is_master, last):
+def _write_state(environment, is_master):
     runner = environment.runner
     if runner is None:
         return
-    users = runner.user_count
-    if last.get("users") != users:
-        last["users"] = users
-        _writer.add('{"event":"users","user_count":%d}' % users)
+    _writer.add('{"event":"users","user_count":%d}' % runner.user_count)
     if is_master:
-        workers = len(runner.clients)
-        if last.get("workers") != workers:
-            last["workers"] = workers
-            _writer.add('{"event":"workers","count":%d}' % workers)
+        _writer.add('{"event":"workers","count":%d}' % len(runner.clients))
 
 
 def _report_state(environment, is_master):
@@ -180,5 +175,5 @@ def _report_state(environment, is_master):
     second even when unchanged: it is also the heartbeat that keeps the exporter's state
     `running` when requests are sparse."""
     while environment.runner is not None and environment.runner.state not in ("stopped", "stopping", "cleanup", "quitting"):
-        _write_state(environment, is_master, {})
+        _write_state(environment, is_master)
         gevent.sleep(STATE_EVERY_SECONDS)

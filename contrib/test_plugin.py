@@ -19,10 +19,15 @@ class RequestLine(unittest.TestCase):
         self.assertEqual(
             line,
             '{"event":"request","time":1795542100.123,"request_type":"GET","name":"/weird,name \\"quoted\\"",'
-            '"response_time":12.346,"response_length":512,"exception":null}',
+            '"response_time":12.3456789,"response_length":512,"exception":null}',
         )
         data = json.loads(line)
         self.assertEqual(data["name"], '/weird,name "quoted"')
+
+    def test_response_time_reads_back_as_the_same_float(self):
+        for rt in (0.6574359999831358, 28.80296131522928, 1e-05, 12345.678901234567):
+            data = json.loads(plugin.request_line("GET", "/", rt, 0, None, now=1.0))
+            self.assertEqual(data["response_time"], rt)
 
     def test_error_text_is_locusts(self):
         line = plugin.request_line("CUSTOM", "op", None, None, RuntimeError("custom op failed"), now=1.0)

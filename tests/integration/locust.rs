@@ -103,61 +103,140 @@ pub fn wait_child(child: &mut Child, secs: u64) {
     }
 }
 
+/// One real headless run with `--csv`, followed live by the exporter; shared by the tests
+/// below (one Locust run, each test proving one thing).
+struct CsvRun {
+    prefix: PathBuf,
+    /// Aggregated request counts scraped every 100 ms while Locust ran.
+    counts: Vec<f64>,
+    /// `locust_state` values seen while Locust ran.
+    states: std::collections::BTreeSet<String>,
+    /// The scrape once the final `_stats.csv` total was served.
+    last: Metrics,
+    /// A scrape once the service was `stopped`.
+    stopped: Metrics,
+    _dir: tempfile::TempDir,
+}
+
+static CSV_RUN: std::sync::OnceLock<CsvRun> = std::sync::OnceLock::new();
+
+fn csv_run(test: &str) -> Option<&'static CsvRun> {
+    let bin = venv_bin(test)?;
+    Some(CSV_RUN.get_or_init(|| {
+        let target = Target::start(&bin);
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("out").join("run");
+        let spec = format!("checkout={}", prefix.display());
+        let ex = Exporter::spawn(&["--csv", &spec]);
+        let mut locust = locust_command(&bin, &target, 10, false)
+            .args(["--csv", prefix.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (mut counts, mut states) = (Vec::new(), std::collections::BTreeSet::new());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while locust.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "locust ran too long");
+            let m = ex.scrape();
+            counts.extend(m.get("locust_stats_num_requests", &[("path", "Aggregated")]));
+            for s in m.find("locust_state", &[("service", "checkout")]) {
+                states.insert(s.labels["state"].clone());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        wait_child(&mut locust, 30);
+        let (h, rows) = read_csv(&PathBuf::from(format!("{}_stats.csv", prefix.display())));
+        let total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
+        assert!(total > 50.0, "the run made requests ({total})");
+        let last = ex.wait_for(10, "the final snapshot", |m| {
+            m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(total)
+        });
+        let stopped = ex.wait_for(10, "stopped", |m| {
+            m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
+        });
+        CsvRun {
+            prefix,
+            counts,
+            states,
+            last,
+            stopped,
+            _dir: dir,
+        }
+    }))
+}
+
+impl CsvRun {
+    fn file(&self, suffix: &str) -> PathBuf {
+        PathBuf::from(format!("{}{suffix}", self.prefix.display()))
+    }
+}
+
 #[test]
-fn real_locust_csv_values_equal_the_final_files() {
-    let Some(bin) = venv_bin("real_locust_csv_values_equal_the_final_files") else {
+fn real_csv_counters_never_go_down_mid_run() {
+    let Some(run) = csv_run("real_csv_counters_never_go_down_mid_run") else {
         return;
     };
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("out").join("run");
-    let spec = format!("checkout={}", prefix.display());
-    let ex = Exporter::spawn(&["--csv", &spec]);
-    let mut locust = locust_command(&bin, &target, 10, false)
-        .args(["--csv", prefix.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-
-    // While it runs: counters only grow, and the state goes through spawning/running.
-    let mut last = 0.0;
-    let mut states = std::collections::BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while locust.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "locust ran too long");
-        let m = ex.scrape();
-        if let Some(v) = m.get("locust_stats_num_requests", &[("path", "Aggregated")]) {
-            assert!(v >= last, "counter went down mid-run: {last} → {v}");
-            last = v;
-        }
-        for s in m.find("locust_state", &[("service", "checkout")]) {
-            states.insert(s.labels["state"].clone());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    wait_child(&mut locust, 30);
-    assert!(states.contains("running"), "states seen: {states:?}");
-
-    let stats = PathBuf::from(format!("{}_stats.csv", prefix.display()));
-    let failures = PathBuf::from(format!("{}_failures.csv", prefix.display()));
-    let (h, rows) = read_csv(&stats);
-    let total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
-    assert!(total > 50.0, "the run made requests ({total})");
-    let m = ex.wait_for(10, "the final snapshot", |m| {
-        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(total)
-    });
-    assert_stats_match(&m, "checkout", &stats);
-    assert_failures_match(&m, "checkout", &failures);
-    let weird = [("path", "/weird,name \"quoted\""), ("method", "GET")];
     assert!(
-        m.get("locust_stats_num_requests", &weird).unwrap() > 0.0,
-        "the name with a comma and quotes is served"
+        run.counts.len() > 5,
+        "scraped while running: {:?}",
+        run.counts
     );
-    assert_promtool_clean(&m.text);
-    let m = ex.wait_for(10, "stopped", |m| {
-        m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
-    });
-    assert_stats_match(&m, "checkout", &stats);
+    for w in run.counts.windows(2) {
+        assert!(w[1] >= w[0], "counter went down mid-run: {w:?}");
+    }
+}
+
+#[test]
+fn real_csv_state_is_running_while_locust_runs() {
+    let Some(run) = csv_run("real_csv_state_is_running_while_locust_runs") else {
+        return;
+    };
+    assert!(
+        run.states.contains("running"),
+        "states seen: {:?}",
+        run.states
+    );
+}
+
+#[test]
+fn real_csv_stats_equal_the_final_file_exactly() {
+    let Some(run) = csv_run("real_csv_stats_equal_the_final_file_exactly") else {
+        return;
+    };
+    assert_stats_match(&run.last, "checkout", &run.file("_stats.csv"));
+}
+
+#[test]
+fn real_csv_errors_equal_the_final_failures_file() {
+    let Some(run) = csv_run("real_csv_errors_equal_the_final_failures_file") else {
+        return;
+    };
+    assert_failures_match(&run.last, "checkout", &run.file("_failures.csv"));
+}
+
+#[test]
+fn real_csv_name_with_comma_and_quotes_is_served() {
+    let Some(run) = csv_run("real_csv_name_with_comma_and_quotes_is_served") else {
+        return;
+    };
+    let weird = [("path", "/weird,name \"quoted\""), ("method", "GET")];
+    assert!(run.last.get("locust_stats_num_requests", &weird).unwrap() > 0.0);
+}
+
+#[test]
+fn real_csv_exposition_passes_promtool() {
+    let Some(run) = csv_run("real_csv_exposition_passes_promtool") else {
+        return;
+    };
+    assert_promtool_clean(&run.last.text);
+}
+
+#[test]
+fn real_csv_final_values_stay_served_once_stopped() {
+    let Some(run) = csv_run("real_csv_final_values_stay_served_once_stopped") else {
+        return;
+    };
+    assert_stats_match(&run.stopped, "checkout", &run.file("_stats.csv"));
 }
 
 /// Locust's bucketing of a response time (2 significant digits): the width of its bucket.
@@ -173,12 +252,16 @@ fn bucket_width(ms: f64) -> f64 {
     }
 }
 
-/// Per (method, name): (num_requests, num_failures) from Locust's `--json-file` output, the
-/// exact totals written at shutdown.
+/// Locust's `--json-file` output: one entry per (method, name), the exact totals written at
+/// shutdown. (serde_json reads floats exactly with its `float_roundtrip` feature, which the
+/// crate enables.)
+fn json_entries(path: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Per (method, name): (num_requests, num_failures) from Locust's `--json-file` output.
 fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64, f64)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    entries
+    json_entries(path)
         .iter()
         .map(|e| {
             let key = (
@@ -213,75 +296,151 @@ fn assert_totals(m: &Metrics, totals: &std::collections::BTreeMap<(String, Strin
     }
 }
 
+/// One real headless run with the plugin piped into `--events -`
+/// (`locust -f locustfile.py,plugin | locust-exporter --events shop=-`), with Locust's
+/// `--csv` and `--json-file` beside it; shared by the tests below.
+struct PluginRun {
+    prefix: PathBuf,
+    json: PathBuf,
+    /// The scrape once every event was applied and the input ended.
+    last: Metrics,
+    _dir: tempfile::TempDir,
+}
+
+static PLUGIN_RUN: std::sync::OnceLock<PluginRun> = std::sync::OnceLock::new();
+
+fn plugin_run(test: &str) -> Option<&'static PluginRun> {
+    let bin = venv_bin(test)?;
+    Some(PLUGIN_RUN.get_or_init(|| {
+        let target = Target::start(&bin);
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("run");
+        let json = dir.path().join("final");
+        let mut ex =
+            Exporter::spawn_with_stdin(&["--events", "shop=-", "--metrics", "native,seed"]);
+        let mut locust = locust_command(&bin, &target, 10, true)
+            .args([
+                "--csv",
+                prefix.to_str().unwrap(),
+                "--json-file",
+                json.to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut from = locust.stdout.take().unwrap();
+        let mut to = ex.stdin.take().unwrap();
+        let pump = std::thread::spawn(move || std::io::copy(&mut from, &mut to).unwrap());
+        wait_child(&mut locust, 60);
+        pump.join().unwrap();
+        let json = PathBuf::from(format!("{}.json", json.display()));
+        let all: f64 = json_totals(&json).values().map(|v| v.0).sum();
+        assert!(all > 50.0, "the run made requests ({all})");
+        let last = ex.wait_for(10, "every event", |m| {
+            m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
+                && m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
+        });
+        PluginRun {
+            prefix,
+            json,
+            last,
+            _dir: dir,
+        }
+    }))
+}
+
+impl PluginRun {
+    fn file(&self, suffix: &str) -> PathBuf {
+        PathBuf::from(format!("{}{suffix}", self.prefix.display()))
+    }
+}
+
 #[test]
-fn real_locust_with_the_plugin_piped_into_the_exporter() {
-    let Some(bin) = venv_bin("real_locust_with_the_plugin_piped_into_the_exporter") else {
+fn plugin_counts_equal_locusts_final_totals() {
+    let Some(run) = plugin_run("plugin_counts_equal_locusts_final_totals") else {
         return;
     };
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("run");
-    let json = dir.path().join("final");
-    let mut ex = Exporter::spawn_with_stdin(&["--events", "shop=-", "--metrics", "native,seed"]);
-    let mut locust = locust_command(&bin, &target, 10, true)
-        .args([
-            "--csv",
-            prefix.to_str().unwrap(),
-            "--json-file",
-            json.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Locust's stdout → the exporter's stdin, as `locust ... | locust-exporter --events -`.
-    let mut from = locust.stdout.take().unwrap();
-    let mut to = ex.stdin.take().unwrap();
-    let pump = std::thread::spawn(move || std::io::copy(&mut from, &mut to).unwrap());
-    wait_child(&mut locust, 60);
-    pump.join().unwrap();
+    assert_totals(&run.last, &json_totals(&run.json));
+}
 
-    let totals = json_totals(&PathBuf::from(format!("{}.json", json.display())));
-    let all: f64 = totals.values().map(|v| v.0).sum();
-    assert!(all > 50.0, "the run made requests ({all})");
-    let m = ex.wait_for(10, "every event", |m| {
-        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
-            && m.get("locust_state", &[("state", "stopped")]) == Some(1.0)
-    });
-    // Counts and failures per endpoint: exactly Locust's final totals (--json-file).
-    assert_totals(&m, &totals);
-    // The final _stats.csv: equal where it caught up with the end of the run (it is written
-    // once a second and not at shutdown, so it can lag by the last second's requests).
-    let stats = PathBuf::from(format!("{}_stats.csv", prefix.display()));
-    let (h, rows) = read_csv(&stats);
+/// The plugin writes response times at full precision, and the exporter sums them in the
+/// order Locust does: the seed set's avg/min/max equal Locust's own to the last bit.
+#[test]
+fn plugin_avg_min_max_equal_locusts_exactly() {
+    let Some(run) = plugin_run("plugin_avg_min_max_equal_locusts_exactly") else {
+        return;
+    };
     let mut compared = 0;
+    for e in json_entries(&run.json) {
+        let timed = e["num_requests"].as_f64().unwrap() - e["num_none_requests"].as_f64().unwrap();
+        if timed == 0.0 {
+            continue;
+        }
+        let labels = [
+            ("service", "shop"),
+            ("method", e["method"].as_str().unwrap()),
+            ("path", e["name"].as_str().unwrap()),
+        ];
+        let avg = e["total_response_time"].as_f64().unwrap() / timed;
+        for (metric, want) in [
+            ("locust_stats_avg_response_time", avg),
+            (
+                "locust_stats_min_response_time",
+                e["min_response_time"].as_f64().unwrap(),
+            ),
+            (
+                "locust_stats_max_response_time",
+                e["max_response_time"].as_f64().unwrap(),
+            ),
+        ] {
+            let got = run.last.get(metric, &labels).unwrap();
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{metric}{labels:?}: {got} ≠ {want}"
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared >= 3, "compared {compared} endpoints");
+}
+
+/// The final `_stats.csv` is written once a second and not at shutdown, so it can lag the
+/// run's last second: served counts are at least its counts, equal where it caught up.
+#[test]
+fn plugin_counts_at_least_the_final_stats_csv() {
+    let Some(run) = plugin_run("plugin_counts_at_least_the_final_stats_csv") else {
+        return;
+    };
+    let (h, rows) = read_csv(&run.file("_stats.csv"));
     for row in &rows[..rows.len() - 1] {
         let (method, name) = (row[col(&h, "Type")].as_str(), row[col(&h, "Name")].as_str());
         let labels = [("service", "shop"), ("method", method), ("name", name)];
         let csv_requests = num(&row[col(&h, "Request Count")]);
-        let served = m.get("locust_requests_total", &labels).unwrap();
+        let served = run.last.get("locust_requests_total", &labels).unwrap();
         assert!(
             served >= csv_requests,
             "{labels:?}: served {served} < csv {csv_requests}"
         );
         if served == csv_requests {
-            compared += 1;
             assert_eq!(
-                m.get("locust_request_failures_total", &labels),
+                run.last.get("locust_request_failures_total", &labels),
                 Some(num(&row[col(&h, "Failure Count")]))
             );
         }
     }
-    eprintln!(
-        "plugin e2e: {compared} of {} endpoints had caught up in the final _stats.csv",
-        rows.len() - 1
-    );
-    // Percentiles: from the same requests, Locust's own bucket histogram (--json-file) at
-    // the nearest rank; ours (HDR, unbucketed) must be within half of Locust's bucket
-    // (its 2-significant-digit rounding) plus HDR's 1%.
-    let text = std::fs::read_to_string(format!("{}.json", json.display())).unwrap();
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+}
+
+/// Percentiles: from the same requests, Locust's own bucket histogram (`--json-file`) at the
+/// nearest rank; ours (HDR, unbucketed) must be within half of Locust's bucket (its
+/// 2-significant-digit rounding) plus HDR's 1%.
+#[test]
+fn plugin_percentiles_within_locusts_buckets() {
+    let Some(run) = plugin_run("plugin_percentiles_within_locusts_buckets") else {
+        return;
+    };
     let mut checked = 0;
-    for e in &entries {
+    for e in &json_entries(&run.json) {
         let mut buckets: Vec<(f64, f64)> = e["response_times"]
             .as_object()
             .unwrap()
@@ -312,7 +471,7 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
             let mut ql = labels.to_vec();
             let qs = q.to_string();
             ql.push(("quantile", &qs));
-            let ours_ms = m.get("locust_response_time_seconds", &ql).unwrap() * 1000.0;
+            let ours_ms = run.last.get("locust_response_time_seconds", &ql).unwrap() * 1000.0;
             let tolerance = bucket_width(locust_ms) / 2.0 + 0.01 * locust_ms + 0.02;
             assert!(
                 (ours_ms - locust_ms).abs() <= tolerance,
@@ -325,14 +484,20 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
         checked >= 9,
         "percentiles of at least 3 endpoints compared ({checked})"
     );
-    let (eh, erows) = read_csv(&PathBuf::from(format!(
-        "{}_exceptions.csv",
-        prefix.display()
-    )));
+}
+
+/// Exceptions and failures: at least what Locust's files say (they can lag the last second).
+#[test]
+fn plugin_exceptions_and_failures_at_least_the_files() {
+    let Some(run) = plugin_run("plugin_exceptions_and_failures_at_least_the_files") else {
+        return;
+    };
+    let (eh, erows) = read_csv(&run.file("_exceptions.csv"));
+    assert!(!erows.is_empty(), "the locustfile raises exceptions");
     for row in &erows {
-        // The exceptions file, like the stats file, can lag the run's last second.
         let message = row[col(&eh, "Message")].as_str();
-        let served = m
+        let served = run
+            .last
             .get("locust_exceptions_total", &[("message", message)])
             .unwrap();
         assert!(
@@ -340,19 +505,25 @@ fn real_locust_with_the_plugin_piped_into_the_exporter() {
             "{message}: served {served}"
         );
     }
-    let (fh, frows) = read_csv(&PathBuf::from(format!("{}_failures.csv", prefix.display())));
+    let (fh, frows) = read_csv(&run.file("_failures.csv"));
+    assert!(!frows.is_empty(), "the locustfile fails requests");
     for row in &frows {
         let labels = [
             ("method", row[col(&fh, "Method")].as_str()),
             ("name", row[col(&fh, "Name")].as_str()),
             ("error", row[col(&fh, "Error")].as_str()),
         ];
-        assert!(
-            m.get("locust_failures_total", &labels).unwrap() >= num(&row[col(&fh, "Occurrences")]),
-            "{labels:?}"
-        );
+        let served = run.last.get("locust_failures_total", &labels).unwrap();
+        assert!(served >= num(&row[col(&fh, "Occurrences")]), "{labels:?}");
     }
-    assert_promtool_clean(&m.text);
+}
+
+#[test]
+fn plugin_exposition_passes_promtool() {
+    let Some(run) = plugin_run("plugin_exposition_passes_promtool") else {
+        return;
+    };
+    assert_promtool_clean(&run.last.text);
 }
 
 #[test]

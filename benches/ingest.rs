@@ -25,7 +25,7 @@ enum Variant {
 }
 
 /// `n` request lines over 100 endpoints, 5% failures.
-pub fn lines(n: usize, variant: Variant) -> Vec<u8> {
+fn lines(n: usize, variant: Variant) -> Vec<u8> {
     let mut out = String::new();
     for i in 0..n {
         let exception = if i % 20 == 0 {

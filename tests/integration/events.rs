@@ -11,8 +11,11 @@ fn request(time: f64, method: &str, name: &str, ms: f64, len: u64, error: Option
     )
 }
 
-#[test]
-fn stdin_events_values_lifecycle_and_eof() {
+/// The scenario the stdin tests share: lifecycle events, 100 requests to a name with a
+/// comma and quotes, a failed and a slow POST, an unknown event, two bad lines and an
+/// exception, written to `--events shop=-`. Returns the exporter (stdin still open) and the
+/// scrape once everything was applied.
+fn stdin_scenario() -> (Exporter, Metrics) {
     let mut ex = Exporter::spawn_with_stdin(&["--events", "shop=-", "--buckets", "0.01,0.1,1"]);
     let mut input = String::new();
     input.push_str("{\"event\":\"test_start\"}\n{\"event\":\"users\",\"user_count\":10}\n{\"event\":\"workers\",\"count\":4}\n");
@@ -38,14 +41,21 @@ fn stdin_events_values_lifecycle_and_eof() {
     let stdin = ex.stdin.as_mut().unwrap();
     stdin.write_all(input.as_bytes()).unwrap();
     stdin.flush().unwrap();
-    let get = [("service", "shop"), ("method", "GET"), ("name", "/a,\"b\"")];
     let m = ex.wait_for(5, "events applied", |m| {
-        m.get("locust_requests_total", &get) == Some(100.0)
+        m.get("locust_requests_total", &GET) == Some(100.0)
             && m.get("locust_exceptions_total", &[]).is_some()
     });
-    let post = [("service", "shop"), ("method", "POST"), ("name", "/p")];
-    assert_eq!(m.get("locust_requests_total", &post), Some(2.0));
-    assert_eq!(m.get("locust_request_failures_total", &post), Some(1.0));
+    (ex, m)
+}
+
+const GET: [(&str, &str); 3] = [("service", "shop"), ("method", "GET"), ("name", "/a,\"b\"")];
+const POST: [(&str, &str); 3] = [("service", "shop"), ("method", "POST"), ("name", "/p")];
+
+#[test]
+fn events_count_requests_and_failures_per_endpoint() {
+    let (_ex, m) = stdin_scenario();
+    assert_eq!(m.get("locust_requests_total", &POST), Some(2.0));
+    assert_eq!(m.get("locust_request_failures_total", &POST), Some(1.0));
     assert_eq!(
         m.get(
             "locust_failures_total",
@@ -53,7 +63,12 @@ fn stdin_events_values_lifecycle_and_eof() {
         ),
         Some(1.0)
     );
-    assert_eq!(m.get("locust_response_bytes_total", &get), Some(10000.0));
+}
+
+#[test]
+fn events_sum_bytes_and_fill_histogram_buckets() {
+    let (_ex, m) = stdin_scenario();
+    assert_eq!(m.get("locust_response_bytes_total", &GET), Some(10000.0));
     // Times 0..49 ms twice: ≤10 ms: 0..=10 → 22; ≤100 ms: all 100.
     let bucket = |le: &str| {
         m.get(
@@ -66,22 +81,37 @@ fn stdin_events_values_lifecycle_and_eof() {
         (Some(22.0), Some(100.0), Some(100.0), Some(100.0))
     );
     let sum: f64 = (0..100).map(|i| f64::from(i % 50)).sum::<f64>() / 1000.0;
-    assert!((m.get("locust_request_duration_seconds_sum", &get).unwrap() - sum).abs() < 1e-9);
+    assert!((m.get("locust_request_duration_seconds_sum", &GET).unwrap() - sum).abs() < 1e-9);
     assert_eq!(
-        m.get("locust_request_duration_seconds_count", &get),
+        m.get("locust_request_duration_seconds_count", &GET),
         Some(100.0)
     );
+}
+
+#[test]
+fn events_users_workers_and_running_state() {
+    let (_ex, m) = stdin_scenario();
     assert_eq!(m.get("locust_users", &[("service", "shop")]), Some(20.0));
     assert_eq!(m.get("locust_workers", &[("service", "shop")]), Some(4.0));
     assert_eq!(
         m.get("locust_slave_count", &[("service", "shop")]),
         Some(4.0)
     );
+    assert_eq!(m.get("locust_state", &[("state", "running")]), Some(1.0));
+}
+
+#[test]
+fn events_exceptions_counted_by_message() {
+    let (_ex, m) = stdin_scenario();
     assert_eq!(
         m.get("locust_exceptions_total", &[("message", "boom, bang")]),
         Some(1.0)
     );
-    // The seed set from events.
+}
+
+#[test]
+fn events_feed_the_seed_set() {
+    let (_ex, m) = stdin_scenario();
     let seed = [("service", "shop"), ("path", "/p"), ("method", "POST")];
     assert_eq!(m.get("locust_stats_num_requests", &seed), Some(2.0));
     assert_eq!(m.get("locust_stats_max_response_time", &seed), Some(2000.0));
@@ -97,7 +127,11 @@ fn stdin_events_values_lifecycle_and_eof() {
         m.get("locust_errors", &[("path", "/p"), ("method", "POST")]),
         Some(1.0)
     );
-    // Skipped lines, counted by reason.
+}
+
+#[test]
+fn events_bad_lines_and_unknown_events_are_counted_and_skipped() {
+    let (_ex, m) = stdin_scenario();
     assert_eq!(
         m.get(
             "locust_exporter_parse_errors_total",
@@ -112,13 +146,21 @@ fn stdin_events_values_lifecycle_and_eof() {
         ),
         Some(1.0)
     );
-    assert_eq!(m.get("locust_state", &[("state", "running")]), Some(1.0));
-    // EOF on stdin: the source ends, the final state stays served.
+}
+
+#[test]
+fn stdin_eof_stops_the_service_and_keeps_its_values() {
+    let (mut ex, _) = stdin_scenario();
     drop(ex.stdin.take());
     let m = ex.wait_for(5, "stopped at EOF", |m| {
         m.get("locust_state", &[("service", "shop"), ("state", "stopped")]) == Some(1.0)
     });
-    assert_eq!(m.get("locust_requests_total", &get), Some(100.0));
+    assert_eq!(m.get("locust_requests_total", &GET), Some(100.0));
+}
+
+#[test]
+fn events_exposition_passes_promtool() {
+    let (_ex, m) = stdin_scenario();
     assert_promtool_clean(&m.text);
 }
 
@@ -381,4 +423,38 @@ fn cardinality_guard_folds_warns_once_and_counts() {
         m.get("locust_requests_total", &[("name", "__other__")]) == Some(41.0)
     });
     assert_eq!(warnings(&ex), 1, "warned once: {:?}", ex.stderr());
+}
+
+/// An events file truncated and written past its old length between two polls (the
+/// writer reopened it with O_TRUNC): the new content is read whole from its start, the old
+/// counts stay, and one reset is counted.
+#[test]
+fn events_file_rewritten_in_place_is_read_again_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let old: String = (0..5000)
+        .map(|i| request(f64::from(i), "GET", "/old", 1.0, 1, None))
+        .collect();
+    std::fs::write(&path, &old).unwrap();
+    let ex = Exporter::spawn(&["--events", path.to_str().unwrap()]);
+    ex.wait_for(10, "the first file", |m| {
+        m.get("locust_requests_total", &[("name", "/old")]) == Some(5000.0)
+    });
+    let new: String = (0..6000)
+        .map(|i| request(f64::from(i), "GET", "/new", 1.0, 1, None))
+        .collect();
+    std::fs::write(&path, &new).unwrap(); // O_TRUNC, then one write past the old end
+    let source = path.display().to_string();
+    let m = ex.wait_for(10, "the rewritten file", |m| {
+        m.get("locust_requests_total", &[("name", "/new")]) == Some(6000.0)
+    });
+    assert_eq!(
+        m.get("locust_requests_total", &[("name", "/old")]),
+        Some(5000.0)
+    );
+    assert_eq!(
+        m.get("locust_exporter_resets_total", &[("source", &source)]),
+        Some(1.0)
+    );
+    assert_eq!(m.get("locust_exporter_parse_errors_total", &[]), None);
 }

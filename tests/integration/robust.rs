@@ -44,105 +44,135 @@ fn replace(path: &Path, content: &[u8]) {
     f.set_len(content.len() as u64).unwrap();
 }
 
-#[test]
-fn bad_snapshots_keep_the_last_good_one() {
+/// An exporter following a prefix whose `_stats.csv` holds the good recording.
+fn following_good_stats() -> (tempfile::TempDir, std::path::PathBuf, Exporter) {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("run_stats.csv");
     replace(&stats, &good_stats());
-    let prefix = dir.path().join("run");
-    let ex = Exporter::spawn(&["--csv", prefix.to_str().unwrap()]);
+    let ex = Exporter::spawn(&["--csv", dir.path().join("run").to_str().unwrap()]);
     let total = good_total();
     ex.wait_for(5, "first snapshot", |m| {
         m.get("locust_stats_num_requests", &AGG) == Some(total)
     });
+    (dir, stats, ex)
+}
 
-    let cases: [(&str, Vec<u8>); 5] = [
-        (
-            "incomplete",
-            std::fs::read(fixture(
-                "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
-            ))
-            .unwrap(),
-        ),
-        ("any", b"\x00\x01garbage\xff\"\"\r\n\x02\x03,,,\n".to_vec()),
-        ("unknown_header", b"Foo,Bar\r\n,Aggregated\r\n".to_vec()),
-        (
-            "bad_number",
-            String::from_utf8(good_stats())
-                .unwrap()
-                .replacen(",Aggregated,", ",Aggregated,x", 1)
-                .into_bytes(),
-        ),
-        ("invalid_utf8", {
-            let mut s = good_stats();
-            let at = s.windows(4).position(|w| w == b"/big").unwrap();
-            s[at + 1] = 0xff;
-            s
-        }),
-    ];
-    for (reason, content) in cases {
-        let before = errors(&ex.scrape(), reason);
-        replace(&stats, &content);
-        let m = ex.wait_for(5, &format!("{reason} counted"), |m| {
-            errors(m, reason) > before
-        });
-        assert_eq!(
-            m.get("locust_stats_num_requests", &AGG),
-            Some(total),
-            "{reason}: the last good snapshot stays"
-        );
-        assert_stats_match(
-            &m,
-            "locust",
-            &fixture("locust-2.47.0/standalone-full-history/run_stats.csv"),
-        );
-    }
-    let source = stats.display().to_string();
-    assert_eq!(
-        ex.scrape()
-            .get("locust_exporter_source_up", &[("source", &source)]),
-        Some(0.0),
-        "the last read was rejected"
+fn torn() -> Vec<u8> {
+    std::fs::read(fixture(
+        "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
+    ))
+    .unwrap()
+}
+
+/// Rewrites `_stats.csv` with `content`, waits until the rejection is counted under
+/// `reason`, and checks the last good snapshot is still what is served.
+fn bad_snapshot_keeps_the_last_good_one(reason: &str, content: &[u8]) {
+    let (_dir, stats, ex) = following_good_stats();
+    let before = errors(&ex.scrape(), reason);
+    replace(&stats, content);
+    let m = ex.wait_for(5, &format!("{reason} counted"), |m| {
+        errors(m, reason) > before
+    });
+    assert_stats_match(
+        &m,
+        "locust",
+        &fixture("locust-2.47.0/standalone-full-history/run_stats.csv"),
     );
-    // A torn read does not take the source down.
+}
+
+#[test]
+fn torn_snapshot_keeps_the_last_good_one() {
+    bad_snapshot_keeps_the_last_good_one("incomplete", &torn());
+}
+
+#[test]
+fn garbage_snapshot_keeps_the_last_good_one() {
+    bad_snapshot_keeps_the_last_good_one("any", b"\x00\x01garbage\xff\"\"\r\n\x02\x03,,,\n");
+}
+
+#[test]
+fn unknown_header_keeps_the_last_good_one() {
+    bad_snapshot_keeps_the_last_good_one("unknown_header", b"Foo,Bar\r\n,Aggregated\r\n");
+}
+
+#[test]
+fn bad_number_keeps_the_last_good_one() {
+    let content =
+        String::from_utf8(good_stats())
+            .unwrap()
+            .replacen(",Aggregated,", ",Aggregated,x", 1);
+    bad_snapshot_keeps_the_last_good_one("bad_number", content.as_bytes());
+}
+
+#[test]
+fn invalid_utf8_snapshot_keeps_the_last_good_one() {
+    let mut content = good_stats();
+    let at = content.windows(4).position(|w| w == b"/big").unwrap();
+    content[at + 1] = 0xff;
+    bad_snapshot_keeps_the_last_good_one("invalid_utf8", &content);
+}
+
+#[test]
+fn rejected_snapshot_takes_the_source_down_until_one_parses() {
+    let (_dir, stats, ex) = following_good_stats();
+    let source = stats.display().to_string();
+    replace(&stats, b"Foo,Bar\r\n,Aggregated\r\n");
+    ex.wait_for(5, "down", |m| {
+        m.get("locust_exporter_source_up", &[("source", &source)]) == Some(0.0)
+    });
     replace(&stats, &good_stats());
     ex.wait_for(5, "back up", |m| {
         m.get("locust_exporter_source_up", &[("source", &source)]) == Some(1.0)
     });
-    let before = errors(&ex.scrape(), "incomplete");
-    replace(
-        &stats,
-        &std::fs::read(fixture(
-            "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
-        ))
-        .unwrap(),
-    );
-    let m = ex.wait_for(5, "torn read counted", |m| errors(m, "incomplete") > before);
+}
+
+#[test]
+fn torn_snapshot_leaves_the_source_up() {
+    let (_dir, stats, ex) = following_good_stats();
+    let source = stats.display().to_string();
+    replace(&stats, &torn());
+    let m = ex.wait_for(5, "torn read counted", |m| errors(m, "incomplete") > 0.0);
     assert_eq!(
         m.get("locust_exporter_source_up", &[("source", &source)]),
         Some(1.0)
     );
-    let logged = ex
-        .stderr()
+}
+
+#[test]
+fn a_rejected_snapshot_is_logged_once_naming_file_and_line() {
+    let (_dir, stats, ex) = following_good_stats();
+    let source = stats.display().to_string();
+    for (i, content) in [&b"Foo,Bar\r\n,Aggregated\r\n"[..], &good_stats()]
         .iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        replace(&stats, content);
+        // Each rewrite is read (the bad ones counted) before the next.
+        let want = (i / 2 + 1) as f64;
+        if i % 2 == 0 {
+            ex.wait_for(5, "rejected", |m| errors(m, "unknown_header") >= want);
+        } else {
+            ex.wait_for(5, "accepted", |m| {
+                m.get("locust_exporter_source_up", &[("source", &source)]) == Some(1.0)
+            });
+        }
+    }
+    let logged: Vec<String> = ex
+        .stderr()
+        .into_iter()
         .filter(|l| l.contains("unknown header") && l.contains("WARN"))
-        .count();
+        .collect();
     assert_eq!(
-        logged,
+        logged.len(),
         1,
-        "an error is logged once, not on every read: {:?}",
-        ex.stderr()
+        "logged once, not on every read: {logged:?}"
     );
     assert!(
-        ex.stderr()
-            .iter()
-            .any(|l| l.contains(&source) && l.contains("line 1")),
-        "the log names the file and line"
+        logged[0].contains(&source) && logged[0].contains("line 1"),
+        "the log names the file and line: {logged:?}"
     );
-    replace(&stats, &good_stats());
-    ex.wait_for(5, "back up", |m| {
-        m.get("locust_exporter_source_up", &[("source", &source)]) == Some(1.0)
-    });
 }
 
 #[test]
@@ -192,8 +222,8 @@ fn ten_megabyte_line_and_garbage_in_the_history() {
     );
 }
 
-#[test]
-fn truncated_history_and_deleted_directory() {
+/// A copy of the recording in a directory, followed as `--csv DIR/`.
+fn following_a_directory() -> (tempfile::TempDir, std::path::PathBuf, Exporter, f64) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("out");
     std::fs::create_dir(&dir).unwrap();
@@ -215,6 +245,12 @@ fn truncated_history_and_deleted_directory() {
         ) == Some(total)
     });
 
+    (root, dir, ex, total)
+}
+
+#[test]
+fn truncated_history_is_read_again_from_its_start() {
+    let (_root, dir, ex, total) = following_a_directory();
     // The history truncated to the middle of a line: a restart of the history, no crash.
     let history = dir.join("run_stats_history.csv");
     let h = std::fs::read(&history).unwrap();
@@ -258,7 +294,12 @@ fn truncated_history_and_deleted_directory() {
         ),
         Some(total)
     );
+}
 
+#[test]
+fn deleted_directory_keeps_the_last_state_and_is_followed_when_it_returns() {
+    let (_root, dir, ex, total) = following_a_directory();
+    let src = fixture("locust-2.47.0/standalone-full-history");
     // The whole directory deleted: the last good state stays, the sources go down.
     std::fs::remove_dir_all(&dir).unwrap();
     let m = ex.wait_for(5, "sources down", |m| {

@@ -1,25 +1,50 @@
 #!/usr/bin/env bash
-# The test command (README.md): installs what the tests need if it is missing (promtool from
-# Debian's `prometheus` package, Locust 2.47.0 in .venv/), then runs every check CI runs.
+# The test command (README.md): fmt, clippy (benches included), docs, every test (real Locust
+# and a real Prometheus among them) and the plugin's Python tests.
+#
+#   ./test.sh              uses what is installed; says what is missing and how to get it
+#   ./test.sh --install    first installs what is missing (Debian packages with apt-get, as
+#                          root or through sudo); .ci/run asks for this
+#
+# Locust 2.47.0 is installed into .venv/ (a local virtualenv, never a system package) when
+# .venv/bin/locust is missing. With --install the tests that need promtool, a Prometheus
+# server or Locust cannot skip (REQUIRE_*); without it they skip, loudly, if their tool is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "== installing promtool (Debian package prometheus)"
-  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq prometheus >/dev/null
+install=0
+[ "${1:-}" = "--install" ] && install=1
+
+# Debian packages the tests use, with the command each provides.
+packages=(prometheus:promtool)
+
+missing=()
+for entry in "${packages[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$install" = 1 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "!! missing: ${missing[*]} — the tests that need them will skip. Install with:"
+    echo "!!   sudo apt-get install ${missing[*]}      (or run ./test.sh --install)"
+  fi
 fi
 if [ ! -x .venv/bin/locust ]; then
   echo "== installing Locust 2.47.0 into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q "locust==2.47.0"
 fi
-export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1
+if [ "$install" = 1 ]; then
+  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1
+fi
 
 echo "== cargo fmt --check"; cargo fmt --all -- --check
-echo "== cargo clippy"; cargo clippy --all-targets -- -D warnings
+echo "== cargo clippy (all targets: lib, tests, benches)"; cargo clippy --all-targets -- -D warnings
 echo "== cargo doc"; RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
-echo "== cargo test"; cargo test --all-targets
+echo "== cargo test"; cargo test
 echo "== python plugin tests"; .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
-echo "== benches compile"; cargo bench --no-run -q

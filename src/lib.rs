@@ -25,7 +25,47 @@
 //! Rules: `model` reads no clock and does no I/O (time is a parameter); `parse` is pure and
 //! never logs; `expose` takes no locks; `source` never parses; `ingest` is the only place
 //! where `parse` meets `model`; `app` is the only place that spawns tasks; `main` the only
-//! place that exits.
+//! place that exits. Every input meets the model through one door, [`model::Model::apply_all`].
+//!
+//! ## One `_stats.csv` row, from the file to `/metrics`
+//!
+//! 1. **source**: [`source::follow::run`] wakes on an inotify event (debounced) or its poll
+//!    tick and calls [`source::follow::Follower::poll`], whose
+//!    [`source::snapshot::SnapshotFile::poll`] reads the changed file whole: a
+//!    [`source::Chunk`] with [`source::Body::Snapshot`] goes on the channel.
+//! 2. **ingest → parse**: [`ingest::Ingest::apply`] routes it by role to
+//!    [`parse::snapshot`] ([`parse::SnapshotKind::Stats`]), i.e. `parse::stats::parse_stats`:
+//!    the row becomes a [`model::update::EndpointStats`] (one line of its `NUMERIC` column
+//!    table per numeric column) in an [`model::update::Update::Stats`]; a torn read is a
+//!    [`parse::ParseError::Incomplete`] and the previous snapshot stays.
+//! 3. **model**: [`model::Model::apply`] hands it to the service, whose CSV feed folds it
+//!    through the cardinality guard, records the counters in its rate windows and keeps it.
+//! 4. **snapshot**: [`ingest::run`] publishes [`ingest::Ingest::snapshot`] →
+//!    [`model::Model::snapshot`]: the same `EndpointStats`, with current rates, in a
+//!    [`model::snapshot::Snapshot`] on a `watch` channel.
+//! 5. **expose**: a scrape calls [`http::respond`] → [`expose::render`], whose seed and native
+//!    writers turn the `EndpointStats` into `locust_stats_*{path,method}` and
+//!    `locust_requests_total{method,name}`, ….
+//!
+//! A new Locust column therefore touches three places: its line in the column table, its
+//! field in `EndpointStats`, its family in `expose`.
+//!
+//! ## One JSON event, from the stream to `/metrics`
+//!
+//! 1. **source**: [`source::stream::run_stdin`] (or a followed file's
+//!    [`source::tail::FileTail::poll`]) frames the bytes into complete lines
+//!    ([`source::stream::LineStream`], [`source::lines::LineFramer`]): a
+//!    [`source::Body::Lines`] chunk.
+//! 2. **ingest → parse**: [`ingest::Ingest::apply`] hands each line to the source's
+//!    [`parse::stream::LineParser`], which decided from the first line that this stream is
+//!    JSON and calls [`parse::event::parse_event`]: a fast path (or serde_json) gives
+//!    [`parse::Item::Update`] of an [`model::update::Update::Request`] that borrows its method,
+//!    name and error from the line.
+//! 3. **model**: the batch's updates go through [`model::Model::apply_all`] (one service
+//!    lookup per batch) to the service's event feed, which counts the request in its
+//!    endpoint (counters, sums, HDR histogram, buckets, per-second window).
+//! 4. **snapshot** and 5. **expose**: as above; the event feed computes the quantiles once per
+//!    snapshot into the same `EndpointStats`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -5,9 +5,9 @@
 //! feed it [`update::Update`] values through one door, [`Model::apply_all`] (or
 //! [`Model::apply`] for one), and read immutable [`snapshot::Snapshot`]s back.
 //!
-//! Layout: [`service`] holds a service's run state and routes updates to its two feeds,
-//! [`csv_feed`] (the files' snapshots and rates) and [`event_feed`] (per-request counting,
-//! with [`endpoint`] and [`window`]); [`guard`] bounds the endpoints both feeds admit.
+//! Layout: `service` holds a service's run state and routes updates to its two feeds,
+//! `csv_feed` (the files' snapshots and rates) and `event_feed` (per-request counting,
+//! with [`endpoint`] and [`window`]); `guard` bounds the endpoints both feeds admit.
 
 mod csv_feed;
 pub mod endpoint;

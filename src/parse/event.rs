@@ -6,8 +6,8 @@
 //! absent means success. Unknown `event` values are a value ([`Item::Unknown`]), counted
 //! and skipped by the caller, not an error: newer plugins stay readable.
 //!
-//! Lines are decoded by the fast paths of [`super::json`] when they can, else by
-//! `serde_json`; both fill the same [`Raw`] and one function, `interpret`, makes the event.
+//! Lines are decoded by the fast paths of `parse::json` when they can, else by
+//! `serde_json`; both fill the same `Raw` and one function, `interpret`, makes the event.
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use crate::util::*;
 
 /// (fixture prefix under fixtures/, golden name).
-const FIXTURES: [(&str, &str); 6] = [
+const FIXTURES: [(&str, &str); 8] = [
     (
         "locust-2.47.0/standalone-full-history/run",
         "2.47.0-standalone-full-history",
@@ -23,8 +23,16 @@ const FIXTURES: [(&str, &str); 6] = [
         "2.8.6-standalone-full-history",
     ),
     (
+        "locust-2.8.6/restart-same-prefix/run",
+        "2.8.6-restart-same-prefix",
+    ),
+    (
         "locust-2.8.6/distributed-2workers/run",
         "2.8.6-distributed-2workers",
+    ),
+    (
+        "locust-1.6.0/restart-same-prefix/run",
+        "1.6.0-restart-same-prefix",
     ),
     (
         "locust-1.6.0/standalone-full-history/run",

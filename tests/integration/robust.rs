@@ -57,11 +57,17 @@ fn following_good_stats() -> (tempfile::TempDir, std::path::PathBuf, Exporter) {
     (dir, stats, ex)
 }
 
+/// A real torn read of Locust 2.47.0's `_stats.csv` (stale bytes after the Aggregated row),
+/// caught by `fixtures/record/torn.py`.
 fn torn() -> Vec<u8> {
-    std::fs::read(fixture(
-        "torn/2.47.0-standalone-full-history.stats.ragged_rows.1.t5.722.csv",
-    ))
-    .unwrap()
+    let dir = fixture("torn");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("2.47.0-standalone-full-history.stats.ragged_rows."))
+        .collect();
+    names.sort();
+    std::fs::read(dir.join(names.first().expect("a recorded torn read"))).unwrap()
 }
 
 /// Rewrites `_stats.csv` with `content`, waits until the rejection is counted under

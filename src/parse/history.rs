@@ -62,14 +62,17 @@ impl RecordSplitter {
             return vec![""];
         }
         self.reader.reset();
-        // Unquoting never makes a record longer, and a record has at most one field more
-        // than it has commas.
-        self.out.resize(line.len().max(1), 0);
-        let commas = memchr::memchr_iter(b',', line.as_bytes()).count();
-        self.ends.resize(commas + 1, 0);
+        // Unquoting never makes a record longer; the field ends grow when full.
+        if self.out.len() < line.len() {
+            self.out.resize(line.len(), 0);
+        }
+        if self.ends.len() < 32 {
+            self.ends.resize(32, 0);
+        }
         let (mut input, mut nout, mut nend) = (line.as_bytes(), 0, 0);
-        // One call reads the line, a second (with no input) ends the record.
-        for _ in 0..3 {
+        // One call reads the line, a second (with no input) ends the record; a few more if
+        // a record has more fields than there is room for ends (each call doubles it).
+        for _ in 0..16 {
             let (result, nin, o, e) =
                 self.reader
                     .read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
@@ -79,9 +82,12 @@ impl RecordSplitter {
             match result {
                 // The whole line is in: the next call, with no input, ends the record.
                 csv_core::ReadRecordResult::InputEmpty => {}
-                // Cannot happen with the sizes above; stop rather than loop.
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
+                // OutputFull cannot happen with the size above; stop rather than loop.
                 csv_core::ReadRecordResult::OutputFull
-                | csv_core::ReadRecordResult::OutputEndsFull
                 | csv_core::ReadRecordResult::Record
                 | csv_core::ReadRecordResult::End => break,
             }

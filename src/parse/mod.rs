@@ -142,7 +142,7 @@ fn bad_number(field: &str, column: &'static str, line: u64) -> ParseError {
 /// Checks the framing every Locust snapshot file must have before its records are trusted:
 /// it ends with a newline and its quotes are balanced (a read that stops inside a quoted,
 /// multi-line field has an odd number of `"`).
-pub(crate) fn check_snapshot_framing(input: &[u8]) -> Result<(), ParseError> {
+fn check_snapshot_framing(input: &[u8]) -> Result<(), ParseError> {
     let lines = input.iter().filter(|&&b| b == b'\n').count() as u64;
     if !input.ends_with(b"\n") {
         return Err(ParseError::Incomplete {

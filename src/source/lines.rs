@@ -100,7 +100,8 @@ impl LineFramer {
     }
 
     /// True if bytes of an unfinished line are held.
-    pub fn has_partial(&self) -> bool {
+    #[cfg(test)]
+    fn has_partial(&self) -> bool {
         !self.partial.is_empty() || self.discarding
     }
 

@@ -74,7 +74,7 @@ fn snapshot(n: usize, events: bool) -> Snapshot {
             errors,
             exceptions: Vec::new(),
             last_update: Some(1795542142.0),
-            endpoints_dropped: 0,
+            folded: Default::default(),
         }],
         sources: Vec::new(),
         seq: 1,

@@ -64,6 +64,8 @@ pub fn model_config(config: &Config) -> ModelConfig {
     ModelConfig {
         stale_after_secs: 3.0 * config.poll_interval.as_secs_f64(),
         max_endpoints: config.max_endpoints,
+        max_errors_per_endpoint: config.max_errors_per_endpoint,
+        max_exceptions: config.max_exceptions,
         buckets: Arc::from(config.buckets.as_slice()),
     }
 }
@@ -147,7 +149,11 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         Some(path) => WebConfig::load(path)?,
         None => WebConfig::default(),
     };
-    let tls = web.tls.as_ref().map(http::tls::acceptor).transpose()?;
+    let tls = web
+        .tls
+        .as_ref()
+        .map(|files| http::tls::acceptor(files, web.http2))
+        .transpose()?;
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.listen)
@@ -184,11 +190,11 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         snap_rx,
         config.telemetry_path.clone(),
         config.sets,
-        web,
+        &web,
     ));
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
-    http::serve(listener, state, tls, shutdown).await;
+    http::server::serve(listener, state, tls, config.limits, shutdown).await;
     ingest_task.abort();
     tracing::info!("Shut down.");
     Ok(())

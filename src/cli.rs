@@ -46,6 +46,27 @@ pub struct Args {
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Most connections served at once; one more is answered 503 and closed.
+    #[arg(long = "web.max-connections", value_name = "N", default_value = "512")]
+    pub max_connections: String,
+
+    /// Time a client has to send a request's headers (from connecting, or from the first
+    /// byte of a following request).
+    #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = "10s")]
+    pub read_header_timeout: String,
+
+    /// A kept-alive connection with no traffic for this long is closed.
+    #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = "60s")]
+    pub idle_timeout: String,
+
+    /// A client that reads nothing of its response for this long is dropped.
+    #[arg(long = "web.send-timeout", value_name = "DURATION", default_value = "30s")]
+    pub send_timeout: String,
+
+    /// On SIGINT/SIGTERM, time given to open connections to finish before they are closed.
+    #[arg(long = "web.shutdown-timeout", value_name = "DURATION", default_value = "3s")]
+    pub shutdown_timeout: String,
+
     /// Metric sets to serve: seed (the Python collector's names), native, or both.
     #[arg(
         long = "metrics",
@@ -57,6 +78,16 @@ pub struct Args {
     /// Distinct (method, name) per service before further ones are folded into `__other__`.
     #[arg(long = "max-endpoints", value_name = "N", default_value = "2000")]
     pub max_endpoints: String,
+
+    /// Distinct error texts per endpoint before further ones are folded into error
+    /// `__other__`.
+    #[arg(long = "max-errors-per-endpoint", value_name = "N", default_value = "20")]
+    pub max_errors_per_endpoint: String,
+
+    /// Distinct exception messages per service before further ones are folded into message
+    /// `__other__`.
+    #[arg(long = "max-exceptions", value_name = "N", default_value = "200")]
+    pub max_exceptions: String,
 
     /// How often files are polled besides inotify wake-ups (e.g. 1s, 500ms).
     #[arg(long = "poll-interval", value_name = "DURATION", default_value = "1s")]

@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::cli::Args;
 use crate::expose::Sets;
+use crate::http::server::Limits;
 use crate::model::endpoint::DEFAULT_BUCKETS;
 
 /// A bad flag value. Exit code 2.
@@ -72,6 +73,12 @@ pub struct Config {
     pub sets: Sets,
     /// `--max-endpoints`.
     pub max_endpoints: usize,
+    /// `--max-errors-per-endpoint`.
+    pub max_errors_per_endpoint: usize,
+    /// `--max-exceptions`.
+    pub max_exceptions: usize,
+    /// `--web.max-connections` and the `--web.*-timeout`s.
+    pub limits: Limits,
     /// `--poll-interval`.
     pub poll_interval: Duration,
     /// `--buckets`, ascending, in seconds.
@@ -131,17 +138,13 @@ impl Config {
                 format!("`{}` is taken by a health endpoint", args.telemetry_path),
             ));
         }
-        let max_endpoints: usize = args
-            .max_endpoints
-            .parse()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| {
-                invalid(
-                    "--max-endpoints",
-                    format!("`{}` is not a whole number ≥ 1", args.max_endpoints),
-                )
-            })?;
+        let limits = Limits {
+            max_connections: count("--web.max-connections", &args.max_connections)?,
+            read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
+            idle_timeout: duration("--web.idle-timeout", &args.idle_timeout)?,
+            send_timeout: duration("--web.send-timeout", &args.send_timeout)?,
+            shutdown_timeout: duration("--web.shutdown-timeout", &args.shutdown_timeout)?,
+        };
         Ok(Config {
             csv,
             events,
@@ -151,7 +154,13 @@ impl Config {
             telemetry_path: args.telemetry_path,
             web_config_file: args.web_config_file,
             sets: metric_sets(&args.metrics)?,
-            max_endpoints,
+            max_endpoints: count("--max-endpoints", &args.max_endpoints)?,
+            max_errors_per_endpoint: count(
+                "--max-errors-per-endpoint",
+                &args.max_errors_per_endpoint,
+            )?,
+            max_exceptions: count("--max-exceptions", &args.max_exceptions)?,
+            limits,
             poll_interval: duration("--poll-interval", &args.poll_interval)?,
             buckets: match &args.buckets {
                 Some(text) => buckets(text)?,
@@ -244,7 +253,17 @@ pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
     Ok(sets)
 }
 
-/// `1s`, `500ms`, `2.5s`, `1m`, or plain seconds.
+/// A whole number ≥ 1.
+pub fn count(flag: &'static str, text: &str) -> Result<usize, ConfigError> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| invalid(flag, format!("`{text}` is not a whole number ≥ 1")))
+}
+
+/// `1s`, `500ms`, `2.5s`, `1m`, `1h`: a number and a unit (a bare number is refused: is
+/// `5` seconds or milliseconds?).
 pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
     let t = text.trim();
     let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
@@ -253,8 +272,13 @@ pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError>
         (n, 1.0)
     } else if let Some(n) = t.strip_suffix('m') {
         (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
     } else {
-        (t, 1.0)
+        return Err(invalid(
+            flag,
+            format!("`{text}` has no unit: write e.g. {text}s or {text}ms"),
+        ));
     };
     let secs = number
         .parse::<f64>()
@@ -341,8 +365,12 @@ mod tests {
             Duration::from_millis(500)
         );
         assert_eq!(
-            duration("--poll-interval", "2").unwrap(),
+            duration("--poll-interval", "2s").unwrap(),
             Duration::from_secs(2)
+        );
+        assert_eq!(
+            duration("--poll-interval", "5").unwrap_err().to_string(),
+            "--poll-interval: `5` has no unit: write e.g. 5s or 5ms"
         );
         assert!(duration("--poll-interval", "0s").is_err());
         assert_eq!(

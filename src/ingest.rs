@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::model::snapshot::{Snapshot, SourceStatus};
+use crate::model::snapshot::{Folded, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
 use crate::parse::stream::LineParser;
@@ -215,6 +215,10 @@ fn apply_lines(
                 entry.accept(1);
                 match item {
                     Item::Update(update) => Some(update),
+                    Item::Clamped(update) => {
+                        entry.status.clamped += 1;
+                        Some(update)
+                    }
                     Item::Nothing => None,
                     Item::Unknown => {
                         entry.status.unknown_events += 1;
@@ -246,7 +250,7 @@ pub async fn run(
     let mut pause = COALESCE;
     let mut dirty = false;
     let mut open = true;
-    let mut dropped_warned = false;
+    let mut warned = Folded::default();
     let mut seq = 0u64;
     loop {
         let publish_at = dirty.then(|| (last_publish + pause).max(Instant::now()));
@@ -273,17 +277,32 @@ pub async fn run(
         pause = COALESCE.max(started.elapsed() * 4).min(TICK);
         seq += 1;
         snap.seq = seq;
-        if !dropped_warned {
-            if let Some(s) = snap.services.iter().find(|s| s.endpoints_dropped > 0) {
-                dropped_warned = true;
-                tracing::warn!(service = %s.name, "More distinct endpoints than --max-endpoints: further ones are folded into name __other__ (see locust_exporter_endpoints_dropped_total).");
-            }
-        }
+        warn_folded_once(&snap, &mut warned);
         if tx.send(Arc::new(snap)).is_err() && !open {
             return;
         }
         last_publish = Instant::now();
         dirty = false;
+    }
+}
+
+/// Warns once per kind the first time a service folds endpoints, error texts or exception
+/// messages into `__other__` (`warned` holds a 1 for each kind warned about).
+fn warn_folded_once(snap: &Snapshot, warned: &mut Folded) {
+    for s in &snap.services {
+        let f = s.folded;
+        if f.endpoints > 0 && warned.endpoints == 0 {
+            warned.endpoints = 1;
+            tracing::warn!(service = %s.name, "More distinct endpoints than --max-endpoints: further ones are folded into name __other__ (see locust_exporter_endpoints_dropped_total).");
+        }
+        if f.errors > 0 && warned.errors == 0 {
+            warned.errors = 1;
+            tracing::warn!(service = %s.name, "More distinct error texts for an endpoint than --max-errors-per-endpoint: further ones are folded into error __other__ (see locust_exporter_errors_dropped_total).");
+        }
+        if f.exceptions > 0 && warned.exceptions == 0 {
+            warned.exceptions = 1;
+            tracing::warn!(service = %s.name, "More distinct exception messages than --max-exceptions: further ones are folded into message __other__ (see locust_exporter_exceptions_dropped_total).");
+        }
     }
 }
 

@@ -16,8 +16,14 @@ pub const PARSE_ERRORS: &str = "locust_exporter_parse_errors_total";
 pub const UNKNOWN_EVENTS: &str = "locust_exporter_unknown_events_total";
 /// `locust_exporter_resets_total{source}`.
 pub const RESETS: &str = "locust_exporter_resets_total";
+/// `locust_exporter_events_time_clamped_total{source}`.
+pub const CLAMPED: &str = "locust_exporter_events_time_clamped_total";
 /// `locust_exporter_endpoints_dropped_total{service}`.
 pub const ENDPOINTS_DROPPED: &str = "locust_exporter_endpoints_dropped_total";
+/// `locust_exporter_errors_dropped_total{service}`.
+pub const ERRORS_DROPPED: &str = "locust_exporter_errors_dropped_total";
+/// `locust_exporter_exceptions_dropped_total{service}`.
+pub const EXCEPTIONS_DROPPED: &str = "locust_exporter_exceptions_dropped_total";
 
 /// Writes the self-metric families for `snap`.
 pub fn write(snap: &Snapshot, out: &mut Text) {
@@ -82,14 +88,37 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
         }
     }
     let mut f = out.family(
-        ENDPOINTS_DROPPED,
-        "Distinct endpoints folded into name __other__ by --max-endpoints.",
+        CLAMPED,
+        "Events whose time was more than 10 s ahead of their arrival, taken as their arrival time.",
         "counter",
     );
-    for s in &snap.services {
-        f.sample(
-            &label_set(&[("service", &s.name)]),
-            s.endpoints_dropped as f64,
-        );
+    for (s, l) in snap.sources.iter().zip(&sources) {
+        if s.clamped > 0 {
+            f.sample(l, s.clamped as f64);
+        }
+    }
+    type Count = fn(&crate::model::snapshot::Folded) -> u64;
+    let dropped: [(&str, &str, Count); 3] = [
+        (
+            ENDPOINTS_DROPPED,
+            "Distinct endpoints folded into name __other__ by --max-endpoints.",
+            |f| f.endpoints,
+        ),
+        (
+            ERRORS_DROPPED,
+            "Distinct error texts folded into error __other__ by --max-errors-per-endpoint.",
+            |f| f.errors,
+        ),
+        (
+            EXCEPTIONS_DROPPED,
+            "Distinct exception messages folded into message __other__ by --max-exceptions.",
+            |f| f.exceptions,
+        ),
+    ];
+    for (name, help, value) in dropped {
+        let mut f = out.family(name, help, "counter");
+        for s in &snap.services {
+            f.sample(&label_set(&[("service", &s.name)]), value(&s.folded) as f64);
+        }
     }
 }

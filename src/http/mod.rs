@@ -1,26 +1,35 @@
-//! HTTP (SPEC §6), warp only. Reads snapshots through a `watch::Receiver` and never writes to
-//! the model, so a scrape never blocks ingestion and always serves one consistent snapshot.
+//! HTTP (SPEC §6): warp routes, served by our own accept loop ([`server`]). Reads snapshots
+//! through a `watch::Receiver` and never writes to the model, so a scrape never blocks
+//! ingestion and always serves one consistent snapshot.
 //!
-//! Routes: the telemetry path (default `/metrics`), `/` (landing page), `/-/healthy`,
-//! `/-/ready`. [`respond`] holds every decision and is a plain function; [`serve`] runs the
-//! server on a listener bound by the caller, until `shutdown` completes.
+//! Routes (`GET`, and `HEAD` wherever `GET` is): the telemetry path (default `/metrics`),
+//! `/` (landing page), `/-/healthy`, `/-/ready`. Every scrape of one published snapshot
+//! shares one rendered body per encoding ([`cache`]); basic auth is checked off the async
+//! workers with successes cached ([`auth`]); the server's own limits and timeouts are in
+//! [`server`].
 
+pub mod auth;
+pub mod cache;
 pub mod landing;
+pub mod server;
+pub mod stats;
 pub mod tls;
 pub mod web_config;
 
-use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use prometheus::core::Collector;
 use prometheus::process_collector::ProcessCollector;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use warp::http::{header, Response, StatusCode};
+use warp::http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
 use warp::Filter;
 
-use crate::expose::{self, Sets, CONTENT_TYPE};
+use crate::expose::{self, Sets};
 use crate::model::snapshot::Snapshot;
+use auth::{Auth, Verdict};
+use cache::{Compression, Format, RenderCache};
+use stats::{ClientError, HttpStats};
 use web_config::WebConfig;
 
 /// What the handlers need.
@@ -32,121 +41,226 @@ pub struct HttpState {
     /// `--metrics`.
     pub sets: Sets,
     /// Process metrics of this process (None where /proc is unavailable).
-    pub process: Option<ProcessCollector>,
+    process: Option<ProcessCollector>,
     /// Basic auth users from `--web.config.file`.
-    pub web: WebConfig,
+    pub auth: Auth,
+    /// `http_server_config.headers`, added to every response.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// One rendering per snapshot and encoding.
+    cache: RenderCache,
+    /// Clients refused, dropped or denied.
+    pub stats: HttpStats,
 }
 
 impl HttpState {
-    /// State for `snapshots`, with process metrics.
+    /// State for `snapshots`, with process metrics and the web config's users and headers.
     pub fn new(
         snapshots: watch::Receiver<Arc<Snapshot>>,
         telemetry_path: String,
         sets: Sets,
-        web: WebConfig,
+        web: &WebConfig,
     ) -> Self {
+        let headers = web
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    HeaderName::from_bytes(k.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
         HttpState {
             snapshots,
             telemetry_path,
             sets,
             process: Some(ProcessCollector::for_self()),
-            web,
+            auth: Auth::new(web.users.clone()),
+            headers,
+            cache: RenderCache::default(),
+            stats: HttpStats::default(),
+        }
+    }
+
+    /// The exposition of `snap` in `format`, with the process and HTTP self-metrics.
+    fn render(&self, snap: &Snapshot, format: Format) -> Vec<u8> {
+        let mut extra = self
+            .process
+            .as_ref()
+            .map(Collector::collect)
+            .unwrap_or_default();
+        extra.extend(self.stats.families());
+        match format {
+            Format::Text => expose::render(snap, self.sets, &extra).into_bytes(),
         }
     }
 }
 
-fn text(status: StatusCode, content_type: &str, body: String) -> Response<String> {
-    let mut r = Response::new(body);
+/// One request as the router sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `GET`, `HEAD`, ….
+    pub method: Method,
+    /// The path.
+    pub path: String,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// The `Accept-Encoding` header.
+    pub accept_encoding: Option<String>,
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from_static(body.as_bytes()));
     *r.status_mut() = status;
-    if let Ok(v) = header::HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// True if `accept_encoding` accepts gzip (a `q=0` refuses it).
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|v| {
+        v.split(',').any(|part| {
+            let mut it = part.split(';').map(str::trim);
+            let coding = it.next().unwrap_or("");
+            let refused = it.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+    })
+}
+
+/// The response to `req`.
+pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
+    let mut r = route(&req, &state).await;
+    for (k, v) in &state.headers {
+        r.headers_mut().insert(k.clone(), v.clone());
     }
     r
 }
 
-/// The response for a GET of `path` with the given `Authorization` header.
-pub fn respond(path: &str, authorization: Option<&str>, state: &HttpState) -> Response<String> {
-    if !state.web.authorized(authorization) {
-        let mut r = text(
-            StatusCode::UNAUTHORIZED,
-            "text/plain; charset=utf-8",
-            "Unauthorized\n".into(),
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Basic realm=\"locust-exporter\""),
-        );
+async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    let snap = state.snapshots.borrow().clone();
-    match path {
-        p if p == state.telemetry_path => {
-            let extra = state
-                .process
-                .as_ref()
-                .map(Collector::collect)
-                .unwrap_or_default();
-            text(
-                StatusCode::OK,
-                CONTENT_TYPE,
-                expose::render(&snap, state.sets, &extra),
-            )
+    match state.auth.check(req.authorization.as_deref()).await {
+        Verdict::Allowed => {}
+        Verdict::Denied => {
+            state.stats.count(ClientError::Unauthorized);
+            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"locust-exporter\""),
+            );
+            return r;
         }
-        "/" => text(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            landing::page(&snap, &state.telemetry_path),
-        ),
-        "/-/healthy" => text(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            "Healthy\n".into(),
-        ),
-        "/-/ready" if snap.seq > 0 => text(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            "Ready\n".into(),
-        ),
-        "/-/ready" => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain; charset=utf-8",
-            "Not ready\n".into(),
-        ),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "Not found\n".into(),
-        ),
+        Verdict::Throttled => {
+            state.stats.count(ClientError::AuthThrottled);
+            let mut r = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many password checks; try again shortly\n",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(auth::RETRY_AFTER.as_secs()));
+            return r;
+        }
+    }
+    let snap = state.snapshots.borrow().clone();
+    match req.path.as_str() {
+        p if p == state.telemetry_path => metrics(req, state, snap).await,
+        "/" => {
+            let mut r = Response::new(Bytes::from(landing::page(&snap, &state.telemetry_path)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        "/-/healthy" => plain(StatusCode::OK, "Healthy\n"),
+        "/-/ready" if snap.seq > 0 => plain(StatusCode::OK, "Ready\n"),
+        "/-/ready" => plain(StatusCode::SERVICE_UNAVAILABLE, "Not ready\n"),
+        _ => plain(StatusCode::NOT_FOUND, "Not found\n"),
     }
 }
 
-/// The warp filter: every GET goes to [`respond`].
-pub fn routes(
-    state: Arc<HttpState>,
-) -> impl Filter<Extract = (Response<String>,), Error = warp::Rejection> + Clone {
-    warp::get()
-        .and(warp::path::full())
-        .and(warp::header::optional::<String>("authorization"))
-        .map(move |path: warp::path::FullPath, auth: Option<String>| {
-            respond(path.as_str(), auth.as_deref(), &state)
+async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> Response<Bytes> {
+    let format = Format::Text;
+    let compression = if accepts_gzip(req.accept_encoding.as_deref()) {
+        Compression::Gzip
+    } else {
+        Compression::Identity
+    };
+    let render_state = state.clone();
+    let seq = snap.seq;
+    let body = state
+        .cache
+        .get(seq, format, compression, move || {
+            render_state.render(&snap, format)
         })
+        .await;
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if compression == Compression::Gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, over TLS when `tls` is given.
-pub async fn serve(
-    listener: TcpListener,
+/// The warp filter: every request goes to [`respond`]; `HEAD` gets `GET`'s headers and no
+/// body (hyper leaves the body out and keeps its length).
+pub fn routes(
     state: Arc<HttpState>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    match tls {
-        None => {
-            warp::serve(routes(state))
-                .incoming(listener)
-                .graceful(shutdown)
-                .run()
-                .await
+) -> impl Filter<Extract = (Response<Bytes>,), Error = warp::Rejection> + Clone {
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  authorization: Option<String>,
+                  accept_encoding: Option<String>| {
+                let req = Request {
+                    method,
+                    path: path.as_str().to_owned(),
+                    authorization,
+                    accept_encoding,
+                };
+                respond(req, state.clone())
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        for (header, gzip) in [
+            (None, false),
+            (Some("gzip"), true),
+            (Some("deflate, gzip;q=0.5"), true),
+            (Some("GZIP"), true),
+            (Some("gzip;q=0"), false),
+            (Some("*"), true),
+            (Some("identity"), false),
+            (Some("br, deflate"), false),
+        ] {
+            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
         }
-        Some(acceptor) => tls::serve(listener, acceptor, state, shutdown).await,
     }
 }

@@ -1,17 +1,18 @@
 //! `--web.config.file`: the Prometheus exporter-toolkit web configuration.
 //!
 //! Supported: `tls_server_config` (`cert_file`, `key_file`, PEM; relative paths are taken
-//! from the config file's directory, as the toolkit does) and `basic_auth_users` (user →
-//! bcrypt hash), checked on every route. The file is the toolkit's YAML; this reader takes
-//! the subset the toolkit documents for these settings: top-level keys, and under each one
-//! `key: value` per line (quotes optional, `#` comments). Settings this build does not
-//! implement (client certificates, cipher lists, …) are refused with an error naming the
-//! line, never silently ignored.
+//! from the config file's directory, as the toolkit does), `basic_auth_users` (user → bcrypt
+//! hash, each checked when the file is read: a malformed hash is refused naming the user and
+//! line) and `http_server_config` (`http2: true|false`, and `headers:` with the toolkit's
+//! allowed response headers and values). The file is the toolkit's YAML; this reader takes
+//! the subset the toolkit documents for these settings: top-level keys, under each one
+//! `key: value` per line, and under `headers:` one more level (quotes optional, `#`
+//! comments). Settings this build does not implement (client certificates, cipher lists, …)
+//! are refused with an error naming the line, never silently ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use thiserror::Error;
 
 /// A web config that cannot be used. Exit code 2.
@@ -37,12 +38,60 @@ pub enum WebConfigError {
     },
 }
 
-/// Accepted credentials (empty: no authentication) and TLS files (none: plain HTTP).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Accepted credentials (empty: no authentication), TLS files (none: plain HTTP) and the
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq)]
 pub struct WebConfig {
-    users: BTreeMap<String, String>,
+    /// `basic_auth_users`: user → bcrypt hash (each a valid hash).
+    pub users: BTreeMap<String, String>,
     /// `tls_server_config`: the certificate chain and key, PEM.
     pub tls: Option<TlsFiles>,
+    /// `http_server_config.http2` (default true): offer HTTP/2 over TLS (ALPN `h2`).
+    pub http2: bool,
+    /// `http_server_config.headers`: added to every response.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            users: BTreeMap::new(),
+            tls: None,
+            http2: true,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The response headers the toolkit allows in `http_server_config.headers`, with their
+/// allowed values (case-insensitive; empty: any value).
+pub const ALLOWED_HEADERS: [(&str, &[&str]); 5] = [
+    ("Strict-Transport-Security", &[]),
+    ("X-Content-Type-Options", &["nosniff"]),
+    ("X-Frame-Options", &["deny", "sameorigin"]),
+    ("X-XSS-Protection", &[]),
+    ("Content-Security-Policy", &[]),
+];
+
+/// Checks one `headers:` entry against [`ALLOWED_HEADERS`].
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let Some((_, values)) = ALLOWED_HEADERS
+        .iter()
+        .find(|(h, _)| h.eq_ignore_ascii_case(name))
+    else {
+        let names: Vec<&str> = ALLOWED_HEADERS.iter().map(|(h, _)| *h).collect();
+        return Err(format!(
+            "http_server_config.headers: `{name}` cannot be set (allowed: {})",
+            names.join(", ")
+        ));
+    };
+    if !values.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(value)) {
+        return Err(format!(
+            "http_server_config.headers: `{name}` must be one of {}",
+            values.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// The PEM files of `tls_server_config`.
@@ -88,8 +137,9 @@ impl WebConfig {
 
     /// Parses the text of a web config; errors are (line, message).
     pub fn parse(text: &str) -> Result<WebConfig, (usize, String)> {
-        let mut users = BTreeMap::new();
+        let mut config = WebConfig::default();
         let mut section: Option<String> = None;
+        let mut in_headers = false;
         let mut tls: Option<(usize, Option<String>, Option<String>)> = None;
         for (i, raw) in text.lines().enumerate() {
             let line_no = i + 1;
@@ -97,7 +147,7 @@ impl WebConfig {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            let indented = line.starts_with(' ') || line.starts_with('\t');
+            let indent = line.len() - line.trim_start().len();
             let Some((key, value)) = line.trim().split_once(':') else {
                 return Err((
                     line_no,
@@ -105,7 +155,8 @@ impl WebConfig {
                 ));
             };
             let (key, value) = (unquote(key), unquote(value));
-            if !indented {
+            if indent == 0 {
+                in_headers = false;
                 match key {
                     "basic_auth_users" | "http_server_config" | "tls_server_config" if value.is_empty() => {
                         if key == "tls_server_config" {
@@ -116,7 +167,7 @@ impl WebConfig {
                     other => {
                         return Err((
                             line_no,
-                            format!("unknown key `{other}` (supported: tls_server_config, basic_auth_users)"),
+                            format!("unknown key `{other}` (supported: tls_server_config, basic_auth_users, http_server_config)"),
                         ))
                     }
                 }
@@ -124,10 +175,13 @@ impl WebConfig {
             }
             match section.as_deref() {
                 Some("basic_auth_users") => {
-                    if key.is_empty() || !value.starts_with("$2") {
-                        return Err((line_no, format!("user `{key}`: the password must be a bcrypt hash ($2a$/$2b$/$2y$…)")));
+                    if key.is_empty() {
+                        return Err((line_no, "a user name is empty".into()));
                     }
-                    users.insert(key.to_owned(), value.to_owned());
+                    if value.parse::<bcrypt::HashParts>().is_err() {
+                        return Err((line_no, format!("user `{key}`: the password is not a valid bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")));
+                    }
+                    config.users.insert(key.to_owned(), value.to_owned());
                 }
                 Some("tls_server_config") => {
                     let Some((_, cert, tls_key)) = tls.as_mut() else {
@@ -145,11 +199,32 @@ impl WebConfig {
                         }
                     }
                 }
+                Some("http_server_config") if in_headers && indent > 2 => {
+                    check_header(key, value).map_err(|m| (line_no, m))?;
+                    config.headers.push((key.to_owned(), value.to_owned()));
+                }
+                Some("http_server_config") => {
+                    in_headers = false;
+                    match (key, value) {
+                        ("http2", "true") => config.http2 = true,
+                        ("http2", "false") => config.http2 = false,
+                        ("http2", other) => {
+                            return Err((line_no, format!("http_server_config.http2: `{other}` is not true or false")))
+                        }
+                        ("headers", "") => in_headers = true,
+                        (other, _) => {
+                            return Err((
+                                line_no,
+                                format!("http_server_config: `{other}` is not supported (supported: http2, headers)"),
+                            ))
+                        }
+                    }
+                }
                 Some(_) => {}
                 None => return Err((line_no, "indented line outside a section".into())),
             }
         }
-        let tls = match tls {
+        config.tls = match tls {
             None => None,
             Some((_, Some(cert), Some(key))) => Some(TlsFiles {
                 cert: PathBuf::from(cert),
@@ -162,30 +237,7 @@ impl WebConfig {
                 ))
             }
         };
-        Ok(WebConfig { users, tls })
-    }
-
-    /// True if no authentication is configured, or `authorization` (the header's value)
-    /// holds Basic credentials of a configured user.
-    pub fn authorized(&self, authorization: Option<&str>) -> bool {
-        if self.users.is_empty() {
-            return true;
-        }
-        let Some(encoded) = authorization.and_then(|a| a.strip_prefix("Basic ")) else {
-            return false;
-        };
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-            return false;
-        };
-        let Ok(text) = String::from_utf8(decoded) else {
-            return false;
-        };
-        let Some((user, password)) = text.split_once(':') else {
-            return false;
-        };
-        self.users
-            .get(user)
-            .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false))
+        Ok(config)
     }
 }
 
@@ -194,23 +246,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn basic_auth_users() {
+    fn basic_auth_users_are_checked_when_read() {
         let hash = bcrypt::hash("secret", 4).unwrap();
         let cfg = WebConfig::parse(&format!(
             "# comment\nbasic_auth_users:\n  alice: '{hash}'\n"
         ))
         .unwrap();
-        let header = |u: &str, p: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        };
-        assert!(cfg.authorized(Some(&header("alice", "secret"))));
-        assert!(!cfg.authorized(Some(&header("alice", "wrong"))));
-        assert!(!cfg.authorized(Some(&header("bob", "secret"))));
-        assert!(!cfg.authorized(None));
-        assert!(WebConfig::default().authorized(None));
+        assert_eq!(cfg.users.get("alice"), Some(&hash));
+        let err = WebConfig::parse("basic_auth_users:\n  bob: $2y$10$tooshort\n").unwrap_err();
+        assert_eq!(err.0, 2);
+        assert!(err.1.contains("user `bob`"), "{}", err.1);
+    }
+
+    #[test]
+    fn http_server_config() {
+        let cfg = WebConfig::parse(
+            "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"default-src 'self'\"\n",
+        )
+        .unwrap();
+        assert!(!cfg.http2);
+        assert_eq!(
+            cfg.headers,
+            vec![
+                ("X-Frame-Options".to_owned(), "deny".to_owned()),
+                (
+                    "Content-Security-Policy".to_owned(),
+                    "default-src 'self'".to_owned()
+                )
+            ]
+        );
+        for (bad, line) in [
+            ("http_server_config:\n  headers:\n    Server: mine\n", 3),
+            ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3),
+            ("http_server_config:\n  http2: maybe\n", 2),
+            ("http_server_config:\n  keep_alive: 1\n", 2),
+        ] {
+            assert_eq!(WebConfig::parse(bad).unwrap_err().0, line, "{bad}");
+        }
     }
 
     #[test]
@@ -238,5 +310,7 @@ mod tests {
         assert!(err.1.contains("not supported"));
         let err = WebConfig::parse("basic_auth_users:\n  alice: plain\n").unwrap_err();
         assert_eq!(err.0, 2);
+        let err = WebConfig::parse("listen: x\n").unwrap_err();
+        assert_eq!(err.0, 1);
     }
 }

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use super::guard::{Guard, Key};
+use super::guard::{cut_label_arc, Guard, Key};
 use super::update::{
     cut_chars, EndpointStats, ExceptionCount, Failure, HistoryRow, StatsTable, MAX_MESSAGE_CHARS,
 };
 use super::window::CounterWindow;
-use super::View;
+use super::{ModelConfig, View};
 
 /// The CSV feed of one service.
 #[derive(Debug, Default, Clone)]
@@ -36,7 +36,13 @@ fn complete(row: &mut EndpointStats) {
 impl CsvFeed {
     /// A complete `_stats.csv` snapshot. Counters that went down mean a new run (or a stats
     /// reset): the rate windows start over, and the snapshot replaces the old one whole.
-    pub fn apply_stats(&mut self, mut table: StatsTable, guard: &mut Guard, max: usize, now: f64) {
+    pub fn apply_stats(
+        &mut self,
+        mut table: StatsTable,
+        guard: &mut Guard,
+        config: &ModelConfig,
+        now: f64,
+    ) {
         let new_run = self
             .stats
             .as_ref()
@@ -45,7 +51,7 @@ impl CsvFeed {
             self.windows.clear();
             self.total_window = CounterWindow::default();
         }
-        table.rows = fold_rows(std::mem::take(&mut table.rows), guard, max);
+        table.rows = fold_rows(std::mem::take(&mut table.rows), guard, config.max_endpoints);
         for row in table
             .rows
             .iter_mut()
@@ -68,13 +74,18 @@ impl CsvFeed {
         self.stats = Some(table);
     }
 
-    /// The current rates of one history row.
-    pub fn apply_history(&mut self, row: HistoryRow) {
+    /// The current rates of one history row. Per-endpoint rates are kept only for endpoints
+    /// the guard admitted (from `_stats.csv`), so a history full of unknown names holds no
+    /// memory for them.
+    pub fn apply_history(&mut self, row: HistoryRow, guard: &Guard) {
         let rates = (row.current_rps, row.current_fail_per_sec);
         if row.is_total() {
             self.history_total = Some(rates);
-        } else {
-            self.history_rates.insert((row.method, row.name), rates);
+            return;
+        }
+        let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
+        if guard.is_admitted(&key) {
+            self.history_rates.insert(key, rates);
         }
     }
 
@@ -85,11 +96,18 @@ impl CsvFeed {
     }
 
     /// A complete `_failures.csv` snapshot, folded by the guard.
-    pub fn apply_failures(&mut self, rows: Vec<Failure>, guard: &mut Guard, max: usize) {
+    pub fn apply_failures(&mut self, rows: Vec<Failure>, guard: &mut Guard, config: &ModelConfig) {
         let mut merged: BTreeMap<(Key, Arc<str>), u64> = BTreeMap::new();
         for row in rows {
-            let key = guard.route(&(row.method, row.name), max);
-            *merged.entry((key, row.error)).or_default() += row.occurrences;
+            let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
+            let key = guard.route(&key, config.max_endpoints);
+            let error = guard.route_error(
+                &key,
+                &cut_label_arc(&row.error),
+                config.max_errors_per_endpoint,
+            );
+            let n = merged.entry((key, error)).or_default();
+            *n = n.saturating_add(row.occurrences);
         }
         self.failures = merged
             .into_iter()
@@ -104,14 +122,21 @@ impl CsvFeed {
 
     /// A complete `_exceptions.csv` snapshot. Messages are cut before grouping, so two long
     /// messages with one prefix are one series.
-    pub fn apply_exceptions(&mut self, rows: Vec<ExceptionCount>) {
+    pub fn apply_exceptions(
+        &mut self,
+        rows: Vec<ExceptionCount>,
+        guard: &mut Guard,
+        config: &ModelConfig,
+    ) {
         let mut by_message: BTreeMap<Arc<str>, u64> = BTreeMap::new();
         for e in rows {
             let message = match cut_chars(&e.message, MAX_MESSAGE_CHARS) {
                 cut if cut.len() == e.message.len() => e.message,
                 cut => Arc::from(cut),
             };
-            *by_message.entry(message).or_default() += e.count;
+            let message = guard.route_exception(&message, config.max_exceptions);
+            let n = by_message.entry(message).or_default();
+            *n = n.saturating_add(e.count);
         }
         self.exceptions = by_message
             .into_iter()
@@ -157,29 +182,26 @@ fn with_rates(row: &EndpointStats, (rps, fps): (f64, f64)) -> EndpointStats {
     }
 }
 
-/// Applies the cardinality guard to a snapshot's rows: rows past the limit are merged into
-/// one `__other__` row per method (sums; weighted means; min of mins; max of maxes and of
-/// percentiles, an upper bound).
+/// Applies the guard to a snapshot's rows: labels cut to their bound (rows that become the
+/// same endpoint are merged), and rows past `--max-endpoints` merged into one `__other__`
+/// row per method (sums; weighted means; min of mins; max of maxes and of percentiles, an
+/// upper bound).
 fn fold_rows(rows: Vec<EndpointStats>, guard: &mut Guard, max: usize) -> Vec<EndpointStats> {
-    let mut kept = Vec::with_capacity(rows.len());
-    let mut other: BTreeMap<Arc<str>, EndpointStats> = BTreeMap::new();
-    for row in rows {
-        let key = (row.method.clone(), row.name.clone());
-        let routed = guard.route(&key, max);
-        if Arc::ptr_eq(&routed.1, &key.1) {
-            kept.push(row);
-            continue;
-        }
-        match other.get_mut(&row.method) {
+    let mut kept: Vec<EndpointStats> = Vec::with_capacity(rows.len());
+    let mut index: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
+    for mut row in rows {
+        row.method = cut_label_arc(&row.method);
+        row.name = cut_label_arc(&row.name);
+        let key = guard.route(&(row.method.clone(), row.name.clone()), max);
+        row.name = key.1.clone();
+        match index.get(&key) {
+            Some(&i) => merge_row(&mut kept[i], &row),
             None => {
-                let mut first = row;
-                first.name = routed.1;
-                other.insert(first.method.clone(), first);
+                index.insert(key, kept.len());
+                kept.push(row);
             }
-            Some(acc) => merge_row(acc, &row),
         }
     }
-    kept.extend(other.into_values());
     kept
 }
 

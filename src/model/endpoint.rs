@@ -48,8 +48,8 @@ pub struct EventEndpoint {
     pub min_ms: Option<f64>,
     /// Largest response time, ms.
     pub max_ms: f64,
-    /// Sum of response sizes, bytes.
-    pub content_bytes: u64,
+    /// Sum of response sizes, bytes (u128: at most 2^40 per request, it never saturates).
+    pub content_bytes: u128,
     /// Per-bucket (not cumulative) counts; the last slot is `+Inf`.
     pub bucket_counts: Vec<u64>,
     hist: Option<Histogram<u32>>,
@@ -84,7 +84,7 @@ impl EventEndpoint {
     ) {
         self.requests += 1;
         self.failures += u64::from(failed);
-        self.content_bytes = self.content_bytes.saturating_add(length);
+        self.content_bytes += u128::from(length);
         self.window.record(time, failed);
         let Some(ms) = response_time_ms.filter(|t| t.is_finite() && *t >= 0.0) else {
             return;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
-use super::guard::{Guard, Key};
+use super::guard::{cut_label, Guard, Key};
 use super::update::{EndpointStats, ExceptionCount, Failure, Request, AGGREGATED};
 use super::{FastHash, ModelConfig, View};
 
@@ -22,38 +22,38 @@ pub struct EventFeed {
     exceptions: HashMap<Arc<str>, u64, FastHash>,
 }
 
+/// `n + 1`, never wrapping.
+fn bump(n: &mut u64) {
+    *n = n.saturating_add(1);
+}
+
 impl EventFeed {
     /// Counts one request (the hot path: one hash lookup, no allocation for a known endpoint).
     pub fn record(&mut self, ev: &Request<'_>, guard: &mut Guard, config: &ModelConfig) {
         let bounds = &config.buckets;
         let failed = ev.error.is_some();
         let (rt, len) = (ev.response_time_ms, ev.response_length);
+        let (method, name) = (cut_label(&ev.method), cut_label(&ev.name));
         self.total
             .get_or_insert_with(|| EventEndpoint::new(bounds))
             .record(bounds, ev.time, rt, len, failed);
         let known = self
             .endpoints
-            .get_mut(&*ev.name)
-            .and_then(|methods| methods.iter_mut().find(|(m, _)| **m == *ev.method));
+            .get_mut(name)
+            .and_then(|methods| methods.iter_mut().find(|(m, _)| **m == *method));
         let key = match known {
-            Some((method, endpoint)) => {
+            Some((m, endpoint)) => {
                 endpoint.record(bounds, ev.time, rt, len, failed);
                 if !failed {
                     return;
                 }
-                let method = method.clone();
+                let m = m.clone();
                 // The map's own key, cloned (a reference count) for the failure entry.
-                let name = self
-                    .endpoints
-                    .get_key_value(&*ev.name)
-                    .map(|(k, _)| k.clone());
-                (method, name.unwrap_or_else(|| Arc::from(&*ev.name)))
+                let n = self.endpoints.get_key_value(name).map(|(k, _)| k.clone());
+                (m, n.unwrap_or_else(|| Arc::from(name)))
             }
             None => {
-                let key = guard.route(
-                    &(Arc::from(&*ev.method), Arc::from(&*ev.name)),
-                    config.max_endpoints,
-                );
+                let key = guard.route(&(Arc::from(method), Arc::from(name)), config.max_endpoints);
                 let methods = self.endpoints.entry(key.1.clone()).or_default();
                 let index = match methods.iter().position(|(m, _)| *m == key.0) {
                     Some(i) => i,
@@ -67,13 +67,16 @@ impl EventFeed {
             }
         };
         if let Some(error) = &ev.error {
-            *self.failures.entry((key, Arc::from(&**error))).or_default() += 1;
+            let error = Arc::from(cut_label(error));
+            let error = guard.route_error(&key, &error, config.max_errors_per_endpoint);
+            bump(self.failures.entry((key, error)).or_default());
         }
     }
 
-    /// Counts one exception (its message already cut).
-    pub fn record_exception(&mut self, message: Arc<str>) {
-        *self.exceptions.entry(message).or_default() += 1;
+    /// Counts one exception (its message already cut to 200 characters).
+    pub fn record_exception(&mut self, message: Arc<str>, guard: &mut Guard, config: &ModelConfig) {
+        let message = guard.route_exception(&message, config.max_exceptions);
+        bump(self.exceptions.entry(message).or_default());
     }
 
     /// What the events say.

@@ -20,7 +20,7 @@ pub mod window;
 
 use std::sync::Arc;
 
-pub use guard::{MAX_FOLDED_REMEMBERED, OTHER_NAME};
+pub use guard::{cut_label, MAX_FOLDED_REMEMBERED, MAX_LABEL_BYTES, OTHER};
 use service::Service;
 use snapshot::Snapshot;
 use update::{EndpointStats, ExceptionCount, Failure, Update};
@@ -37,6 +37,10 @@ pub struct ModelConfig {
     pub stale_after_secs: f64,
     /// Cardinality guard: distinct (method, name) per service before folding (`--max-endpoints`).
     pub max_endpoints: usize,
+    /// Distinct error texts per endpoint before folding (`--max-errors-per-endpoint`).
+    pub max_errors_per_endpoint: usize,
+    /// Distinct exception messages per service before folding (`--max-exceptions`).
+    pub max_exceptions: usize,
     /// Prometheus bucket upper bounds in seconds, ascending (`--buckets`).
     pub buckets: Arc<[f64]>,
 }
@@ -46,6 +50,8 @@ impl Default for ModelConfig {
         ModelConfig {
             stale_after_secs: 3.0,
             max_endpoints: 2000,
+            max_errors_per_endpoint: 20,
+            max_exceptions: 200,
             buckets: Arc::from(&endpoint::DEFAULT_BUCKETS[..]),
         }
     }

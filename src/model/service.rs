@@ -54,15 +54,15 @@ impl Service {
 
     /// Applies one update observed at `now`.
     pub fn apply(&mut self, update: Update<'_>, config: &ModelConfig, now: f64) {
-        let max = config.max_endpoints;
+        let guard = &mut self.guard;
         match update {
-            Update::Request(ev) => self.events.record(&ev, &mut self.guard, config),
-            Update::Stats(table) => self.csv.apply_stats(table, &mut self.guard, max, now),
+            Update::Request(ev) => self.events.record(&ev, guard, config),
+            Update::Stats(table) => self.csv.apply_stats(table, guard, config, now),
             Update::History(row) => self.apply_history(row, now),
             Update::HistoryReset => self.reset_history(),
-            Update::Failures(rows) => self.csv.apply_failures(rows, &mut self.guard, max),
-            Update::Exceptions(rows) => self.csv.apply_exceptions(rows),
-            Update::Exception(message) => self.events.record_exception(message),
+            Update::Failures(rows) => self.csv.apply_failures(rows, guard, config),
+            Update::Exceptions(rows) => self.csv.apply_exceptions(rows, guard, config),
+            Update::Exception(message) => self.events.record_exception(message, guard, config),
             Update::TestStart => {
                 // Event-fed counters are not reset: a service may be fed by several streams
                 // (a master's and each worker's), and one stream's start must not wipe what
@@ -102,7 +102,7 @@ impl Service {
             self.users_tick = Some((row.timestamp, row.user_count));
         }
         self.users = Some(row.user_count);
-        self.csv.apply_history(row);
+        self.csv.apply_history(row, &self.guard);
     }
 
     /// The history file started over: forget what came from it.
@@ -144,7 +144,7 @@ impl Service {
             errors,
             exceptions,
             last_update: self.last_activity,
-            endpoints_dropped: self.guard.folded(),
+            folded: self.guard.folded(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+pub use super::guard::Folded;
 pub use super::update::{EndpointStats, ExceptionCount, Failure};
 
 /// Run state of a service (SPEC §4), the `state` label of `locust_state`.
@@ -55,8 +56,8 @@ pub struct ServiceSnapshot {
     pub exceptions: Vec<ExceptionCount>,
     /// Unix seconds of the newest data, when any.
     pub last_update: Option<f64>,
-    /// Distinct endpoints folded into `__other__` by the cardinality guard.
-    pub endpoints_dropped: u64,
+    /// Distinct endpoints, error texts and exception messages folded into `__other__`.
+    pub folded: Folded,
 }
 
 /// Health and counters of one input (a file or a stream), for the self-metrics.
@@ -76,6 +77,8 @@ pub struct SourceStatus {
     pub unknown_events: u64,
     /// Times the input started over: an appended file truncated, replaced or rewritten.
     pub resets: u64,
+    /// Events whose time was too far in the future, taken as their arrival time.
+    pub clamped: u64,
 }
 
 /// Everything a scrape serves, at one moment.

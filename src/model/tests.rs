@@ -259,7 +259,7 @@ fn cardinality_guard_folds_into_other() {
     let names: Vec<&str> = s.endpoints.iter().map(|e| &*e.name).collect();
     assert_eq!(names, vec!["/a", "/b", "__other__"]);
     assert_eq!(s.endpoints[2].requests, 3);
-    assert_eq!(s.endpoints_dropped, 2, "/c and /d, each counted once");
+    assert_eq!(s.folded.endpoints, 2, "/c and /d, each counted once");
     assert_eq!(s.total.unwrap().requests, 5, "nothing lost");
     assert!(s
         .errors

@@ -16,7 +16,10 @@ use serde::Deserialize;
 
 use crate::model::update::{cut_chars, Request, Update, MAX_MESSAGE_CHARS};
 
-use super::{json, Item, ParseError};
+use super::{
+    at_most, json, Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS,
+    MAX_USERS, MAX_WORKERS,
+};
 
 /// The fields of an event line that mean something; others are ignored.
 #[derive(Deserialize, Default, Debug)]
@@ -52,9 +55,12 @@ fn bad(line: u64, detail: impl Into<String>) -> ParseError {
     }
 }
 
-fn whole(v: Option<f64>, field: &str, line: u64) -> Result<u64, ParseError> {
+/// A whole number ≥ 0 and at most `max`.
+fn whole(v: Option<f64>, field: &'static str, max: f64, line: u64) -> Result<u64, ParseError> {
     match v {
-        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => Ok(x as u64),
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 => {
+            Ok(at_most(x, max, field, line)? as u64)
+        }
         Some(_) => Err(bad(line, format!("`{field}` is not a whole number ≥ 0"))),
         None => Err(bad(line, format!("no `{field}`"))),
     }
@@ -86,30 +92,42 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
                 Some(t) if !(t.is_finite() && t >= 0.0) => {
                     return Err(bad(line_no, "`response_time` is not a number ≥ 0"))
                 }
-                t => t,
+                Some(t) => Some(at_most(t, MAX_RESPONSE_TIME_MS, "response_time", line_no)?),
+                None => None,
             };
             let response_length = match raw.response_length {
                 None => 0,
-                v => whole(v, "response_length", line_no)?,
+                v => whole(v, "response_length", MAX_RESPONSE_BYTES, line_no)?,
             };
-            let time = match raw.time {
-                Some(t) if t.is_finite() => t,
+            let (time, clamped) = match raw.time {
+                Some(t) if t.is_finite() && t > arrival + MAX_FUTURE_SECS => (arrival, true),
+                Some(t) if t.is_finite() => (t, false),
                 Some(_) => return Err(bad(line_no, "`time` is not a number")),
-                None => arrival,
+                None => (arrival, false),
             };
-            Update::Request(Request {
+            let update = Update::Request(Request {
                 time,
                 method,
                 name,
                 response_time_ms,
                 response_length,
                 error: raw.exception,
-            })
+            });
+            return Ok(if clamped {
+                Item::Clamped(update)
+            } else {
+                Item::Update(update)
+            });
         }
         "test_start" => Update::TestStart,
         "test_stop" => Update::TestStop,
-        "users" => Update::Users(whole(raw.user_count, "user_count", line_no)?),
-        "workers" => Update::Workers(whole(raw.count, "count", line_no)?),
+        "users" => Update::Users(whole(
+            raw.user_count,
+            "user_count",
+            MAX_USERS as f64,
+            line_no,
+        )?),
+        "workers" => Update::Workers(whole(raw.count, "count", MAX_WORKERS as f64, line_no)?),
         "exception" => {
             let message = raw.message.ok_or_else(|| bad(line_no, "no `message`"))?;
             Update::Exception(Arc::from(cut_chars(&message, MAX_MESSAGE_CHARS)))
@@ -124,7 +142,7 @@ mod tests {
     use super::*;
 
     fn req(line: &str) -> Request<'_> {
-        match parse_event(line.as_bytes(), 1, 99.0).unwrap() {
+        match parse_event(line.as_bytes(), 1, 1732460099.0).unwrap() {
             Item::Update(Update::Request(r)) => r,
             other => panic!("{other:?}"),
         }
@@ -144,7 +162,10 @@ mod tests {
             (Some(12.5), 512, None)
         );
         let r = req(r#"{"method":"POST","name":"a\"b","response_time":1,"exception":"boom"}"#);
-        assert_eq!((r.time, &*r.method, &*r.name), (99.0, "POST", "a\"b"));
+        assert_eq!(
+            (r.time, &*r.method, &*r.name),
+            (1732460099.0, "POST", "a\"b")
+        );
         assert_eq!((r.response_length, r.error.as_deref()), (0, Some("boom")));
         let r = req(r#"{"request_type":"GET","name":"/","response_time":null}"#);
         assert_eq!(r.response_time_ms, None);
@@ -179,6 +200,31 @@ mod tests {
             panic!()
         };
         assert_eq!(message.chars().count(), 200);
+    }
+
+    #[test]
+    fn absurd_values_are_out_of_range_and_future_times_clamped() {
+        for line in [
+            r#"{"request_type":"GET","name":"/","response_time":1e300}"#,
+            r#"{"request_type":"GET","name":"/","response_time":1,"response_length":1e30}"#,
+            r#"{"event":"users","user_count":1e19}"#,
+            r#"{"event":"workers","count":10000000000}"#,
+        ] {
+            assert_eq!(
+                parse_event(line.as_bytes(), 1, 0.0).unwrap_err().reason(),
+                "out_of_range",
+                "{line}"
+            );
+        }
+        let line = r#"{"request_type":"GET","name":"/","response_time":1,"time":1000}"#;
+        match parse_event(line.as_bytes(), 1, 500.0).unwrap() {
+            Item::Clamped(Update::Request(r)) => assert_eq!(r.time, 500.0),
+            other => panic!("{other:?}"),
+        }
+        match parse_event(line.as_bytes(), 1, 995.0).unwrap() {
+            Item::Update(Update::Request(r)) => assert_eq!(r.time, 1000.0, "within the skew"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::model::update::HistoryRow;
 
 use super::header::column;
-use super::{count, float, ParseError};
+use super::{at_most, count, float, ParseError, MAX_USERS};
 
 /// Column positions of a history header.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +160,11 @@ impl HistoryParser {
         }
         Ok(HistoryItem::Row(HistoryRow {
             timestamp: float(f[c.timestamp], "Timestamp", line_no)?,
-            user_count: count(f[c.users], "User Count", line_no)?,
+            user_count: {
+                let users = count(f[c.users], "User Count", line_no)?;
+                at_most(users as f64, MAX_USERS as f64, "User Count", line_no)?;
+                users
+            },
             method: Arc::from(f[c.typ]),
             name: Arc::from(f[c.name]),
             current_rps: float(f[c.rps], "Requests/s", line_no)?,

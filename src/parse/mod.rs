@@ -22,11 +22,26 @@ use thiserror::Error;
 
 use crate::model::update::Update;
 
+/// Longest response time accepted, in ms (24 hours): beyond it a value is `out_of_range`.
+pub const MAX_RESPONSE_TIME_MS: f64 = 86_400_000.0;
+/// Largest response size accepted, in bytes (1 TiB).
+pub const MAX_RESPONSE_BYTES: f64 = (1u64 << 40) as f64;
+/// Largest user count accepted.
+pub const MAX_USERS: u64 = 10_000_000;
+/// Largest worker count accepted.
+pub const MAX_WORKERS: u64 = 1_000_000;
+/// An event time further than this in the future (seconds past its arrival) is taken as its
+/// arrival time: a worker clock that far ahead would otherwise freeze current rates.
+pub const MAX_FUTURE_SECS: f64 = 10.0;
+
 /// What one line of an appended file or stream gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item<'a> {
     /// Something for the model.
     Update(Update<'a>),
+    /// An event whose `time` was more than [`MAX_FUTURE_SECS`] ahead of its arrival, taken as
+    /// arriving now (counted).
+    Clamped(Update<'a>),
     /// Nothing for the model: a header, a blank line, a row that completes nothing yet.
     Nothing,
     /// An event of a kind this version does not know: counted and skipped.
@@ -85,6 +100,18 @@ pub enum ParseError {
         /// The JSON error or the missing field.
         detail: String,
     },
+    /// A number outside its documented physical range (e.g. a response time over 24 h).
+    #[error("line {line}: `{field}` = {value} is out of range (at most {max})")]
+    OutOfRange {
+        /// The line.
+        line: u64,
+        /// The field or column.
+        field: &'static str,
+        /// The value found.
+        value: f64,
+        /// The largest value accepted.
+        max: f64,
+    },
     /// A line over the 1 MiB limit, dropped unread.
     #[error("line {line}: longer than {max} bytes, skipped")]
     TooLong {
@@ -106,6 +133,7 @@ impl ParseError {
             ParseError::InvalidUtf8 { .. } => "invalid_utf8",
             ParseError::BadEvent { .. } => "bad_event",
             ParseError::TooLong { .. } => "line_too_long",
+            ParseError::OutOfRange { .. } => "out_of_range",
         }
     }
 }
@@ -116,6 +144,30 @@ pub(crate) fn float(field: &str, column: &'static str, line: u64) -> Result<f64,
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(bad_number(field, column, line)),
     }
+}
+
+/// Checks `v` ≤ `max`.
+pub(crate) fn at_most(v: f64, max: f64, field: &'static str, line: u64) -> Result<f64, ParseError> {
+    if v <= max {
+        Ok(v)
+    } else {
+        Err(ParseError::OutOfRange {
+            line,
+            field,
+            value: v,
+            max,
+        })
+    }
+}
+
+/// A response time in ms: a finite float, at most [`MAX_RESPONSE_TIME_MS`].
+pub(crate) fn ms(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
+    at_most(float(field, column, line)?, MAX_RESPONSE_TIME_MS, column, line)
+}
+
+/// A size in bytes: a finite float, at most [`MAX_RESPONSE_BYTES`].
+pub(crate) fn bytes(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
+    at_most(float(field, column, line)?, MAX_RESPONSE_BYTES, column, line)
 }
 
 /// Parses a count: an unsigned integer, or an integral float such as `12.0`.

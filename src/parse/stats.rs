@@ -11,14 +11,15 @@ use std::sync::Arc;
 use crate::model::update::{is_total, EndpointStats, StatsTable};
 
 use super::header::{column, percentile_columns};
-use super::{count, float, snapshot_records, ParseError};
+use super::{bytes, count, ms, snapshot_records, ParseError};
 
 /// Reads one column's text into its field.
 type Setter = fn(&mut EndpointStats, &str, u64) -> Result<(), ParseError>;
 
 /// `"Column Name" => field: reader`: the numeric columns of `_stats.csv` and the
-/// [`EndpointStats`] field each fills (`count` for integers, `float` for the rest). A new
-/// Locust column is one line here, one field, and its place in the exposition.
+/// [`EndpointStats`] field each fills (`count` for integers, `ms` for response times, `bytes`
+/// for sizes; each reader checks its range). A new Locust column is one line here, one field,
+/// and its place in the exposition.
 macro_rules! numeric_columns {
     ($($column:literal => $field:ident: $read:ident),* $(,)?) => {
         [$(($column, (|s: &mut EndpointStats, v: &str, line: u64| {
@@ -31,11 +32,11 @@ macro_rules! numeric_columns {
 const NUMERIC: [(&str, Setter); 7] = numeric_columns![
     "Request Count" => requests: count,
     "Failure Count" => failures: count,
-    "Median Response Time" => median_ms: float,
-    "Average Response Time" => avg_ms: float,
-    "Min Response Time" => min_ms: float,
-    "Max Response Time" => max_ms: float,
-    "Average Content Size" => avg_content_bytes: float,
+    "Median Response Time" => median_ms: ms,
+    "Average Response Time" => avg_ms: ms,
+    "Min Response Time" => min_ms: ms,
+    "Max Response Time" => max_ms: ms,
+    "Average Content Size" => avg_content_bytes: bytes,
 ];
 
 /// Column positions of a `_stats.csv` header.
@@ -74,7 +75,7 @@ impl Columns {
             .iter()
             .map(|&(i, q)| match f[i] {
                 "N/A" | "" => Ok((q, f64::NAN)),
-                v => float(v, "percentile", line).map(|ms| (q, ms)),
+                v => ms(v, "percentile", line).map(|v| (q, v)),
             })
             .collect::<Result<_, _>>()?;
         Ok(row)

@@ -47,4 +47,5 @@ echo "== cargo fmt --check"; cargo fmt --all -- --check
 echo "== cargo clippy (all targets: lib, tests, benches)"; cargo clippy --all-targets -- -D warnings
 echo "== cargo doc"; RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 echo "== cargo test"; cargo test
+echo "== timing comparisons, one at a time"; cargo test --test integration -- --ignored --test-threads=1
 echo "== python plugin tests"; .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'

@@ -52,19 +52,35 @@ pub struct Args {
 
     /// Time a client has to send a request's headers (from connecting, or from the first
     /// byte of a following request).
-    #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = "10s")]
+    #[arg(
+        long = "web.read-header-timeout",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
     pub read_header_timeout: String,
 
     /// A kept-alive connection with no traffic for this long is closed.
-    #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = "60s")]
+    #[arg(
+        long = "web.idle-timeout",
+        value_name = "DURATION",
+        default_value = "60s"
+    )]
     pub idle_timeout: String,
 
     /// A client that reads nothing of its response for this long is dropped.
-    #[arg(long = "web.send-timeout", value_name = "DURATION", default_value = "30s")]
+    #[arg(
+        long = "web.send-timeout",
+        value_name = "DURATION",
+        default_value = "30s"
+    )]
     pub send_timeout: String,
 
     /// On SIGINT/SIGTERM, time given to open connections to finish before they are closed.
-    #[arg(long = "web.shutdown-timeout", value_name = "DURATION", default_value = "3s")]
+    #[arg(
+        long = "web.shutdown-timeout",
+        value_name = "DURATION",
+        default_value = "3s"
+    )]
     pub shutdown_timeout: String,
 
     /// Metric sets to serve: seed (the Python collector's names), native, or both.
@@ -81,7 +97,11 @@ pub struct Args {
 
     /// Distinct error texts per endpoint before further ones are folded into error
     /// `__other__`.
-    #[arg(long = "max-errors-per-endpoint", value_name = "N", default_value = "20")]
+    #[arg(
+        long = "max-errors-per-endpoint",
+        value_name = "N",
+        default_value = "20"
+    )]
     pub max_errors_per_endpoint: String,
 
     /// Distinct exception messages per service before further ones are folded into message

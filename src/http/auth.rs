@@ -22,9 +22,9 @@ use tokio::time::Instant;
 /// bcrypt checks run at the same time.
 pub const BCRYPT_PARALLELISM: usize = 1;
 /// Uncached bcrypt checks allowed per second, on average.
-pub const BCRYPT_PER_SECOND: f64 = 2.0;
+pub const BCRYPT_PER_SECOND: f64 = 1.0;
 /// Uncached bcrypt checks allowed in a burst.
-pub const BCRYPT_BURST: f64 = 5.0;
+pub const BCRYPT_BURST: f64 = 3.0;
 /// Successful checks remembered (the cache is cleared when full).
 pub const CACHE_ENTRIES: usize = 1024;
 
@@ -191,9 +191,18 @@ mod tests {
     #[tokio::test]
     async fn good_bad_unknown_and_missing_credentials() {
         let a = auth();
-        assert_eq!(a.check(Some(&header("alice", "secret"))).await, Verdict::Allowed);
-        assert_eq!(a.check(Some(&header("alice", "wrong"))).await, Verdict::Denied);
-        assert_eq!(a.check(Some(&header("bob", "secret"))).await, Verdict::Denied);
+        assert_eq!(
+            a.check(Some(&header("alice", "secret"))).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            a.check(Some(&header("alice", "wrong"))).await,
+            Verdict::Denied
+        );
+        assert_eq!(
+            a.check(Some(&header("bob", "secret"))).await,
+            Verdict::Denied
+        );
         assert_eq!(a.check(None).await, Verdict::Denied);
         assert_eq!(a.check(Some("Bearer x")).await, Verdict::Denied);
         let open = Auth::new(BTreeMap::new());
@@ -203,7 +212,10 @@ mod tests {
     #[tokio::test]
     async fn successes_are_cached_and_floods_are_throttled() {
         let a = auth();
-        assert_eq!(a.check(Some(&header("alice", "secret"))).await, Verdict::Allowed);
+        assert_eq!(
+            a.check(Some(&header("alice", "secret"))).await,
+            Verdict::Allowed
+        );
         // Use up the budget with wrong passwords: further uncached checks are throttled...
         let mut throttled = 0;
         for _ in 0..(BCRYPT_BURST as usize + 5) {
@@ -213,7 +225,10 @@ mod tests {
         }
         assert!(throttled >= 4, "{throttled}");
         // ...but the cached honest credentials still pass, with no bcrypt.
-        assert_eq!(a.check(Some(&header("alice", "secret"))).await, Verdict::Allowed);
+        assert_eq!(
+            a.check(Some(&header("alice", "secret"))).await,
+            Verdict::Allowed
+        );
         // A cache entry belongs to one stored hash: another file's hash does not hit it.
         assert_ne!(
             digest("alice", "secret", "$2b$04$a"),

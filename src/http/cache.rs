@@ -137,9 +137,7 @@ impl RenderCache {
 
 /// Runs `work` on the blocking pool (an empty body if that pool is shutting down).
 async fn blocking(work: impl FnOnce() -> Bytes + Send + 'static) -> Bytes {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_default()
+    tokio::task::spawn_blocking(work).await.unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -173,11 +171,14 @@ mod tests {
         let b = get(1, Compression::Gzip).await;
         assert_eq!(a.as_ptr(), b.as_ptr(), "the gzip copy is shared");
         let mut out = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[..]), &mut out)
-            .unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[..]), &mut out).unwrap();
         assert_eq!(out, "snapshot 1\n");
         assert_eq!(renders.load(Ordering::SeqCst), 1);
         assert_eq!(&get(2, Compression::Identity).await[..], b"snapshot 2\n");
-        assert_eq!(renders.load(Ordering::SeqCst), 2, "a new snapshot renders again");
+        assert_eq!(
+            renders.load(Ordering::SeqCst),
+            2,
+            "a new snapshot renders again"
+        );
     }
 }

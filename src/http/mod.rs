@@ -168,8 +168,10 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many password checks; try again shortly\n",
             );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(auth::RETRY_AFTER.as_secs()));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(auth::RETRY_AFTER.as_secs()),
+            );
             return r;
         }
     }

@@ -111,9 +111,9 @@ impl Watch {
             let now = self.now();
             self.last_io.store(now, Ordering::Relaxed);
             // The first bytes of a new request start its head's clock.
-            let _ = self
-                .head_since
-                .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
+            let _ =
+                self.head_since
+                    .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
@@ -126,9 +126,9 @@ impl Watch {
 
     fn write_blocked(&self) {
         let now = self.now();
-        let _ = self
-            .blocked_since
-            .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            self.blocked_since
+                .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// Why the connection should be dropped now, if it should.
@@ -137,9 +137,15 @@ impl Watch {
         let past = |since: u64, limit: Duration| {
             since != NONE && now.saturating_sub(since) > limit.as_millis() as u64
         };
-        if past(self.head_since.load(Ordering::Relaxed), limits.read_header_timeout) {
+        if past(
+            self.head_since.load(Ordering::Relaxed),
+            limits.read_header_timeout,
+        ) {
             Some(ClientError::HeaderTimeout)
-        } else if past(self.blocked_since.load(Ordering::Relaxed), limits.send_timeout) {
+        } else if past(
+            self.blocked_since.load(Ordering::Relaxed),
+            limits.send_timeout,
+        ) {
             Some(ClientError::SendTimeout)
         } else if past(self.last_io.load(Ordering::Relaxed), limits.idle_timeout) {
             Some(ClientError::IdleTimeout)
@@ -211,10 +217,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         result
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

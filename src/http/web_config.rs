@@ -277,7 +277,10 @@ mod tests {
         );
         for (bad, line) in [
             ("http_server_config:\n  headers:\n    Server: mine\n", 3),
-            ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", 3),
+            (
+                "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+                3,
+            ),
             ("http_server_config:\n  http2: maybe\n", 2),
             ("http_server_config:\n  keep_alive: 1\n", 2),
         ] {

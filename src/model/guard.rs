@@ -215,7 +215,11 @@ mod tests {
         assert_eq!(&*g.route_error(&key, &e("y"), 2), "y");
         assert_eq!(&*g.route_error(&key, &e("z"), 2), OTHER);
         assert_eq!(&*g.route_error(&key, &e("z"), 2), OTHER);
-        assert_eq!(&*g.route_error(&key, &e("x"), 2), "x", "admitted stays admitted");
+        assert_eq!(
+            &*g.route_error(&key, &e("x"), 2),
+            "x",
+            "admitted stays admitted"
+        );
         assert_eq!(&*g.route_error(&other_key, &e("z"), 2), "z", "per endpoint");
         assert_eq!(&*g.route_exception(&e("boom"), 1), "boom");
         assert_eq!(&*g.route_exception(&e("bang"), 1), OTHER);

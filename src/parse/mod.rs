@@ -162,12 +162,22 @@ pub(crate) fn at_most(v: f64, max: f64, field: &'static str, line: u64) -> Resul
 
 /// A response time in ms: a finite float, at most [`MAX_RESPONSE_TIME_MS`].
 pub(crate) fn ms(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
-    at_most(float(field, column, line)?, MAX_RESPONSE_TIME_MS, column, line)
+    at_most(
+        float(field, column, line)?,
+        MAX_RESPONSE_TIME_MS,
+        column,
+        line,
+    )
 }
 
 /// A size in bytes: a finite float, at most [`MAX_RESPONSE_BYTES`].
 pub(crate) fn bytes(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
-    at_most(float(field, column, line)?, MAX_RESPONSE_BYTES, column, line)
+    at_most(
+        float(field, column, line)?,
+        MAX_RESPONSE_BYTES,
+        column,
+        line,
+    )
 }
 
 /// Parses a count: an unsigned integer, or an integral float such as `12.0`.

@@ -144,7 +144,7 @@ mod tests {
                     Ok(Item::Update(Update::Stats(t))) => format!("stats {}", t.total.requests),
                     Ok(Item::Update(u)) => format!("{u:?}"),
                     Ok(Item::Nothing) => "nothing".into(),
-                Ok(Item::Clamped(_)) => "clamped".into(),
+                    Ok(Item::Clamped(_)) => "clamped".into(),
                     Ok(Item::Unknown) => "unknown".into(),
                     Err(e) => format!("error {}", e.reason()),
                 },

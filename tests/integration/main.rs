@@ -2,6 +2,8 @@
 //! The integration tests: one binary (fewer links on a 2-core machine). Every test runs the
 //! real `locust-exporter` binary and talks to it over real HTTP on 127.0.0.1.
 
+/// Hostile and heavy clients and input: memory, password floods, cardinality.
+mod abuse;
 /// Exit codes and messages; `--once`.
 mod cli;
 /// JSON-lines events through stdin and files: values, lifecycle, aggregation.
@@ -18,5 +20,7 @@ mod prometheus;
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
 mod robust;
+/// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
+mod serving;
 /// Helpers: spawn, scrape, parse, wait.
 mod util;

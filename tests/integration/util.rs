@@ -87,6 +87,46 @@ impl Exporter {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the exporter, KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and returns how long the process took to exit, and its code (`None`
+    /// if it did not exit within `secs`).
+    pub fn terminate_timed(mut self, secs: u64) -> (Duration, Option<i32>) {
+        let start = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = start + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (start.elapsed(), status.code());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (start.elapsed(), None)
+    }
+
+    /// A raw TCP connection to the exporter.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
     /// Everything the exporter logged so far.
     pub fn stderr(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
@@ -148,22 +188,67 @@ impl Drop for Exporter {
 
 /// A bounded HTTP/1.1 GET over loopback; `auth` is the Authorization header value.
 pub fn http_get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String, String) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = auth
+    let headers = auth
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
+    let (status, head, body) = http_request(addr, "GET", path, &headers);
+    (
+        status,
+        head,
+        String::from_utf8(body).expect("utf-8 response"),
+    )
+}
+
+/// A bounded HTTP/1.1 request over loopback with extra header lines (each ending in
+/// `\r\n`): (status, head, body bytes).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
-    let text = String::from_utf8(raw).expect("utf-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("headers");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let head = String::from_utf8(raw[..split].to_vec()).expect("utf-8 head");
+    let body = raw[split + 4..].to_vec();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_owned(), body.to_owned())
+    (status, head, body)
+}
+
+/// The value of header `name` (case-insensitive) in a response head.
+pub fn header_value(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
+
+/// A JSON-lines file with one request to each of `endpoints` distinct names (and a
+/// failure for every tenth), for large expositions.
+pub fn many_endpoints_events(path: &Path, endpoints: usize) {
+    let mut out = String::new();
+    for i in 0..endpoints {
+        let exception = if i % 10 == 0 {
+            "\"HTTPError('500')\""
+        } else {
+            "null"
+        };
+        out.push_str(&format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"GET\",\"name\":\"/api/v1/items/{i}\",\"response_time\":12.5,\"response_length\":100,\"exception\":{exception}}}\n"));
+    }
+    std::fs::write(path, out).unwrap();
 }
 
 /// One sample of the exposition.

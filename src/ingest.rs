@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::model::snapshot::{Folded, Snapshot, SourceStatus};
+use crate::model::snapshot::{Folded, RunState, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
 use crate::parse::stream::LineParser;
@@ -24,8 +24,13 @@ use crate::source::{Body, Chunk, FileRole, Origin};
 
 /// Shortest time between two published snapshots while data flows.
 pub const COALESCE: Duration = Duration::from_millis(25);
-/// A snapshot is published at least this often, so time-based state moves on.
+/// How often time-based state (a service going `stopped`) is looked at: a snapshot is
+/// published when it changed, or when data arrived.
 pub const TICK: Duration = Duration::from_secs(1);
+/// A snapshot is published at least this often even when nothing changed, so the process
+/// metrics rendered with it are at most this old. Between changes the exposition is
+/// rendered at most once per REFRESH, however many scrapers ask.
+pub const REFRESH: Duration = Duration::from_secs(5);
 /// A given (source, reason) is logged at most once in this many seconds.
 pub const LOG_EVERY_SECS: f64 = 60.0;
 /// Chunks applied before a snapshot is considered, so a flood cannot starve publishing.
@@ -158,6 +163,11 @@ impl Ingest {
         }
     }
 
+    /// Each service's run state at `now` (cheap: no snapshot is built).
+    pub fn states(&self, now: f64) -> Vec<RunState> {
+        self.model.states(now)
+    }
+
     /// Everything as served at `now`.
     pub fn snapshot(&self, now: f64) -> Snapshot {
         let mut snap = self.model.snapshot(now);
@@ -252,6 +262,7 @@ pub async fn run(
     let mut open = true;
     let mut warned = Folded::default();
     let mut seq = 0u64;
+    let mut states = Vec::new();
     loop {
         let publish_at = dirty.then(|| (last_publish + pause).max(Instant::now()));
         tokio::select! {
@@ -272,6 +283,11 @@ pub async fn run(
             () = sleep_until_opt(publish_at) => {}
             _ = tick.tick() => {}
         }
+        let now_states = ingest.states(wall_clock());
+        if !dirty && open && now_states == states && last_publish.elapsed() < REFRESH {
+            continue;
+        }
+        states = now_states;
         let started = Instant::now();
         let mut snap = ingest.snapshot(wall_clock());
         pause = COALESCE.max(started.elapsed() * 4).min(TICK);

@@ -119,6 +119,14 @@ impl Model {
         self.apply_all(service, std::iter::once(update), now);
     }
 
+    /// Each service's run state at `now`, in service order.
+    pub fn states(&self, now: f64) -> Vec<snapshot::RunState> {
+        self.services
+            .iter()
+            .map(|s| s.state(now, self.config.stale_after_secs))
+            .collect()
+    }
+
     /// Everything as served at `now` (the `sources` list is left empty for the caller).
     pub fn snapshot(&self, now: f64) -> Snapshot {
         Snapshot {

@@ -114,7 +114,8 @@ impl Service {
         self.ended = false;
     }
 
-    fn state(&self, now: f64, stale_after: f64) -> RunState {
+    /// The run state at `now`.
+    pub fn state(&self, now: f64, stale_after: f64) -> RunState {
         match self.last_activity {
             None => RunState::Missing,
             Some(_) if self.ended => RunState::Stopped,

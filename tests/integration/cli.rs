@@ -85,6 +85,11 @@ fn web_config_errors_exit_2() {
         ("tls_server_config:\n  cert_file: a.pem\n", "line 1"),
         ("basic_auth_users:\n  prom: plain-text\n", "line 2"),
         (
+            "basic_auth_users:\n  alice: $2y$10$abc\n",
+            "line 2: user `alice`: the password is not a valid bcrypt hash",
+        ),
+        ("http_server_config:\n  keep_alive: 5\n", "line 2"),
+        (
             "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
             "missing.pem",
         ),

@@ -49,3 +49,17 @@ echo "== cargo doc"; RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 echo "== cargo test"; cargo test
 echo "== timing comparisons, one at a time"; cargo test --test integration -- --ignored --test-threads=1
 echo "== python plugin tests"; .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    if [ "$install" = 1 ]; then
+      echo "== installing cargo-fuzz"; cargo install -q cargo-fuzz --locked
+    else
+      echo "!! cargo-fuzz is missing: the fuzz smoke is SKIPPED. Install with: cargo install cargo-fuzz"
+    fi
+  fi
+  if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "== fuzz smoke: every target for 12 s (fuzz/run.sh SECONDS for longer runs)"; fuzz/run.sh 12
+  fi
+else
+  echo "!!!! fuzz smoke SKIPPED: no nightly toolchain (rustup toolchain install nightly) !!!!"
+fi

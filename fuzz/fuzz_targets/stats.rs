@@ -1,0 +1,13 @@
+//! `_stats.csv` snapshots: any bytes give a table or an error, never a panic; an accepted
+//! table has its Aggregated total and nothing after it.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use locust_exporter::model::update::Update;
+use locust_exporter::parse::{snapshot, SnapshotKind};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Some((Update::Stats(t), rows))) = snapshot(SnapshotKind::Stats, data) {
+        assert_eq!(rows, t.rows.len() + 1);
+        assert!(t.total.method.is_empty() && &*t.total.name == "Aggregated");
+    }
+});

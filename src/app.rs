@@ -1,29 +1,40 @@
-//! Wiring: spawns the sources, the ingest task and the HTTP server, and stops them on
-//! SIGINT/SIGTERM. The only place that spawns tasks. Also the `--once` path, which reuses the
-//! synchronous pieces (follower polls, `Ingest::apply`, `expose::render`) with no runtime.
+//! Wiring: spawns the sources, the ingest task, the HTTP server, the pusher and the
+//! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
+//! `POST /-/quit`. The only place that spawns tasks. Also the `--once` path, which reuses the
+//! synchronous pieces (follower polls, `Ingest::apply`, `expose::render`) with no runtime
+//! (one is made only to push).
 
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::client::{ClientConfigError, HttpClient};
 use crate::config::{Config, SourceSpec};
 use crate::expose;
 use crate::http::web_config::{WebConfig, WebConfigError};
 use crate::http::{self, HttpState};
 use crate::ingest::{self, wall_clock, Ingest};
-use crate::model::snapshot::Snapshot;
+use crate::model::snapshot::{RunState, Snapshot};
 use crate::model::{Model, ModelConfig};
+use crate::push::{PushError, Pusher, REQUEST_TIMEOUT};
 use crate::source::discover::CsvPath;
 use crate::source::follow::{self, Follower};
-use crate::source::{stream, Chunk, FileRole, Origin};
+use crate::source::{stream, Body, Chunk, FileRole, Origin};
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
 /// memory held in flight.
 pub const CHANNEL_CAPACITY: usize = 64;
+
+/// The final push on exit is given this long (within the 5 s a stop may take).
+pub const FINAL_PUSH_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The `source` label of standard input.
+pub const STDIN_SOURCE: &str = "stdin";
 
 /// A failure that stops the program.
 #[derive(Debug, Error)]
@@ -39,6 +50,9 @@ pub enum AppError {
     /// `--web.config.file` is unusable. Exit code 2.
     #[error(transparent)]
     WebConfig(#[from] WebConfigError),
+    /// A client settings file is unusable. Exit code 2.
+    #[error(transparent)]
+    ClientConfig(#[from] ClientConfigError),
     /// Reading input or writing output failed in `--once`. Exit code 1.
     #[error("{what}: {source}")]
     Io {
@@ -47,14 +61,28 @@ pub enum AppError {
         /// The OS error.
         source: io::Error,
     },
+    /// `--once` found nothing to read at a path. Exit code 1.
+    #[error("--once: nothing to read at {0}")]
+    NothingToRead(String),
+    /// The push (`--once --push.url`, or the final push on exit) failed. Exit code 1.
+    #[error("push to {url} failed: {source}")]
+    Push {
+        /// `--push.url`.
+        url: String,
+        /// Why.
+        source: PushError,
+    },
 }
 
 impl AppError {
     /// The process exit code for this error (SPEC §2).
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::WebConfig(_) => 2,
-            AppError::Bind { .. } | AppError::Io { .. } => 1,
+            AppError::WebConfig(_) | AppError::ClientConfig(_) => 2,
+            AppError::Bind { .. }
+            | AppError::Io { .. }
+            | AppError::NothingToRead(_)
+            | AppError::Push { .. } => 1,
         }
     }
 }
@@ -84,35 +112,57 @@ fn stdin_origin(spec: &SourceSpec, config: &Config) -> Arc<Origin> {
     Arc::new(Origin {
         service: service_of(spec, config),
         role: FileRole::Events,
-        source: "stdin".into(),
+        source: STDIN_SOURCE.into(),
     })
 }
 
-fn followers(config: &Config) -> Vec<Follower> {
+/// The followers of the `--csv` and `--events` files, each with the path it was given.
+fn followers(config: &Config) -> Vec<(String, Follower)> {
     let csv = config.csv.iter().map(|spec| {
-        Follower::csv(CsvPath::new(
+        let follower = Follower::csv(CsvPath::new(
             spec.path.clone(),
             spec.service.clone(),
             config.service.clone(),
-        ))
+        ));
+        (spec.path.display().to_string(), follower)
     });
     let events = config
         .events
         .iter()
         .filter(|spec| !is_stdin(spec))
-        .map(|spec| Follower::events_file(service_of(spec, config), spec.path.clone()));
+        .map(|spec| {
+            let follower = Follower::events_file(service_of(spec, config), spec.path.clone());
+            (spec.path.display().to_string(), follower)
+        });
     csv.chain(events).collect()
 }
 
-/// `--once`: reads everything present, writes the exposition to `out`.
+/// The pusher `--push.*` asks for, if any.
+fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
+    let Some(push) = &config.push else {
+        return Ok(None);
+    };
+    let client = HttpClient::new("--push.config.file", &push.client, REQUEST_TIMEOUT)?;
+    if push.client.insecure_skip_verify {
+        tracing::warn!(url = %push.config.url, "TLS certificates of the Pushgateway are not verified (insecure_skip_verify).");
+    }
+    Ok(Some(Pusher::new(push.config.clone(), client, config.sets)))
+}
+
+/// `--once`: reads everything present, writes the exposition to `out`, and pushes it when
+/// `--push.url` is given. A path with nothing to read (no file, empty standard input) is an
+/// error naming it.
 pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
+    let pusher = pusher(config)?;
     let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
-    for mut follower in followers(config) {
+    for (path, mut follower) in followers(config) {
         let mut chunks: Vec<Chunk> = Vec::new();
+        let mut found = false;
         loop {
             let more = follower.poll(&mut chunks);
             for chunk in chunks.drain(..) {
+                found |= chunk.body != Body::Missing;
                 ingest.apply(chunk, now);
             }
             if !more {
@@ -123,27 +173,105 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
         for chunk in chunks {
             ingest.apply(chunk, now);
         }
+        if !found {
+            return Err(AppError::NothingToRead(path));
+        }
     }
     for spec in config.events.iter().filter(|s| is_stdin(s)) {
         let origin = stdin_origin(spec, config);
-        stream::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now)).map_err(
-            |source| AppError::Io {
-                what: "reading standard input".into(),
-                source,
-            },
-        )?;
+        let read = stream::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now))
+            .map_err(|source| AppError::Io {
+            what: "reading standard input".into(),
+            source,
+        })?;
+        if read == 0 {
+            return Err(AppError::NothingToRead(
+                "standard input (it was empty)".into(),
+            ));
+        }
     }
     ingest.end_of_input(now);
-    let text = expose::render(&ingest.snapshot(now), config.sets, &[]);
+    let mut snap = ingest.snapshot(now);
+    snap.seq = 1;
+    let text = expose::render(&snap, config.sets, &[]);
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|source| AppError::Io {
             what: "writing the exposition".into(),
             source,
-        })
+        })?;
+    if let Some(pusher) = pusher {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| AppError::Io {
+                what: "starting the runtime to push".into(),
+                source,
+            })?;
+        runtime
+            .block_on(pusher.push(&snap, now))
+            .map_err(|source| AppError::Push {
+                url: config
+                    .push
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.config.url.clone()),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM.
+/// True when every service has been stopped and every stdin stream has ended (and there is
+/// at least one service): what `--exit-after-stop` waits for.
+pub fn all_done(snap: &Snapshot) -> bool {
+    !snap.services.is_empty()
+        && snap.services.iter().all(|s| s.state == RunState::Stopped)
+        && snap
+            .sources
+            .iter()
+            .filter(|s| s.source == STDIN_SOURCE)
+            .all(|s| s.ended)
+}
+
+/// `--exit-after-stop`: sets `stop` once [`all_done`] has held for `after`.
+async fn exit_after_stop(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    after: Duration,
+    stop: watch::Sender<bool>,
+) {
+    let mut since: Option<tokio::time::Instant> = None;
+    loop {
+        let done = all_done(&snapshots.borrow_and_update());
+        since = match (done, since) {
+            (true, None) => Some(tokio::time::Instant::now()),
+            (true, s) => s,
+            (false, _) => None,
+        };
+        let deadline = since.map(|s| s + after);
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = sleep_until_opt(deadline) => {
+                tracing::info!(after = ?after, "Every service stopped; exiting (--exit-after-stop).");
+                let _ = stop.send(true);
+                return;
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves until SIGINT, SIGTERM, `--exit-after-stop` or `POST /-/quit`; then pushes once
+/// more when pushing.
 pub async fn serve(config: Config) -> Result<(), AppError> {
     let web = match &config.web_config_file {
         Some(path) => WebConfig::load(path)?,
@@ -154,8 +282,15 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .as_ref()
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
+    let pusher = pusher(&config)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
-    let shutdown = shutdown_signal()?;
+    let signals = shutdown_signal()?;
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        signals.await;
+        let _ = on_signal.send(true);
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| AppError::Bind {
@@ -167,7 +302,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map_or_else(|_| config.listen_text.clone(), |a| a.to_string());
     let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
-    for follower in followers(&config) {
+    for (_, follower) in followers(&config) {
         tokio::spawn(follow::run(
             follower,
             config.poll_interval,
@@ -186,18 +321,53 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         chunk_rx,
         snap_tx,
     ));
-    let state = Arc::new(HttpState::new(
-        snap_rx,
+    if let Some(after) = config.exit_after_stop {
+        tokio::spawn(exit_after_stop(snap_rx.clone(), after, stop_tx.clone()));
+    }
+    if let Some(p) = &pusher {
+        tokio::spawn(p.clone().run(snap_rx.clone(), stop_rx.clone(), wall_clock));
+    }
+    let mut state = HttpState::new(
+        snap_rx.clone(),
         config.telemetry_path.clone(),
         config.sets,
         &web,
-    ));
+    );
+    state.push = pusher.as_ref().map(|p| p.stats.clone());
+    state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
+    let state = Arc::new(state);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
-    http::server::serve(listener, state, tls, config.limits, shutdown).await;
+    let mut stopped = stop_rx.clone();
+    let server = http::server::serve(listener, state, tls, config.limits, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    let mut stopping = stop_rx.clone();
+    let final_push = async {
+        let _ = stopping.wait_for(|s| *s).await;
+        let p = pusher.as_ref()?;
+        let snap = snap_rx.borrow().clone();
+        let pushed = tokio::time::timeout(FINAL_PUSH_TIMEOUT, p.push(&snap, wall_clock())).await;
+        Some(match pushed {
+            Ok(result) => result,
+            Err(_) => Err(PushError::Request(crate::client::RequestError::Timeout(
+                FINAL_PUSH_TIMEOUT,
+            ))),
+        })
+    };
+    let ((), pushed) = tokio::join!(server, final_push);
     ingest_task.abort();
     tracing::info!("Shut down.");
-    Ok(())
+    match pushed {
+        Some(Err(source)) => Err(AppError::Push {
+            url: config
+                .push
+                .as_ref()
+                .map_or_else(String::new, |p| p.config.url.clone()),
+            source,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed now.

@@ -7,27 +7,46 @@ use clap::Parser;
 
 /// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
 /// statistics as Prometheus metrics.
+///
+/// Every flag can also be set from the environment: LOCUST_EXPORTER_ and the flag's name in
+/// upper case, dots and dashes as underscores (--web.listen-address →
+/// LOCUST_EXPORTER_WEB_LISTEN_ADDRESS). A flag on the command line wins over its variable;
+/// a repeatable flag takes one value from its variable.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "locust-exporter", version, about, long_about = None)]
+#[command(name = "locust-exporter", version, about)]
 pub struct Args {
     /// Follow Locust --csv output: the prefix given to `locust --csv` (out/run →
     /// out/run_stats.csv, …) or a directory (every prefix in it, now and later). Repeatable.
     /// Missing files and directories are waited for.
-    #[arg(long = "csv", value_name = "[SERVICE=]PATH")]
+    #[arg(
+        long = "csv",
+        env = "LOCUST_EXPORTER_CSV",
+        value_name = "[SERVICE=]PATH"
+    )]
     pub csv: Vec<String>,
 
     /// Follow a JSON-lines request event stream (or a piped Locust CSV); `-` is stdin.
     /// A file is followed like `tail -F`. Repeatable.
-    #[arg(long = "events", value_name = "[SERVICE=]PATH")]
+    #[arg(
+        long = "events",
+        env = "LOCUST_EXPORTER_EVENTS",
+        value_name = "[SERVICE=]PATH"
+    )]
     pub events: Vec<String>,
 
     /// The `service` label where none is given.
-    #[arg(long = "service", value_name = "NAME", default_value = "locust")]
+    #[arg(
+        long = "service",
+        env = "LOCUST_EXPORTER_SERVICE",
+        value_name = "NAME",
+        default_value = "locust"
+    )]
     pub service: String,
 
     /// Address to listen on for scrapes.
     #[arg(
         long = "web.listen-address",
+        env = "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS",
         value_name = "ADDR",
         default_value = ":9646"
     )]
@@ -36,6 +55,7 @@ pub struct Args {
     /// Path under which to expose metrics.
     #[arg(
         long = "web.telemetry-path",
+        env = "LOCUST_EXPORTER_WEB_TELEMETRY_PATH",
         value_name = "PATH",
         default_value = "/metrics"
     )]
@@ -43,17 +63,27 @@ pub struct Args {
 
     /// TLS (`tls_server_config`: cert_file, key_file) and basic auth (`basic_auth_users`,
     /// bcrypt), in the Prometheus exporter-toolkit format.
-    #[arg(long = "web.config.file", value_name = "FILE")]
+    #[arg(
+        long = "web.config.file",
+        env = "LOCUST_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
     pub web_config_file: Option<PathBuf>,
 
     /// Most connections served at once; one more is answered 503 and closed.
-    #[arg(long = "web.max-connections", value_name = "N", default_value = "512")]
+    #[arg(
+        long = "web.max-connections",
+        env = "LOCUST_EXPORTER_WEB_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value = "512"
+    )]
     pub max_connections: String,
 
     /// Time a client has to send a request's headers (from connecting, or from the first
     /// byte of a following request).
     #[arg(
         long = "web.read-header-timeout",
+        env = "LOCUST_EXPORTER_WEB_READ_HEADER_TIMEOUT",
         value_name = "DURATION",
         default_value = "10s"
     )]
@@ -62,6 +92,7 @@ pub struct Args {
     /// A kept-alive connection with no traffic for this long is closed.
     #[arg(
         long = "web.idle-timeout",
+        env = "LOCUST_EXPORTER_WEB_IDLE_TIMEOUT",
         value_name = "DURATION",
         default_value = "60s"
     )]
@@ -70,6 +101,7 @@ pub struct Args {
     /// A client that reads nothing of its response for this long is dropped.
     #[arg(
         long = "web.send-timeout",
+        env = "LOCUST_EXPORTER_WEB_SEND_TIMEOUT",
         value_name = "DURATION",
         default_value = "30s"
     )]
@@ -78,6 +110,7 @@ pub struct Args {
     /// On SIGINT/SIGTERM, time given to open connections to finish before they are closed.
     #[arg(
         long = "web.shutdown-timeout",
+        env = "LOCUST_EXPORTER_WEB_SHUTDOWN_TIMEOUT",
         value_name = "DURATION",
         default_value = "3s"
     )]
@@ -86,19 +119,26 @@ pub struct Args {
     /// Metric sets to serve: seed (the Python collector's names), native, or both.
     #[arg(
         long = "metrics",
+        env = "LOCUST_EXPORTER_METRICS",
         value_name = "SET[,SET]",
         default_value = "seed,native"
     )]
     pub metrics: String,
 
     /// Distinct (method, name) per service before further ones are folded into `__other__`.
-    #[arg(long = "max-endpoints", value_name = "N", default_value = "2000")]
+    #[arg(
+        long = "max-endpoints",
+        env = "LOCUST_EXPORTER_MAX_ENDPOINTS",
+        value_name = "N",
+        default_value = "2000"
+    )]
     pub max_endpoints: String,
 
     /// Distinct error texts per endpoint before further ones are folded into error
     /// `__other__`.
     #[arg(
         long = "max-errors-per-endpoint",
+        env = "LOCUST_EXPORTER_MAX_ERRORS_PER_ENDPOINT",
         value_name = "N",
         default_value = "20"
     )]
@@ -106,27 +146,109 @@ pub struct Args {
 
     /// Distinct exception messages per service before further ones are folded into message
     /// `__other__`.
-    #[arg(long = "max-exceptions", value_name = "N", default_value = "200")]
+    #[arg(
+        long = "max-exceptions",
+        env = "LOCUST_EXPORTER_MAX_EXCEPTIONS",
+        value_name = "N",
+        default_value = "200"
+    )]
     pub max_exceptions: String,
 
     /// How often files are polled besides inotify wake-ups (e.g. 1s, 500ms).
-    #[arg(long = "poll-interval", value_name = "DURATION", default_value = "1s")]
+    #[arg(
+        long = "poll-interval",
+        env = "LOCUST_EXPORTER_POLL_INTERVAL",
+        value_name = "DURATION",
+        default_value = "1s"
+    )]
     pub poll_interval: String,
 
     /// Histogram bucket upper bounds in seconds for event input, comma-separated
     /// [default: 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120].
-    #[arg(long = "buckets", value_name = "SECONDS[,SECONDS]")]
+    #[arg(
+        long = "buckets",
+        env = "LOCUST_EXPORTER_BUCKETS",
+        value_name = "SECONDS[,SECONDS]"
+    )]
     pub buckets: Option<String>,
 
+    /// Exit 0 once every service has been `stopped` (and every stdin stream has ended) for
+    /// DURATION, after a final push when pushing: the Kubernetes Job sidecar's end. Without
+    /// a value: 1m, time for a last scrape.
+    #[arg(
+        long = "exit-after-stop",
+        env = "LOCUST_EXPORTER_EXIT_AFTER_STOP",
+        value_name = "DURATION",
+        num_args = 0..=1,
+        default_missing_value = "1m"
+    )]
+    pub exit_after_stop: Option<String>,
+
+    /// Serve POST /-/quit (behind the web config's auth): exits 0, after a final push.
+    #[arg(
+        long = "web.enable-lifecycle",
+        env = "LOCUST_EXPORTER_WEB_ENABLE_LIFECYCLE"
+    )]
+    pub enable_lifecycle: bool,
+
+    /// Push every service's metrics to this Pushgateway (http:// or https://).
+    #[arg(
+        long = "push.url",
+        env = "LOCUST_EXPORTER_PUSH_URL",
+        value_name = "URL"
+    )]
+    pub push_url: Option<String>,
+
+    /// How often to push; 0 pushes only once, at the end.
+    #[arg(
+        long = "push.interval",
+        env = "LOCUST_EXPORTER_PUSH_INTERVAL",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
+    pub push_interval: String,
+
+    /// The `job` of the pushed groups.
+    #[arg(
+        long = "push.job",
+        env = "LOCUST_EXPORTER_PUSH_JOB",
+        value_name = "NAME",
+        default_value = "locust"
+    )]
+    pub push_job: String,
+
+    /// An extra grouping label of the pushed groups (repeatable); `service` is always one.
+    #[arg(
+        long = "push.label",
+        env = "LOCUST_EXPORTER_PUSH_LABEL",
+        value_name = "NAME=VALUE"
+    )]
+    pub push_labels: Vec<String>,
+
+    /// Credentials and TLS for the Pushgateway: `basic_auth` (`username`, `password_file`)
+    /// and `tls_config` (`ca_file`, `cert_file`, `key_file`, `insecure_skip_verify`), in the
+    /// Prometheus HTTP client format.
+    #[arg(
+        long = "push.config.file",
+        env = "LOCUST_EXPORTER_PUSH_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub push_config_file: Option<PathBuf>,
+
     /// Read everything present, print the exposition to stdout and exit 0.
-    #[arg(long = "once")]
+    #[arg(long = "once", env = "LOCUST_EXPORTER_ONCE")]
     pub once: bool,
 
     /// Log level: error, warn, info, debug or trace.
-    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info")]
+    #[arg(
+        long = "log.level",
+        env = "LOCUST_EXPORTER_LOG_LEVEL",
+        value_name = "LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
 
     /// Log format.
-    #[arg(long = "log.format", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    #[arg(long = "log.format", env = "LOCUST_EXPORTER_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
 }

@@ -7,9 +7,11 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::cli::Args;
+use crate::client::{ClientConfigError, ClientSettings};
 use crate::expose::Sets;
 use crate::http::server::Limits;
 use crate::model::endpoint::DEFAULT_BUCKETS;
+use crate::push::PushConfig;
 
 /// A bad flag value. Exit code 2.
 #[derive(Debug, Error, PartialEq)]
@@ -25,6 +27,9 @@ pub enum ConfigError {
     /// Nothing to follow.
     #[error("no input: give at least one --csv PATH or --events PATH (see --help)")]
     NoInput,
+    /// A client settings file (`--push.config.file`, …) is unusable.
+    #[error(transparent)]
+    Client(#[from] ClientConfigError),
 }
 
 fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
@@ -50,6 +55,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// `--push.*`: where and how to push, and the client's settings.
+#[derive(Debug, Clone)]
+pub struct Push {
+    /// URL, interval, job, labels.
+    pub config: PushConfig,
+    /// `--push.config.file`.
+    pub client: ClientSettings,
 }
 
 /// Validated settings.
@@ -85,6 +99,12 @@ pub struct Config {
     pub buckets: Vec<f64>,
     /// `--once`.
     pub once: bool,
+    /// `--exit-after-stop`.
+    pub exit_after_stop: Option<Duration>,
+    /// `--web.enable-lifecycle`.
+    pub enable_lifecycle: bool,
+    /// `--push.*`, when `--push.url` is given.
+    pub push: Option<Push>,
     /// `--log.level`.
     pub log_level: tracing::Level,
     /// `--log.format`.
@@ -138,6 +158,7 @@ impl Config {
                 format!("`{}` is taken by a health endpoint", args.telemetry_path),
             ));
         }
+        let push = push(&args)?;
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -167,6 +188,13 @@ impl Config {
                 None => DEFAULT_BUCKETS.to_vec(),
             },
             once: args.once,
+            exit_after_stop: args
+                .exit_after_stop
+                .as_deref()
+                .map(|d| duration("--exit-after-stop", d))
+                .transpose()?,
+            enable_lifecycle: args.enable_lifecycle,
+            push,
             log_level: args.log_level.parse().map_err(|_| {
                 invalid(
                     "--log.level",
@@ -251,6 +279,66 @@ pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
         }
     }
     Ok(sets)
+}
+
+/// `--push.*`.
+fn push(args: &Args) -> Result<Option<Push>, ConfigError> {
+    let Some(url) = &args.push_url else {
+        return Ok(None);
+    };
+    let url = url.trim_end_matches('/').to_owned();
+    let valid = url
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty());
+    if !valid {
+        return Err(invalid(
+            "--push.url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        ));
+    }
+    let interval = match args.push_interval.trim() {
+        "0" | "0s" => None,
+        d => Some(duration("--push.interval", d)?),
+    };
+    if args.push_job.trim().is_empty() {
+        return Err(invalid("--push.job", "the job name is empty"));
+    }
+    let mut labels = Vec::new();
+    for l in &args.push_labels {
+        let (name, value) = l
+            .split_once('=')
+            .ok_or_else(|| invalid("--push.label", format!("`{l}` is not NAME=VALUE")))?;
+        let ok_name = name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        if name.is_empty() || !ok_name || name.starts_with("__") {
+            return Err(invalid(
+                "--push.label",
+                format!("`{name}` is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"),
+            ));
+        }
+        if name == "job" || name == "service" {
+            return Err(invalid(
+                "--push.label",
+                format!("`{name}` is set already (--push.job, and each group's service)"),
+            ));
+        }
+        labels.push((name.to_owned(), value.to_owned()));
+    }
+    let client = match &args.push_config_file {
+        Some(path) => ClientSettings::load("--push.config.file", path)?,
+        None => ClientSettings::default(),
+    };
+    Ok(Some(Push {
+        config: PushConfig {
+            url,
+            interval,
+            job: args.push_job.trim().to_owned(),
+            labels,
+        },
+        client,
+    }))
 }
 
 /// A whole number ≥ 1.

@@ -151,7 +151,10 @@ impl Ingest {
                 }
             }
             Body::Missing => entry.status.up = false,
-            Body::Eof => model.apply(&origin.service, Update::EndOfInput, now),
+            Body::Eof => {
+                entry.status.ended = true;
+                model.apply(&origin.service, Update::EndOfInput, now);
+            }
         }
     }
 

@@ -72,10 +72,13 @@
 
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod expose;
 pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod parse;
+pub mod push;
 pub mod source;
+pub mod yaml;

@@ -3,7 +3,8 @@
 //! ingestion and always serves one consistent snapshot.
 //!
 //! Routes (`GET`, and `HEAD` wherever `GET` is): the telemetry path (default `/metrics`),
-//! `/` (landing page), `/-/healthy`, `/-/ready`. Every scrape of one published snapshot
+//! `/` (landing page), `/-/healthy`, `/-/ready`; and `POST /-/quit` with
+//! `--web.enable-lifecycle` (behind the same auth). Every scrape of one published snapshot
 //! shares one rendered body per encoding ([`cache`]); basic auth is checked off the async
 //! workers with successes cached ([`auth`]); the server's own limits and timeouts are in
 //! [`server`].
@@ -50,6 +51,10 @@ pub struct HttpState {
     cache: RenderCache,
     /// Clients refused, dropped or denied.
     pub stats: HttpStats,
+    /// The pusher's counters, when pushing (rendered with the self-metrics).
+    pub push: Option<Arc<crate::push::PushStats>>,
+    /// `--web.enable-lifecycle`: `POST /-/quit` sets this to true.
+    pub quit: Option<watch::Sender<bool>>,
 }
 
 impl HttpState {
@@ -79,6 +84,8 @@ impl HttpState {
             headers,
             cache: RenderCache::default(),
             stats: HttpStats::default(),
+            push: None,
+            quit: None,
         }
     }
 
@@ -90,6 +97,9 @@ impl HttpState {
             .map(Collector::collect)
             .unwrap_or_default();
         extra.extend(self.stats.families());
+        if let Some(push) = &self.push {
+            extra.extend(push.families());
+        }
         match format {
             Format::Text => expose::render(snap, self.sets, &extra).into_bytes(),
         }
@@ -145,10 +155,17 @@ pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
 }
 
 async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
-    if req.method != Method::GET && req.method != Method::HEAD {
+    let quit = req.path == "/-/quit";
+    let allowed = if quit {
+        req.method == Method::POST || req.method == Method::PUT
+    } else {
+        req.method == Method::GET || req.method == Method::HEAD
+    };
+    if !allowed {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+        let allow = if quit { "POST, PUT" } else { "GET, HEAD" };
         r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
         return r;
     }
     match state.auth.check(req.authorization.as_deref()).await {
@@ -174,6 +191,19 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
             );
             return r;
         }
+    }
+    if quit {
+        return match &state.quit {
+            Some(stop) => {
+                tracing::info!("Asked to quit (POST /-/quit).");
+                let _ = stop.send(true);
+                plain(StatusCode::OK, "Requesting termination... Goodbye!\n")
+            }
+            None => plain(
+                StatusCode::FORBIDDEN,
+                "Lifecycle API is not enabled (--web.enable-lifecycle).\n",
+            ),
+        };
     }
     let snap = state.snapshots.borrow().clone();
     match req.path.as_str() {

@@ -103,16 +103,6 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-fn unquote(s: &str) -> &str {
-    let s = s.trim();
-    for q in ['"', '\''] {
-        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    s
-}
-
 impl WebConfig {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
@@ -138,90 +128,62 @@ impl WebConfig {
     /// Parses the text of a web config; errors are (line, message).
     pub fn parse(text: &str) -> Result<WebConfig, (usize, String)> {
         let mut config = WebConfig::default();
-        let mut section: Option<String> = None;
-        let mut in_headers = false;
         let mut tls: Option<(usize, Option<String>, Option<String>)> = None;
-        for (i, raw) in text.lines().enumerate() {
-            let line_no = i + 1;
-            let line = raw.split(" #").next().unwrap_or("");
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
-            let indent = line.len() - line.trim_start().len();
-            let Some((key, value)) = line.trim().split_once(':') else {
-                return Err((
-                    line_no,
-                    format!("expected `key: value`, found `{}`", line.trim()),
-                ));
-            };
-            let (key, value) = (unquote(key), unquote(value));
-            if indent == 0 {
-                in_headers = false;
-                match key {
-                    "basic_auth_users" | "http_server_config" | "tls_server_config" if value.is_empty() => {
-                        if key == "tls_server_config" {
-                            tls = Some((line_no, None, None));
-                        }
-                        section = Some(key.to_owned());
-                    }
-                    other => {
-                        return Err((
-                            line_no,
-                            format!("unknown key `{other}` (supported: tls_server_config, basic_auth_users, http_server_config)"),
-                        ))
-                    }
+        for e in crate::yaml::entries(text)? {
+            let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+            let (key, value, line) = (e.key.as_str(), e.value.as_str(), e.line);
+            match (path.as_slice(), key) {
+                ([], "tls_server_config") if value.is_empty() => tls = Some((line, None, None)),
+                ([], "basic_auth_users" | "http_server_config") if value.is_empty() => {}
+                ([], other) => {
+                    return Err((
+                        line,
+                        format!("unknown key `{other}` (supported: tls_server_config, basic_auth_users, http_server_config)"),
+                    ))
                 }
-                continue;
-            }
-            match section.as_deref() {
-                Some("basic_auth_users") => {
-                    if key.is_empty() {
-                        return Err((line_no, "a user name is empty".into()));
-                    }
+                (["basic_auth_users"], user) => {
                     if value.parse::<bcrypt::HashParts>().is_err() {
-                        return Err((line_no, format!("user `{key}`: the password is not a valid bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")));
+                        return Err((line, format!("user `{user}`: the password is not a valid bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")));
                     }
-                    config.users.insert(key.to_owned(), value.to_owned());
+                    config.users.insert(user.to_owned(), value.to_owned());
                 }
-                Some("tls_server_config") => {
+                (["tls_server_config"], k) => {
                     let Some((_, cert, tls_key)) = tls.as_mut() else {
                         continue;
                     };
-                    match key {
+                    match k {
                         "cert_file" => *cert = Some(value.to_owned()),
                         "key_file" => *tls_key = Some(value.to_owned()),
                         "client_auth_type" if value == "NoClientCert" => {}
                         other => {
                             return Err((
-                                line_no,
+                                line,
                                 format!("tls_server_config: `{other}` is not supported (supported: cert_file, key_file)"),
                             ))
                         }
                     }
                 }
-                Some("http_server_config") if in_headers && indent > 2 => {
-                    check_header(key, value).map_err(|m| (line_no, m))?;
-                    config.headers.push((key.to_owned(), value.to_owned()));
-                }
-                Some("http_server_config") => {
-                    in_headers = false;
-                    match (key, value) {
-                        ("http2", "true") => config.http2 = true,
-                        ("http2", "false") => config.http2 = false,
-                        ("http2", other) => {
-                            return Err((line_no, format!("http_server_config.http2: `{other}` is not true or false")))
-                        }
-                        ("headers", "") => in_headers = true,
-                        (other, _) => {
-                            return Err((
-                                line_no,
-                                format!("http_server_config: `{other}` is not supported (supported: http2, headers)"),
-                            ))
+                (["http_server_config"], "http2") => {
+                    config.http2 = match value {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err((line, format!("http_server_config.http2: `{other}` is not true or false")))
                         }
                     }
                 }
-                Some(_) => {}
-                None => return Err((line_no, "indented line outside a section".into())),
+                (["http_server_config"], "headers") if value.is_empty() => {}
+                (["http_server_config", "headers"], name) => {
+                    check_header(name, value).map_err(|m| (line, m))?;
+                    config.headers.push((name.to_owned(), value.to_owned()));
+                }
+                (["http_server_config"], other) => {
+                    return Err((
+                        line,
+                        format!("http_server_config: `{other}` is not supported (supported: http2, headers)"),
+                    ))
+                }
+                _ => return Err((line, format!("`{}` is not supported here", e.name()))),
             }
         }
         config.tls = match tls {

@@ -130,16 +130,28 @@ impl Service {
     pub fn snapshot(&self, config: &ModelConfig, now: f64) -> ServiceSnapshot {
         let View {
             mut endpoints,
-            total,
+            mut total,
             errors,
             exceptions,
         } = self.csv.view().unwrap_or_else(|| self.events.view(config));
         endpoints.sort_by(|a, b| (&a.name, &a.method).cmp(&(&b.name, &b.method)));
+        let state = self.state(now, config.stale_after_secs);
+        let (mut users, mut workers) = (self.users, self.workers);
+        if state == RunState::Stopped {
+            // As Locust's runner reports after a stop: nothing is running any more. Counters,
+            // totals, percentiles and errors stay.
+            for e in endpoints.iter_mut().chain(total.iter_mut()) {
+                e.current_rps = 0.0;
+                e.current_fail_per_sec = 0.0;
+            }
+            users = users.map(|_| 0);
+            workers = workers.map(|_| 0);
+        }
         ServiceSnapshot {
             name: self.name.clone(),
-            state: self.state(now, config.stale_after_secs),
-            users: self.users,
-            workers: self.workers,
+            state,
+            users,
+            workers,
             endpoints,
             total,
             errors,

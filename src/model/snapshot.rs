@@ -79,6 +79,29 @@ pub struct SourceStatus {
     pub resets: u64,
     /// Events whose time was too far in the future, taken as their arrival time.
     pub clamped: u64,
+    /// The stream ended (stdin closed).
+    pub ended: bool,
+}
+
+impl Snapshot {
+    /// Only `service` and its sources (a Pushgateway group).
+    pub fn for_service(&self, service: &str) -> Snapshot {
+        Snapshot {
+            services: self
+                .services
+                .iter()
+                .filter(|s| &*s.name == service)
+                .cloned()
+                .collect(),
+            sources: self
+                .sources
+                .iter()
+                .filter(|s| s.service == service)
+                .cloned()
+                .collect(),
+            seq: self.seq,
+        }
+    }
 }
 
 /// Everything a scrape serves, at one moment.

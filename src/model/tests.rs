@@ -311,3 +311,26 @@ fn long_exception_messages_are_cut_before_grouping() {
     assert_eq!(s.exceptions[0].message.chars().count(), 200);
     assert_eq!(s.exceptions[0].count, 5);
 }
+
+#[test]
+fn a_stopped_service_serves_no_current_activity_but_keeps_its_totals() {
+    let mut m = Model::new(ModelConfig::default());
+    m.apply("s", Update::Users(20), 1.0);
+    m.apply("s", Update::Workers(2), 1.0);
+    for i in 0..50 {
+        let t = 1.0 + f64::from(i) * 0.2;
+        m.apply("s", request(t, "GET", "/", Some(5.0), 10, None), t);
+    }
+    let running = service(&m, 11.0);
+    assert!(running.endpoints[0].current_rps > 0.0);
+    assert_eq!((running.users, running.workers), (Some(20), Some(2)));
+    m.apply("s", Update::TestStop, 11.0);
+    let s = service(&m, 11.0);
+    assert_eq!(s.state, RunState::Stopped);
+    assert_eq!((s.users, s.workers), (Some(0), Some(0)));
+    for e in s.endpoints.iter().chain(s.total.iter()) {
+        assert_eq!((e.current_rps, e.current_fail_per_sec), (0.0, 0.0));
+        assert_eq!(e.requests, 50, "counters stay");
+        assert_eq!(e.quantile_ms(0.5), Some(5.0), "percentiles stay");
+    }
+}

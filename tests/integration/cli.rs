@@ -66,13 +66,34 @@ fn once_prints_and_exits_0() {
             .unwrap()
             > 0.0
     );
-    // Missing input is not an error: the service is reported missing.
-    let (code, out, _) = run(&["--once", "--csv", "nothing/here"], None);
-    assert_eq!(code, Some(0));
-    assert_eq!(
-        Metrics::parse(&out).get("locust_state", &[("state", "missing")]),
-        Some(1.0)
-    );
+}
+
+/// `--once` with nothing to read fails, naming what was empty, so `--once | push` in CI
+/// cannot go green on a mistyped path.
+#[test]
+fn once_with_nothing_to_read_exits_1_naming_the_path() {
+    for args in [
+        &["--once", "--csv", "nothing/here"][..],
+        &["--once", "--events", "nothing/here.jsonl"],
+        &[
+            "--once",
+            "--csv",
+            "fixtures/locust-2.47.0/standalone-full-history/run",
+            "--csv",
+            "nothing/here",
+        ],
+    ] {
+        let (code, out, err) = run(args, None);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("nothing to read at nothing/here"),
+            "{args:?}: {err}"
+        );
+        assert!(out.is_empty(), "nothing printed: {out}");
+    }
+    let (code, _, err) = run(&["--once", "--events", "-"], Some(b""));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("standard input"), "{err}");
 }
 
 /// A web config that cannot be used stops the start with exit code 2, naming the file's

@@ -200,31 +200,33 @@ fn events_file_followed_like_tail_f() {
 }
 
 #[test]
-fn csv_history_piped_into_events() {
+fn csv_history_piped_into_events_gives_users_and_rates() {
     let history = std::fs::read(fixture(
         "locust-2.47.0/standalone-full-history/run_stats_history.csv",
     ))
     .unwrap();
-    let (code, out, err) = run(&["--once", "--events", "-"], Some(&history));
-    assert_eq!(code, Some(0), "{err}");
-    let m = Metrics::parse(&out);
     let (h, rows) = read_csv(&fixture(
         "locust-2.47.0/standalone-full-history/run_stats_history.csv",
     ));
-    assert_eq!(
-        m.get("locust_user_count", &[]),
-        Some(num(&rows.last().unwrap()[col(&h, "User Count")]))
-    );
-    assert_eq!(
-        m.get("locust_exporter_lines_total", &[("source", "stdin")]),
-        Some(rows.len() as f64 + 1.0)
-    );
+    let users = num(&rows.last().unwrap()[col(&h, "User Count")]);
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "-"]);
+    ex.stdin.as_mut().unwrap().write_all(&history).unwrap();
+    let m = ex.wait_for(5, "the piped history", |m| {
+        m.get("locust_exporter_lines_total", &[("source", "stdin")])
+            == Some(rows.len() as f64 + 1.0)
+    });
+    assert_eq!(m.get("locust_user_count", &[]), Some(users));
+    assert_eq!(m.get("locust_exporter_parse_errors_total", &[]), None);
+}
+
+#[test]
+fn csv_stats_piped_into_events_gives_the_seed_set() {
     let stats = std::fs::read(fixture(
         "locust-2.47.0/standalone-full-history/run_stats.csv",
     ))
     .unwrap();
-    let (code, out, _) = run(&["--once", "--events", "-"], Some(&stats));
-    assert_eq!(code, Some(0));
+    let (code, out, err) = run(&["--once", "--events", "-"], Some(&stats));
+    assert_eq!(code, Some(0), "{err}");
     assert_stats_match(
         &Metrics::parse(&out),
         "locust",

@@ -114,21 +114,26 @@ fn values_equal_the_csv_files_exactly() {
     }
 }
 
+/// While the run is live (here: a long poll interval keeps the copy of the recording
+/// `running`), users and current rates come from the history's last tick.
 #[test]
 fn history_gives_users_and_current_rates() {
-    let m = Metrics::parse(&once(FIXTURES[0].0));
+    let ex = Exporter::spawn(&[
+        "--csv",
+        &format!("fixtures/{}", FIXTURES[0].0),
+        "--poll-interval",
+        "20s",
+    ]);
     let (h, rows) = read_csv(&fixture(
         "locust-2.47.0/standalone-full-history/run_stats_history.csv",
     ));
     let last = rows.last().unwrap();
-    assert_eq!(
-        m.get("locust_user_count", &[]),
-        Some(num(&last[col(&h, "User Count")]))
-    );
-    assert_eq!(
-        m.get("locust_users", &[]),
-        Some(num(&last[col(&h, "User Count")]))
-    );
+    let users = num(&last[col(&h, "User Count")]);
+    let m = ex.wait_for(5, "the history read", |m| {
+        m.get("locust_user_count", &[]) == Some(users)
+            && m.get("locust_state", &[("state", "running")]) == Some(1.0)
+    });
+    assert_eq!(m.get("locust_users", &[]), Some(users));
     let ts = &last[col(&h, "Timestamp")];
     // Full history: every endpoint's current rate is its row in the last tick.
     for row in rows.iter().filter(|r| &r[col(&h, "Timestamp")] == ts) {
@@ -150,6 +155,23 @@ fn history_gives_users_and_current_rates() {
             "{labels:?}"
         );
     }
+}
+
+/// After the run (`--once` reads a finished run): no current activity, totals kept.
+#[test]
+fn a_finished_run_serves_no_current_activity() {
+    let m = Metrics::parse(&once(FIXTURES[0].0));
+    assert_eq!(m.get("locust_state", &[("state", "stopped")]), Some(1.0));
+    assert_eq!(m.get("locust_user_count", &[]), Some(0.0));
+    assert_eq!(m.get("locust_users", &[]), Some(0.0));
+    for s in m.find("locust_stats_current_rps", &[]) {
+        assert_eq!(s.value, 0.0, "{:?}", s.labels);
+    }
+    assert!(
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[test]

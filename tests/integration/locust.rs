@@ -591,6 +591,17 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
         format!("load={}", stream("worker1.jsonl")),
     );
     let ex = Exporter::spawn(&["--events", &m0, "--events", &w0, "--events", &w1]);
+    // While the run goes on, the master's plugin reports its workers.
+    let mut most_workers = 0.0f64;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while master.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the master ran too long");
+        if let Some(w) = ex.scrape().get("locust_workers", &[("service", "load")]) {
+            most_workers = most_workers.max(w);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(most_workers, 2.0, "the master reports its workers");
     wait_child(&mut master, 90);
     for w in &mut workers {
         wait_child(w, 30);
@@ -602,10 +613,13 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
     assert_totals(&m, &totals);
+    let m = ex.wait_for(10, "stopped", |m| {
+        m.get("locust_state", &[("service", "load"), ("state", "stopped")]) == Some(1.0)
+    });
     assert_eq!(
         m.get("locust_workers", &[("service", "load")]),
-        Some(2.0),
-        "the master reports its workers"
+        Some(0.0),
+        "no workers once the run stopped"
     );
     assert!(
         std::fs::read_to_string(stream("master.jsonl"))

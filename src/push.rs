@@ -1,0 +1,269 @@
+//! Pushgateway output (`--push.url`): each service's metrics `PUT` to its own group,
+//! `/metrics/job/<job>/service/<service>[/<label>/<value>…]`, so concurrent runs never
+//! overwrite each other and each push replaces its group whole.
+//!
+//! A push runs every `--push.interval` (0: only at the end) and once more on exit. A failing
+//! Pushgateway is retried with backoff within the interval, counted and logged at most once
+//! a minute; it never blocks ingestion or serving (pushes run in their own task, on the last
+//! published snapshot, each request bounded in time).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::Method;
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::client::{HttpClient, RequestError};
+use crate::expose::{self, Sets};
+use crate::model::snapshot::Snapshot;
+
+/// Waits between the attempts of one push (then the push is given up until the next).
+pub const BACKOFF: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+/// Each push request is bounded by this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A failing Pushgateway is logged at most once in this many seconds.
+pub const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a push failed.
+#[derive(Debug, Error)]
+pub enum PushError {
+    /// No answer, or a connection problem.
+    #[error("{0}")]
+    Request(#[from] RequestError),
+    /// The Pushgateway refused the push.
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// The status.
+        status: u16,
+        /// The start of its body.
+        body: String,
+    },
+}
+
+/// Pushes done and failed, and when one last worked.
+#[derive(Debug, Default)]
+pub struct PushStats {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    last_success_ms: AtomicU64,
+}
+
+impl PushStats {
+    fn note(&self, ok: bool, now: f64) {
+        if ok {
+            self.successes.fetch_add(1, Ordering::Relaxed);
+            self.last_success_ms
+                .store((now * 1000.0) as u64, Ordering::Relaxed);
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `locust_exporter_pushes_total{result}` and
+    /// `locust_exporter_push_last_success_timestamp_seconds`.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let mut pushes = MetricFamily::default();
+        pushes.set_name("locust_exporter_pushes_total".to_owned());
+        pushes.set_help(
+            "Pushes to the Pushgateway (one per service and interval), by result.".to_owned(),
+        );
+        pushes.set_field_type(MetricType::COUNTER);
+        for (result, n) in [
+            ("success", self.successes.load(Ordering::Relaxed)),
+            ("failure", self.failures.load(Ordering::Relaxed)),
+        ] {
+            let mut label = LabelPair::default();
+            label.set_name("result".to_owned());
+            label.set_value(result.to_owned());
+            let mut c = Counter::default();
+            c.set_value(n as f64);
+            let mut m = Metric::default();
+            m.set_label(vec![label]);
+            m.set_counter(c);
+            pushes.mut_metric().push(m);
+        }
+        let mut last = MetricFamily::default();
+        last.set_name("locust_exporter_push_last_success_timestamp_seconds".to_owned());
+        last.set_help("Unix time of the last successful push (0: none yet).".to_owned());
+        last.set_field_type(MetricType::GAUGE);
+        let mut g = Gauge::default();
+        g.set_value(self.last_success_ms.load(Ordering::Relaxed) as f64 / 1000.0);
+        let mut m = Metric::default();
+        m.set_gauge(g);
+        last.mut_metric().push(m);
+        vec![pushes, last]
+    }
+}
+
+/// `--push.*`.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// `--push.url`, without a trailing `/`.
+    pub url: String,
+    /// `--push.interval`; `None`: only at the end.
+    pub interval: Option<Duration>,
+    /// `--push.job`.
+    pub job: String,
+    /// `--push.label`s.
+    pub labels: Vec<(String, String)>,
+}
+
+/// One path element pair of a grouping key: `name/value`, or `name@base64/…` when the value
+/// is empty or has characters a path element cannot carry as they are.
+fn key_part(name: &str, value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+    if plain {
+        format!("/{name}/{value}")
+    } else {
+        let encoded = base64::engine::general_purpose::URL_SAFE.encode(value);
+        format!(
+            "/{name}@base64/{}",
+            if encoded.is_empty() { "=" } else { &encoded }
+        )
+    }
+}
+
+/// Pushes snapshots to a Pushgateway.
+#[derive(Debug, Clone)]
+pub struct Pusher {
+    config: PushConfig,
+    client: HttpClient,
+    sets: Sets,
+    /// Shared with the exposition.
+    pub stats: Arc<PushStats>,
+}
+
+impl Pusher {
+    /// A pusher with `client` (its credentials and TLS).
+    pub fn new(config: PushConfig, client: HttpClient, sets: Sets) -> Self {
+        Pusher {
+            config,
+            client,
+            sets,
+            stats: Arc::new(PushStats::default()),
+        }
+    }
+
+    /// The group URL of `service`.
+    pub fn group_url(&self, service: &str) -> String {
+        let mut url = format!("{}/metrics", self.config.url);
+        url.push_str(&key_part("job", &self.config.job));
+        url.push_str(&key_part("service", service));
+        for (k, v) in &self.config.labels {
+            url.push_str(&key_part(k, v));
+        }
+        url
+    }
+
+    async fn put(&self, url: &str, body: Bytes) -> Result<(), PushError> {
+        let resp = self
+            .client
+            .request(
+                Method::PUT,
+                url,
+                &[("content-type", expose::CONTENT_TYPE)],
+                body,
+            )
+            .await?;
+        if resp.status.is_success() {
+            Ok(())
+        } else {
+            Err(PushError::Status {
+                status: resp.status.as_u16(),
+                body: String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(200)
+                    .collect(),
+            })
+        }
+    }
+
+    /// Pushes every service of `snap` (retrying each with backoff). Returns the last error
+    /// if any service could not be pushed. `now` is for the success timestamp.
+    pub async fn push(&self, snap: &Snapshot, now: f64) -> Result<(), PushError> {
+        let mut last_err = None;
+        for service in &snap.services {
+            let body = Bytes::from(expose::render(
+                &snap.for_service(&service.name),
+                self.sets,
+                &[],
+            ));
+            let url = self.group_url(&service.name);
+            let mut result = self.put(&url, body.clone()).await;
+            for wait in BACKOFF {
+                if result.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+                result = self.put(&url, body.clone()).await;
+            }
+            self.stats.note(result.is_ok(), now);
+            if let Err(e) = result {
+                last_err = Some(e);
+            }
+        }
+        last_err.map_or(Ok(()), Err)
+    }
+
+    /// Pushes every `--push.interval` until `stop` turns true (the final push is the
+    /// caller's, after the last snapshot).
+    pub async fn run(
+        self,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        mut stop: watch::Receiver<bool>,
+        now: impl Fn() -> f64,
+    ) {
+        let Some(every) = self.config.interval else {
+            return;
+        };
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_log: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let snap = snapshots.borrow().clone();
+            if snap.seq == 0 {
+                continue;
+            }
+            if let Err(e) = self.push(&snap, now()).await {
+                if last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                    last_log = Some(tokio::time::Instant::now());
+                    tracing::warn!(url = %self.config.url, error = %e, "Push to the Pushgateway failed; will retry next interval. Further failures are counted in locust_exporter_pushes_total and logged at most once a minute.");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_keys_are_path_safe() {
+        assert_eq!(key_part("service", "checkout"), "/service/checkout");
+        assert_eq!(
+            key_part("service", "api/run"),
+            format!(
+                "/service@base64/{}",
+                base64::engine::general_purpose::URL_SAFE.encode("api/run")
+            )
+        );
+        assert_eq!(key_part("env", ""), "/env@base64/=");
+    }
+}

@@ -17,7 +17,7 @@ install=0
 [ "${1:-}" = "--install" ] && install=1
 
 # Debian packages the tests use, with the command each provides.
-packages=(prometheus:promtool)
+packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway)
 
 missing=()
 for entry in "${packages[@]}"; do
@@ -40,7 +40,7 @@ if [ ! -x .venv/bin/locust ]; then
   .venv/bin/pip install -q "locust==2.47.0"
 fi
 if [ "$install" = 1 ]; then
-  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1
+  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1
 fi
 
 echo "== cargo fmt --check"; cargo fmt --all -- --check

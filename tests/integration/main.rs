@@ -22,5 +22,7 @@ mod replay;
 mod robust;
 /// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
 mod serving;
+/// Environment variables, the Job lifecycle, Pushgateway push.
+mod shipping;
 /// Helpers: spawn, scrape, parse, wait.
 mod util;

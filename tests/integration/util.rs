@@ -44,15 +44,18 @@ impl Exporter {
     }
 
     fn spawn_inner(args: &[&str], stdin: bool) -> Exporter {
-        let mut child = Command::new(bin())
-            .args(args)
-            .args([
-                "--web.listen-address",
-                "127.0.0.1:0",
-                "--log.level",
-                "debug",
-            ])
-            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() });
+        Self::spawn_command(cmd)
+    }
+
+    /// Starts `cmd` (the binary with its arguments; it must listen on 127.0.0.1:0) with
+    /// debug logs, and reads the address it reports.
+    pub fn spawn_command(mut cmd: Command) -> Exporter {
+        let mut child = cmd
+            .args(["--log.level", "debug"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -85,6 +88,44 @@ impl Exporter {
             stdin,
             stderr,
         }
+    }
+
+    /// The exit code, if the process has exited.
+    pub fn try_exit(&mut self) -> Option<i32> {
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// Waits (bounded) for the process to exit by itself: its code.
+    pub fn wait_exit(mut self, secs: u64) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(code) = self.try_exit() {
+                return Some(code);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// A scrape, or `None` if the exporter does not answer (e.g. it is exiting).
+    pub fn try_scrape(&self) -> Option<Metrics> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200")
+            .then(|| Metrics::parse(body))
     }
 
     /// The process id.
@@ -221,9 +262,29 @@ pub fn http_request(
         .position(|w| w == b"\r\n\r\n")
         .expect("headers");
     let head = String::from_utf8(raw[..split].to_vec()).expect("utf-8 head");
-    let body = raw[split + 4..].to_vec();
+    let mut body = raw[split + 4..].to_vec();
+    if header_value(&head, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        body = dechunk(&body);
+    }
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head, body)
+}
+
+/// The body of a `Transfer-Encoding: chunked` response.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&raw[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
 }
 
 /// The value of header `name` (case-insensitive) in a response head.
@@ -571,4 +632,211 @@ pub fn assert_failures_match(m: &Metrics, service: &str, failures: &Path) {
         m.find("locust_errors", &[("service", service)]).len(),
         rows.len()
     );
+}
+
+/// A background server process, killed on drop.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// True if `cmd` runs; otherwise says loudly that `test` is skipped (or fails it when
+/// `require` is set in the environment, as test.sh --install sets it).
+pub fn have(test: &str, cmd: &str, require: &str, package: &str) -> bool {
+    if Command::new(cmd).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{test}: {require} is set but there is no `{cmd}` (Debian package {package})"
+    );
+    eprintln!("\n*** SKIPPED {test}: no `{cmd}` (Debian package {package}; ./test.sh --install installs it) ***\n");
+    false
+}
+
+/// Waits (bounded) until something listens on `addr`.
+pub fn wait_listening(addr: SocketAddr, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A real Prometheus server (Debian's `prometheus`) scraping targets every second.
+pub struct Prometheus {
+    _daemon: Daemon,
+    _dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+impl Prometheus {
+    /// Starts one scraping `(job, target, honor_labels)`s; `None` (after saying so) when
+    /// there is no `prometheus` binary.
+    pub fn start(test: &str, targets: &[(&str, SocketAddr, bool)]) -> Option<Prometheus> {
+        Self::start_with(test, targets, &[])
+    }
+
+    /// Like [`Prometheus::start`], with extra command-line flags.
+    pub fn start_with(
+        test: &str,
+        targets: &[(&str, SocketAddr, bool)],
+        flags: &[&str],
+    ) -> Option<Prometheus> {
+        if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        for (job, target, honor) in targets {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n"
+            ));
+        }
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let addr = free_addr();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        wait_listening(addr, 30);
+        Some(Prometheus {
+            _daemon: daemon,
+            _dir: dir,
+            addr,
+        })
+    }
+
+    /// Every result of an instant query: (labels, value).
+    pub fn query_all(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, _, body) =
+            http_get(self.addr, &format!("/api/v1/query?query={encoded}"), None);
+        if status != 200 {
+            return Vec::new();
+        }
+        let v: serde_json::Value = match serde_json::from_str(&body) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        };
+        v["data"]["result"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .filter_map(|r| {
+                        let labels = r["metric"]
+                            .as_object()?
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                            .collect();
+                        let value = r["value"][1].as_str()?.parse().ok()?;
+                        Some((labels, value))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The value of an instant query's first result, if any.
+    pub fn query(&self, promql: &str) -> Option<f64> {
+        self.query_all(promql).first().map(|r| r.1)
+    }
+
+    /// Queries until `cond` holds of the value, at most `secs`; the last value.
+    pub fn wait_query(
+        &self,
+        secs: u64,
+        promql: &str,
+        cond: impl Fn(Option<f64>) -> bool,
+    ) -> Option<f64> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.query(promql);
+            if cond(v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{promql}: last value {v:?}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// A real Pushgateway (Debian's `prometheus-pushgateway`).
+pub struct Pushgateway {
+    _daemon: Daemon,
+    pub addr: SocketAddr,
+}
+
+impl Pushgateway {
+    /// Starts one; `None` (after saying so) when the binary is missing.
+    pub fn start(test: &str) -> Option<Pushgateway> {
+        if !have(
+            test,
+            "prometheus-pushgateway",
+            "REQUIRE_PUSHGATEWAY",
+            "prometheus-pushgateway",
+        ) {
+            return None;
+        }
+        let addr = free_addr();
+        let child = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--persistence.file=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        wait_listening(addr, 30);
+        Some(Pushgateway {
+            _daemon: daemon,
+            addr,
+        })
+    }
+
+    /// The URL to give `--push.url`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What it serves now.
+    pub fn metrics(&self) -> Metrics {
+        let (status, _, body) = http_get(self.addr, "/metrics", None);
+        assert_eq!(status, 200);
+        Metrics::parse(&body)
+    }
 }

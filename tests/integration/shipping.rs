@@ -1,0 +1,354 @@
+//! Shipping it the way Locust is run: environment variables, the Kubernetes Job lifecycle
+//! (`--exit-after-stop`, `POST /-/quit`), and Pushgateway push, against a real Locust, a real
+//! `prometheus-pushgateway` and a real Prometheus scraping it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::locust::{locust_command, venv_bin, wait_child, Target};
+use crate::util::*;
+
+const FIXTURE: &str = "fixtures/locust-2.47.0/standalone-full-history/run";
+
+#[test]
+fn every_flag_has_its_environment_variable_named_in_help() {
+    let (code, out, _) = run(&["--help"], None);
+    assert_eq!(code, Some(0));
+    for flag in [
+        "--csv",
+        "--events",
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--web.config.file",
+        "--max-errors-per-endpoint",
+        "--poll-interval",
+        "--exit-after-stop",
+        "--web.enable-lifecycle",
+        "--push.url",
+        "--push.interval",
+        "--push.label",
+        "--log.level",
+    ] {
+        let var = format!(
+            "LOCUST_EXPORTER_{}",
+            flag.trim_start_matches("--")
+                .replace(['.', '-'], "_")
+                .to_uppercase()
+        );
+        assert!(
+            out.contains(&format!("[env: {var}")),
+            "{flag}: {var} not in --help"
+        );
+    }
+}
+
+#[test]
+fn environment_variables_configure_and_flags_win() {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(root())
+        .env("LOCUST_EXPORTER_CSV", FIXTURE)
+        .env("LOCUST_EXPORTER_WEB_TELEMETRY_PATH", "/from-env")
+        .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:1")
+        .args(["--web.listen-address", "127.0.0.1:0"]);
+    let ex = Exporter::spawn_command(cmd);
+    let (status, _, body) = ex.get("/from-env");
+    assert_eq!(status, 200, "the telemetry path from the environment");
+    assert!(body.contains("locust_exporter_build_info"));
+    // The address from the flag won over the variable's (port 1 would not bind).
+    assert_ne!(ex.addr.port(), 1);
+    let mut bad = Command::new(bin());
+    bad.env("LOCUST_EXPORTER_POLL_INTERVAL", "5")
+        .args(["--csv", "x"]);
+    let out = bad.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--poll-interval: `5` has no unit"), "{err}");
+}
+
+#[test]
+fn quit_needs_the_lifecycle_flag_and_the_web_configs_auth() {
+    let ex = Exporter::spawn(&["--csv", FIXTURE]);
+    let (status, _, _) = http_request(ex.addr, "POST", "/-/quit", "");
+    assert_eq!(status, 403, "not enabled");
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    std::fs::write(&web, format!("basic_auth_users:\n  ops: '{hash}'\n")).unwrap();
+    let ex = Exporter::spawn(&[
+        "--csv",
+        FIXTURE,
+        "--web.enable-lifecycle",
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+    assert_eq!(http_request(ex.addr, "POST", "/-/quit", "").0, 401);
+    assert_eq!(http_request(ex.addr, "GET", "/-/quit", "").0, 405);
+    let auth = format!(
+        "Authorization: Basic {}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "ops:pw")
+    );
+    let (status, _, body) = http_request(ex.addr, "POST", "/-/quit", &auth);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(ex.wait_exit(5), Some(0), "quit exits 0");
+}
+
+/// A Kubernetes-Job-like run: Locust headless with `--csv`; the exporter beside it with
+/// `--exit-after-stop 5s`, pushing every second to a real Pushgateway that a real Prometheus
+/// scrapes. Shared by the tests below.
+struct JobRun {
+    prefix: PathBuf,
+    /// When Locust exited, and when the exporter did (after it), with its exit code.
+    locust_exit: Instant,
+    exporter_exit: Option<(Instant, i32)>,
+    /// The exporter's last scrape that worked before it exited.
+    last_scrape: Metrics,
+    /// The pushed Aggregated request count seen at the Pushgateway while Locust ran.
+    pushed_during: Vec<f64>,
+    /// Prometheus's value of the pushed Aggregated count after the exporter exited.
+    pushed_final: Option<f64>,
+    _dir: tempfile::TempDir,
+}
+
+static JOB_RUN: std::sync::OnceLock<Option<JobRun>> = std::sync::OnceLock::new();
+
+fn job_run(test: &str) -> Option<&'static JobRun> {
+    let bin = venv_bin(test)?;
+    let gateway = Pushgateway::start(test)?;
+    JOB_RUN
+        .get_or_init(|| {
+            let prometheus = Prometheus::start(test, &[("pushgateway", gateway.addr, true)])?;
+            let target = Target::start(&bin);
+            let dir = tempfile::tempdir().unwrap();
+            let prefix = dir.path().join("out").join("run");
+            let spec = format!("job={}", prefix.display());
+            let url = gateway.url();
+            let mut ex = Exporter::spawn(&[
+                "--csv",
+                &spec,
+                "--exit-after-stop",
+                "5s",
+                "--push.url",
+                &url,
+                "--push.interval",
+                "1s",
+            ]);
+            let mut locust = locust_command(&bin, &target, 8, false)
+                .args(["--csv", prefix.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut pushed_during = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while locust.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "locust ran too long");
+                pushed_during.extend(gateway.metrics().get(
+                    "locust_stats_num_requests",
+                    &[("service", "job"), ("path", "Aggregated")],
+                ));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            wait_child(&mut locust, 30);
+            let locust_exit = Instant::now();
+            let mut last_scrape = ex.scrape();
+            let exporter_exit = loop {
+                if let Some(code) = ex.try_exit() {
+                    break Some((Instant::now(), code));
+                }
+                if locust_exit.elapsed() > Duration::from_secs(30) {
+                    break None;
+                }
+                if let Some(m) = ex.try_scrape() {
+                    last_scrape = m;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            let (h, rows) = read_csv(&PathBuf::from(format!("{}_stats.csv", prefix.display())));
+            let total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
+            let promql =
+                r#"locust_stats_num_requests{job="locust",service="job",path="Aggregated"}"#;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let pushed_final = loop {
+                let v = prometheus.query(promql);
+                if v == Some(total) || Instant::now() > deadline {
+                    break v;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            };
+            Some(JobRun {
+                prefix,
+                locust_exit,
+                exporter_exit,
+                last_scrape,
+                pushed_during,
+                pushed_final,
+                _dir: dir,
+            })
+        })
+        .as_ref()
+}
+
+impl JobRun {
+    fn final_total(&self) -> f64 {
+        let (h, rows) = read_csv(&PathBuf::from(format!(
+            "{}_stats.csv",
+            self.prefix.display()
+        )));
+        num(&rows.last().unwrap()[col(&h, "Request Count")])
+    }
+}
+
+#[test]
+fn job_exporter_exits_0_soon_after_locust_stops() {
+    let Some(run) = job_run("job_exporter_exits_0_soon_after_locust_stops") else {
+        return;
+    };
+    let (at, code) = run.exporter_exit.expect("the exporter never exited");
+    assert_eq!(code, 0);
+    // Stale after 3 polls (3 s), stopped for 5 s, then the final push: well within 15 s.
+    let after = at - run.locust_exit;
+    assert!(
+        after < Duration::from_secs(15),
+        "exited {after:?} after Locust"
+    );
+    assert!(
+        after >= Duration::from_secs(5),
+        "not before --exit-after-stop: {after:?}"
+    );
+}
+
+#[test]
+fn job_last_scrape_before_exit_has_the_final_totals() {
+    let Some(run) = job_run("job_last_scrape_before_exit_has_the_final_totals") else {
+        return;
+    };
+    assert_stats_match(
+        &run.last_scrape,
+        "job",
+        &PathBuf::from(format!("{}_stats.csv", run.prefix.display())),
+    );
+    assert_eq!(
+        run.last_scrape.get("locust_state", &[("state", "stopped")]),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn job_pushed_totals_grow_during_the_run() {
+    let Some(run) = job_run("job_pushed_totals_grow_during_the_run") else {
+        return;
+    };
+    let seen = &run.pushed_during;
+    assert!(seen.len() >= 3, "pushed while running: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[1] >= w[0]), "{seen:?}");
+    assert!(seen.last() > seen.first(), "it grew: {seen:?}");
+}
+
+#[test]
+fn job_final_push_equals_the_final_stats_csv() {
+    let Some(run) = job_run("job_final_push_equals_the_final_stats_csv") else {
+        return;
+    };
+    assert_eq!(run.pushed_final, Some(run.final_total()));
+}
+
+#[test]
+fn two_services_push_side_by_side() {
+    let Some(gateway) = Pushgateway::start("two_services_push_side_by_side") else {
+        return;
+    };
+    let url = gateway.url();
+    let (code, _, err) = run(
+        &[
+            "--once",
+            "--csv",
+            &format!("a={FIXTURE}"),
+            "--csv",
+            "b=fixtures/locust-2.47.0/restart-same-prefix/run",
+            "--push.url",
+            &url,
+            "--push.label",
+            "env=ci",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let m = gateway.metrics();
+    for (service, stats) in [
+        ("a", "locust-2.47.0/standalone-full-history/run_stats.csv"),
+        ("b", "locust-2.47.0/restart-same-prefix/run_stats.csv"),
+    ] {
+        let (h, rows) = read_csv(&fixture(stats));
+        let total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
+        assert_eq!(
+            m.get(
+                "locust_stats_num_requests",
+                &[
+                    ("job", "locust"),
+                    ("service", service),
+                    ("env", "ci"),
+                    ("path", "Aggregated")
+                ]
+            ),
+            Some(total),
+            "{service}"
+        );
+    }
+}
+
+#[test]
+fn once_push_fails_non_zero_when_the_pushgateway_is_down() {
+    let down = format!("http://{}", free_addr());
+    let (code, out, err) = run(&["--once", "--csv", FIXTURE, "--push.url", &down], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("push to") && err.contains("failed"), "{err}");
+    assert!(
+        out.contains("locust_stats_num_requests"),
+        "the exposition is still printed"
+    );
+}
+
+/// A Pushgateway that is down delays nothing: data is ingested and served as fast as
+/// without one, and the failures are counted.
+#[test]
+fn a_pushgateway_that_is_down_delays_nothing() {
+    let down = format!("http://{}", free_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    many_endpoints_events(&events, 500);
+    let ex = Exporter::spawn(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--push.url",
+        &down,
+        "--push.interval",
+        "1s",
+    ]);
+    let start = Instant::now();
+    let m = ex.wait_for(10, "every endpoint", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(500.0)
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let _ = m;
+    let m = ex.wait_for(15, "a failed push counted", |m| {
+        m.get("locust_exporter_pushes_total", &[("result", "failure")]) >= Some(1.0)
+    });
+    assert_eq!(
+        m.get("locust_exporter_pushes_total", &[("result", "success")]),
+        Some(0.0)
+    );
+    // Scrapes stay fast while pushes fail.
+    for _ in 0..5 {
+        let t = Instant::now();
+        ex.scrape();
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a scrape took {:?}",
+            t.elapsed()
+        );
+    }
+}

@@ -17,7 +17,7 @@ install=0
 [ "${1:-}" = "--install" ] && install=1
 
 # Debian packages the tests use, with the command each provides.
-packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway)
+packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway docker.io:dockerd musl-tools:musl-gcc)
 
 missing=()
 for entry in "${packages[@]}"; do
@@ -40,7 +40,13 @@ if [ ! -x .venv/bin/locust ]; then
   .venv/bin/pip install -q "locust==2.47.0"
 fi
 if [ "$install" = 1 ]; then
-  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1
+  if ! docker info >/dev/null 2>&1; then
+    echo "== starting dockerd"
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    ($sudo_cmd dockerd >/tmp/locust-exporter-dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  fi
+  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1 REQUIRE_DOCKER=1
 fi
 
 echo "== cargo fmt --check"; cargo fmt --all -- --check

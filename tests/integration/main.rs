@@ -12,6 +12,8 @@ mod events;
 mod golden;
 /// Routes, content types, health, basic auth.
 mod http;
+/// The container image, built and run by a real Docker engine.
+mod image;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
 /// A real Prometheus server scraping the exporter, queried with PromQL.

@@ -352,3 +352,64 @@ fn a_pushgateway_that_is_down_delays_nothing() {
         );
     }
 }
+
+/// `contrib/kubernetes/job.yaml` parses as YAML, is a Job with Locust and the exporter
+/// sharing the results volume, and the exporter's arguments and environment in it are
+/// accepted by the binary (it starts and listens).
+#[test]
+fn the_example_job_manifest_parses_and_its_exporter_arguments_are_accepted() {
+    use yaml_rust2::YamlLoader;
+    let text = std::fs::read_to_string(root().join("contrib/kubernetes/job.yaml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).expect("valid YAML");
+    let job = &docs[0];
+    assert_eq!(job["kind"].as_str(), Some("Job"));
+    let spec = &job["spec"]["template"]["spec"];
+    let sidecar = spec["initContainers"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str() == Some("locust-exporter"))
+        .expect("the exporter as an init container");
+    assert_eq!(sidecar["restartPolicy"].as_str(), Some("Always"), "a native sidecar");
+    let locust = &spec["containers"][0];
+    let mounts = |c: &yaml_rust2::Yaml| -> Vec<String> {
+        c["volumeMounts"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(mounts(sidecar).contains(&"results".to_owned()));
+    assert!(mounts(locust).contains(&"results".to_owned()));
+    let args: Vec<String> = sidecar["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().expect("string args").to_owned())
+        .collect();
+    let csv = args.iter().position(|a| a == "--csv").unwrap();
+    let locust_args: Vec<&str> = locust["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let prefix = locust_args[locust_args.iter().position(|a| *a == "--csv").unwrap() + 1];
+    assert!(
+        args[csv + 1].ends_with(prefix),
+        "the exporter follows Locust's --csv prefix"
+    );
+    let mut cmd = Command::new(bin());
+    for e in sidecar["env"].as_vec().unwrap() {
+        cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+    }
+    // The manifest's address would be :9646; the test listens on a free port.
+    cmd.args(&args).args(["--web.listen-address", "127.0.0.1:0"]);
+    let ex = Exporter::spawn_command(cmd);
+    assert!(
+        ex.stderr().iter().any(|l| l.contains("\"Listening.\"")),
+        "started with the manifest's arguments (JSON logs): {:?}",
+        ex.stderr()
+    );
+}

@@ -66,8 +66,12 @@ impl Exporter {
         let pipe = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                // Text logs say `address=…`, JSON logs `"address":"…"`.
                 if let Some(rest) = line.split("address=").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                } else if let Some(rest) = line.split("\"address\":\"").nth(1) {
+                    let addr = rest.split('"').next().unwrap_or("").to_owned();
                     let _ = tx.send(addr);
                 }
                 lines.lock().unwrap().push(line);

@@ -25,7 +25,8 @@ Distributed runs: requests and task exceptions happen on workers, so each worker
 own stream of them (give each its own file, e.g. `--exporter-events events-{pid}.jsonl`, or
 its own stdout); the master writes no requests (it never sees them one by one), only test
 start/stop, the total user count and the worker count. Feed all streams to one exporter under
-one service: nothing is counted twice. Standalone runs write everything.
+one service: nothing is counted twice. Standalone runs write everything (and a worker count
+of 0).
 
 Writes are batched: lines are gathered and written with one `write()` of whole lines every
 0.2 s and at exit, so a reader never sees half a line from this process.
@@ -166,8 +167,9 @@ def _write_state(environment, is_master):
     if runner is None:
         return
     _writer.add('{"event":"users","user_count":%d}' % runner.user_count)
-    if is_master:
-        _writer.add('{"event":"workers","count":%d}' % len(runner.clients))
+    # A master counts its workers; a standalone run has none (workers write no state).
+    workers = len(runner.clients) if is_master else 0
+    _writer.add('{"event":"workers","count":%d}' % workers)
 
 
 def _report_state(environment, is_master):

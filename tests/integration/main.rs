@@ -6,6 +6,8 @@
 mod abuse;
 /// Exit codes and messages; `--once`.
 mod cli;
+/// The Grafana dashboard's queries against a real Prometheus during real Locust runs.
+mod dashboard;
 /// JSON-lines events through stdin and files: values, lifecycle, aggregation.
 mod events;
 /// `--once` over every fixture against `fixtures/golden/`, promtool, exact values.

@@ -370,7 +370,11 @@ fn the_example_job_manifest_parses_and_its_exporter_arguments_are_accepted() {
         .iter()
         .find(|c| c["name"].as_str() == Some("locust-exporter"))
         .expect("the exporter as an init container");
-    assert_eq!(sidecar["restartPolicy"].as_str(), Some("Always"), "a native sidecar");
+    assert_eq!(
+        sidecar["restartPolicy"].as_str(),
+        Some("Always"),
+        "a native sidecar"
+    );
     let locust = &spec["containers"][0];
     let mounts = |c: &yaml_rust2::Yaml| -> Vec<String> {
         c["volumeMounts"]
@@ -405,7 +409,8 @@ fn the_example_job_manifest_parses_and_its_exporter_arguments_are_accepted() {
         cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
     }
     // The manifest's address would be :9646; the test listens on a free port.
-    cmd.args(&args).args(["--web.listen-address", "127.0.0.1:0"]);
+    cmd.args(&args)
+        .args(["--web.listen-address", "127.0.0.1:0"]);
     let ex = Exporter::spawn_command(cmd);
     assert!(
         ex.stderr().iter().any(|l| l.contains("\"Listening.\"")),

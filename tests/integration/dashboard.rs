@@ -1,0 +1,313 @@
+//! The Grafana dashboard (`contrib/grafana/locust-exporter.json`): every panel's query, run
+//! against a real Prometheus that scrapes the exporter during a real Locust run, for both
+//! inputs (CSV files, and events from the plugin). Each returns data; the totals equal
+//! Locust's own once the last scrape is in.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::locust::{locust_command, venv_bin, wait_child, Target};
+use crate::util::*;
+
+/// Every (panel title, target expression) of the dashboard, with its variables filled in as
+/// Grafana would for "All" services and a 1 m rate interval.
+fn queries() -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(root().join("contrib/grafana/locust-exporter.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for panel in dash["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$service", ".*")
+                .replace("$__rate_interval", "1m");
+            out.push((panel["title"].as_str().unwrap().to_owned(), expr));
+        }
+    }
+    out
+}
+
+/// Which input feeds the exporter.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    Csv,
+    Events,
+}
+
+/// One real run with Prometheus scraping the exporter, shared by the tests of one input.
+struct DashRun {
+    /// Results of every query while Locust ran at full load: (title, expr) → results.
+    during: BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
+    /// Locust's final totals: (requests, failures), and its failure rows.
+    locust_totals: (f64, f64),
+    locust_error_rows: usize,
+    /// The CSV's Aggregated 95 % in seconds (CSV input).
+    locust_p95: f64,
+    /// Results of every query once the final values were scraped.
+    after: BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
+    _dir: tempfile::TempDir,
+}
+
+static CSV_DASH: std::sync::OnceLock<Option<DashRun>> = std::sync::OnceLock::new();
+static EVENTS_DASH: std::sync::OnceLock<Option<DashRun>> = std::sync::OnceLock::new();
+
+fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
+    let bin = venv_bin(test)?;
+    let cell = if input == Input::Csv {
+        &CSV_DASH
+    } else {
+        &EVENTS_DASH
+    };
+    cell.get_or_init(|| {
+        let target = Target::start(&bin);
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("run");
+        let json = dir.path().join("final");
+        let mut ex = match input {
+            Input::Csv => {
+                let spec = format!("load={}", prefix.display());
+                Exporter::spawn(&["--csv", &spec])
+            }
+            Input::Events => Exporter::spawn_with_stdin(&["--events", "load=-"]),
+        };
+        let prometheus = Prometheus::start(test, &[("locust", ex.addr, false)])?;
+        let mut locust = locust_command(&bin, &target, 12, input == Input::Events)
+            .args([
+                "--csv",
+                prefix.to_str().unwrap(),
+                "--json-file",
+                json.to_str().unwrap(),
+            ])
+            .stdout(if input == Input::Events {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        let pump = (input == Input::Events).then(|| {
+            let mut from = locust.stdout.take().unwrap();
+            let mut to = ex.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+        });
+        let run = |p: &Prometheus| {
+            queries()
+                .into_iter()
+                .map(|q| {
+                    let r = p.query_all(&q.1);
+                    (q, r)
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        // While Locust runs at full load (10 users from 2 s on), query every panel each
+        // second; keep each query's first answer with data (its last answer if none had).
+        std::thread::sleep(Duration::from_secs(5));
+        let mut during = run(&prometheus);
+        while locust.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_secs(1));
+            for (q, r) in run(&prometheus) {
+                if during.get(&q).is_none_or(Vec::is_empty) {
+                    during.insert(q, r);
+                }
+            }
+        }
+        wait_child(&mut locust, 60);
+        if let Some(p) = pump {
+            p.join().unwrap();
+        }
+        let json = PathBuf::from(format!("{}.json", json.display()));
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let (h, rows) = read_csv(&PathBuf::from(format!("{}_stats.csv", prefix.display())));
+        let total = rows.last().unwrap();
+        let (requests, failures) = match input {
+            // The CSV files are what the exporter reads; their last write can lag the end.
+            Input::Csv => (
+                num(&total[col(&h, "Request Count")]),
+                num(&total[col(&h, "Failure Count")]),
+            ),
+            // The events are every request: Locust's exact totals.
+            Input::Events => entries.iter().fold((0.0, 0.0), |(r, f), e| {
+                (
+                    r + e["num_requests"].as_f64().unwrap(),
+                    f + e["num_failures"].as_f64().unwrap(),
+                )
+            }),
+        };
+        let (_, frows) = read_csv(&PathBuf::from(format!("{}_failures.csv", prefix.display())));
+        let p95 = num(&total[col(&h, "95%")]) / 1000.0;
+        // Wait (bounded) for the final values to be scraped, and the run to be stopped.
+        prometheus.wait_query(20, r#"sum(locust_requests_total{service="load"})"#, |v| {
+            v == Some(requests)
+        });
+        prometheus.wait_query(20, r#"sum(locust_users{service="load"})"#, |v| {
+            v == Some(0.0)
+        });
+        let after = run(&prometheus);
+        drop(ex);
+        Some(DashRun {
+            during,
+            locust_totals: (requests, failures),
+            locust_error_rows: frows.len(),
+            locust_p95: p95,
+            after,
+            _dir: dir,
+        })
+    })
+    .as_ref()
+}
+
+fn value(
+    results: &BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
+    title: &str,
+) -> f64 {
+    let (_, r) = results
+        .iter()
+        .find(|((t, _), _)| t == title)
+        .unwrap_or_else(|| panic!("no panel {title}"));
+    assert_eq!(r.len(), 1, "{title}: one series: {r:?}");
+    r[0].1
+}
+
+fn every_query_returns_data(run: &DashRun, input: Input) {
+    let mut empty = Vec::new();
+    for ((title, expr), results) in &run.during {
+        // CSV files do not say how many workers there are (README, metric table).
+        if input == Input::Csv && expr.contains("locust_workers") {
+            continue;
+        }
+        if results.is_empty() {
+            empty.push(format!("{title}: {expr}"));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "queries without data during the run:\n{}",
+        empty.join("\n")
+    );
+    for ((title, expr), results) in &run.during {
+        eprintln!(
+            "dashboard: {title}: {expr} → {} series, e.g. {:?}",
+            results.len(),
+            results.first().map(|r| r.1)
+        );
+    }
+}
+
+fn totals_equal_locusts(run: &DashRun) {
+    let (requests, failures) = run.locust_totals;
+    assert_eq!(value(&run.after, "Requests"), requests);
+    assert_eq!(value(&run.after, "Failures"), failures);
+    assert!((value(&run.after, "Failure ratio") - failures / requests).abs() < 1e-12);
+    let errors = run
+        .after
+        .iter()
+        .find(|((t, _), _)| t == "Errors")
+        .map(|(_, r)| r.len())
+        .unwrap();
+    assert!(
+        errors >= run.locust_error_rows && run.locust_error_rows > 0,
+        "error rows: {errors} served, {} in _failures.csv",
+        run.locust_error_rows
+    );
+    let users = run
+        .during
+        .iter()
+        .find(|((t, _), _)| t == "Users")
+        .map(|(_, r)| r[0].1)
+        .unwrap();
+    assert!(users > 0.0 && users <= 10.0, "users while running: {users}");
+    assert_eq!(value(&run.after, "Users"), 0.0, "none once the run stopped");
+}
+
+#[test]
+fn dashboard_every_query_returns_data_with_csv_input() {
+    let Some(run) = dash_run(
+        "dashboard_every_query_returns_data_with_csv_input",
+        Input::Csv,
+    ) else {
+        return;
+    };
+    every_query_returns_data(run, Input::Csv);
+}
+
+#[test]
+fn dashboard_every_query_returns_data_with_event_input() {
+    let Some(run) = dash_run(
+        "dashboard_every_query_returns_data_with_event_input",
+        Input::Events,
+    ) else {
+        return;
+    };
+    every_query_returns_data(run, Input::Events);
+}
+
+#[test]
+fn dashboard_totals_equal_locusts_with_csv_input() {
+    let Some(run) = dash_run("dashboard_totals_equal_locusts_with_csv_input", Input::Csv) else {
+        return;
+    };
+    totals_equal_locusts(run);
+    // The run-wide p95 is Locust's own Aggregated 95 % column.
+    let p95 = run
+        .after
+        .iter()
+        .find(|((t, e), _)| t == "Response time, all requests" && e.contains("0.95"))
+        .map(|(_, r)| r[0].1)
+        .unwrap();
+    assert_eq!(p95, run.locust_p95);
+}
+
+#[test]
+fn dashboard_totals_equal_locusts_with_event_input() {
+    let Some(run) = dash_run(
+        "dashboard_totals_equal_locusts_with_event_input",
+        Input::Events,
+    ) else {
+        return;
+    };
+    totals_equal_locusts(run);
+    let workers = value(&run.during, "Workers");
+    assert_eq!(workers, 0.0, "a standalone run has no workers");
+}
+
+#[test]
+fn dashboard_has_a_service_variable_and_only_native_names_but_state() {
+    let text =
+        std::fs::read_to_string(root().join("contrib/grafana/locust-exporter.json")).unwrap();
+    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vars: Vec<&str> = dash["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(vars.contains(&"service"), "{vars:?}");
+    for (title, expr) in queries() {
+        assert!(
+            !expr.contains("locust_stats_"),
+            "{title}: a seed name in {expr}"
+        );
+        assert!(
+            expr.contains(r#"service=~".*""#),
+            "{title}: not filtered by service: {expr}"
+        );
+    }
+}

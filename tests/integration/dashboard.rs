@@ -32,6 +32,9 @@ fn queries() -> Vec<(String, String)> {
     out
 }
 
+/// Every panel query's results: (title, expr) → [(labels, value)].
+type Answers = BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>;
+
 /// Which input feeds the exporter.
 #[derive(Clone, Copy, PartialEq)]
 enum Input {
@@ -42,14 +45,14 @@ enum Input {
 /// One real run with Prometheus scraping the exporter, shared by the tests of one input.
 struct DashRun {
     /// Results of every query while Locust ran at full load: (title, expr) → results.
-    during: BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
+    during: Answers,
     /// Locust's final totals: (requests, failures), and its failure rows.
     locust_totals: (f64, f64),
     locust_error_rows: usize,
     /// The CSV's Aggregated 95 % in seconds (CSV input).
     locust_p95: f64,
     /// Results of every query once the final values were scraped.
-    after: BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
+    after: Answers,
     _dir: tempfile::TempDir,
 }
 

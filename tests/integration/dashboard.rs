@@ -177,10 +177,7 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
     .as_ref()
 }
 
-fn value(
-    results: &BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>,
-    title: &str,
-) -> f64 {
+fn value(results: &Answers, title: &str) -> f64 {
     let (_, r) = results
         .iter()
         .find(|((t, _), _)| t == title)

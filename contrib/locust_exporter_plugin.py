@@ -1,9 +1,9 @@
 """Locust plugin: writes every request and lifecycle event as JSON lines for locust-exporter.
 
-Use it next to your locustfile:
+Use it next to your locustfile (the plugin first, see "Standard output" below):
 
-    locust -f locustfile.py,contrib/locust_exporter_plugin.py --headless ... | locust-exporter --events -
-    locust -f locustfile.py,contrib/locust_exporter_plugin.py --exporter-events events.jsonl ...
+    locust -f contrib/locust_exporter_plugin.py,locustfile.py --headless ... | locust-exporter --events -
+    locust -f contrib/locust_exporter_plugin.py,locustfile.py --exporter-events events.jsonl ...
 
 Lines (one JSON object each; the format of locust-exporter's `--events`, SPEC §3.2):
 
@@ -30,6 +30,16 @@ of 0).
 
 Writes are batched: lines are gathered and written with one `write()` of whole lines every
 0.2 s and at exit, so a reader never sees half a line from this process.
+
+Standard output: when the stream goes to stdout (the default, or `--exporter-events -`), the
+plugin takes the process's standard output for itself as soon as it is imported: it keeps a
+private copy of file descriptor 1 for the stream and points descriptor 1 at standard error,
+so everything else that writes to stdout — `print()` in a locustfile, a logging handler on
+`sys.stdout`, a library or C code writing to fd 1, Locust's own console output — goes to
+stderr and can never split or interleave a line of the stream. List the plugin first in
+`-f` so this happens before your locustfile is imported (anything printed before the
+plugin's import still reaches stdout). With `--processes N` (forked workers sharing stdout),
+give each process its own file instead: `--exporter-events events-{pid}.jsonl`.
 """
 import json
 import os
@@ -59,6 +69,36 @@ STATE_EVERY_SECONDS = 1.0
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def _stdout_wanted(argv, environ):
+    """True if the stream goes to stdout: no `--exporter-events` (nor LOCUST_EXPORTER_EVENTS),
+    or `-`."""
+    target = environ.get("LOCUST_EXPORTER_EVENTS", "-")
+    for i, arg in enumerate(argv):
+        if arg == "--exporter-events" and i + 1 < len(argv):
+            target = argv[i + 1]
+        elif arg.startswith("--exporter-events="):
+            target = arg.split("=", 1)[1]
+    return target in ("-", "")
+
+
+def _take_stdout():
+    """Keeps a private copy of fd 1 for the stream and points fd 1 at stderr, so every other
+    writer to stdout goes to stderr. Returns the private descriptor."""
+    own = os.dup(1)
+    os.dup2(2, 1)
+    return own
+
+
+def _give_back_stdout(own):
+    """Undoes `_take_stdout` (the stream goes to a file after all)."""
+    os.dup2(own, 1)
+    os.close(own)
+
+
+# Taken at import, before a locustfile listed after the plugin is imported.
+_stream_fd = _take_stdout() if _stdout_wanted(sys.argv, os.environ) else None
+
+
 class _Writer:
     """Gathers lines and writes them in whole-line batches to a file descriptor."""
 
@@ -68,9 +108,15 @@ class _Writer:
         self.lines = []
 
     def open(self):
+        global _stream_fd
         if self.target in ("-", ""):
-            self.fd = sys.stdout.fileno()
+            if _stream_fd is None:  # the option came from elsewhere (a config file)
+                _stream_fd = _take_stdout()
+            self.fd = _stream_fd
         else:
+            if _stream_fd is not None:
+                _give_back_stdout(_stream_fd)
+                _stream_fd = None
             path = self.target.replace("{pid}", str(os.getpid()))
             self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 

@@ -10,7 +10,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# Imported as a library here: keep the test runner's own stdout.
+os.environ["LOCUST_EXPORTER_EVENTS"] = os.devnull
 import locust_exporter_plugin as plugin  # noqa: E402
+
+del os.environ["LOCUST_EXPORTER_EVENTS"]
 
 
 class RequestLine(unittest.TestCase):
@@ -39,6 +43,29 @@ class RequestLine(unittest.TestCase):
     def test_unicode_is_kept(self):
         data = json.loads(plugin.request_line("GET", "/café", 1.0, 0, None, now=1.0))
         self.assertEqual(data["name"], "/café")
+
+
+class StdoutTakeover(unittest.TestCase):
+    def test_wanted_for_stdout_only(self):
+        self.assertTrue(plugin._stdout_wanted(["locust"], {}))
+        self.assertTrue(plugin._stdout_wanted(["locust", "--exporter-events", "-"], {}))
+        self.assertFalse(plugin._stdout_wanted(["locust", "--exporter-events", "e.jsonl"], {}))
+        self.assertFalse(plugin._stdout_wanted(["locust", "--exporter-events=e.jsonl"], {}))
+        self.assertFalse(plugin._stdout_wanted(["locust"], {"LOCUST_EXPORTER_EVENTS": "e.jsonl"}))
+
+    def test_other_writers_go_to_stderr(self):
+        import subprocess
+
+        code = (
+            "import os, sys; sys.path.insert(0, %r); sys.argv = ['locust'];"
+            "import locust_exporter_plugin as p;"
+            "print('noise from print'); sys.stdout.flush(); os.write(1, b'noise from fd 1\\n');"
+            "os.write(p._stream_fd, b'{\\\"event\\\":\\\"test_start\\\"}\\n')"
+        ) % os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+        self.assertEqual(out.stdout, b'{"event":"test_start"}\n')
+        self.assertIn(b"noise from print", out.stderr)
+        self.assertIn(b"noise from fd 1", out.stderr)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ fn followers(config: &Config) -> Vec<(String, Follower)> {
         .iter()
         .filter(|spec| !is_stdin(spec))
         .map(|spec| {
-            let follower = Follower::events_file(service_of(spec, config), spec.path.clone());
+            let follower = Follower::events(service_of(spec, config), spec.path.clone());
             (spec.path.display().to_string(), follower)
         });
     csv.chain(events).collect()

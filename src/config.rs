@@ -143,6 +143,18 @@ impl Config {
         if events.iter().filter(|s| s.path.as_os_str() == "-").count() > 1 {
             return Err(invalid("--events", "stdin (`-`) can be given only once"));
         }
+        for spec in &events {
+            let dir = spec.path.parent().map(|p| p.to_string_lossy().into_owned());
+            if dir.is_some_and(|d| crate::source::discover::has_wildcard(&d)) {
+                return Err(invalid(
+                    "--events",
+                    format!(
+                        "`{}`: only the file name may have wildcards (e.g. /shared/events-*.jsonl)",
+                        spec.path.display()
+                    ),
+                ));
+            }
+        }
         if !args.telemetry_path.starts_with('/') || args.telemetry_path.len() < 2 {
             return Err(invalid(
                 "--web.telemetry-path",

@@ -1,4 +1,10 @@
-//! Expands a `--csv` PATH into the files to follow, each with its service and role.
+//! Expands a `--csv` or `--events` PATH into the files to follow, each with its service and
+//! role.
+//!
+//! An `--events` PATH is one file (followed like `tail -F`), a directory (`DIR/`, or one that
+//! exists: every regular file in it not starting with `.`, now and later), or a glob whose
+//! file-name part has `*`, `?` or `[…]` (every matching file, now and later). All the files of
+//! one PATH feed one service.
 //!
 //! PATH is a Locust `--csv` prefix (`out/run` → `out/run_stats.csv`, …) or a directory,
 //! in which every prefix, now and later, is followed and named after the prefix's file name
@@ -106,6 +112,164 @@ impl CsvPath {
     }
 }
 
+/// What an `--events` PATH names.
+#[derive(Debug, Clone)]
+enum EventsKind {
+    /// One file.
+    File,
+    /// Every file in the directory.
+    Dir,
+    /// Every file in the directory whose name matches.
+    Glob(String),
+}
+
+/// An `--events` argument being followed.
+#[derive(Debug, Clone)]
+pub struct EventsPath {
+    path: PathBuf,
+    dir: PathBuf,
+    kind: EventsKind,
+    service: String,
+}
+
+/// True if `name` has a glob wildcard.
+pub fn has_wildcard(name: &str) -> bool {
+    name.contains(['*', '?', '['])
+}
+
+/// Shell-style matching of a file name: `*` (any run, `/` never occurs in a name), `?` (one
+/// character), `[abc]`, `[a-z]`, `[!abc]`; anything else literally. A malformed class (no
+/// `]`) matches `[` literally.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Iterative matching with one backtrack point for the last `*`.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => match class(&p[pi..], n[ni]) {
+                Some((true, len)) => Some(pi + len),
+                Some((false, _)) => None,
+                None => (n[ni] == '[').then_some(pi + 1),
+            },
+            Some(&c) => (c == n[ni]).then_some(pi + 1),
+            None => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                pi = next;
+                ni += 1;
+            }
+            (None, Some((sp, sn))) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// A `[…]` class at the start of `p` against `c`: (matched, length of the class), or `None`
+/// if there is no closing `]`.
+fn class(p: &[char], c: char) -> Option<(bool, usize)> {
+    let negated = p.get(1) == Some(&'!');
+    let start = if negated { 2 } else { 1 };
+    // A `]` right after the opening (or `[!`) is a member, not the end.
+    let end = start + 1 + p.get(start + 1..)?.iter().position(|&x| x == ']')?;
+    let members = &p[start..end];
+    let mut hit = false;
+    let mut i = 0;
+    while i < members.len() {
+        if i + 2 < members.len() && members[i + 1] == '-' {
+            hit |= members[i] <= c && c <= members[i + 2];
+            i += 3;
+        } else {
+            hit |= members[i] == c;
+            i += 1;
+        }
+    }
+    Some((hit != negated, end + 1))
+}
+
+impl EventsPath {
+    /// `path` as given (`DIR/`, a glob, or a file) feeding `service`.
+    pub fn new(path: PathBuf, service: String) -> Self {
+        let text = path.as_os_str().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (dir, kind) = if text.ends_with('/') || path.is_dir() {
+            (path.clone(), EventsKind::Dir)
+        } else if has_wildcard(&name) {
+            (parent, EventsKind::Glob(name))
+        } else {
+            (parent, EventsKind::File)
+        };
+        EventsPath {
+            path,
+            dir,
+            kind,
+            service,
+        }
+    }
+
+    /// The directory whose changes matter (watched for wake-ups).
+    pub fn watch_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    /// True if this names one file (kept followed even while it is missing).
+    pub fn is_single_file(&self) -> bool {
+        matches!(self.kind, EventsKind::File)
+    }
+
+    /// The files to follow now, sorted.
+    pub fn targets(&self) -> Vec<Target> {
+        let pattern = match &self.kind {
+            EventsKind::File => {
+                return vec![target(
+                    self.service.clone(),
+                    FileRole::Events,
+                    self.path.clone(),
+                )]
+            }
+            EventsKind::Dir => None,
+            EventsKind::Glob(p) => Some(p.as_str()),
+        };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Target> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let wanted = match pattern {
+                    None => !name.starts_with('.'),
+                    Some(p) => glob_match(p, &name),
+                };
+                wanted.then(|| target(self.service.clone(), FileRole::Events, self.dir.join(name)))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
 /// `out/run` + `_stats.csv` → `out/run_stats.csv`.
 pub fn with_suffix(prefix: &Path, role: FileRole) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
@@ -124,6 +288,62 @@ pub fn prefix_of(file_name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_like_the_shell() {
+        for (p, n, want) in [
+            ("events-*.jsonl", "events-123.jsonl", true),
+            ("events-*.jsonl", "events-.jsonl", true),
+            ("events-*.jsonl", "events-1.json", false),
+            ("*", "anything", true),
+            ("worker?.jsonl", "worker1.jsonl", true),
+            ("worker?.jsonl", "worker12.jsonl", false),
+            ("w[0-9][!a].log", "w7b.log", true),
+            ("w[0-9][!a].log", "w7a.log", false),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("[", "[", true),
+            ("[]]", "]", true),
+        ] {
+            assert_eq!(glob_match(p, n), want, "{p} vs {n}");
+        }
+    }
+
+    #[test]
+    fn events_directories_and_globs_find_files_now_and_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = EventsPath::new(dir.path().join("ev/"), "load".into());
+        assert!(
+            all.targets().is_empty(),
+            "a directory that does not exist yet"
+        );
+        std::fs::create_dir(dir.path().join("ev")).unwrap();
+        for f in ["events-1.jsonl", "events-2.jsonl", ".hidden", "notes.txt"] {
+            std::fs::write(dir.path().join("ev").join(f), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("ev/sub")).unwrap();
+        let names = |p: &EventsPath| -> Vec<String> {
+            p.targets()
+                .iter()
+                .map(|t| t.0.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(&all),
+            ["events-1.jsonl", "events-2.jsonl", "notes.txt"]
+        );
+        let glob = EventsPath::new(dir.path().join("ev/events-*.jsonl"), "load".into());
+        assert_eq!(names(&glob), ["events-1.jsonl", "events-2.jsonl"]);
+        std::fs::write(dir.path().join("ev/events-3.jsonl"), b"").unwrap();
+        assert_eq!(names(&glob).len(), 3, "a file that appears later");
+        assert!(glob.targets().iter().all(|t| t.1.service == "load"));
+        let one = EventsPath::new(dir.path().join("ev/missing.jsonl"), "load".into());
+        assert_eq!(
+            one.targets().len(),
+            1,
+            "one file is followed even when missing"
+        );
+    }
 
     #[test]
     fn prefixes_of_file_names() {

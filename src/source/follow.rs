@@ -1,5 +1,5 @@
-//! The follower of one `--csv` argument: discovers its files, reads each with the right
-//! reader ([`SnapshotFile`] or [`FileTail`]) and turns what it saw into [`Chunk`]s.
+//! The follower of one `--csv` or `--events` argument: discovers its files, reads each with
+//! the right reader ([`SnapshotFile`] or [`FileTail`]) and turns what it saw into [`Chunk`]s.
 //!
 //! [`Follower::poll`] is synchronous (it is what `--once` calls); [`run`] is the small
 //! async loop around it: wait for a file event (debounced) or the poll tick, poll, send.
@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::discover::{CsvPath, Target};
+use super::discover::{CsvPath, EventsPath};
 use super::snapshot::SnapshotFile;
 use super::tail::FileTail;
 use super::watch::DirWatcher;
-use super::{Body, Chunk, FileRole, Origin};
+use super::{Body, Chunk, Origin};
 
 /// After a file event, wait this long for the writer to finish (Locust's write→truncate
 /// window is ~0.1–2 ms) and for more events to coalesce.
@@ -37,8 +37,8 @@ struct Tracked {
 enum Paths {
     /// The files of a `--csv` prefix or directory, discovered on every poll.
     Csv(CsvPath),
-    /// One appended events file.
-    Events(Target),
+    /// An `--events` file, directory or glob.
+    Events(EventsPath),
 }
 
 /// Follows the files of one `--csv` PATH, or one `--events` file.
@@ -56,16 +56,11 @@ impl Follower {
         }
     }
 
-    /// Follows an events file like `tail -F` (appends, truncation, replacement).
-    pub fn events_file(service: String, path: PathBuf) -> Self {
-        let origin = Origin {
-            service,
-            role: FileRole::Events,
-            source: path.display().to_string(),
-        };
-        let target = (path, origin);
+    /// Follows an `--events` file like `tail -F` (appends, truncation, replacement), or
+    /// every file of a directory or glob, now and later.
+    pub fn events(service: String, path: PathBuf) -> Self {
         Follower {
-            paths: Paths::Events(target),
+            paths: Paths::Events(EventsPath::new(path, service)),
             files: BTreeMap::new(),
         }
     }
@@ -74,10 +69,7 @@ impl Follower {
     pub fn watch_dir(&self) -> PathBuf {
         match &self.paths {
             Paths::Csv(p) => p.watch_dir(),
-            Paths::Events((path, _)) => match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => PathBuf::from("."),
-            },
+            Paths::Events(p) => p.watch_dir(),
         }
     }
 
@@ -85,8 +77,10 @@ impl Follower {
     pub fn poll(&mut self, out: &mut Vec<Chunk>) -> bool {
         let targets = match &mut self.paths {
             Paths::Csv(p) => p.targets(),
-            Paths::Events(t) => vec![t.clone()],
+            Paths::Events(p) => p.targets(),
         };
+        let listed: std::collections::BTreeSet<PathBuf> =
+            targets.iter().map(|(p, _)| p.clone()).collect();
         for (path, origin) in targets {
             self.files.entry(path.clone()).or_insert_with(|| {
                 let reader = if origin.role.is_snapshot() {
@@ -124,6 +118,13 @@ impl Follower {
                 origin: tracked.origin.clone(),
                 body,
             }));
+        }
+        // A file of an events directory or glob that is gone, and was read to its end, is
+        // let go (its counts stay; a new file at its path is a new source).
+        if matches!(&self.paths, Paths::Events(p) if !p.is_single_file()) {
+            self.files.retain(|path, t| {
+                listed.contains(path) || !matches!(&t.reader, Reader::Tail(tail) if tail.gone())
+            });
         }
         more
     }

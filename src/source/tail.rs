@@ -241,6 +241,12 @@ impl FileTail {
         }
     }
 
+    /// True when the path has gone and the file that was there has been read to its end
+    /// (as of the last poll).
+    pub fn gone(&self) -> bool {
+        self.present == Some(false)
+    }
+
     /// At the end of the input (`--once`): the unterminated last line, if any.
     pub fn finish(&mut self, out: &mut Vec<Body>) {
         let mut batch = LineBatch::default();

@@ -66,12 +66,13 @@ impl Drop for Target {
 /// `locust` headless against `target` for `secs` seconds, 10 users, with the recording's
 /// locustfile (and the plugin, if asked); callers add their own options.
 pub fn locust_command(bin: &Path, target: &Target, secs: u32, plugin: bool) -> Command {
+    // The plugin first, as README says: it takes stdout before the locustfile is imported.
     let mut locustfile = fixture("record/locustfile.py").display().to_string();
     if plugin {
-        locustfile.push_str(&format!(
-            ",{}",
+        locustfile = format!(
+            "{},{locustfile}",
             root().join("contrib/locust_exporter_plugin.py").display()
-        ));
+        );
     }
     let mut cmd = Command::new(bin.join("locust"));
     cmd.args([

@@ -28,5 +28,7 @@ mod robust;
 mod serving;
 /// Environment variables, the Job lifecycle, Pushgateway push.
 mod shipping;
+/// Event streams: the plugin owns its stdout; one directory or glob follows a fleet.
+mod streams;
 /// Helpers: spawn, scrape, parse, wait.
 mod util;

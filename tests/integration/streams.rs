@@ -21,8 +21,11 @@ fn plugin() -> String {
         .to_string()
 }
 
+/// ((method, name), (requests, failures)) of each endpoint.
+type Totals = Vec<((String, String), (f64, f64))>;
+
 /// Per (method, name): (requests, failures) from Locust's `--json-file`.
-fn json_totals(path: &std::path::Path) -> Vec<((String, String), (f64, f64))> {
+fn json_totals(path: &std::path::Path) -> Totals {
     let entries: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     entries
@@ -42,7 +45,7 @@ fn json_totals(path: &std::path::Path) -> Vec<((String, String), (f64, f64))> {
         .collect()
 }
 
-fn assert_counts_equal(m: &Metrics, service: &str, totals: &[((String, String), (f64, f64))]) {
+fn assert_counts_equal(m: &Metrics, service: &str, totals: &Totals) {
     for ((method, name), (requests, failures)) in totals {
         let labels = [("service", service), ("method", method), ("name", name)];
         assert_eq!(

@@ -23,6 +23,7 @@ use crate::model::{Model, ModelConfig};
 use crate::push::{PushError, Pusher, REQUEST_TIMEOUT};
 use crate::source::discover::CsvPath;
 use crate::source::follow::{self, Follower};
+use crate::source::webui::{self, WebUi};
 use crate::source::{stream, Body, Chunk, FileRole, Origin};
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
@@ -137,6 +138,30 @@ fn followers(config: &Config) -> Vec<(String, Follower)> {
     csv.chain(events).collect()
 }
 
+/// The web UIs of `--locust.uri`, and the client that polls them.
+fn web_uis(config: &Config) -> Result<(Vec<WebUi>, Option<HttpClient>), AppError> {
+    if config.web_uis.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let client = HttpClient::new(
+        "--locust.config.file",
+        &config.locust_client,
+        config.locust_timeout,
+    )?;
+    if config.locust_client.insecure_skip_verify {
+        tracing::warn!("TLS certificates of Locust's web UI are not verified (insecure_skip_verify in --locust.config.file).");
+    }
+    let uis = config
+        .web_uis
+        .iter()
+        .map(|w| {
+            let service = w.service.clone().unwrap_or_else(|| config.service.clone());
+            WebUi::new(&w.url, service)
+        })
+        .collect();
+    Ok((uis, Some(client)))
+}
+
 /// The pusher `--push.*` asks for, if any.
 fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
     let Some(push) = &config.push else {
@@ -175,6 +200,29 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
         }
         if !found {
             return Err(AppError::NothingToRead(path));
+        }
+    }
+    let (uis, client) = web_uis(config)?;
+    if let Some(client) = client {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| AppError::Io {
+                what: "starting the runtime to poll --locust.uri".into(),
+                source,
+            })?;
+        for ui in &uis {
+            let (chunks, problem) = runtime.block_on(ui.poll(&client));
+            if chunks.iter().all(|c| c.body == Body::Missing) {
+                return Err(AppError::NothingToRead(format!(
+                    "{} ({})",
+                    ui.base(),
+                    problem.unwrap_or_default()
+                )));
+            }
+            for chunk in chunks {
+                ingest.apply(chunk, now);
+            }
         }
     }
     for spec in config.events.iter().filter(|s| is_stdin(s)) {
@@ -283,6 +331,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
     let pusher = pusher(&config)?;
+    let (uis, ui_client) = web_uis(&config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let signals = shutdown_signal()?;
@@ -314,6 +363,16 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
             stdin_origin(spec, &config),
             chunk_tx.clone(),
         ));
+    }
+    if let Some(client) = &ui_client {
+        for ui in uis {
+            tokio::spawn(webui::run(
+                ui,
+                client.clone(),
+                config.poll_interval,
+                chunk_tx.clone(),
+            ));
+        }
     }
     drop(chunk_tx);
     let ingest_task = tokio::spawn(ingest::run(

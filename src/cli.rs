@@ -34,6 +34,34 @@ pub struct Args {
     )]
     pub events: Vec<String>,
 
+    /// Poll a running Locust's web UI (its /stats/requests and CSV endpoints) once per
+    /// --poll-interval: Locust's own runner state, users and workers, exact values.
+    /// Repeatable. (Also from LOCUST_EXPORTER_URI, the Go exporter's variable.)
+    #[arg(
+        long = "locust.uri",
+        env = "LOCUST_EXPORTER_LOCUST_URI",
+        value_name = "[SERVICE=]URL"
+    )]
+    pub locust_uri: Vec<String>,
+
+    /// How long a poll of a web UI may take [default: 5s]. (Also from
+    /// LOCUST_EXPORTER_TIMEOUT, the Go exporter's variable.)
+    #[arg(
+        long = "locust.timeout",
+        env = "LOCUST_EXPORTER_LOCUST_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub locust_timeout: Option<String>,
+
+    /// Credentials (Locust's --web-auth, as basic_auth) and TLS for the web UI, in the
+    /// Prometheus HTTP client format; never on the command line.
+    #[arg(
+        long = "locust.config.file",
+        env = "LOCUST_EXPORTER_LOCUST_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub locust_config_file: Option<PathBuf>,
+
     /// The `service` label where none is given.
     #[arg(
         long = "service",
@@ -116,7 +144,8 @@ pub struct Args {
     )]
     pub shutdown_timeout: String,
 
-    /// Metric sets to serve: seed (the Python collector's names), native, or both.
+    /// Metric sets to serve: seed (the Python collector's names), native, containersolutions
+    /// (the Go exporter's names, for its dashboards).
     #[arg(
         long = "metrics",
         env = "LOCUST_EXPORTER_METRICS",

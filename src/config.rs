@@ -25,7 +25,9 @@ pub enum ConfigError {
         message: String,
     },
     /// Nothing to follow.
-    #[error("no input: give at least one --csv PATH or --events PATH (see --help)")]
+    #[error(
+        "no input: give at least one --csv PATH, --events PATH or --locust.uri URL (see --help)"
+    )]
     NoInput,
     /// A client settings file (`--push.config.file`, …) is unusable.
     #[error(transparent)]
@@ -57,6 +59,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// One `--locust.uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUiSpec {
+    /// The `SERVICE=` part.
+    pub service: Option<String>,
+    /// The web UI's base URL.
+    pub url: String,
+}
+
 /// `--push.*`: where and how to push, and the client's settings.
 #[derive(Debug, Clone)]
 pub struct Push {
@@ -73,6 +84,12 @@ pub struct Config {
     pub csv: Vec<SourceSpec>,
     /// `--events` paths.
     pub events: Vec<SourceSpec>,
+    /// `--locust.uri`s.
+    pub web_uis: Vec<WebUiSpec>,
+    /// `--locust.timeout`.
+    pub locust_timeout: Duration,
+    /// `--locust.config.file`.
+    pub locust_client: ClientSettings,
     /// `--service`.
     pub service: String,
     /// `--web.listen-address`, resolved.
@@ -117,7 +134,22 @@ pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
 impl Config {
     /// Validates `args`.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
-        if args.csv.is_empty() && args.events.is_empty() {
+        Self::from_args_and_env(args, |k| std::env::var(k).ok())
+    }
+
+    /// Validates `args`; `env` gives the Go exporter's variables (`LOCUST_EXPORTER_URI`,
+    /// `LOCUST_EXPORTER_TIMEOUT`), used when neither the flag nor its own variable is set.
+    pub fn from_args_and_env(
+        mut args: Args,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        if args.locust_uri.is_empty() {
+            args.locust_uri.extend(env("LOCUST_EXPORTER_URI"));
+        }
+        if args.locust_timeout.is_none() {
+            args.locust_timeout = env("LOCUST_EXPORTER_TIMEOUT");
+        }
+        if args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty() {
             return Err(ConfigError::NoInput);
         }
         let service = args.service.trim().to_owned();
@@ -171,6 +203,15 @@ impl Config {
             ));
         }
         let push = push(&args)?;
+        let web_uis = args
+            .locust_uri
+            .iter()
+            .map(|a| web_ui_spec(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let locust_client = match &args.locust_config_file {
+            Some(path) => ClientSettings::load("--locust.config.file", path)?,
+            None => ClientSettings::default(),
+        };
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -181,6 +222,12 @@ impl Config {
         Ok(Config {
             csv,
             events,
+            web_uis,
+            locust_timeout: duration(
+                "--locust.timeout",
+                args.locust_timeout.as_deref().unwrap_or("5s"),
+            )?,
+            locust_client,
             service,
             listen: listen_address(&args.listen_address)?,
             listen_text: args.listen_address,
@@ -272,25 +319,52 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
         })
 }
 
-/// `seed`, `native`, `seed,native`.
+/// `seed`, `native`, `containersolutions`, comma-separated.
 pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
     let mut sets = Sets {
         seed: false,
         native: false,
+        containersolutions: false,
     };
     for part in text.split(',').map(str::trim) {
         match part {
             "seed" => sets.seed = true,
             "native" => sets.native = true,
+            "containersolutions" => sets.containersolutions = true,
             other => {
                 return Err(invalid(
                     "--metrics",
-                    format!("`{other}` is not seed or native"),
+                    format!("`{other}` is not seed, native or containersolutions"),
                 ))
             }
         }
     }
+    if sets.seed && sets.containersolutions {
+        return Err(invalid(
+            "--metrics",
+            "seed and containersolutions both define locust_errors, with different labels (path vs name): choose one",
+        ));
+    }
     Ok(sets)
+}
+
+/// `[SERVICE=]URL` of `--locust.uri`.
+pub fn web_ui_spec(arg: &str) -> Result<WebUiSpec, ConfigError> {
+    let spec = source_spec("--locust.uri", arg)?;
+    let url = spec.path.to_string_lossy().into_owned();
+    let valid = url
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty());
+    if !valid {
+        return Err(invalid(
+            "--locust.uri",
+            format!("`{url}` is not an http:// or https:// URL (e.g. http://locust-master:8089)"),
+        ));
+    }
+    Ok(WebUiSpec {
+        service: spec.service,
+        url,
+    })
 }
 
 /// `--push.*`.
@@ -477,9 +551,11 @@ mod tests {
             metric_sets("native").unwrap(),
             Sets {
                 seed: false,
-                native: true
+                native: true,
+                containersolutions: false,
             }
         );
+        assert!(metric_sets("seed,containersolutions").is_err());
         assert!(metric_sets("seed,foo").is_err());
         assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);
         assert!(buckets("1,0.5").is_err());

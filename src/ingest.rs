@@ -53,6 +53,7 @@ fn snapshot_kind(role: FileRole) -> Option<SnapshotKind> {
         FileRole::Stats => Some(SnapshotKind::Stats),
         FileRole::Failures => Some(SnapshotKind::Failures),
         FileRole::Exceptions => Some(SnapshotKind::Exceptions),
+        FileRole::Status => Some(SnapshotKind::Status),
         FileRole::History | FileRole::Events => None,
     }
 }
@@ -150,7 +151,12 @@ impl Ingest {
                     model.apply(&origin.service, update, now);
                 }
             }
-            Body::Missing => entry.status.up = false,
+            Body::Missing => {
+                entry.status.up = false;
+                if origin.role == FileRole::Status {
+                    model.apply(&origin.service, Update::RunnerDown, now);
+                }
+            }
             Body::Eof => {
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
@@ -203,7 +209,13 @@ fn apply_snapshot(
             model.apply(&origin.service, update, now);
         }
         Ok(None) => entry.accept(0),
-        Err(e) => entry.reject(&e, now),
+        Err(e) => {
+            entry.reject(&e, now);
+            // A web UI that answers with something else than its status is as good as down.
+            if origin.role == FileRole::Status {
+                model.apply(&origin.service, Update::RunnerDown, now);
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! family, meets SPEC §7 (see `benches/render.rs`). The `prometheus` crate still encodes
 //! the process metrics (`extra`), and the output is checked by `promtool` in the tests.
 
+pub mod compat;
 pub mod meta;
 pub mod native;
 pub mod seed;
@@ -30,6 +31,8 @@ pub struct Sets {
     pub seed: bool,
     /// The native, convention-following set.
     pub native: bool,
+    /// The ContainerSolutions (Go) exporter's names, for its dashboards.
+    pub containersolutions: bool,
 }
 
 impl Default for Sets {
@@ -37,6 +40,7 @@ impl Default for Sets {
         Sets {
             seed: true,
             native: true,
+            containersolutions: false,
         }
     }
 }
@@ -67,7 +71,10 @@ pub fn render(snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> String {
         seed::write(snap, &mut out);
     }
     if sets.native {
-        native::write(snap, &mut out);
+        native::write(snap, &mut out, sets.containersolutions);
+    }
+    if sets.containersolutions {
+        compat::write(snap, &mut out, sets.native);
     }
     meta::write(snap, &mut out);
     let mut text = out.into_string();

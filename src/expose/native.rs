@@ -23,13 +23,18 @@ pub const REQUEST_DURATION: &str = "locust_request_duration_seconds";
 pub const USERS: &str = "locust_users";
 /// `locust_workers`.
 pub const WORKERS: &str = "locust_workers";
+/// `locust_worker_states{state}`.
+pub const WORKER_STATES: &str = "locust_worker_states";
+/// `locust_up` (web UI input).
+pub const UP: &str = "locust_up";
 /// `locust_exceptions_total{message}`.
 pub const EXCEPTIONS: &str = "locust_exceptions_total";
 /// `locust_last_update_timestamp_seconds`.
 pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
 
-/// Writes the native families for `snap`.
-pub fn write(snap: &Snapshot, out: &mut Text) {
+/// Writes the native families for `snap`; with `compat_up`, `locust_up` is left to the
+/// containersolutions set (which writes it for every input).
+pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
     let rows: Vec<(String, &EndpointStats)> = snap
         .services
         .iter()
@@ -118,6 +123,38 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     for s in &snap.services {
         if let Some(n) = s.workers {
             f.sample(&label_set(&[("service", &s.name)]), n as f64);
+        }
+    }
+    let mut f = out.family(
+        WORKER_STATES,
+        "Workers of a master by their state, as its web UI lists them.",
+        "gauge",
+    );
+    for s in &snap.services {
+        let mut by_state: std::collections::BTreeMap<&str, u64> = Default::default();
+        for w in &s.worker_list {
+            *by_state
+                .entry(crate::model::snapshot::RunState::from(w.state).as_str())
+                .or_default() += 1;
+        }
+        for (state, n) in by_state {
+            f.sample(
+                &label_set(&[("service", &s.name), ("state", state)]),
+                n as f64,
+            );
+        }
+    }
+    let mut f = out.family(
+        UP,
+        "1 if the last poll of the service's Locust web UI worked, else 0.",
+        "gauge",
+    );
+    for s in snap.services.iter().filter(|_| !compat_up) {
+        if let Some(up) = s.up {
+            f.sample(
+                &label_set(&[("service", &s.name)]),
+                if up { 1.0 } else { 0.0 },
+            );
         }
     }
     let mut f = out.family(

@@ -113,7 +113,14 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     }
     let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", "gauge");
     for (s, l) in snap.services.iter().zip(&services) {
-        if let Some(workers) = s.workers {
+        // The seed counts every client of the master (its web UI's list), else what the
+        // event stream reported.
+        let count = if s.worker_list.is_empty() {
+            s.workers
+        } else {
+            Some(s.worker_list.len() as u64)
+        };
+        if let Some(workers) = count {
             f.sample(l, workers as f64);
         }
     }

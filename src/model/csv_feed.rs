@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::guard::{cut_label_arc, Guard, Key};
 use super::update::{
-    cut_chars, EndpointStats, ExceptionCount, Failure, HistoryRow, StatsTable, MAX_MESSAGE_CHARS,
+    cut_chars, CurrentRates, EndpointStats, ExceptionCount, Failure, HistoryRow, StatsTable,
+    MAX_MESSAGE_CHARS,
 };
 use super::window::CounterWindow;
 use super::{ModelConfig, View};
@@ -17,10 +18,10 @@ pub struct CsvFeed {
     stats: Option<StatsTable>,
     windows: HashMap<Key, CounterWindow>,
     total_window: CounterWindow,
-    /// Current rates per endpoint from full-history rows.
-    history_rates: HashMap<Key, (f64, f64)>,
-    /// Current rates of the history's Aggregated row.
-    history_total: Option<(f64, f64)>,
+    /// Current rates per endpoint as Locust reported them (full-history rows, or a web UI).
+    reported_rates: HashMap<Key, (f64, f64)>,
+    /// Current rates of all requests as Locust reported them.
+    reported_total: Option<(f64, f64)>,
     failures: Vec<Failure>,
     exceptions: Vec<ExceptionCount>,
 }
@@ -80,19 +81,36 @@ impl CsvFeed {
     pub fn apply_history(&mut self, row: HistoryRow, guard: &Guard) {
         let rates = (row.current_rps, row.current_fail_per_sec);
         if row.is_total() {
-            self.history_total = Some(rates);
+            self.reported_total = Some(rates);
             return;
         }
         let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
         if guard.is_admitted(&key) {
-            self.history_rates.insert(key, rates);
+            self.reported_rates.insert(key, rates);
         }
+    }
+
+    /// A web UI's current rates: they replace whatever was reported before.
+    pub fn apply_reported(
+        &mut self,
+        rates: Vec<CurrentRates>,
+        total: Option<(f64, f64)>,
+        guard: &Guard,
+    ) {
+        self.reported_rates.clear();
+        for ((method, name), r) in rates {
+            let key = (cut_label_arc(&method), cut_label_arc(&name));
+            if guard.is_admitted(&key) {
+                self.reported_rates.insert(key, r);
+            }
+        }
+        self.reported_total = total;
     }
 
     /// The history started over: forget its rates.
     pub fn reset_history(&mut self) {
-        self.history_rates.clear();
-        self.history_total = None;
+        self.reported_rates.clear();
+        self.reported_total = None;
     }
 
     /// A complete `_failures.csv` snapshot, folded by the guard.
@@ -152,7 +170,7 @@ impl CsvFeed {
             .iter()
             .map(|row| {
                 let key = (row.method.clone(), row.name.clone());
-                let rates = match self.history_rates.get(&key) {
+                let rates = match self.reported_rates.get(&key) {
                     Some(r) => *r,
                     None => self
                         .windows
@@ -163,7 +181,7 @@ impl CsvFeed {
             })
             .collect();
         let total_rates = self
-            .history_total
+            .reported_total
             .unwrap_or_else(|| self.total_window.rates());
         Some(View {
             endpoints,

@@ -7,7 +7,7 @@ use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::guard::Guard;
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, Update};
+use super::update::{HistoryRow, RunnerState, RunnerStatus, Update};
 use super::{ModelConfig, View};
 
 /// One service's state.
@@ -27,6 +27,14 @@ pub struct Service {
     workers: Option<u64>,
     last_activity: Option<f64>,
     ended: bool,
+    /// What a Locust web UI last said.
+    runner: Option<RunnerStatus>,
+    /// Whether the last poll of a web UI worked (`None`: not fed by one).
+    up: Option<bool>,
+    /// The current percentiles of all requests from a full-history `_stats_history.csv`.
+    history_percentiles: Vec<(f64, f64)>,
+    /// The history has per-endpoint rows (`--csv-full-history`).
+    full_history: bool,
 }
 
 impl Service {
@@ -44,6 +52,10 @@ impl Service {
             workers: None,
             last_activity: None,
             ended: false,
+            runner: None,
+            up: None,
+            history_percentiles: Vec::new(),
+            full_history: false,
         }
     }
 
@@ -83,6 +95,24 @@ impl Service {
                 self.users = Some(n);
             }
             Update::Workers(n) => self.workers = Some(n),
+            Update::Runner(status) => {
+                self.users = Some(status.user_count);
+                self.workers = status
+                    .workers
+                    .as_ref()
+                    .map(|w| w.iter().filter(|w| w.state != RunnerState::Missing).count() as u64);
+                let rates = status.rates.clone();
+                self.csv
+                    .apply_reported(rates, status.total_rates, &self.guard);
+                self.runner = Some(status);
+                self.up = Some(true);
+            }
+            Update::RunnerDown => {
+                self.up = Some(false);
+                if self.runner.is_none() {
+                    return; // never reached: stays `missing`
+                }
+            }
         }
         self.last_activity = Some(now);
     }
@@ -102,6 +132,11 @@ impl Service {
             self.users_tick = Some((row.timestamp, row.user_count));
         }
         self.users = Some(row.user_count);
+        if row.is_total() {
+            self.history_percentiles = row.percentiles.clone();
+        } else {
+            self.full_history = true;
+        }
         self.csv.apply_history(row, &self.guard);
     }
 
@@ -114,8 +149,11 @@ impl Service {
         self.ended = false;
     }
 
-    /// The run state at `now`.
+    /// The run state at `now`: Locust's own through a web UI, else inferred.
     pub fn state(&self, now: f64, stale_after: f64) -> RunState {
+        if let Some(status) = &self.runner {
+            return status.state.into();
+        }
         match self.last_activity {
             None => RunState::Missing,
             Some(_) if self.ended => RunState::Stopped,
@@ -145,13 +183,29 @@ impl Service {
                 e.current_fail_per_sec = 0.0;
             }
             users = users.map(|_| 0);
-            workers = workers.map(|_| 0);
+            // A web UI reports the workers still connected after a stop; otherwise none are
+            // known to be working any more.
+            if self.runner.is_none() {
+                workers = workers.map(|_| 0);
+            }
         }
+        let current_percentiles = match &self.runner {
+            Some(status) => status.current_percentiles.clone(),
+            None if self.full_history => self.history_percentiles.clone(),
+            None => Vec::new(),
+        };
         ServiceSnapshot {
             name: self.name.clone(),
             state,
             users,
             workers,
+            worker_list: self
+                .runner
+                .as_ref()
+                .and_then(|s| s.workers.clone())
+                .unwrap_or_default(),
+            up: self.up,
+            current_percentiles,
             endpoints,
             total,
             errors,

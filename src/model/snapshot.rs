@@ -10,17 +10,25 @@ use std::sync::Arc;
 pub use super::guard::Folded;
 pub use super::update::{EndpointStats, ExceptionCount, Failure};
 
-/// Run state of a service (SPEC §4), the `state` label of `locust_state`.
+/// Run state of a service (SPEC §4), the `state` label of `locust_state`: inferred from
+/// files and events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner
+/// state through its web UI (all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     /// No data yet.
     Missing,
+    /// Waiting for a test (web UI).
+    Ready,
     /// Users are being added.
     Spawning,
     /// Data keeps arriving.
     Running,
+    /// Users are being stopped (web UI).
+    Stopping,
     /// No data for a while, the test stopped, or the input ended.
     Stopped,
+    /// Locust is shutting down (web UI).
+    Cleanup,
 }
 
 impl RunState {
@@ -28,9 +36,29 @@ impl RunState {
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Missing => "missing",
+            RunState::Ready => "ready",
             RunState::Spawning => "spawning",
             RunState::Running => "running",
+            RunState::Stopping => "stopping",
             RunState::Stopped => "stopped",
+            RunState::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// Workers of a master as its web UI lists them.
+pub use super::update::{RunnerState, WorkerStatus};
+
+impl From<RunnerState> for RunState {
+    fn from(s: RunnerState) -> RunState {
+        match s {
+            RunnerState::Ready => RunState::Ready,
+            RunnerState::Spawning => RunState::Spawning,
+            RunnerState::Running => RunState::Running,
+            RunnerState::Stopping => RunState::Stopping,
+            RunnerState::Stopped => RunState::Stopped,
+            RunnerState::Cleanup => RunState::Cleanup,
+            RunnerState::Missing => RunState::Missing,
         }
     }
 }
@@ -44,8 +72,16 @@ pub struct ServiceSnapshot {
     pub state: RunState,
     /// Running users, when known.
     pub users: Option<u64>,
-    /// Connected workers, when known (event streams from a master).
+    /// Connected workers, when known (event streams from a master, or its web UI: workers
+    /// Locust marks missing are not counted).
     pub workers: Option<u64>,
+    /// Each worker of a master, from its web UI.
+    pub worker_list: Vec<WorkerStatus>,
+    /// Whether the last poll of a Locust web UI worked (`None`: not fed by a web UI).
+    pub up: Option<bool>,
+    /// The current (≈10 s) percentiles of all requests, `(quantile, ms)`, where an input
+    /// gives them (a web UI, or a full-history `_stats_history.csv`).
+    pub current_percentiles: Vec<(f64, f64)>,
     /// Endpoints, sorted by (name, method) as Locust sorts them.
     pub endpoints: Vec<EndpointStats>,
     /// The `Aggregated` total (method empty, name `Aggregated`), when known.

@@ -196,6 +196,7 @@ fn current_rates_from_counter_deltas_and_history() {
         name: Arc::from("/"),
         current_rps: 7.5,
         current_fail_per_sec: 0.5,
+        percentiles: Vec::new(),
     };
     m.apply("s", Update::History(h), 120.5);
     let s = service(&m, 120.5);

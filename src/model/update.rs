@@ -112,6 +112,9 @@ pub struct HistoryRow {
     pub current_rps: f64,
     /// Current (windowed) failures per second.
     pub current_fail_per_sec: f64,
+    /// The percentile columns `(quantile, ms)` of the total row (cumulative, or the current
+    /// ≈10 s window with `--csv-full-history` in Locust 2.x); empty for other rows.
+    pub percentiles: Vec<(f64, f64)>,
 }
 
 impl HistoryRow {
@@ -163,6 +166,72 @@ pub struct Request<'a> {
     pub error: Option<Cow<'a, str>>,
 }
 
+/// A Locust runner's state, as its web UI reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerState {
+    /// Waiting for a test to start.
+    Ready,
+    /// Adding users (`hatching` before Locust 1.0).
+    Spawning,
+    /// Running.
+    Running,
+    /// Users are being stopped.
+    Stopping,
+    /// Stopped.
+    Stopped,
+    /// Shutting down.
+    Cleanup,
+    /// A worker that stopped sending heartbeats (worker states only).
+    Missing,
+}
+
+impl RunnerState {
+    /// The state Locust calls `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<RunnerState> {
+        Some(match name {
+            "ready" => RunnerState::Ready,
+            "spawning" | "hatching" => RunnerState::Spawning,
+            "running" => RunnerState::Running,
+            "stopping" => RunnerState::Stopping,
+            "stopped" => RunnerState::Stopped,
+            "cleanup" | "quitting" => RunnerState::Cleanup,
+            "missing" => RunnerState::Missing,
+            _ => return None,
+        })
+    }
+}
+
+/// One worker of a master, as its web UI reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerStatus {
+    /// The worker's id (`<hostname>_<uuid>`).
+    pub id: Arc<str>,
+    /// Its state.
+    pub state: RunnerState,
+    /// Its users.
+    pub user_count: u64,
+}
+
+/// Current `(requests/s, failures/s)` of a `(method, name)`.
+pub type CurrentRates = ((Arc<str>, Arc<str>), (f64, f64));
+
+/// What a running Locust's web UI says of itself (`/stats/requests`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerStatus {
+    /// The runner's state.
+    pub state: RunnerState,
+    /// Running users.
+    pub user_count: u64,
+    /// The workers, on a master (`None`: standalone).
+    pub workers: Option<Vec<WorkerStatus>>,
+    /// The current (≈10 s window) percentiles of all requests: `(quantile, ms)`.
+    pub current_percentiles: Vec<(f64, f64)>,
+    /// Current `(requests/s, failures/s)` per (method, name).
+    pub rates: Vec<CurrentRates>,
+    /// Current `(requests/s, failures/s)` of all requests.
+    pub total_rates: Option<(f64, f64)>,
+}
+
 /// Everything the model can be told. Requests borrow from their line (`'a`); every other
 /// update owns its data.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,4 +260,8 @@ pub enum Update<'a> {
     Workers(u64),
     /// The input ended (stdin closed, or `--once` read everything).
     EndOfInput,
+    /// A Locust web UI answered: its runner's state, users, workers and current rates.
+    Runner(RunnerStatus),
+    /// A Locust web UI did not answer (or not with its status): it is down.
+    RunnerDown,
 }

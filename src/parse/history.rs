@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use crate::model::update::HistoryRow;
 
-use super::header::column;
-use super::{at_most, count, float, ParseError, MAX_USERS};
+use super::header::{column, percentile_columns};
+use super::{at_most, count, float, ms, ParseError, MAX_USERS};
 
 /// Column positions of a history header.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,7 @@ struct Columns {
     name: usize,
     rps: usize,
     fps: usize,
+    percentiles: Vec<(usize, f64)>,
 }
 
 /// What one line was.
@@ -139,6 +140,7 @@ impl HistoryParser {
                 name: column(&f, "Name", line_no)?,
                 rps: column(&f, "Requests/s", line_no)?,
                 fps: column(&f, "Failures/s", line_no)?,
+                percentiles: percentile_columns(&f),
             });
             return Ok(if again {
                 HistoryItem::HeaderAgain
@@ -158,7 +160,17 @@ impl HistoryParser {
                 detail: format!("{} fields, the header has {}", f.len(), c.width),
             });
         }
+        let percentiles = if crate::model::update::is_total(f[c.typ], f[c.name]) {
+            c.percentiles
+                .iter()
+                .filter(|&&(i, _)| f[i] != "N/A" && !f[i].is_empty())
+                .map(|&(i, q)| ms(f[i], "percentile", line_no).map(|v| (q, v)))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
         Ok(HistoryItem::Row(HistoryRow {
+            percentiles,
             timestamp: float(f[c.timestamp], "Timestamp", line_no)?,
             user_count: {
                 let users = count(f[c.users], "User Count", line_no)?;

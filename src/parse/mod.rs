@@ -17,6 +17,7 @@ pub mod history;
 mod json;
 pub mod stats;
 pub mod stream;
+pub mod webui;
 
 use thiserror::Error;
 
@@ -305,6 +306,8 @@ pub enum SnapshotKind {
     Failures,
     /// `_exceptions.csv`.
     Exceptions,
+    /// A Locust web UI's `/stats/requests` JSON.
+    Status,
 }
 
 /// A whole snapshot file → one update and the number of records it held. `Ok(None)` for a
@@ -323,6 +326,7 @@ pub fn snapshot(
         SnapshotKind::Exceptions => {
             failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
         }
+        SnapshotKind::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
     }
     .map(|(rows, update)| (update, rows)))
 }

@@ -12,6 +12,7 @@ pub mod snapshot;
 pub mod stream;
 pub mod tail;
 pub mod watch;
+pub mod webui;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub enum FileRole {
     Exceptions,
     /// A JSON-lines event stream (or a CSV history piped in).
     Events,
+    /// A Locust web UI's `/stats/requests` JSON, fetched whole.
+    Status,
 }
 
 impl FileRole {
@@ -48,7 +51,7 @@ impl FileRole {
             FileRole::History => "_stats_history.csv",
             FileRole::Failures => "_failures.csv",
             FileRole::Exceptions => "_exceptions.csv",
-            FileRole::Events => "",
+            FileRole::Events | FileRole::Status => "",
         }
     }
 
@@ -56,7 +59,7 @@ impl FileRole {
     pub fn is_snapshot(self) -> bool {
         matches!(
             self,
-            FileRole::Stats | FileRole::Failures | FileRole::Exceptions
+            FileRole::Stats | FileRole::Failures | FileRole::Exceptions | FileRole::Status
         )
     }
 }

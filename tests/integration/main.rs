@@ -32,3 +32,5 @@ mod shipping;
 mod streams;
 /// Helpers: spawn, scrape, parse, wait.
 mod util;
+/// The web UI input, replayed from recordings of four Locust versions.
+mod webui;

@@ -34,10 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "!!   sudo apt-get install ${missing[*]}      (or run ./test.sh --install)"
   fi
 fi
-if [ ! -x .venv/bin/locust ]; then
+if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client" 2>/dev/null; then
   echo "== installing Locust 2.47.0 into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q "locust==2.47.0"
+  .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1"
 fi
 if [ "$install" = 1 ]; then
   if ! docker info >/dev/null 2>&1; then

@@ -34,3 +34,5 @@ mod streams;
 mod util;
 /// The web UI input, replayed from recordings of four Locust versions.
 mod webui;
+/// The web UI input against a real Locust's web UI (and the seed collector beside it).
+mod webui_live;

@@ -198,7 +198,11 @@ fn a_web_ui_that_fails_keeps_the_last_values() {
             .filter(|l| l.contains("WARN") && l.contains(text))
             .count()
     };
-    assert_eq!(count("not the JSON of Locust's /stats/requests"), 1, "{stderr:?}");
+    assert_eq!(
+        count("not the JSON of Locust's /stats/requests"),
+        1,
+        "{stderr:?}"
+    );
     assert_eq!(count("did not answer as expected"), 1, "{stderr:?}");
 }
 

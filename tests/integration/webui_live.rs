@@ -1,0 +1,370 @@
+//! The web UI input against a real Locust 2.47.0 with its web UI: the seed set equals the
+//! seed collector's (run beside it in the same Locust) at a quiescent moment, the state
+//! follows Locust's own through `/swarm` and `/stop`, a stats reset drops counters once,
+//! workers of a master (one killed), and the ContainerSolutions dashboard's queries in a real
+//! Prometheus.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::locust::{venv_bin, Target};
+use crate::util::*;
+
+/// A Locust with its web UI on 127.0.0.1 (killed on drop).
+struct LiveLocust {
+    children: Vec<Child>,
+    web: std::net::SocketAddr,
+    pause: PathBuf,
+    _target: Target,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for LiveLocust {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl LiveLocust {
+    /// Standalone (`workers` 0) or a master with `workers` workers; `autostart` 10 users.
+    fn start(bin: &Path, workers: usize, autostart: bool) -> LiveLocust {
+        let target = Target::start(bin);
+        let dir = tempfile::tempdir().unwrap();
+        let pause = dir.path().join("pause");
+        let web = free_addr();
+        let locustfile = format!(
+            "{},{}",
+            fixture("record/pausable_locustfile.py").display(),
+            fixture("record/seed_collector.py").display()
+        );
+        let mut cmd = Command::new(bin.join("locust"));
+        cmd.env("LOCUST_PAUSE_FILE", &pause)
+            .args(["-f", &locustfile, "-H", &target.url])
+            .args([
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                &web.port().to_string(),
+            ])
+            .args(["-u", "10", "-r", "10"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if autostart {
+            cmd.arg("--autostart");
+        }
+        let master_port = free_addr().port().to_string();
+        if workers > 0 {
+            cmd.args(["--master", "--master-bind-host", "127.0.0.1"])
+                .args(["--master-bind-port", &master_port]);
+        }
+        let mut children = vec![cmd.spawn().unwrap()];
+        for _ in 0..workers {
+            children.push(
+                Command::new(bin.join("locust"))
+                    .env("LOCUST_PAUSE_FILE", &pause)
+                    .args(["-f", &locustfile, "--worker", "--master-host", "127.0.0.1"])
+                    .args(["--master-port", &master_port])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        wait_listening(web, 30);
+        LiveLocust {
+            children,
+            web,
+            pause,
+            _target: target,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.web)
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let (status, _, body) = http_get(self.web, "/stats/requests", None);
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn pause(&self) {
+        std::fs::write(&self.pause, b"").unwrap();
+    }
+
+    fn resume(&self) {
+        let _ = std::fs::remove_file(&self.pause);
+    }
+
+    fn post(&self, path: &str, form: &str) -> u16 {
+        let headers = format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        );
+        let mut s = std::net::TcpStream::connect(self.web).unwrap();
+        std::io::Write::write_all(
+            &mut s,
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n{form}")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut out);
+        out.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn samples_of(
+    m: &Metrics,
+    prefix: &str,
+) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    let mut v: Vec<_> = m
+        .samples
+        .iter()
+        .filter(|s| s.name.starts_with(prefix))
+        .map(|s| {
+            let mut labels = s.labels.clone();
+            labels.remove("service");
+            (s.name.clone(), labels, s.value)
+        })
+        .collect();
+    v.sort_by(|a, b| format!("{:?}", (&a.0, &a.1)).cmp(&format!("{:?}", (&b.0, &b.1))));
+    v
+}
+
+/// Paused (counters still, current rates decayed to 0), the exporter polling the web UI
+/// serves exactly the seed collector's seed set.
+#[test]
+fn live_seed_set_equals_the_seed_collector_at_a_quiescent_moment() {
+    let Some(bin) = venv_bin("live_seed_set_equals_the_seed_collector_at_a_quiescent_moment")
+    else {
+        return;
+    };
+    let locust = LiveLocust::start(&bin, 0, true);
+    let ex = Exporter::spawn(&[
+        "--locust.uri",
+        &locust.url(),
+        "--metrics",
+        "seed",
+        "--poll-interval",
+        "500ms",
+    ]);
+    std::thread::sleep(Duration::from_secs(6));
+    locust.pause();
+    // Quiescent: no request in flight, the counters still for a second. (Locust's current
+    // rates then hold still too: they are measured back from the last request.)
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let total = |s: &serde_json::Value| {
+        s["stats"].as_array().unwrap().last().unwrap()["num_requests"].as_f64()
+    };
+    let mut last = total(&locust.status());
+    let (ours, seed) = loop {
+        assert!(Instant::now() < deadline, "never quiescent");
+        std::thread::sleep(Duration::from_secs(1));
+        let now = total(&locust.status());
+        if now != last {
+            last = now;
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(1500)); // the exporter polls again
+        let (code, _, body) = http_get(locust.web, "/export/prometheus", None);
+        assert_eq!(code, 200);
+        break (ex.scrape(), Metrics::parse(&body));
+    };
+    locust.resume();
+    for prefix in [
+        "locust_stats_",
+        "locust_errors",
+        "locust_user_count",
+        "locust_fail_ratio",
+        "locust_state",
+    ] {
+        let (a, b) = (samples_of(&ours, prefix), samples_of(&seed, prefix));
+        assert!(!b.is_empty(), "the seed collector served {prefix}");
+        assert_eq!(
+            a, b,
+            "{prefix}: the exporter's values differ from the seed collector's"
+        );
+    }
+    let n = samples_of(&ours, "locust_stats_num_requests").len();
+    assert!(n >= 8, "compared {n} endpoints");
+}
+
+/// `locust_state` follows Locust's own runner through its web UI: ready, spawning, running,
+/// stopped.
+#[test]
+fn live_state_follows_ready_spawning_running_stopped() {
+    let Some(bin) = venv_bin("live_state_follows_ready_spawning_running_stopped") else {
+        return;
+    };
+    let locust = LiveLocust::start(&bin, 0, false);
+    let ex = Exporter::spawn(&["--locust.uri", &locust.url(), "--poll-interval", "100ms"]);
+    let state = |m: &Metrics| {
+        m.find("locust_state", &[])
+            .first()
+            .map(|s| s.labels["state"].clone())
+    };
+    ex.wait_for(10, "ready", |m| state(m).as_deref() == Some("ready"));
+    let mut seen = vec!["ready".to_owned()];
+    assert_eq!(locust.post("/swarm", "user_count=8&spawn_rate=2"), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.last().map(String::as_str) != Some("running") {
+        assert!(Instant::now() < deadline, "seen: {seen:?}");
+        if let Some(s) = state(&ex.scrape()) {
+            if seen.last() != Some(&s) {
+                seen.push(s);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(locust.post("/stop", ""), 200);
+    let m = ex.wait_for(10, "stopped", |m| state(m).as_deref() == Some("stopped"));
+    seen.push("stopped".into());
+    assert_eq!(seen, ["ready", "spawning", "running", "stopped"]);
+    assert_eq!(m.get("locust_user_count", &[]), Some(0.0));
+}
+
+/// `POST /stats/reset` mid-run: the counters drop exactly once, as a CSV restart does.
+#[test]
+fn live_stats_reset_drops_counters_once() {
+    let Some(bin) = venv_bin("live_stats_reset_drops_counters_once") else {
+        return;
+    };
+    let locust = LiveLocust::start(&bin, 0, true);
+    let ex = Exporter::spawn(&["--locust.uri", &locust.url(), "--poll-interval", "200ms"]);
+    let total = |m: &Metrics| m.get("locust_requests_total", &[("name", "/")]);
+    ex.wait_for(15, "requests", |m| total(m) > Some(20.0));
+    let mut counts = Vec::new();
+    let start = Instant::now();
+    let mut reset = false;
+    while start.elapsed() < Duration::from_secs(6) {
+        if !reset && start.elapsed() > Duration::from_secs(2) {
+            assert_eq!(locust.post("/stats/reset", ""), 200);
+            reset = true;
+        }
+        counts.extend(total(&ex.scrape()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drops = counts.windows(2).filter(|w| w[1] < w[0]).count();
+    assert_eq!(drops, 1, "{counts:?}");
+}
+
+/// A master with two workers: two workers, both running; one killed → Locust marks it
+/// missing after its heartbeat timeout and the running count drops.
+#[test]
+fn live_master_workers_and_a_killed_worker() {
+    let Some(bin) = venv_bin("live_master_workers_and_a_killed_worker") else {
+        return;
+    };
+    let mut locust = LiveLocust::start(&bin, 2, false);
+    let ex = Exporter::spawn(&[
+        "--locust.uri",
+        &locust.url(),
+        "--metrics",
+        "native,containersolutions",
+        "--poll-interval",
+        "200ms",
+    ]);
+    ex.wait_for(20, "two workers", |m| {
+        m.get("locust_workers_count", &[]) == Some(2.0)
+    });
+    assert_eq!(locust.post("/swarm", "user_count=6&spawn_rate=6"), 200);
+    ex.wait_for(20, "both running", |m| {
+        m.get("locust_workers_running_count", &[]) == Some(2.0)
+    });
+    let killed = Instant::now();
+    let _ = locust.children[2].kill();
+    let m = ex.wait_for(60, "one missing", |m| {
+        m.get("locust_workers_missing_count", &[]) == Some(1.0)
+    });
+    eprintln!(
+        "a killed worker was marked missing after {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(m.get("locust_workers_running_count", &[]), Some(1.0));
+    assert_eq!(m.get("locust_workers", &[]), Some(1.0), "connected workers");
+    assert_eq!(
+        m.get("locust_worker_states", &[("state", "missing")]),
+        Some(1.0)
+    );
+}
+
+/// A real Prometheus scrapes `--metrics containersolutions` during a real run: every query
+/// of the Go exporter's dashboard returns data, and (paused, so Locust's numbers hold
+/// still) the per-endpoint and total counts equal Locust's own `/stats/requests`.
+#[test]
+fn live_containersolutions_dashboard_queries_in_prometheus() {
+    let test = "live_containersolutions_dashboard_queries_in_prometheus";
+    let Some(bin) = venv_bin(test) else {
+        return;
+    };
+    let locust = LiveLocust::start(&bin, 1, true);
+    let ex = Exporter::spawn(&[
+        "--locust.uri",
+        &locust.url(),
+        "--metrics",
+        "containersolutions",
+        "--poll-interval",
+        "500ms",
+    ]);
+    let Some(prometheus) = Prometheus::start(test, &[("locust", ex.addr, false)]) else {
+        return;
+    };
+    let queries: Vec<(String, String)> =
+        std::fs::read_to_string(fixture("compat/containersolutions-dashboard-queries.tsv"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(p, q)| (p.trim().to_owned(), q.trim().to_owned()))
+            .collect();
+    assert_eq!(queries.len(), 28);
+    // Data for every query while the run goes on (rate() needs two scrapes).
+    std::thread::sleep(Duration::from_secs(8));
+    let mut empty = Vec::new();
+    for (panel, q) in &queries {
+        let got = prometheus.query_all(q);
+        eprintln!(
+            "{panel}: {q} → {} series, e.g. {:?}",
+            got.len(),
+            got.first().map(|g| g.1)
+        );
+        if got.is_empty() {
+            empty.push(format!("{panel}: {q}"));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "queries without data:\n{}",
+        empty.join("\n")
+    );
+    // Paused: Prometheus's values equal Locust's own, after a poll and a scrape.
+    locust.pause();
+    std::thread::sleep(Duration::from_secs(3));
+    let status = locust.status();
+    std::thread::sleep(Duration::from_secs(3));
+    for s in status["stats"].as_array().unwrap() {
+        let (name, method) = (
+            s["name"].as_str().unwrap(),
+            s["method"].as_str().unwrap_or(""),
+        );
+        let q = format!(
+            "locust_requests_num_requests{{method=\"{method}\",name=\"{}\"}}",
+            name.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        assert_eq!(prometheus.query(&q), s["num_requests"].as_f64(), "{q}");
+    }
+    assert_eq!(
+        prometheus.query("locust_users"),
+        status["user_count"].as_f64()
+    );
+    locust.resume();
+}

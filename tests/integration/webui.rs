@@ -291,3 +291,24 @@ fn wait_logged(ex: &Exporter, text: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The web UI is polled once per `--poll-interval`, however often the exporter is scraped.
+#[test]
+fn polls_once_per_interval_never_per_scrape() {
+    let dir = recording("2.47.0", "standalone", "running");
+    let ui = FakeWebUi::start(WebUiMode::Files(dir));
+    let ex = Exporter::spawn(&["--locust.uri", &ui.url(), "--poll-interval", "2s"]);
+    ex.wait_for(10, "the first poll", |m| {
+        m.get("locust_up", &[]) == Some(1.0)
+    });
+    let before = ui.requests.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..100 {
+        ex.scrape();
+    }
+    let after = ui.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        after - before <= 8,
+        "100 scrapes made {} requests to Locust (4 per poll)",
+        after - before
+    );
+}

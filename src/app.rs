@@ -394,6 +394,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     );
     state.push = pusher.as_ref().map(|p| p.stats.clone());
     state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
+    state.formats = config.formats.clone();
     let state = Arc::new(state);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");

@@ -89,6 +89,18 @@ pub struct Args {
     )]
     pub telemetry_path: String,
 
+    /// Exposition formats offered to scrapers that ask for them (Accept header, q-values):
+    /// text (Prometheus 0.0.4), openmetrics (OpenMetrics 1.0), protobuf (the Prometheus
+    /// protobuf format, the one with native histograms). A scraper that asks for none of
+    /// them gets text, or the first one listed without text.
+    #[arg(
+        long = "web.formats",
+        env = "LOCUST_EXPORTER_WEB_FORMATS",
+        value_name = "LIST",
+        default_value = "text,openmetrics,protobuf"
+    )]
+    pub formats: String,
+
     /// TLS (`tls_server_config`: cert_file, key_file) and basic auth (`basic_auth_users`,
     /// bcrypt), in the Prometheus exporter-toolkit format.
     #[arg(
@@ -193,7 +205,7 @@ pub struct Args {
     pub poll_interval: String,
 
     /// Histogram bucket upper bounds in seconds for event input, comma-separated
-    /// [default: 0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120].
+    /// [default: 0.001,0.002,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,60].
     #[arg(
         long = "buckets",
         env = "LOCUST_EXPORTER_BUCKETS",

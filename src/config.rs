@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::cli::Args;
 use crate::client::{ClientConfigError, ClientSettings};
-use crate::expose::Sets;
+use crate::expose::{Format, Sets};
 use crate::http::server::Limits;
 use crate::model::endpoint::DEFAULT_BUCKETS;
 use crate::push::PushConfig;
@@ -32,6 +32,29 @@ pub enum ConfigError {
     /// A client settings file (`--push.config.file`, …) is unusable.
     #[error(transparent)]
     Client(#[from] ClientConfigError),
+}
+
+/// `--web.formats`: names from [`Format::name`], comma-separated, at least one.
+fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
+    let mut wanted = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match Format::from_name(name) {
+            Some(f) => wanted.push(f),
+            None => {
+                return Err(invalid(
+                    "--web.formats",
+                    format!("`{name}` is not a format: use text, openmetrics, protobuf"),
+                ))
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Err(invalid("--web.formats", "name at least one format"));
+    }
+    Ok(Format::ALL
+        .into_iter()
+        .filter(|f| wanted.contains(f))
+        .collect())
 }
 
 fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
@@ -100,6 +123,8 @@ pub struct Config {
     pub telemetry_path: String,
     /// `--web.config.file`.
     pub web_config_file: Option<PathBuf>,
+    /// `--web.formats`, in [`Format::ALL`] order.
+    pub formats: Vec<Format>,
     /// `--metrics`.
     pub sets: Sets,
     /// `--max-endpoints`.
@@ -233,6 +258,7 @@ impl Config {
             listen_text: args.listen_address,
             telemetry_path: args.telemetry_path,
             web_config_file: args.web_config_file,
+            formats: formats(&args.formats)?,
             sets: metric_sets(&args.metrics)?,
             max_endpoints: count("--max-endpoints", &args.max_endpoints)?,
             max_errors_per_endpoint: count(
@@ -559,7 +585,24 @@ mod tests {
         assert!(metric_sets("seed,foo").is_err());
         assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);
         assert!(buckets("1,0.5").is_err());
-        let help = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120";
+        let args = <Args as clap::CommandFactory>::command();
+        let help = args
+            .get_arguments()
+            .find(|a| a.get_id() == "buckets")
+            .and_then(|a| a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let help = help
+            .split("[default: ")
+            .nth(1)
+            .and_then(|h| h.split(']').next())
+            .unwrap_or_default();
+        assert_eq!(
+            formats("protobuf, text").unwrap(),
+            vec![Format::Text, Format::Protobuf]
+        );
+        assert!(formats("text,json").is_err());
+        assert!(formats(" , ").is_err());
         assert_eq!(
             buckets(help).unwrap(),
             DEFAULT_BUCKETS,

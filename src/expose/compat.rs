@@ -9,7 +9,7 @@
 //! series also has `service`. Where an input cannot know a value (workers from CSV files),
 //! the series is absent (README's metric table says which).
 
-use super::text::{label_set, Text};
+use super::encode::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, RunState, RunnerState, ServiceSnapshot, Snapshot};
 
 /// `locust_up`.
@@ -114,17 +114,17 @@ fn current_percentile(s: &ServiceSnapshot, q: f64) -> Option<f64> {
 
 /// Writes the set; `skip_users` leaves out `locust_users` (the native set writes it, with
 /// the same meaning, when both are served).
-pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
-    let services: Vec<String> = snap
+pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, skip_users: bool) {
+    let services: Vec<E::Labels> = snap
         .services
         .iter()
-        .map(|s| label_set(&[("service", &s.name)]))
+        .map(|s| E::labels(&[("service", &s.name)]))
         .collect();
     {
         let mut f = out.family(
             UP,
             "1 if Locust answered its last poll (web UI), or its data is arriving (files, events).",
-            "gauge",
+            Kind::Gauge,
         );
         for (s, l) in snap.services.iter().zip(&services) {
             f.sample(l, up(s));
@@ -133,13 +133,13 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
     let mut f = out.family(
         RUNNING,
         "0 stopped or idle, 1 spawning (hatching), 2 running.",
-        "gauge",
+        Kind::Gauge,
     );
     for (s, l) in snap.services.iter().zip(&services) {
         f.sample(l, running(s.state));
     }
     if !skip_users {
-        let mut f = out.family(USERS, "Running users.", "gauge");
+        let mut f = out.family(USERS, "Running users.", Kind::Gauge);
         for (s, l) in snap.services.iter().zip(&services) {
             if let Some(u) = s.users {
                 f.sample(l, u as f64);
@@ -149,7 +149,7 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
     let mut f = out.family(
         WORKERS_COUNT,
         "Workers of the master (its web UI's list, or its event stream).",
-        "gauge",
+        Kind::Gauge,
     );
     for (s, l) in snap.services.iter().zip(&services) {
         let count = if s.worker_list.is_empty() {
@@ -178,7 +178,7 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
             RunnerState::Missing,
         ),
     ] {
-        let mut f = out.family(name, help, "gauge");
+        let mut f = out.family(name, help, Kind::Gauge);
         for (s, l) in snap.services.iter().zip(&services) {
             if !s.worker_list.is_empty() {
                 let n = s.worker_list.iter().filter(|w| w.state == state).count();
@@ -189,22 +189,22 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
     let mut f = out.family(
         WORKER_DETAIL,
         "Each worker's users, by id and state.",
-        "gauge",
+        Kind::Gauge,
     );
     for s in &snap.services {
         for w in &s.worker_list {
             let state = crate::model::snapshot::RunState::from(w.state).as_str();
             f.sample(
-                &label_set(&[("service", &s.name), ("id", &w.id), ("state", state)]),
+                &E::labels(&[("service", &s.name), ("id", &w.id), ("state", state)]),
                 w.user_count as f64,
             );
         }
     }
-    let mut rows: Vec<(String, &EndpointStats)> = Vec::new();
+    let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
     for s in &snap.services {
         for e in &s.endpoints {
             rows.push((
-                label_set(&[
+                E::labels(&[
                     ("service", &s.name),
                     ("method", &e.method),
                     ("name", &e.name),
@@ -214,13 +214,13 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
         }
         if let Some(t) = &s.total {
             rows.push((
-                label_set(&[("service", &s.name), ("method", ""), ("name", &t.name)]),
+                E::labels(&[("service", &s.name), ("method", ""), ("name", &t.name)]),
                 t,
             ));
         }
     }
     for (name, help, value) in REQUESTS {
-        let mut f = out.family(name, help, "gauge");
+        let mut f = out.family(name, help, Kind::Gauge);
         for (l, e) in &rows {
             f.sample(l, value(e));
         }
@@ -228,7 +228,7 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
     let mut f = out.family(
         FAIL_RATIO,
         "Failures over requests, the whole run.",
-        "gauge",
+        Kind::Gauge,
     );
     for (s, l) in snap.services.iter().zip(&services) {
         if let Some(t) = &s.total {
@@ -242,7 +242,7 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
         let mut f = out.family(
             name,
             "Response time percentile of all requests, ms: Locust's current ≈10 s window where the input gives it (web UI, full-history CSV), else the whole run's.",
-            "gauge",
+            Kind::Gauge,
         );
         for (s, l) in snap.services.iter().zip(&services) {
             if let Some(v) = current_percentile(s, q) {
@@ -250,11 +250,11 @@ pub fn write(snap: &Snapshot, out: &mut Text, skip_users: bool) {
             }
         }
     }
-    let mut f = out.family(ERRORS, "Failures by method, name and error.", "gauge");
+    let mut f = out.family(ERRORS, "Failures by method, name and error.", Kind::Gauge);
     for s in &snap.services {
         for e in &s.errors {
             f.sample(
-                &label_set(&[
+                &E::labels(&[
                     ("service", &s.name),
                     ("method", &e.method),
                     ("name", &e.name),

@@ -1,7 +1,7 @@
 //! Self-metrics: build info, and per source whether it is up, lines read and parse errors
 //! by reason, unknown events skipped; endpoints folded by the cardinality guard.
 
-use super::text::{label_set, Text};
+use super::encode::{Encoder, Kind};
 use crate::model::snapshot::Snapshot;
 
 /// `locust_exporter_build_info{version}` 1.
@@ -26,22 +26,22 @@ pub const ERRORS_DROPPED: &str = "locust_exporter_errors_dropped_total";
 pub const EXCEPTIONS_DROPPED: &str = "locust_exporter_exceptions_dropped_total";
 
 /// Writes the self-metric families for `snap`.
-pub fn write(snap: &Snapshot, out: &mut Text) {
+pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
     out.family(
         BUILD_INFO,
         "A metric with a constant '1' value labeled by the exporter's version.",
-        "gauge",
+        Kind::Gauge,
     )
-    .sample(&label_set(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
-    let sources: Vec<String> = snap
+    .sample(&E::labels(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
+    let sources: Vec<E::Labels> = snap
         .sources
         .iter()
-        .map(|s| label_set(&[("source", &s.source)]))
+        .map(|s| E::labels(&[("source", &s.source)]))
         .collect();
     let mut f = out.family(
         SOURCE_UP,
         "1 if the source is present and its last read parsed, else 0.",
-        "gauge",
+        Kind::Gauge,
     );
     for (s, l) in snap.sources.iter().zip(&sources) {
         f.sample(l, if s.up { 1.0 } else { 0.0 });
@@ -49,7 +49,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     let mut f = out.family(
         LINES,
         "CSV records or JSON lines read and parsed from the source.",
-        "counter",
+        Kind::Counter,
     );
     for (s, l) in snap.sources.iter().zip(&sources) {
         f.sample(l, s.lines as f64);
@@ -57,12 +57,12 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     let mut f = out.family(
         PARSE_ERRORS,
         "Reads or lines rejected, by reason (incomplete: a torn snapshot, read again).",
-        "counter",
+        Kind::Counter,
     );
     for s in &snap.sources {
         for (reason, n) in &s.parse_errors {
             f.sample(
-                &label_set(&[("source", &s.source), ("reason", reason)]),
+                &E::labels(&[("source", &s.source), ("reason", reason)]),
                 *n as f64,
             );
         }
@@ -70,7 +70,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     let mut f = out.family(
         UNKNOWN_EVENTS,
         "Events of a kind this version does not know, skipped.",
-        "counter",
+        Kind::Counter,
     );
     for (s, l) in snap.sources.iter().zip(&sources) {
         if s.unknown_events > 0 {
@@ -80,7 +80,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     let mut f = out.family(
         RESETS,
         "Times an appended input started over: truncated, replaced or rewritten in place (read again from its start).",
-        "counter",
+        Kind::Counter,
     );
     for (s, l) in snap.sources.iter().zip(&sources) {
         if s.resets > 0 {
@@ -90,7 +90,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
     let mut f = out.family(
         CLAMPED,
         "Events whose time was more than 10 s ahead of their arrival, taken as their arrival time.",
-        "counter",
+        Kind::Counter,
     );
     for (s, l) in snap.sources.iter().zip(&sources) {
         if s.clamped > 0 {
@@ -116,9 +116,9 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
         ),
     ];
     for (name, help, value) in dropped {
-        let mut f = out.family(name, help, "counter");
+        let mut f = out.family(name, help, Kind::Counter);
         for s in &snap.services {
-            f.sample(&label_set(&[("service", &s.name)]), value(&s.folded) as f64);
+            f.sample(&E::labels(&[("service", &s.name)]), value(&s.folded) as f64);
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Snapshot → Prometheus text exposition (format 0.0.4). Pure: no locks, no I/O, so golden
-//! tests and benches call it directly.
+//! Snapshot → an exposition: Prometheus text 0.0.4, OpenMetrics 1.0 or the Prometheus
+//! protobuf format ([`Format`]). Pure: no locks, no I/O, so golden tests and benches call
+//! it directly. The metric sets write through the [`encode::Encoder`] seam, so each family
+//! is written once for every format.
 //!
 //! ## Motivation: a direct text writer
 //! The values are re-read from a snapshot on every scrape ("const metrics"), so there is no
@@ -7,23 +9,67 @@
 //! (about 300,000 samples, each with its own label strings) took ~250 ms; writing the text
 //! directly, with each endpoint's escaped label set rendered once and reused by every
 //! family, meets SPEC §7 (see `benches/render.rs`). The `prometheus` crate still encodes
-//! the process metrics (`extra`), and the output is checked by `promtool` in the tests.
+//! the process metrics (`extra`) into its own model, which is written through the same
+//! encoders; the output is checked by `promtool` and a real Prometheus in the tests.
 
 pub mod compat;
+pub mod encode;
 pub mod meta;
 pub mod native;
+pub mod protobuf;
 pub mod seed;
-mod text;
+pub mod text;
 
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, TextEncoder};
 
 use crate::model::snapshot::Snapshot;
-use text::Text;
+use encode::Encoder;
+use protobuf::ProtobufEncoder;
+use text::{Dialect, TextEncoder};
 
-/// The `Content-Type` of the exposition.
+/// The `Content-Type` of text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text format 0.0.4: the fallback.
+    Text,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+    /// Prometheus protobuf, delimited `MetricFamily` messages (native histograms).
+    Protobuf,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 3] = [Format::Text, Format::OpenMetrics, Format::Protobuf];
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
+        }
+    }
+
+    /// The name `--web.formats` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::OpenMetrics => "openmetrics",
+            Format::Protobuf => "protobuf",
+        }
+    }
+
+    /// The format named `name` (as [`Format::name`]).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
 /// Which metric sets to serve (`--metrics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sets {
@@ -63,29 +109,47 @@ fn estimate_bytes(snap: &Snapshot) -> usize {
     bytes
 }
 
-/// The text exposition of `snap` (self-metrics always included), followed by `extra`
-/// families (the process collector's), encoded by the `prometheus` text encoder.
-pub fn render(snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> String {
-    let mut out = Text::with_capacity(estimate_bytes(snap));
+/// Writes the chosen sets, the self-metrics and `extra` families through `out`.
+pub fn write<E: Encoder>(snap: &Snapshot, sets: Sets, extra: &[MetricFamily], out: &mut E) {
     if sets.seed {
-        seed::write(snap, &mut out);
+        seed::write(snap, out);
     }
     if sets.native {
-        native::write(snap, &mut out, sets.containersolutions);
+        native::write(snap, out, sets.containersolutions);
     }
     if sets.containersolutions {
-        compat::write(snap, &mut out, sets.native);
+        compat::write(snap, out, sets.native);
     }
-    meta::write(snap, &mut out);
-    let mut text = out.into_string();
-    let extra: Vec<MetricFamily> = extra
-        .iter()
-        .filter(|f| !f.get_metric().is_empty())
-        .cloned()
-        .collect();
-    let mut buf = Vec::new();
-    if TextEncoder::new().encode(&extra, &mut buf).is_ok() {
-        text.push_str(&String::from_utf8_lossy(&buf));
+    meta::write(snap, out);
+    encode::write_registry(extra, out);
+}
+
+/// The exposition of `snap` in `format` (self-metrics always included), followed by the
+/// `extra` families (the `prometheus` registry's: process, HTTP and push self-metrics).
+pub fn render_as(format: Format, snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> Vec<u8> {
+    let bytes = estimate_bytes(snap);
+    match format {
+        Format::Text | Format::OpenMetrics => {
+            let dialect = if format == Format::Text {
+                Dialect::Prometheus
+            } else {
+                Dialect::OpenMetrics
+            };
+            let mut out = TextEncoder::new(dialect, bytes);
+            write(snap, sets, extra, &mut out);
+            out.finish()
+        }
+        Format::Protobuf => {
+            let mut out = ProtobufEncoder::new(bytes / 2);
+            write(snap, sets, extra, &mut out);
+            out.finish()
+        }
     }
-    text
+}
+
+/// The text exposition (format 0.0.4) of `snap`, followed by `extra` families.
+pub fn render(snap: &Snapshot, sets: Sets, extra: &[MetricFamily]) -> String {
+    let bytes = render_as(Format::Text, snap, sets, extra);
+    // The text encoder writes a String's bytes.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

@@ -2,7 +2,7 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
-use super::text::{label_set, Family, Text};
+use super::encode::{Encoder, Histogram, Kind, Summary};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 
 /// `locust_requests_total{method,name}`.
@@ -34,14 +34,14 @@ pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
 
 /// Writes the native families for `snap`; with `compat_up`, `locust_up` is left to the
 /// containersolutions set (which writes it for every input).
-pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
-    let rows: Vec<(String, &EndpointStats)> = snap
+pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, compat_up: bool) {
+    let rows: Vec<(E::Labels, &EndpointStats)> = snap
         .services
         .iter()
         .flat_map(|s| {
             s.endpoints.iter().map(move |e| {
                 (
-                    label_set(&[
+                    E::labels(&[
                         ("service", &s.name),
                         ("method", &e.method),
                         ("name", &e.name),
@@ -51,18 +51,22 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
             })
         })
         .collect();
-    let mut f = out.family(REQUESTS, "Requests made, failed ones included.", "counter");
+    let mut f = out.family(
+        REQUESTS,
+        "Requests made, failed ones included.",
+        Kind::Counter,
+    );
     for (l, e) in &rows {
         f.sample(l, e.requests as f64);
     }
-    let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", "counter");
+    let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", Kind::Counter);
     for (l, e) in &rows {
         f.sample(l, e.failures as f64);
     }
-    let mut f = out.family(FAILURES, "Failed requests by error.", "counter");
+    let mut f = out.family(FAILURES, "Failed requests by error.", Kind::Counter);
     for s in &snap.services {
         for e in &s.errors {
-            let l = label_set(&[
+            let l = E::labels(&[
                 ("service", &s.name),
                 ("method", &e.method),
                 ("name", &e.name),
@@ -71,64 +75,68 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
             f.sample(&l, e.occurrences as f64);
         }
     }
-    let mut f = out.family(RESPONSE_BYTES, "Response bytes received.", "counter");
+    let mut f = out.family(RESPONSE_BYTES, "Response bytes received.", Kind::Counter);
     for (l, e) in &rows {
         f.sample(l, e.content_bytes_total);
     }
-    let mut f = out.family(
-        RESPONSE_TIME,
-        "Response time quantiles since the test started (Locust's percentiles for CSV input, an HDR histogram for events).",
-        "summary",
-    );
-    let mut labels = LabelCache::default();
+    let mut f = out
+        .family(
+            RESPONSE_TIME,
+            "Response time quantiles since the test started (Locust's percentiles for CSV input, an HDR histogram for events).",
+            Kind::Summary,
+        )
+        .unit("seconds");
     for (l, e) in &rows {
-        summary(&mut f, l, e, &mut labels);
+        f.summary(l, &summary(e));
     }
-    let mut f = out.family(
-        RUN_RESPONSE_TIME,
-        "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input, an HDR histogram for events).",
-        "summary",
-    );
+    let mut f = out
+        .family(
+            RUN_RESPONSE_TIME,
+            "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input, an HDR histogram for events).",
+            Kind::Summary,
+        )
+        .unit("seconds");
     for s in &snap.services {
         if let Some(total) = &s.total {
-            summary(
-                &mut f,
-                &label_set(&[("service", &s.name)]),
-                total,
-                &mut labels,
-            );
+            f.summary(&E::labels(&[("service", &s.name)]), &summary(total));
         }
     }
-    let mut f = out.family(
-        REQUEST_DURATION,
-        "Response time distribution (event input).",
-        "histogram",
-    );
+    let mut f = out
+        .family(
+            REQUEST_DURATION,
+            "Response time distribution (event input): classic buckets, and a native histogram (schema 6, ≤ 1.09 % error) in the protobuf format.",
+            Kind::Histogram,
+        )
+        .unit("seconds");
     for (l, e) in &rows {
         let Some(buckets) = &e.buckets else { continue };
-        for &(bound, count) in buckets {
-            f.sample_with("_bucket", l, Some(("le", labels.get(bound))), count as f64);
-        }
-        f.sample_with("_bucket", l, Some(("le", "+Inf")), e.timed as f64);
-        f.sample_with("_sum", l, None, e.duration_sum_ms / 1000.0);
-        f.sample_with("_count", l, None, e.timed as f64);
+        f.histogram(
+            l,
+            &Histogram {
+                buckets,
+                count: e.timed,
+                sum: e.duration_sum_ms / 1000.0,
+                native: e.native.as_ref(),
+                created: e.created,
+            },
+        );
     }
-    let mut f = out.family(USERS, "Running users.", "gauge");
+    let mut f = out.family(USERS, "Running users.", Kind::Gauge);
     for s in &snap.services {
         if let Some(n) = s.users {
-            f.sample(&label_set(&[("service", &s.name)]), n as f64);
+            f.sample(&E::labels(&[("service", &s.name)]), n as f64);
         }
     }
-    let mut f = out.family(WORKERS, "Connected workers.", "gauge");
+    let mut f = out.family(WORKERS, "Connected workers.", Kind::Gauge);
     for s in &snap.services {
         if let Some(n) = s.workers {
-            f.sample(&label_set(&[("service", &s.name)]), n as f64);
+            f.sample(&E::labels(&[("service", &s.name)]), n as f64);
         }
     }
     let mut f = out.family(
         WORKER_STATES,
         "Workers of a master by their state, as its web UI lists them.",
-        "gauge",
+        Kind::Gauge,
     );
     for s in &snap.services {
         let mut by_state: std::collections::BTreeMap<&str, u64> = Default::default();
@@ -139,7 +147,7 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
         }
         for (state, n) in by_state {
             f.sample(
-                &label_set(&[("service", &s.name), ("state", state)]),
+                &E::labels(&[("service", &s.name), ("state", state)]),
                 n as f64,
             );
         }
@@ -147,12 +155,12 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
     let mut f = out.family(
         UP,
         "1 if the last poll of the service's Locust web UI worked, else 0.",
-        "gauge",
+        Kind::Gauge,
     );
     for s in snap.services.iter().filter(|_| !compat_up) {
         if let Some(up) = s.up {
             f.sample(
-                &label_set(&[("service", &s.name)]),
+                &E::labels(&[("service", &s.name)]),
                 if up { 1.0 } else { 0.0 },
             );
         }
@@ -160,12 +168,12 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
     let mut f = out.family(
         EXCEPTIONS,
         "Exceptions raised in tasks, by message (cut to 200 characters).",
-        "counter",
+        Kind::Counter,
     );
     for s in &snap.services {
         for e in &s.exceptions {
             f.sample(
-                &label_set(&[("service", &s.name), ("message", &*e.message)]),
+                &E::labels(&[("service", &s.name), ("message", &*e.message)]),
                 e.count as f64,
             );
         }
@@ -173,45 +181,23 @@ pub fn write(snap: &Snapshot, out: &mut Text, compat_up: bool) {
     let mut f = out.family(
         LAST_UPDATE,
         "Unix time when data for this service last arrived.",
-        "gauge",
+        Kind::Gauge,
     );
     for s in &snap.services {
         if let Some(t) = s.last_update {
-            f.sample(&label_set(&[("service", &s.name)]), t);
+            f.sample(&E::labels(&[("service", &s.name)]), t);
         }
     }
 }
 
-/// One summary's samples: quantiles in seconds, `_sum`, and `_count` of the requests with a
-/// response time (the ones the quantiles and the sum cover).
-fn summary(f: &mut Family<'_>, labels: &str, e: &EndpointStats, cache: &mut LabelCache) {
-    for &(quantile, ms) in &e.quantiles {
-        f.sample_with(
-            "",
-            labels,
-            Some(("quantile", cache.get(quantile))),
-            ms / 1000.0,
-        );
-    }
-    f.sample_with("_sum", labels, None, e.duration_sum_ms / 1000.0);
-    f.sample_with("_count", labels, None, e.timed as f64);
-}
-
-/// Formatted `quantile`/`le` label values: every endpoint shares the same few numbers.
-#[derive(Default)]
-struct LabelCache(Vec<(f64, String)>);
-
-impl LabelCache {
-    fn get(&mut self, v: f64) -> &str {
-        let i = match self.0.iter().position(|(k, _)| k.to_bits() == v.to_bits()) {
-            Some(i) => i,
-            None => {
-                let mut s = String::new();
-                super::text::push_value(&mut s, v);
-                self.0.push((v, s));
-                self.0.len() - 1
-            }
-        };
-        &self.0[i].1
+/// One endpoint's summary: quantiles in seconds, `_sum`, and `_count` of the requests with
+/// a response time (the ones the quantiles and the sum cover).
+fn summary(e: &EndpointStats) -> Summary<'_> {
+    Summary {
+        quantiles: &e.quantiles,
+        scale: 0.001,
+        sum: e.duration_sum_ms / 1000.0,
+        count: e.timed,
+        created: e.created,
     }
 }

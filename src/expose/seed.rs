@@ -3,7 +3,7 @@
 //! Response times in milliseconds, sizes in bytes, rates per second. The `Aggregated` row
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
-use super::text::{label_set, Text};
+use super::encode::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 use crate::model::update::AGGREGATED;
 
@@ -20,41 +20,41 @@ pub const FAIL_RATIO: &str = "locust_fail_ratio";
 type StatFn = fn(&EndpointStats) -> f64;
 
 /// `(name, help, type, value)` of each `locust_stats_*` family, in the seed's order.
-const STATS: [(&str, &str, &str, StatFn); 10] = [
+const STATS: [(&str, &str, Kind, StatFn); 10] = [
     (
         "locust_stats_avg_content_length",
         "Locust stats avg_content_length",
-        "gauge",
+        Kind::Gauge,
         |e| e.avg_content_bytes,
     ),
     (
         "locust_stats_avg_response_time",
         "Locust stats avg_response_time",
-        "gauge",
+        Kind::Gauge,
         |e| e.avg_ms,
     ),
     (
         "locust_stats_current_rps",
         "Locust stats current_rps",
-        "gauge",
+        Kind::Gauge,
         |e| e.current_rps,
     ),
     (
         "locust_stats_current_fail_per_sec",
         "Locust stats current_fail_per_sec",
-        "gauge",
+        Kind::Gauge,
         |e| e.current_fail_per_sec,
     ),
     (
         "locust_stats_max_response_time",
         "Locust stats max_response_time",
-        "gauge",
+        Kind::Gauge,
         |e| e.max_ms,
     ),
     (
         "locust_stats_ninetieth_response_time",
         "Locust stats ninetieth_response_time",
-        "gauge",
+        Kind::Gauge,
         |e| {
             // Locust's get_response_time_percentile(0.9) is 0 with no requests.
             e.quantile_ms(0.9).filter(|v| !v.is_nan()).unwrap_or(0.0)
@@ -63,46 +63,46 @@ const STATS: [(&str, &str, &str, StatFn); 10] = [
     (
         "locust_stats_median_response_time",
         "Locust stats median_response_time",
-        "gauge",
+        Kind::Gauge,
         |e| e.median_ms,
     ),
     (
         "locust_stats_min_response_time",
         "Locust stats min_response_time",
-        "gauge",
+        Kind::Gauge,
         |e| e.min_ms,
     ),
     (
         "locust_stats_num_failures",
         "Locust stats num_failures",
-        "counter",
+        Kind::Counter,
         |e| e.failures as f64,
     ),
     (
         "locust_stats_num_requests",
         "Locust stats num_requests",
-        "counter",
+        Kind::Counter,
         |e| e.requests as f64,
     ),
 ];
 
 /// Writes the seed families for `snap`.
-pub fn write(snap: &Snapshot, out: &mut Text) {
-    let services: Vec<String> = snap
+pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
+    let services: Vec<E::Labels> = snap
         .services
         .iter()
-        .map(|s| label_set(&[("service", &s.name)]))
+        .map(|s| E::labels(&[("service", &s.name)]))
         .collect();
-    let mut f = out.family(USER_COUNT, "Swarmed users", "gauge");
+    let mut f = out.family(USER_COUNT, "Swarmed users", Kind::Gauge);
     for (s, l) in snap.services.iter().zip(&services) {
         if let Some(users) = s.users {
             f.sample(l, users as f64);
         }
     }
-    let mut f = out.family(ERRORS, "Locust requests errors", "gauge");
+    let mut f = out.family(ERRORS, "Locust requests errors", Kind::Gauge);
     for s in &snap.services {
         for e in &s.errors {
-            let l = label_set(&[
+            let l = E::labels(&[
                 ("service", &s.name),
                 ("path", &e.name),
                 ("method", &e.method),
@@ -111,7 +111,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
             f.sample(&l, e.occurrences as f64);
         }
     }
-    let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", "gauge");
+    let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", Kind::Gauge);
     for (s, l) in snap.services.iter().zip(&services) {
         // The seed counts every client of the master (its web UI's list), else what the
         // event stream reported.
@@ -124,24 +124,24 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
             f.sample(l, workers as f64);
         }
     }
-    let mut f = out.family(FAIL_RATIO, "Locust failure ratio", "gauge");
+    let mut f = out.family(FAIL_RATIO, "Locust failure ratio", Kind::Gauge);
     for (s, l) in snap.services.iter().zip(&services) {
         if let Some(total) = &s.total {
             f.sample(l, total.fail_ratio());
         }
     }
-    let mut f = out.family(STATE, "State of the locust swarm", "gauge");
+    let mut f = out.family(STATE, "State of the locust swarm", Kind::Gauge);
     for s in &snap.services {
         f.sample(
-            &label_set(&[("service", &s.name), ("state", s.state.as_str())]),
+            &E::labels(&[("service", &s.name), ("state", s.state.as_str())]),
             1.0,
         );
     }
-    let mut rows: Vec<(String, &EndpointStats)> = Vec::new();
+    let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
     for s in &snap.services {
         for e in &s.endpoints {
             rows.push((
-                label_set(&[
+                E::labels(&[
                     ("service", &s.name),
                     ("path", &e.name),
                     ("method", &e.method),
@@ -152,7 +152,7 @@ pub fn write(snap: &Snapshot, out: &mut Text) {
         if let Some(t) = &s.total {
             // The seed's total row: `Aggregated` as both path and method.
             rows.push((
-                label_set(&[
+                E::labels(&[
                     ("service", &s.name),
                     ("path", AGGREGATED),
                     ("method", AGGREGATED),

@@ -13,28 +13,14 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-/// An exposition format a scraper can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Prometheus text format 0.0.4.
-    Text,
-}
+use crate::expose::Format;
 
-impl Format {
-    /// Every format, in slot order.
-    pub const ALL: [Format; 1] = [Format::Text];
-
-    /// The `Content-Type` of a response in this format.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text => crate::expose::CONTENT_TYPE,
-        }
-    }
-
-    fn slot(self) -> usize {
-        match self {
-            Format::Text => 0,
-        }
+/// The cache slot of a format.
+fn slot(format: Format) -> usize {
+    match format {
+        Format::Text => 0,
+        Format::OpenMetrics => 1,
+        Format::Protobuf => 2,
     }
 }
 
@@ -121,13 +107,13 @@ impl RenderCache {
         render: impl FnOnce() -> Vec<u8> + Send + 'static,
     ) -> Bytes {
         let entry = self.entry(seq);
-        let identity = entry.identity[format.slot()]
+        let identity = entry.identity[slot(format)]
             .get_or_init(|| blocking(move || Bytes::from(render())))
             .await
             .clone();
         match compression {
             Compression::Identity => identity,
-            Compression::Gzip => entry.gzip[format.slot()]
+            Compression::Gzip => entry.gzip[slot(format)]
                 .get_or_init(|| blocking(move || gzip(&identity)))
                 .await
                 .clone(),

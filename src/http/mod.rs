@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod cache;
 pub mod landing;
+pub mod negotiate;
 pub mod server;
 pub mod stats;
 pub mod tls;
@@ -26,10 +27,10 @@ use tokio::sync::watch;
 use warp::http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
 use warp::Filter;
 
-use crate::expose::{self, Sets};
+use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
 use auth::{Auth, Verdict};
-use cache::{Compression, Format, RenderCache};
+use cache::{Compression, RenderCache};
 use stats::{ClientError, HttpStats};
 use web_config::WebConfig;
 
@@ -41,6 +42,8 @@ pub struct HttpState {
     pub telemetry_path: String,
     /// `--metrics`.
     pub sets: Sets,
+    /// `--web.formats`: the formats offered (all by default).
+    pub formats: Vec<Format>,
     /// Process metrics of this process (None where /proc is unavailable).
     process: Option<ProcessCollector>,
     /// Basic auth users from `--web.config.file`.
@@ -79,6 +82,7 @@ impl HttpState {
             snapshots,
             telemetry_path,
             sets,
+            formats: Format::ALL.to_vec(),
             process: Some(ProcessCollector::for_self()),
             auth: Auth::new(web.users.clone()),
             headers,
@@ -100,9 +104,7 @@ impl HttpState {
         if let Some(push) = &self.push {
             extra.extend(push.families());
         }
-        match format {
-            Format::Text => expose::render(snap, self.sets, &extra).into_bytes(),
-        }
+        expose::render_as(format, snap, self.sets, &extra)
     }
 }
 
@@ -117,6 +119,8 @@ pub struct Request {
     pub authorization: Option<String>,
     /// The `Accept-Encoding` header.
     pub accept_encoding: Option<String>,
+    /// The `Accept` header.
+    pub accept: Option<String>,
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
@@ -129,21 +133,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
     r
 }
 
-/// True if `accept_encoding` accepts gzip (a `q=0` refuses it).
-pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    accept_encoding.is_some_and(|v| {
-        v.split(',').any(|part| {
-            let mut it = part.split(';').map(str::trim);
-            let coding = it.next().unwrap_or("");
-            let refused = it.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f64>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
-    })
-}
+pub use negotiate::accepts_gzip;
 
 /// The response to `req`.
 pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
@@ -224,7 +214,7 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
 }
 
 async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> Response<Bytes> {
-    let format = Format::Text;
+    let format = negotiate::format(req.accept.as_deref(), &state.formats);
     let compression = if accepts_gzip(req.accept_encoding.as_deref()) {
         Compression::Gzip
     } else {
@@ -244,7 +234,10 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Encoding"),
+    );
     if compression == Compression::Gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
@@ -260,39 +253,21 @@ pub fn routes(
         .and(warp::path::full())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("accept-encoding"))
+        .and(warp::header::optional::<String>("accept"))
         .then(
             move |method: Method,
                   path: warp::path::FullPath,
                   authorization: Option<String>,
-                  accept_encoding: Option<String>| {
+                  accept_encoding: Option<String>,
+                  accept: Option<String>| {
                 let req = Request {
                     method,
                     path: path.as_str().to_owned(),
                     authorization,
                     accept_encoding,
+                    accept,
                 };
                 respond(req, state.clone())
             },
         )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_negotiation() {
-        for (header, gzip) in [
-            (None, false),
-            (Some("gzip"), true),
-            (Some("deflate, gzip;q=0.5"), true),
-            (Some("GZIP"), true),
-            (Some("gzip;q=0"), false),
-            (Some("*"), true),
-            (Some("identity"), false),
-            (Some("br, deflate"), false),
-        ] {
-            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! Per-endpoint statistics fed by request events: counters, sums, min/max, an HDR histogram
-//! for percentiles, Prometheus buckets and the current-rate window.
+//! for percentiles, classic Prometheus buckets, a native histogram and the current-rate
+//! window.
 //!
 //! ## HDR precision and range (chosen on purpose)
 //! Response times are recorded in units of [`HDR_UNIT_MS`] (10 µs) from 1 unit up to
@@ -7,10 +8,26 @@
 //! Locust's own 2-significant-digit buckets, so percentiles agree with Locust's within its
 //! bucketing. Slower responses are clamped to the top of the range for percentiles (their
 //! exact value still reaches `max`, the sum and the buckets). With `u32` counts the histogram
-//! takes about 10 KiB, which keeps an endpoint under SPEC §7's 16 KiB.
+//! takes about 10 KiB.
+//!
+//! ## Memory
+//! The HDR histogram (10.7 KiB) and the native histogram (4 bytes a bucket between the
+//! fastest and the slowest answer: 3.4 KiB for 1 ms … 10 s) keep an endpoint under SPEC §7's
+//! 16 KiB while its response times span less than 2^21 (1 ms … 35 min); an endpoint that
+//! answers both in a microsecond and in hours takes up to 20 KiB.
+//!
+//! ## Batches
+//! A producer that aggregates (the plugin's `requests` lines) sends counts, sums, exact
+//! min/max and a native histogram of a finer or equal schema. Counts, sums, min, max and the
+//! native buckets merge exactly; the HDR histogram and the classic buckets take each native
+//! bucket's count at its midpoint (clamped to the batch's min and max), so percentiles keep
+//! the HDR precision plus half a bucket of the producer's schema (0.27 % at schema 7), and a
+//! classic bucket can only disagree for answers within that much of its bound.
 
 use hdrhistogram::Histogram;
 
+use super::native::{NativeBuckets, NativeHistogram};
+use super::update::RequestBatch;
 use super::window::SecondBuckets;
 
 /// One HDR unit in milliseconds (10 µs).
@@ -20,9 +37,12 @@ pub const HDR_MAX_MS: f64 = 600_000.0;
 /// Significant digits kept by the HDR histogram.
 pub const HDR_SIGFIG: u8 = 2;
 
-/// The default Prometheus buckets, in seconds (`--buckets`).
+/// The default classic Prometheus buckets, in seconds (`--buckets`): from 1 ms, so an
+/// endpoint answering in 1–2 ms is resolved, up to a minute, about 2–2.5× apart. Fourteen
+/// bounds, as before: each bound is one series per endpoint. Where finer answers matter,
+/// the native histogram gives them (1 % everywhere) at no bucket choice at all.
 pub const DEFAULT_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
 ];
 
 /// The quantiles served for event-fed endpoints (the seed's median and 90th among them).
@@ -52,7 +72,10 @@ pub struct EventEndpoint {
     pub content_bytes: u128,
     /// Per-bucket (not cumulative) counts; the last slot is `+Inf`.
     pub bucket_counts: Vec<u64>,
+    /// Unix seconds of the first request counted (the counters' `_created`).
+    pub created: Option<f64>,
     hist: Option<Histogram<u32>>,
+    native: NativeHistogram,
     window: SecondBuckets,
 }
 
@@ -68,7 +91,9 @@ impl EventEndpoint {
             max_ms: 0.0,
             content_bytes: 0,
             bucket_counts: vec![0; bounds.len() + 1],
+            created: None,
             hist: new_histogram(),
+            native: NativeHistogram::default(),
             window: SecondBuckets::default(),
         }
     }
@@ -85,7 +110,8 @@ impl EventEndpoint {
         self.requests += 1;
         self.failures += u64::from(failed);
         self.content_bytes += u128::from(length);
-        self.window.record(time, failed);
+        self.created.get_or_insert(time);
+        self.window.record_n(time, 1, u32::from(failed));
         let Some(ms) = response_time_ms.filter(|t| t.is_finite() && *t >= 0.0) else {
             return;
         };
@@ -94,13 +120,51 @@ impl EventEndpoint {
         self.min_ms = Some(self.min_ms.map_or(ms, |m| m.min(ms)));
         self.max_ms = self.max_ms.max(ms);
         let seconds = ms / 1000.0;
-        let slot = bounds.partition_point(|&le| le < seconds);
+        self.native.observe(seconds);
+        self.distribute(bounds, ms, 1);
+    }
+
+    /// Counts `n` timed requests of about `ms` in the classic buckets and the HDR histogram.
+    fn distribute(&mut self, bounds: &[f64], ms: f64, n: u64) {
+        let slot = bounds.partition_point(|&le| le < ms / 1000.0);
         if let Some(c) = self.bucket_counts.get_mut(slot) {
-            *c += 1;
+            *c += n;
         }
         if let Some(h) = self.hist.as_mut() {
             let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
-            h.saturating_record(units);
+            // Saturating: a u32 HDR count clamps rather than wraps (as `record` does).
+            h.saturating_record_n(units, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// Counts a producer's batch of requests (see the module docs). `failures` is the sum of
+    /// the batch's failures by error; the batch is validated by the parser (counts agree,
+    /// min ≤ max, a schema at least as fine as the one served).
+    pub fn record_batch(&mut self, bounds: &[f64], batch: &RequestBatch<'_>, failures: u64) {
+        self.requests = self.requests.saturating_add(batch.requests);
+        self.failures = self.failures.saturating_add(failures);
+        self.content_bytes += u128::from(batch.response_bytes);
+        self.created.get_or_insert(batch.time);
+        let per_second = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        self.window
+            .record_n(batch.time, per_second(batch.requests), per_second(failures));
+        if batch.timed == 0 {
+            return;
+        }
+        let (lo, hi) = (batch.min_ms, batch.max_ms);
+        self.timed = self.timed.saturating_add(batch.timed);
+        self.sum_ms += batch.sum_ms;
+        self.min_ms = Some(self.min_ms.map_or(lo, |m| m.min(lo)));
+        self.max_ms = self.max_ms.max(hi);
+        if batch.zero_count > 0 {
+            self.native.add_zero(batch.zero_count);
+            self.distribute(bounds, lo, batch.zero_count);
+        }
+        for &(index, n) in &batch.buckets {
+            self.native.add_at(index, batch.schema, n);
+            let mid_seconds = (f64::from(index) - 0.5) / f64::from(1u32 << batch.schema);
+            let ms = (mid_seconds.exp2() * 1000.0).clamp(lo, hi);
+            self.distribute(bounds, ms, n);
         }
     }
 
@@ -175,6 +239,11 @@ impl EventEndpoint {
             .collect()
     }
 
+    /// The native histogram's buckets.
+    pub fn native_buckets(&self) -> NativeBuckets {
+        self.native.buckets()
+    }
+
     /// Bytes this endpoint holds on the heap and inline (for the memory figure).
     pub fn footprint_bytes(&self) -> usize {
         let hist = self
@@ -183,7 +252,11 @@ impl EventEndpoint {
             .map_or(0, |h| h.distinct_values() * 4 + 128);
         // The per-second window holds at most 15 entries of 16 bytes.
         let window = 15 * 16;
-        std::mem::size_of::<Self>() + self.bucket_counts.len() * 8 + hist + window
+        std::mem::size_of::<Self>()
+            + self.bucket_counts.len() * 8
+            + hist
+            + window
+            + self.native.footprint_bytes()
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
 use super::guard::{cut_label, Guard, Key};
-use super::update::{EndpointStats, ExceptionCount, Failure, Request, AGGREGATED};
+use super::update::{EndpointStats, ExceptionCount, Failure, Request, RequestBatch, AGGREGATED};
 use super::{FastHash, ModelConfig, View};
 
 /// The endpoints of one name, by method (a name rarely has more than a few).
@@ -53,16 +53,8 @@ impl EventFeed {
                 (m, n.unwrap_or_else(|| Arc::from(name)))
             }
             None => {
-                let key = guard.route(&(Arc::from(method), Arc::from(name)), config.max_endpoints);
-                let methods = self.endpoints.entry(key.1.clone()).or_default();
-                let index = match methods.iter().position(|(m, _)| *m == key.0) {
-                    Some(i) => i,
-                    None => {
-                        methods.push((key.0.clone(), EventEndpoint::new(bounds)));
-                        methods.len() - 1
-                    }
-                };
-                methods[index].1.record(bounds, ev.time, rt, len, failed);
+                let (key, endpoint) = self.admit(method, name, guard, config);
+                endpoint.record(bounds, ev.time, rt, len, failed);
                 key
             }
         };
@@ -70,6 +62,53 @@ impl EventFeed {
             let error = Arc::from(cut_label(error));
             let error = guard.route_error(&key, &error, config.max_errors_per_endpoint);
             bump(self.failures.entry((key, error)).or_default());
+        }
+    }
+
+    /// The endpoint of (method, name) through the guard (`__other__` past the limit),
+    /// created if new, with the key it is filed under.
+    fn admit(
+        &mut self,
+        method: &str,
+        name: &str,
+        guard: &mut Guard,
+        config: &ModelConfig,
+    ) -> (Key, &mut EventEndpoint) {
+        let key = guard.route(&(Arc::from(method), Arc::from(name)), config.max_endpoints);
+        let methods = self.endpoints.entry(key.1.clone()).or_default();
+        let index = match methods.iter().position(|(m, _)| *m == key.0) {
+            Some(i) => i,
+            None => {
+                methods.push((key.0.clone(), EventEndpoint::new(&config.buckets)));
+                methods.len() - 1
+            }
+        };
+        (key, &mut methods[index].1)
+    }
+
+    /// Counts a producer's batch of one endpoint's requests.
+    pub fn record_batch(
+        &mut self,
+        batch: &RequestBatch<'_>,
+        guard: &mut Guard,
+        config: &ModelConfig,
+    ) {
+        let bounds = &config.buckets;
+        let failures = batch
+            .errors
+            .iter()
+            .fold(0u64, |acc, (_, n)| acc.saturating_add(*n));
+        self.total
+            .get_or_insert_with(|| EventEndpoint::new(bounds))
+            .record_batch(bounds, batch, failures);
+        let (method, name) = (cut_label(&batch.method), cut_label(&batch.name));
+        let (key, endpoint) = self.admit(method, name, guard, config);
+        endpoint.record_batch(bounds, batch, failures);
+        for (error, n) in &batch.errors {
+            let error = Arc::from(cut_label(error));
+            let error = guard.route_error(&key, &error, config.max_errors_per_endpoint);
+            let count = self.failures.entry((key.clone(), error)).or_default();
+            *count = count.saturating_add(*n);
         }
     }
 
@@ -148,5 +187,7 @@ fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) ->
     s.duration_sum_ms = e.sum_ms;
     s.content_bytes_total = e.content_bytes as f64;
     s.buckets = Some(e.cumulative_buckets(bounds));
+    s.native = Some(e.native_buckets());
+    s.created = e.created;
     s
 }

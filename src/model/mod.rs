@@ -13,6 +13,7 @@ mod csv_feed;
 pub mod endpoint;
 mod event_feed;
 mod guard;
+pub mod native;
 mod service;
 pub mod snapshot;
 pub mod update;

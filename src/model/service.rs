@@ -69,6 +69,7 @@ impl Service {
         let guard = &mut self.guard;
         match update {
             Update::Request(ev) => self.events.record(&ev, guard, config),
+            Update::Requests(batch) => self.events.record_batch(&batch, guard, config),
             Update::Stats(table) => self.csv.apply_stats(table, guard, config, now),
             Update::History(row) => self.apply_history(row, now),
             Update::HistoryReset => self.reset_history(),

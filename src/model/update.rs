@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::native::NativeBuckets;
+
 /// The name (and, in the seed set, the method) of Locust's total row.
 pub const AGGREGATED: &str = "Aggregated";
 
@@ -65,6 +67,11 @@ pub struct EndpointStats {
     pub content_bytes_total: f64,
     /// Cumulative Prometheus buckets `(le seconds, count)`, event-fed endpoints only.
     pub buckets: Option<Vec<(f64, u64)>>,
+    /// The native histogram of response times, event-fed endpoints only.
+    pub native: Option<NativeBuckets>,
+    /// Unix seconds since when the counters count (OpenMetrics `_created`), where known:
+    /// an event-fed endpoint's first request.
+    pub created: Option<f64>,
 }
 
 impl EndpointStats {
@@ -166,6 +173,39 @@ pub struct Request<'a> {
     pub error: Option<Cow<'a, str>>,
 }
 
+/// A producer's aggregate of one endpoint's requests over a flush period (the plugin's
+/// `requests` line, SPEC §3.2 as amended by the native-histogram issue). The parser checks
+/// that its numbers agree with each other before it becomes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestBatch<'a> {
+    /// Unix seconds at the end of the period.
+    pub time: f64,
+    /// `request_type`.
+    pub method: Cow<'a, str>,
+    /// Request name.
+    pub name: Cow<'a, str>,
+    /// Requests, failed ones included.
+    pub requests: u64,
+    /// Failed requests by error text (the same text a `request` line's `exception` carries).
+    pub errors: Vec<(Cow<'a, str>, u64)>,
+    /// Requests with a response time.
+    pub timed: u64,
+    /// Sum of their response times, ms.
+    pub sum_ms: f64,
+    /// Smallest response time, ms (0 when `timed` is 0).
+    pub min_ms: f64,
+    /// Largest response time, ms (0 when `timed` is 0).
+    pub max_ms: f64,
+    /// Sum of response sizes, bytes.
+    pub response_bytes: u64,
+    /// Native histogram schema of `buckets` (6..=8).
+    pub schema: i32,
+    /// Response times at or below the native zero threshold.
+    pub zero_count: u64,
+    /// `(bucket index at schema, count)`, the rest of the timed requests.
+    pub buckets: Vec<(i32, u64)>,
+}
+
 /// A Locust runner's state, as its web UI reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunnerState {
@@ -248,6 +288,8 @@ pub enum Update<'a> {
     Exceptions(Vec<ExceptionCount>),
     /// One request event.
     Request(Request<'a>),
+    /// A producer's aggregate of one endpoint's requests.
+    Requests(RequestBatch<'a>),
     /// A task raised an exception (event stream); the message is already cut.
     Exception(Arc<str>),
     /// A test started (event stream).

@@ -84,21 +84,26 @@ const KEEP_SECONDS: i64 = 14;
 impl SecondBuckets {
     /// Counts one request (and a failure if `failed`) at event time `time` (Unix seconds).
     pub fn record(&mut self, time: f64, failed: bool) {
+        self.record_n(time, 1, u32::from(failed));
+    }
+
+    /// Counts `requests` requests, `failures` of them failed, at event time `time`.
+    pub fn record_n(&mut self, time: f64, requests: u32, failures: u32) {
         let second = time.floor() as i64;
         match self.seconds.back_mut() {
             Some(last) if last.0 == second => {
-                last.1 = last.1.saturating_add(1);
-                last.2 = last.2.saturating_add(u32::from(failed));
+                last.1 = last.1.saturating_add(requests);
+                last.2 = last.2.saturating_add(failures);
             }
             Some(last) if last.0 > second => {
                 // Late event: find its second (rare; events are nearly ordered).
                 if let Some(slot) = self.seconds.iter_mut().rev().find(|s| s.0 == second) {
-                    slot.1 = slot.1.saturating_add(1);
-                    slot.2 = slot.2.saturating_add(u32::from(failed));
+                    slot.1 = slot.1.saturating_add(requests);
+                    slot.2 = slot.2.saturating_add(failures);
                 }
             }
             _ => {
-                self.seconds.push_back((second, 1, u32::from(failed)));
+                self.seconds.push_back((second, requests, failures));
                 while self.seconds.len() > 1
                     && self
                         .seconds

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::update::{cut_chars, Request, Update, MAX_MESSAGE_CHARS};
+use crate::model::update::{cut_chars, Request, RequestBatch, Update, MAX_MESSAGE_CHARS};
 
 use super::{
     at_most, json, Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS,
@@ -69,12 +69,175 @@ fn whole(v: Option<f64>, field: &'static str, max: f64, line: u64) -> Result<u64
 /// Parses one line (without its terminator). `arrival` is used when the event has no `time`.
 pub fn parse_event(line: &[u8], line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError> {
     let text = std::str::from_utf8(line).map_err(|_| ParseError::InvalidUtf8 { line: line_no })?;
+    if text.starts_with(BATCH_PREFIX) {
+        return batch(text, line_no, arrival);
+    }
     let raw = match json::plugin_request(text).or_else(|| json::scan(text)) {
         Some(raw) => raw,
         None => serde_json::from_str::<Raw<'_>>(text).map_err(|e| bad(line_no, e.to_string()))?,
     };
+    if raw.event.as_deref() == Some("requests") {
+        // A batch in another key order: read again with its own fields.
+        return batch(text, line_no, arrival);
+    }
     interpret(raw, line_no, arrival)
 }
+
+/// How the plugin starts a `requests` line (others may order keys differently).
+const BATCH_PREFIX: &str = r#"{"event":"requests","#;
+
+/// The fields of a `requests` line: one endpoint's requests aggregated over a flush period
+/// (README "Event lines" documents it).
+#[derive(Deserialize)]
+struct BatchRaw<'a> {
+    #[serde(default)]
+    time: Option<f64>,
+    #[serde(borrow, default)]
+    request_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    requests: u64,
+    #[serde(default)]
+    errors: Vec<(Cow<'a, str>, u64)>,
+    #[serde(default)]
+    timed: u64,
+    #[serde(default)]
+    response_time_sum: f64,
+    #[serde(default)]
+    response_time_min: Option<f64>,
+    #[serde(default)]
+    response_time_max: Option<f64>,
+    #[serde(default)]
+    response_length_sum: u64,
+    #[serde(default)]
+    schema: Option<i32>,
+    #[serde(default)]
+    zero_count: u64,
+    #[serde(default)]
+    buckets: Vec<(i32, u64)>,
+}
+
+/// Reads and checks a `requests` line: every count agrees with the others, min ≤ max,
+/// each bucket lies within [min, max] (which also bounds the memory a line can make the
+/// exporter take), and the schema is at least as fine as the one served.
+fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError> {
+    use crate::model::native;
+    let raw: BatchRaw<'_> =
+        serde_json::from_str(text).map_err(|e| bad(line_no, format!("`requests` line: {e}")))?;
+    let method = raw
+        .request_type
+        .or(raw.method)
+        .ok_or_else(|| bad(line_no, "no `request_type`"))?;
+    let name = raw.name.ok_or_else(|| bad(line_no, "no `name`"))?;
+    let failures = raw
+        .errors
+        .iter()
+        .try_fold(0u64, |acc, (_, n)| acc.checked_add(*n));
+    if !failures.is_some_and(|f| f <= raw.requests) {
+        return Err(bad(line_no, "`errors` add up to more than `requests`"));
+    }
+    if raw.timed > raw.requests {
+        return Err(bad(line_no, "`timed` is more than `requests`"));
+    }
+    at_most(raw.requests as f64, MAX_BATCH_REQUESTS, "requests", line_no)?;
+    at_most(
+        raw.response_length_sum as f64,
+        MAX_RESPONSE_BYTES * raw.requests as f64,
+        "response_length_sum",
+        line_no,
+    )?;
+    let schema = raw.schema.unwrap_or(native::SCHEMA);
+    if !(native::SCHEMA..=native::MAX_SCHEMA).contains(&schema) {
+        return Err(bad(
+            line_no,
+            format!(
+                "`schema` {schema}: the exporter reads schemas {} to {}",
+                native::SCHEMA,
+                native::MAX_SCHEMA
+            ),
+        ));
+    }
+    let (min_ms, max_ms) = match (raw.timed, raw.response_time_min, raw.response_time_max) {
+        (0, _, _) => (0.0, 0.0),
+        (_, Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi => (
+            lo,
+            at_most(hi, MAX_RESPONSE_TIME_MS, "response_time_max", line_no)?,
+        ),
+        _ => {
+            return Err(bad(
+                line_no,
+                "`response_time_min`/`response_time_max` missing or not 0 ≤ min ≤ max",
+            ))
+        }
+    };
+    let sum = raw.response_time_sum;
+    // The sum lies between timed × min and timed × max (with room for rounding).
+    let (timed, slack) = (raw.timed as f64, 1.0 + 1e-9);
+    if !(sum.is_finite() && sum >= timed * min_ms / slack && sum <= timed * max_ms * slack) {
+        return Err(bad(
+            line_no,
+            "`response_time_sum` is not between timed × min and timed × max",
+        ));
+    }
+    let mut in_buckets = raw.zero_count;
+    let (lo_s, hi_s) = (min_ms / 1000.0 / slack, max_ms / 1000.0 * slack);
+    for &(index, n) in &raw.buckets {
+        let (lower, upper) = (
+            native::upper_bound(index - 1, schema),
+            native::upper_bound(index, schema),
+        );
+        if upper < lo_s || lower > hi_s || upper <= native::ZERO_THRESHOLD {
+            return Err(bad(
+                line_no,
+                format!("bucket {index} ({lower} s, {upper} s] lies outside min … max"),
+            ));
+        }
+        in_buckets = in_buckets
+            .checked_add(n)
+            .ok_or_else(|| bad(line_no, "bucket counts overflow"))?;
+    }
+    if in_buckets != raw.timed {
+        return Err(bad(
+            line_no,
+            format!(
+                "`zero_count` and `buckets` count {in_buckets} requests, `timed` says {}",
+                raw.timed
+            ),
+        ));
+    }
+    let (time, clamped) = match raw.time {
+        Some(t) if t.is_finite() && t > arrival + MAX_FUTURE_SECS => (arrival, true),
+        Some(t) if t.is_finite() => (t, false),
+        Some(_) => return Err(bad(line_no, "`time` is not a number")),
+        None => (arrival, false),
+    };
+    let update = Update::Requests(RequestBatch {
+        time,
+        method,
+        name,
+        requests: raw.requests,
+        errors: raw.errors,
+        timed: raw.timed,
+        sum_ms: sum,
+        min_ms,
+        max_ms,
+        response_bytes: raw.response_length_sum,
+        schema,
+        zero_count: raw.zero_count,
+        buckets: raw.buckets,
+    });
+    Ok(if clamped {
+        Item::Clamped(update)
+    } else {
+        Item::Update(update)
+    })
+}
+
+/// At most this many requests in one batch (a million per second for a day): more is a
+/// corrupt line, not a load test.
+const MAX_BATCH_REQUESTS: f64 = 86_400_000_000.0;
 
 /// Checks the fields of a decoded line and makes the event.
 pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError> {

@@ -1,0 +1,226 @@
+//! The seam between the metric sets and the exposition formats.
+//!
+//! The metric sets (`seed`, `native`, `compat`, `meta`) say *what* is served: families and
+//! their samples, through [`Encoder::family`]. An [`Encoder`] says *how*: text format
+//! 0.0.4 and OpenMetrics 1.0 ([`super::text::TextEncoder`]) and the Prometheus protobuf
+//! format ([`super::protobuf::ProtobufEncoder`]). Each format renders a row's label set
+//! once ([`Encoder::labels`]) and reuses it for every family of that row.
+//!
+//! A new format is one more `Encoder`; a new family is one more `family(…)` call in a set,
+//! and every format serves it.
+
+use crate::model::native::NativeBuckets;
+
+/// A metric family's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A counter.
+    Counter,
+    /// A gauge.
+    Gauge,
+    /// A summary (quantiles, `_sum`, `_count`).
+    Summary,
+    /// A histogram (classic buckets, `_sum`, `_count`; native buckets where the format has
+    /// them).
+    Histogram,
+    /// No type (`untyped` in text 0.0.4, `unknown` in OpenMetrics).
+    Untyped,
+}
+
+/// A family's name, help, type and unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta<'a> {
+    /// The metric name (for counters, with its `_total` where it has one).
+    pub name: &'a str,
+    /// The help text.
+    pub help: &'a str,
+    /// The type.
+    pub kind: Kind,
+    /// The unit (OpenMetrics `# UNIT`), a suffix of the name.
+    pub unit: Option<&'a str>,
+}
+
+/// One summary's values.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary<'a> {
+    /// `(quantile, value)` pairs, ascending; each value is multiplied by `scale`.
+    pub quantiles: &'a [(f64, f64)],
+    /// Multiplies each quantile value (`0.001`: milliseconds served as seconds).
+    pub scale: f64,
+    /// `_sum`.
+    pub sum: f64,
+    /// `_count`.
+    pub count: u64,
+    /// Unix seconds since when it counts (`_created`), where known.
+    pub created: Option<f64>,
+}
+
+/// One histogram's values.
+#[derive(Debug, Clone, Copy)]
+pub struct Histogram<'a> {
+    /// Cumulative classic buckets `(upper bound, count)`, ascending, without `+Inf`.
+    pub buckets: &'a [(f64, u64)],
+    /// `_count` (and the `+Inf` bucket).
+    pub count: u64,
+    /// `_sum`.
+    pub sum: f64,
+    /// The native histogram, for formats that carry one.
+    pub native: Option<&'a NativeBuckets>,
+    /// Unix seconds since when it counts (`_created`), where known.
+    pub created: Option<f64>,
+}
+
+/// An exposition format being written.
+pub trait Encoder {
+    /// A label set, rendered once for every family that uses it.
+    type Labels;
+
+    /// Renders `name, value` pairs (names are valid label names; values are escaped here).
+    fn labels(pairs: &[(&str, &str)]) -> Self::Labels;
+
+    /// A family starts (called before its first sample); the previous one, if any, ends.
+    fn header(&mut self, meta: &Meta<'_>);
+
+    /// One counter, gauge or untyped sample.
+    fn value(&mut self, meta: &Meta<'_>, labels: &Self::Labels, value: f64, created: Option<f64>);
+
+    /// One summary.
+    fn summary(&mut self, meta: &Meta<'_>, labels: &Self::Labels, summary: &Summary<'_>);
+
+    /// One histogram.
+    fn histogram(&mut self, meta: &Meta<'_>, labels: &Self::Labels, histogram: &Histogram<'_>);
+
+    /// The exposition's bytes (the last family ends).
+    fn finish(self) -> Vec<u8>;
+
+    /// Starts family `name`: written with its first sample, not at all without one.
+    fn family<'a>(&'a mut self, name: &'a str, help: &'a str, kind: Kind) -> Family<'a, Self>
+    where
+        Self: Sized,
+    {
+        Family {
+            out: self,
+            meta: Meta {
+                name,
+                help,
+                kind,
+                unit: None,
+            },
+            started: false,
+        }
+    }
+}
+
+/// One family being written; it ends when the next one starts, or with the exposition.
+pub struct Family<'a, E: Encoder> {
+    out: &'a mut E,
+    meta: Meta<'a>,
+    started: bool,
+}
+
+impl<'a, E: Encoder> Family<'a, E> {
+    /// Declares the family's unit (a suffix of its name: `seconds`, `bytes`).
+    pub fn unit(mut self, unit: &'a str) -> Self {
+        self.meta.unit = Some(unit);
+        self
+    }
+
+    fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            self.out.header(&self.meta);
+        }
+    }
+
+    /// One counter, gauge or untyped sample.
+    pub fn sample(&mut self, labels: &E::Labels, value: f64) {
+        self.start();
+        self.out.value(&self.meta, labels, value, None);
+    }
+
+    /// One counter sample that counts since `created` (Unix seconds), where known.
+    pub fn sample_since(&mut self, labels: &E::Labels, value: f64, created: Option<f64>) {
+        self.start();
+        self.out.value(&self.meta, labels, value, created);
+    }
+
+    /// One summary.
+    pub fn summary(&mut self, labels: &E::Labels, summary: &Summary<'_>) {
+        self.start();
+        self.out.summary(&self.meta, labels, summary);
+    }
+
+    /// One histogram.
+    pub fn histogram(&mut self, labels: &E::Labels, histogram: &Histogram<'_>) {
+        self.start();
+        self.out.histogram(&self.meta, labels, histogram);
+    }
+}
+
+/// Writes the families of the `prometheus` crate's registry (process metrics, the HTTP
+/// and push self-metrics) through `out`, so every format serves them.
+pub fn write_registry<E: Encoder>(families: &[prometheus::proto::MetricFamily], out: &mut E) {
+    use prometheus::proto::MetricType;
+    for mf in families {
+        let kind = match mf.get_field_type() {
+            MetricType::COUNTER => Kind::Counter,
+            MetricType::GAUGE => Kind::Gauge,
+            MetricType::SUMMARY => Kind::Summary,
+            MetricType::HISTOGRAM => Kind::Histogram,
+            MetricType::UNTYPED => Kind::Untyped,
+        };
+        let mut f = out.family(mf.name(), mf.help(), kind);
+        for m in mf.get_metric() {
+            let pairs: Vec<(&str, &str)> = m
+                .get_label()
+                .iter()
+                .map(|l| (l.name(), l.value()))
+                .collect();
+            let labels = E::labels(&pairs);
+            match kind {
+                Kind::Counter => f.sample(&labels, m.get_counter().get_value()),
+                Kind::Gauge => f.sample(&labels, m.get_gauge().get_value()),
+                // The crate marks its untyped accessor deprecated; nothing registers one.
+                #[allow(deprecated)]
+                Kind::Untyped => f.sample(&labels, m.get_untyped().get_value()),
+                Kind::Summary => {
+                    let s = m.get_summary();
+                    let quantiles: Vec<(f64, f64)> = s
+                        .get_quantile()
+                        .iter()
+                        .map(|q| (q.quantile(), q.value()))
+                        .collect();
+                    f.summary(
+                        &labels,
+                        &Summary {
+                            quantiles: &quantiles,
+                            scale: 1.0,
+                            sum: s.sample_sum(),
+                            count: s.sample_count(),
+                            created: None,
+                        },
+                    );
+                }
+                Kind::Histogram => {
+                    let h = m.get_histogram();
+                    let buckets: Vec<(f64, u64)> = h
+                        .get_bucket()
+                        .iter()
+                        .filter(|b| b.upper_bound().is_finite())
+                        .map(|b| (b.upper_bound(), b.cumulative_count()))
+                        .collect();
+                    f.histogram(
+                        &labels,
+                        &Histogram {
+                            buckets: &buckets,
+                            count: h.get_sample_count(),
+                            sum: h.get_sample_sum(),
+                            native: None,
+                            created: None,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Prometheus native histograms: exponential buckets that aggregate exactly across any number
+//! of exporters (Prometheus adds them bucket by bucket), with a bounded relative error.
+//!
+//! ## Schema 6 (chosen on purpose)
+//! Bucket `i` holds values in `(base^(i-1), base^i]` seconds, `base = 2^(2^-schema)`. With
+//! schema 6, `base = 2^(1/64) ≈ 1.01089`: every bucket is at most 1.09 % wide, so a quantile
+//! `histogram_quantile` interpolates inside one bucket is within 1.09 % of the true value,
+//! whatever the distribution — inside the 2 % the issue asks for. Schema 5 (2.19 %) would
+//! not guarantee it; schema 7 (0.54 %) doubles the buckets (series size and memory) for
+//! precision nobody asked for. Values at or below [`ZERO_THRESHOLD`] (about 1 µs) count in
+//! the zero bucket: Locust reports 0 ms for some failures, and no timing below a microsecond
+//! is meaningful.
+//!
+//! ## Storage
+//! Counts live in one dense run from the lowest to the highest bucket seen (response times
+//! of one endpoint are contiguous), as `u32` until a bucket would pass `u32::MAX`, then as
+//! `u64`: exact to the last request, 4 bytes a bucket in practice. An endpoint whose times
+//! span 1 ms … 10 s uses about 850 buckets (3.4 KiB); the widest possible span (1 µs to the
+//! 24 h cap on response times) 2,300 buckets.
+//!
+//! The bucket index is computed as client_golang computes it (`frexp` of the value, then a
+//! binary search of the fraction among the schema's `2^schema` boundaries), so a value on
+//! a boundary lands in the same bucket as in the Go library and in the plugin.
+
+use std::sync::OnceLock;
+
+/// The schema served (see the module docs).
+pub const SCHEMA: i32 = 6;
+/// The finest schema accepted from a producer (the plugin aggregates at 7); Prometheus
+/// defines schemas up to 8.
+pub const MAX_SCHEMA: i32 = 8;
+/// Values at or below this many seconds count in the zero bucket (2^-20 s ≈ 0.95 µs).
+pub const ZERO_THRESHOLD: f64 = 1.0 / 1_048_576.0;
+
+/// The boundaries of one power of two for each schema 1..=8: `2^(j/2^s - 1)` for
+/// `j in 0..2^s`, all in `[0.5, 1)`.
+fn fraction_bounds(schema: i32) -> &'static [f64] {
+    static BOUNDS: OnceLock<Vec<Vec<f64>>> = OnceLock::new();
+    let all = BOUNDS.get_or_init(|| {
+        (0..=MAX_SCHEMA)
+            .map(|s| {
+                let n = 1u32 << s;
+                (0..n)
+                    .map(|j| (f64::from(j) / f64::from(n) - 1.0).exp2())
+                    .collect()
+            })
+            .collect()
+    });
+    all.get(schema.clamp(0, MAX_SCHEMA) as usize)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// `(fraction in [0.5, 1), exponent)` with `v = fraction × 2^exponent`, for a finite `v > 0`
+/// (C's `frexp`).
+fn frexp(v: f64) -> (f64, i32) {
+    let bits = v.to_bits();
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    if exp_bits == 0 {
+        // Subnormal: scale into the normal range first (never reached above the zero
+        // threshold, kept for completeness).
+        let (f, e) = frexp(v * 2f64.powi(64));
+        return (f, e - 64);
+    }
+    let fraction = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (fraction, exp_bits - 1022)
+}
+
+/// The bucket index of `v` (seconds, `> 0`, finite) at `schema` (0..=8).
+pub fn bucket_index(v: f64, schema: i32) -> i32 {
+    let (fraction, exp) = frexp(v);
+    if schema == 0 {
+        // Boundaries are the powers of two: (2^(i-1), 2^i].
+        return if fraction == 0.5 { exp - 1 } else { exp };
+    }
+    let bounds = fraction_bounds(schema);
+    let i = bounds.partition_point(|&b| b < fraction) as i32;
+    i + (exp - 1) * bounds.len() as i32
+}
+
+/// The upper bound (inclusive) of bucket `index` at `schema`, seconds.
+pub fn upper_bound(index: i32, schema: i32) -> f64 {
+    (f64::from(index) / f64::from(1u32 << schema.clamp(0, MAX_SCHEMA))).exp2()
+}
+
+/// The index at `to` (≤ `from`) of the bucket that holds bucket `index` of schema `from`:
+/// each step down merges two neighbours exactly (as Prometheus merges schemas).
+pub fn downscale(index: i32, from: i32, to: i32) -> i32 {
+    let shift = (from - to).clamp(0, 31);
+    ((index - 1) >> shift) + 1
+}
+
+/// Bucket counts, `u32` until one would overflow.
+#[derive(Debug, Clone, PartialEq)]
+enum Counts {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Counts {
+    fn len(&self) -> usize {
+        match self {
+            Counts::Narrow(v) => v.len(),
+            Counts::Wide(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Counts::Narrow(v) => v.get(i).map_or(0, |&c| u64::from(c)),
+            Counts::Wide(v) => v.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    /// Makes room for `front` more buckets before the first and `back` after the last.
+    fn grow(&mut self, front: usize, back: usize) {
+        fn grow<T: Copy + Default>(v: &mut Vec<T>, front: usize, back: usize) {
+            if front > 0 {
+                v.splice(0..0, std::iter::repeat_n(T::default(), front));
+            }
+            v.resize(v.len() + back, T::default());
+        }
+        match self {
+            Counts::Narrow(v) => grow(v, front, back),
+            Counts::Wide(v) => grow(v, front, back),
+        }
+    }
+
+    fn add(&mut self, i: usize, n: u64) {
+        if let Counts::Narrow(v) = self {
+            if let Some(c) = v.get_mut(i) {
+                match u32::try_from(u64::from(*c) + n) {
+                    Ok(sum) => {
+                        *c = sum;
+                        return;
+                    }
+                    Err(_) => {
+                        *self = Counts::Wide(v.iter().map(|&c| u64::from(c)).collect());
+                    }
+                }
+            }
+        }
+        if let Counts::Wide(v) = self {
+            if let Some(c) = v.get_mut(i) {
+                *c = c.saturating_add(n);
+            }
+        }
+    }
+}
+
+/// A native histogram at [`SCHEMA`] (positive values only: response times).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeHistogram {
+    zero_count: u64,
+    /// Index of `counts[0]`.
+    offset: i32,
+    counts: Counts,
+}
+
+impl Default for NativeHistogram {
+    fn default() -> Self {
+        NativeHistogram {
+            zero_count: 0,
+            offset: 0,
+            counts: Counts::Narrow(Vec::new()),
+        }
+    }
+}
+
+/// What a scrape serves of a native histogram: the zero bucket and a dense run of counts
+/// (zeros included) starting at bucket `offset`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NativeBuckets {
+    /// Observations at or below [`ZERO_THRESHOLD`].
+    pub zero_count: u64,
+    /// Index of `counts[0]` at [`SCHEMA`].
+    pub offset: i32,
+    /// Per-bucket (not cumulative) counts.
+    pub counts: Vec<u64>,
+}
+
+impl NativeHistogram {
+    /// Counts one observation of `seconds` (finite, ≥ 0).
+    pub fn observe(&mut self, seconds: f64) {
+        if seconds <= ZERO_THRESHOLD {
+            self.zero_count = self.zero_count.saturating_add(1);
+        } else {
+            self.add(bucket_index(seconds, SCHEMA), 1);
+        }
+    }
+
+    /// Counts `n` observations in the zero bucket.
+    pub fn add_zero(&mut self, n: u64) {
+        self.zero_count = self.zero_count.saturating_add(n);
+    }
+
+    /// Adds `n` to bucket `index` of `schema` (≥ [`SCHEMA`]), merged into this histogram's
+    /// bucket exactly.
+    pub fn add_at(&mut self, index: i32, schema: i32, n: u64) {
+        self.add(downscale(index, schema, SCHEMA), n);
+    }
+
+    fn add(&mut self, index: i32, n: u64) {
+        let len = self.counts.len() as i64;
+        let (index64, offset) = (i64::from(index), i64::from(self.offset));
+        if len == 0 {
+            self.offset = index;
+            self.counts.grow(0, 1);
+        } else if index64 < offset {
+            self.counts.grow((offset - index64) as usize, 0);
+            self.offset = index;
+        } else if index64 >= offset + len {
+            self.counts.grow(0, (index64 - offset - len + 1) as usize);
+        }
+        let slot = (i64::from(index) - i64::from(self.offset)) as usize;
+        self.counts.add(slot, n);
+    }
+
+    /// Observations counted.
+    pub fn count(&self) -> u64 {
+        (0..self.counts.len()).fold(self.zero_count, |acc, i| {
+            acc.saturating_add(self.counts.get(i))
+        })
+    }
+
+    /// The buckets, for a snapshot.
+    pub fn buckets(&self) -> NativeBuckets {
+        NativeBuckets {
+            zero_count: self.zero_count,
+            offset: self.offset,
+            counts: (0..self.counts.len()).map(|i| self.counts.get(i)).collect(),
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn footprint_bytes(&self) -> usize {
+        match &self.counts {
+            Counts::Narrow(v) => v.capacity() * 4,
+            Counts::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
+impl NativeBuckets {
+    /// Spans `(offset, length)` and count deltas, as the protobuf format carries them: a
+    /// run of more than two empty buckets starts a new span, shorter runs are cheaper as
+    /// zero deltas (client_golang's rule).
+    pub fn spans_and_deltas(&self) -> (Vec<(i32, u32)>, Vec<i64>) {
+        let mut spans: Vec<(i32, u32)> = Vec::new();
+        let mut deltas = Vec::new();
+        let (mut prev_count, mut next_index) = (0i64, 0i32);
+        let mut i = 0;
+        while i < self.counts.len() {
+            if self.counts[i] == 0 {
+                i += 1;
+                continue;
+            }
+            let index = self.offset + i as i32;
+            let gap = index - next_index;
+            match spans.last_mut() {
+                Some(last) if gap <= 2 => {
+                    for _ in 0..gap {
+                        deltas.push(-prev_count);
+                        prev_count = 0;
+                    }
+                    last.1 += gap as u32 + 1;
+                }
+                Some(_) => spans.push((gap, 1)),
+                None => spans.push((index, 1)),
+            }
+            let count = i64::try_from(self.counts[i]).unwrap_or(i64::MAX);
+            deltas.push(count - prev_count);
+            prev_count = count;
+            next_index = index + 1;
+            i += 1;
+        }
+        (spans, deltas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_bounds_hold_the_value() {
+        for schema in 0..=MAX_SCHEMA {
+            let mut v = 1e-6;
+            while v < 1e5 {
+                let i = bucket_index(v, schema);
+                let (lo, hi) = (upper_bound(i - 1, schema), upper_bound(i, schema));
+                // Within float rounding of the bounds.
+                assert!(
+                    lo < v * (1.0 + 1e-12) && v <= hi * (1.0 + 1e-12),
+                    "schema {schema}: {v} in bucket {i} = ({lo}, {hi}]"
+                );
+                v *= 1.0137;
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_are_upper_inclusive_like_client_golang() {
+        assert_eq!(bucket_index(1.0, SCHEMA), 0);
+        assert_eq!(bucket_index(1.0000001, SCHEMA), 1);
+        assert_eq!(bucket_index(0.5, SCHEMA), -64);
+        assert_eq!(bucket_index(2.0, SCHEMA), 64);
+        assert_eq!(bucket_index(0.999, 0), 0);
+        assert_eq!(bucket_index(1.0, 0), 0);
+        assert_eq!(bucket_index(1.5, 0), 1);
+        assert_eq!(bucket_index(4.0, 0), 2);
+        // 2^(1/64), the first boundary above 1, belongs to bucket 1.
+        assert_eq!(bucket_index(upper_bound(1, SCHEMA), SCHEMA), 1);
+    }
+
+    #[test]
+    fn relative_width_of_schema_six_is_under_1_1_percent() {
+        let width = upper_bound(1, SCHEMA) / upper_bound(0, SCHEMA) - 1.0;
+        assert!(width < 0.011 && width > 0.0108, "{width}");
+    }
+
+    #[test]
+    fn downscaling_merges_exactly() {
+        // Every value's schema-7 bucket downscales to its schema-6 bucket.
+        let mut v = 1e-5;
+        while v < 1e4 {
+            assert_eq!(
+                downscale(bucket_index(v, 7), 7, 6),
+                bucket_index(v, 6),
+                "{v}"
+            );
+            assert_eq!(
+                downscale(bucket_index(v, 8), 8, 6),
+                bucket_index(v, 6),
+                "{v}"
+            );
+            v *= 1.003;
+        }
+    }
+
+    #[test]
+    fn observe_counts_and_grows_both_ways() {
+        let mut h = NativeHistogram::default();
+        h.observe(0.0);
+        h.observe(0.010);
+        h.observe(0.010);
+        h.observe(0.002);
+        h.observe(2.0);
+        assert_eq!(h.count(), 5);
+        let b = h.buckets();
+        assert_eq!(b.zero_count, 1);
+        assert_eq!(b.offset, bucket_index(0.002, SCHEMA));
+        assert_eq!(
+            b.counts.len() as i32,
+            bucket_index(2.0, SCHEMA) - b.offset + 1
+        );
+        assert_eq!(b.counts.iter().sum::<u64>(), 4);
+        assert_eq!(
+            b.counts[(bucket_index(0.01, SCHEMA) - b.offset) as usize],
+            2
+        );
+    }
+
+    #[test]
+    fn narrow_counts_widen_instead_of_overflowing() {
+        let mut h = NativeHistogram::default();
+        h.add(3, u64::from(u32::MAX) - 1);
+        h.add(4, 1);
+        h.add(3, 5);
+        assert_eq!(h.buckets().counts, vec![u64::from(u32::MAX) + 4, 1]);
+    }
+
+    #[test]
+    fn spans_and_deltas_like_client_golang() {
+        let b = NativeBuckets {
+            zero_count: 0,
+            offset: -3,
+            counts: vec![2, 0, 1, 0, 0, 0, 4, 4],
+        };
+        let (spans, deltas) = b.spans_and_deltas();
+        // Buckets -3 (2), -1 (1): one gap of one, kept in the span; then 3 (4), 4 (4)
+        // after a gap of three: a new span.
+        assert_eq!(spans, vec![(-3, 3), (3, 2)]);
+        assert_eq!(deltas, vec![2, -2, 1, 3, 0]);
+        let empty = NativeBuckets::default();
+        assert_eq!(empty.spans_and_deltas(), (vec![], vec![]));
+    }
+}

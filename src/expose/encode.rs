@@ -43,10 +43,11 @@ pub struct Meta<'a> {
 /// One summary's values.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary<'a> {
-    /// `(quantile, value)` pairs, ascending; each value is multiplied by `scale`.
+    /// `(quantile, value)` pairs, ascending; each value is divided by `divisor`.
     pub quantiles: &'a [(f64, f64)],
-    /// Multiplies each quantile value (`0.001`: milliseconds served as seconds).
-    pub scale: f64,
+    /// Divides each quantile value (`1000`: milliseconds served as seconds, exactly as
+    /// `ms / 1000.0` everywhere else).
+    pub divisor: f64,
     /// `_sum`.
     pub sum: f64,
     /// `_count`.
@@ -194,7 +195,7 @@ pub fn write_registry<E: Encoder>(families: &[prometheus::proto::MetricFamily], 
                         &labels,
                         &Summary {
                             quantiles: &quantiles,
-                            scale: 1.0,
+                            divisor: 1.0,
                             sum: s.sample_sum(),
                             count: s.sample_count(),
                             created: None,

@@ -195,7 +195,7 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, compat_up: bool) {
 fn summary(e: &EndpointStats) -> Summary<'_> {
     Summary {
         quantiles: &e.quantiles,
-        scale: 0.001,
+        divisor: 1000.0,
         sum: e.duration_sum_ms / 1000.0,
         count: e.timed,
         created: e.created,

@@ -180,7 +180,7 @@ impl Encoder for ProtobufEncoder {
             for &(q, v) in s.quantiles {
                 message(m, 3, leaf, |b| {
                     double(b, 1, q);
-                    double(b, 2, v * s.scale);
+                    double(b, 2, v / s.divisor);
                 });
             }
             if let Some(t) = s.created {

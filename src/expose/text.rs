@@ -255,7 +255,7 @@ impl Encoder for TextEncoder {
 
     fn summary(&mut self, meta: &Meta<'_>, labels: &String, s: &Summary<'_>) {
         for &(q, v) in s.quantiles {
-            self.line(meta.name, "", labels, Some(("quantile", q)), v * s.scale);
+            self.line(meta.name, "", labels, Some(("quantile", q)), v / s.divisor);
         }
         self.line(meta.name, "_sum", labels, None, s.sum);
         self.line(meta.name, "_count", labels, None, s.count as f64);
@@ -383,7 +383,7 @@ mod tests {
             &l,
             &Summary {
                 quantiles: &[(0.5, 250.0), (1.0, 2000.0)],
-                scale: 0.001,
+                divisor: 1000.0,
                 sum: 4.5,
                 count: 3,
                 created: None,

@@ -120,13 +120,17 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
                 .collect::<BTreeMap<_, _>>()
         };
         // While Locust runs at full load (10 users from 2 s on), query every panel each
-        // second; keep each query's first answer with data (its last answer if none had).
+        // second; keep each query's first answer with a non-zero value (else its last
+        // answer: a first scrape can catch users still at 0).
         std::thread::sleep(Duration::from_secs(5));
         let mut during = run(&prometheus);
         while locust.try_wait().unwrap().is_none() {
             std::thread::sleep(Duration::from_secs(1));
             for (q, r) in run(&prometheus) {
-                if during.get(&q).is_none_or(Vec::is_empty) {
+                if during
+                    .get(&q)
+                    .is_none_or(|r| r.iter().all(|(_, v)| *v == 0.0))
+                {
                     during.insert(q, r);
                 }
             }

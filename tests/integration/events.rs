@@ -77,7 +77,7 @@ fn events_sum_bytes_and_fill_histogram_buckets() {
         )
     };
     assert_eq!(
-        (bucket("0.01"), bucket("0.1"), bucket("1"), bucket("+Inf")),
+        (bucket("0.01"), bucket("0.1"), bucket("1.0"), bucket("+Inf")),
         (Some(22.0), Some(100.0), Some(100.0), Some(100.0))
     );
     let sum: f64 = (0..100).map(|i| f64::from(i % 50)).sum::<f64>() / 1000.0;

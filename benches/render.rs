@@ -1,13 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
-//! `expose::render` for 1,000 and 10,000 endpoints (SPEC §7 targets: < 5 ms and < 50 ms),
-//! for CSV-fed endpoints (11 percentile columns) and event-fed ones (histogram buckets too).
-//! Endpoint names and values follow the real fixture's rows.
+//! `expose::render_as` for 1,000 and 10,000 endpoints (SPEC §7 targets: < 5 ms and < 50 ms),
+//! for CSV-fed endpoints (11 percentile columns) and event-fed ones (classic buckets and a
+//! native histogram of ~170 buckets, times 50–300 ms, too), in each format: `csv/N` and
+//! `events/N` are text 0.0.4, `*-openmetrics/N` and `*-protobuf/N` the others. Endpoint
+//! names and values follow the real fixture's rows.
 
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use locust_exporter::expose::{render, Sets};
+use locust_exporter::expose::{render_as, Format, Sets};
 use locust_exporter::model::endpoint::DEFAULT_BUCKETS;
+use locust_exporter::model::native::{self, NativeBuckets};
 use locust_exporter::model::snapshot::{
     EndpointStats, Failure, RunState, ServiceSnapshot, Snapshot,
 };
@@ -48,6 +51,18 @@ fn endpoint(i: usize, events: bool) -> EndpointStats {
                 .map(|(k, &le)| (le, (k * 10) as u64))
                 .collect()
         }),
+        native: events.then(|| {
+            let (lo, hi) = (
+                native::bucket_index(0.05, native::SCHEMA),
+                native::bucket_index(0.3, native::SCHEMA),
+            );
+            NativeBuckets {
+                zero_count: 0,
+                offset: lo,
+                counts: (lo..=hi).map(|k| (k.unsigned_abs() % 13) as u64).collect(),
+            }
+        }),
+        created: events.then_some(1795542000.0),
     }
 }
 
@@ -90,11 +105,17 @@ fn bench(c: &mut Criterion) {
     for n in [1_000, 10_000] {
         for (kind, events) in [("csv", false), ("events", true)] {
             let snap = snapshot(n, events);
-            let bytes = render(&snap, Sets::default(), &[]).len();
-            eprintln!("render {kind} {n}: {bytes} bytes of exposition");
-            group.bench_with_input(BenchmarkId::new(kind, n), &snap, |b, s| {
-                b.iter(|| render(s, Sets::default(), &[]))
-            });
+            for format in Format::ALL {
+                let id = match format {
+                    Format::Text => kind.to_owned(),
+                    other => format!("{kind}-{}", other.name()),
+                };
+                let bytes = render_as(format, &snap, Sets::default(), &[]).len();
+                eprintln!("render {id} {n}: {bytes} bytes of exposition");
+                group.bench_with_input(BenchmarkId::new(id, n), &snap, |b, s| {
+                    b.iter(|| render_as(format, s, Sets::default(), &[]))
+                });
+            }
         }
     }
     group.finish();

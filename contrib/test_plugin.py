@@ -1,7 +1,8 @@
-"""Unit tests of the plugin's line format (run with the venv's Python; see test.sh).
+"""Unit tests of the plugin's lines (run with the venv's Python; see test.sh).
 
-They check that each line is valid JSON with the fields SPEC §3.2 names, in the exact
-layout the exporter's fast path reads, and that error texts are Locust's own.
+They check that each `requests` line is valid JSON with the fields README "Event lines"
+documents, that its sums are exactly Locust's, that its histogram buckets hold the times,
+and that error texts are Locust's own.
 """
 import json
 import os
@@ -17,32 +18,64 @@ import locust_exporter_plugin as plugin  # noqa: E402
 del os.environ["LOCUST_EXPORTER_EVENTS"]
 
 
-class RequestLine(unittest.TestCase):
-    def test_layout_and_values(self):
-        line = plugin.request_line("GET", '/weird,name "quoted"', 12.3456789, 512, None, now=1795542100.12345)
-        self.assertEqual(
-            line,
-            '{"event":"request","time":1795542100.123,"request_type":"GET","name":"/weird,name \\"quoted\\"",'
-            '"response_time":12.3456789,"response_length":512,"exception":null}',
-        )
-        data = json.loads(line)
-        self.assertEqual(data["name"], '/weird,name "quoted"')
+class RequestsLines(unittest.TestCase):
+    def lines(self, calls, now=1795542100.12345):
+        agg = plugin.Aggregator()
+        for call in calls:
+            agg.add(*call)
+        return [json.loads(line) for line in agg.lines(now=now)], agg
 
-    def test_response_time_reads_back_as_the_same_float(self):
-        for rt in (0.6574359999831358, 28.80296131522928, 1e-05, 12345.678901234567):
-            data = json.loads(plugin.request_line("GET", "/", rt, 0, None, now=1.0))
-            self.assertEqual(data["response_time"], rt)
+    def test_layout_and_exact_values(self):
+        times = [12.3456789, 0.6574359999831358, 28.80296131522928, 1000.0, 0.0]
+        (line,), agg = self.lines([("GET", '/weird,name "quoted"', t, 512, None) for t in times])
+        self.assertEqual(line["event"], "requests")
+        self.assertEqual(line["time"], 1795542100.123)
+        self.assertEqual((line["request_type"], line["name"]), ("GET", '/weird,name "quoted"'))
+        self.assertEqual((line["requests"], line["timed"], line["errors"]), (5, 5, []))
+        total = 0
+        for t in times:  # the order Locust adds them in
+            total += t
+        self.assertEqual(line["response_time_sum"], total)
+        self.assertEqual((line["response_time_min"], line["response_time_max"]), (0.0, 1000.0))
+        self.assertEqual(line["response_length_sum"], 2560)
+        self.assertEqual((line["schema"], line["zero_count"]), (7, 1))
+        self.assertEqual(sum(c for _, c in line["buckets"]), 4)
+        # 1000 ms is exactly 2^0 s: the upper bound of bucket 0.
+        self.assertIn([0, 1], line["buckets"])
+        self.assertEqual(line["buckets"], sorted(line["buckets"]))
+        self.assertEqual(agg.lines(now=1.0), [], "a flush starts over")
 
-    def test_error_text_is_locusts(self):
-        line = plugin.request_line("CUSTOM", "op", None, None, RuntimeError("custom op failed"), now=1.0)
-        data = json.loads(line)
-        self.assertEqual(data["exception"], "RuntimeError('custom op failed')")
-        self.assertIsNone(data["response_time"])
-        self.assertEqual(data["response_length"], 0)
+    def test_bucket_bounds(self):
+        import math
 
-    def test_unicode_is_kept(self):
-        data = json.loads(plugin.request_line("GET", "/café", 1.0, 0, None, now=1.0))
-        self.assertEqual(data["name"], "/café")
+        for ms in (0.002, 0.5, 1.0, 3.7, 99.0, 100.0, 2500.0, 86_400_000.0):
+            (line,), _ = self.lines([("GET", "/", ms, 0, None)])
+            (index, count), = line["buckets"]
+            low, high = 2 ** ((index - 1) / 128), 2 ** (index / 128)
+            seconds = ms / 1000.0
+            self.assertTrue(low < seconds <= high * (1 + 1e-15), (ms, index, low, high))
+            self.assertLess(high / low - 1, 0.0055, "0.54 % wide")
+
+    def test_failures_by_locusts_error_text_and_no_time(self):
+        calls = [
+            ("CUSTOM", "op", None, None, RuntimeError("custom op failed")),
+            ("CUSTOM", "op", None, None, RuntimeError("custom op failed")),
+            ("CUSTOM", "op", 5.0, 10, None),
+        ]
+        (line,), _ = self.lines(calls)
+        self.assertEqual(line["errors"], [["RuntimeError('custom op failed')", 2]])
+        self.assertEqual((line["requests"], line["timed"], line["response_length_sum"]), (3, 1, 10))
+        self.assertEqual((line["response_time_min"], line["response_time_max"]), (5.0, 5.0))
+
+    def test_untimed_only_has_no_min_max(self):
+        (line,), _ = self.lines([("GET", "/", None, 0, None)])
+        self.assertNotIn("response_time_min", line)
+        self.assertEqual((line["timed"], line["buckets"], line["zero_count"]), (0, [], 0))
+
+    def test_one_line_per_endpoint_and_unicode(self):
+        lines, _ = self.lines([("GET", "/café", 1.0, 0, None), ("POST", "/café", 1.0, 0, None), ("GET", "/café", 2.0, 0, None)])
+        got = sorted((l["request_type"], l["name"], l["requests"]) for l in lines)
+        self.assertEqual(got, [("GET", "/café", 2), ("POST", "/café", 1)])
 
 
 class StdoutTakeover(unittest.TestCase):

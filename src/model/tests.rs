@@ -147,6 +147,80 @@ proptest! {
         }
     }
 
+    /// The same requests sent one by one and as a producer's batches (split at random, at
+    /// schema 7 as the plugin aggregates, or 6): equal counts, failures by error, bytes,
+    /// min, max and native buckets; sums within 1e-12; classic buckets off only for times
+    /// within half a schema-7 bucket of a bound; percentiles within HDR precision plus half a
+    /// bucket.
+    #[test]
+    fn batches_equal_requests_one_by_one(
+        reqs in proptest::collection::vec(req(), 1..300),
+        cuts in proptest::collection::vec(0usize..300, 0..5),
+        schema in 6i32..=8,
+    ) {
+        use super::native;
+        use super::update::RequestBatch;
+        let reqs: Vec<Req> = reqs.into_iter().map(|r| Req { endpoint: 0, ..r }).collect();
+        let mut one = Model::new(ModelConfig::default());
+        for (i, r) in reqs.iter().enumerate() {
+            let error = r.failed.then_some("boom");
+            one.apply("s", request(1000.0 + i as f64 * 0.01, "GET", "/a", r.ms, r.len, error), 1.0);
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % reqs.len()).collect();
+        cuts.push(0);
+        cuts.push(reqs.len());
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut batched = Model::new(ModelConfig::default());
+        for w in cuts.windows(2) {
+            let part = &reqs[w[0]..w[1]];
+            let timed: Vec<f64> = part.iter().filter_map(|r| r.ms).collect();
+            let mut buckets: std::collections::BTreeMap<i32, u64> = Default::default();
+            let mut zero = 0;
+            for &ms in &timed {
+                if ms / 1000.0 <= native::ZERO_THRESHOLD {
+                    zero += 1;
+                } else {
+                    *buckets.entry(native::bucket_index(ms / 1000.0, schema)).or_default() += 1;
+                }
+            }
+            let failures = part.iter().filter(|r| r.failed).count() as u64;
+            let batch = RequestBatch {
+                time: 1000.0 + w[1] as f64 * 0.01,
+                method: "GET".into(),
+                name: "/a".into(),
+                requests: part.len() as u64,
+                errors: if failures > 0 { vec![("boom".into(), failures)] } else { vec![] },
+                timed: timed.len() as u64,
+                sum_ms: timed.iter().sum(),
+                min_ms: timed.iter().copied().fold(f64::INFINITY, f64::min).min(f64::MAX),
+                max_ms: timed.iter().copied().fold(0.0, f64::max),
+                response_bytes: part.iter().map(|r| r.len).sum(),
+                schema,
+                zero_count: zero,
+                buckets: buckets.into_iter().collect(),
+            };
+            batched.apply("s", Update::Requests(batch), 1.0);
+        }
+        let (a, b) = (service(&one, 1.0), service(&batched, 1.0));
+        let (a, b) = (&a.endpoints[0], &b.endpoints[0]);
+        prop_assert_eq!((a.requests, a.failures, a.timed), (b.requests, b.failures, b.timed));
+        prop_assert_eq!(a.content_bytes_total, b.content_bytes_total);
+        prop_assert_eq!((a.min_ms, a.max_ms), (b.min_ms, b.max_ms));
+        prop_assert!((a.duration_sum_ms - b.duration_sum_ms).abs() <= 1e-12 * a.duration_sum_ms.max(1.0));
+        prop_assert_eq!(&a.native, &b.native, "native buckets merge exactly");
+        prop_assert_eq!(service(&one, 1.0).errors, service(&batched, 1.0).errors);
+        // One bucket's relative width at the batch's schema.
+        let width = (1.0 / f64::from(1u32 << schema)).exp2() - 1.0;
+        for (&(le, x), &(_, y)) in a.buckets.as_ref().unwrap().iter().zip(b.buckets.as_ref().unwrap()) {
+            let near = reqs.iter().filter_map(|r| r.ms).filter(|ms| ((ms / 1000.0) / le - 1.0).abs() <= width + 1e-12).count() as u64;
+            prop_assert!(x.abs_diff(y) <= near, "le={} one by one {} batched {} near {}", le, x, y, near);
+        }
+        for (&(q, x), &(_, y)) in a.quantiles.iter().zip(&b.quantiles) {
+            prop_assert!(x.to_bits() == y.to_bits() || (x - y).abs() <= x * (0.02 + width) + 0.02, "q={} {} {}", q, x, y);
+        }
+    }
+
     /// CSV snapshots: counters served only go down at a new run (counts lower than before),
     /// and then exactly once.
     #[test]

@@ -135,7 +135,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         .errors
         .iter()
         .try_fold(0u64, |acc, (_, n)| acc.checked_add(*n));
-    if !failures.is_some_and(|f| f <= raw.requests) {
+    if failures.is_none_or(|f| f > raw.requests) {
         return Err(bad(line_no, "`errors` add up to more than `requests`"));
     }
     if raw.timed > raw.requests {
@@ -428,6 +428,80 @@ mod tests {
             "[a-zA-Z/ ,\\\\\"é]{0,8}".prop_map(|s| format!("{:?}", s)),
             "[0-9.eE+-]{1,6}",
         ]
+    }
+
+    const BATCH: &str = r#"{"event":"requests","time":1732460000.5,"request_type":"GET","name":"/a","requests":5,"errors":[["HTTPError('500')",2]],"timed":4,"response_time_sum":2012.5,"response_time_min":0.0,"response_time_max":2000.0,"response_length_sum":60,"schema":7,"zero_count":1,"buckets":[[-768,1],[-767,1],[128,1]]}"#;
+
+    #[test]
+    fn a_requests_line() {
+        let Item::Update(Update::Requests(b)) =
+            parse_event(BATCH.as_bytes(), 3, 1732460001.0).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (&*b.method, &*b.name, b.requests, b.timed),
+            ("GET", "/a", 5, 4)
+        );
+        assert_eq!(b.errors, vec![(Cow::from("HTTPError('500')"), 2)]);
+        assert_eq!((b.sum_ms, b.min_ms, b.max_ms), (2012.5, 0.0, 2000.0));
+        assert_eq!((b.response_bytes, b.schema, b.zero_count), (60, 7, 1));
+        assert_eq!(b.buckets, vec![(-768, 1), (-767, 1), (128, 1)]);
+        // Another producer's key order takes the general path to the same result.
+        let reordered = BATCH
+            .replace(r#""event":"requests","#, "")
+            .replace('}', r#","event":"requests"}"#);
+        assert_eq!(
+            parse_event(reordered.as_bytes(), 3, 1732460001.0).unwrap(),
+            Item::Update(Update::Requests(b))
+        );
+    }
+
+    #[test]
+    fn requests_lines_whose_numbers_disagree_are_rejected_by_name() {
+        for (from, to, says) in [
+            (
+                r#""requests":5"#,
+                r#""requests":1"#,
+                "`errors` add up to more than `requests`",
+            ),
+            (
+                r#""timed":4"#,
+                r#""timed":6"#,
+                "`timed` is more than `requests`",
+            ),
+            (
+                r#""timed":4"#,
+                r#""timed":3"#,
+                "count 4 requests, `timed` says 3",
+            ),
+            (r#""schema":7"#, r#""schema":5"#, "schemas 6 to 8"),
+            (
+                r#""response_time_min":0.0"#,
+                r#""response_time_min":3000.0"#,
+                "min ≤ max",
+            ),
+            (
+                r#""response_time_sum":2012.5"#,
+                r#""response_time_sum":9000.5"#,
+                "between timed × min and timed × max",
+            ),
+            (r#"[128,1]"#, r#"[1280,1]"#, "lies outside min … max"),
+            (
+                r#""response_time_max":2000.0"#,
+                r#""response_time_max":1e300"#,
+                "response_time_max",
+            ),
+            (r#""requests":5"#, r#""requests":-5"#, "invalid value"),
+            (r#""name":"/a","#, "", "no `name`"),
+        ] {
+            let line = BATCH.replace(from, to);
+            let err = parse_event(line.as_bytes(), 9, 1732460001.0)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{to}: {err}");
+            assert!(err.contains('9'), "names the line: {err}");
+        }
     }
 
     proptest::proptest! {

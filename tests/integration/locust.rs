@@ -305,10 +305,64 @@ struct PluginRun {
     json: PathBuf,
     /// The scrape once every event was applied and the input ended.
     last: Metrics,
+    /// The plugin's stream, as the exporter read it.
+    stream: String,
+    /// How long Locust ran, seconds.
+    ran_secs: f64,
     _dir: tempfile::TempDir,
 }
 
 static PLUGIN_RUN: std::sync::OnceLock<PluginRun> = std::sync::OnceLock::new();
+
+/// The plugin aggregates: its stream has `requests` lines only (no `request` line), at
+/// most one per endpoint per second (plus the final flush), and they carry every request.
+#[test]
+fn plugin_writes_one_requests_line_per_endpoint_per_flush() {
+    let Some(run) = plugin_run("plugin_writes_one_requests_line_per_endpoint_per_flush") else {
+        return;
+    };
+    let lines: Vec<serde_json::Value> = run
+        .stream
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().all(|l| l["event"] != "request"),
+        "no per-request line"
+    );
+    let batches: Vec<_> = lines.iter().filter(|l| l["event"] == "requests").collect();
+    let endpoints: std::collections::BTreeSet<_> = batches
+        .iter()
+        .map(|b| (b["request_type"].to_string(), b["name"].to_string()))
+        .collect();
+    let flushes = run.ran_secs.ceil() + 2.0;
+    assert!(
+        batches.len() as f64 <= endpoints.len() as f64 * flushes,
+        "{} requests lines for {} endpoints over {:.1} s",
+        batches.len(),
+        endpoints.len(),
+        run.ran_secs
+    );
+    let in_batches: f64 = batches
+        .iter()
+        .map(|b| b["requests"].as_f64().unwrap())
+        .sum();
+    let locust: f64 = json_totals(&run.json).values().map(|v| v.0).sum();
+    assert_eq!(
+        in_batches, locust,
+        "the batches carry every request Locust counted"
+    );
+    for b in &batches {
+        let in_buckets: u64 = b["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_u64().unwrap())
+            .sum::<u64>()
+            + b["zero_count"].as_u64().unwrap();
+        assert_eq!(Some(in_buckets), b["timed"].as_u64(), "{b}");
+    }
+}
 
 fn plugin_run(test: &str) -> Option<&'static PluginRun> {
     let bin = venv_bin(test)?;
@@ -331,9 +385,25 @@ fn plugin_run(test: &str) -> Option<&'static PluginRun> {
             .unwrap();
         let mut from = locust.stdout.take().unwrap();
         let mut to = ex.stdin.take().unwrap();
-        let pump = std::thread::spawn(move || std::io::copy(&mut from, &mut to).unwrap());
+        // Pass the stream on, and keep a copy to look at its lines.
+        let pump = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match std::io::Read::read(&mut from, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        std::io::Write::write_all(&mut to, &buf[..n]).unwrap();
+                        kept.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+            String::from_utf8(kept).unwrap()
+        });
+        let started = std::time::Instant::now();
         wait_child(&mut locust, 60);
-        pump.join().unwrap();
+        let ran_secs = started.elapsed().as_secs_f64();
+        let stream = pump.join().unwrap();
         let json = PathBuf::from(format!("{}.json", json.display()));
         let all: f64 = json_totals(&json).values().map(|v| v.0).sum();
         assert!(all > 50.0, "the run made requests ({all})");
@@ -345,6 +415,8 @@ fn plugin_run(test: &str) -> Option<&'static PluginRun> {
             prefix,
             json,
             last,
+            stream,
+            ran_secs,
             _dir: dir,
         }
     }))
@@ -364,8 +436,9 @@ fn plugin_counts_equal_locusts_final_totals() {
     assert_totals(&run.last, &json_totals(&run.json));
 }
 
-/// The plugin writes response times at full precision, and the exporter sums them in the
-/// order Locust does: the seed set's avg/min/max equal Locust's own to the last bit.
+/// The plugin sums response times as Locust does, per flush, and the exporter adds the
+/// flushes' sums: the seed set's averages equal Locust's within 1e-12 relative (the sums
+/// are associated differently), min and max to the last bit.
 #[test]
 fn plugin_avg_min_max_equal_locusts_exactly() {
     let Some(run) = plugin_run("plugin_avg_min_max_equal_locusts_exactly") else {
@@ -395,11 +468,18 @@ fn plugin_avg_min_max_equal_locusts_exactly() {
             ),
         ] {
             let got = run.last.get(metric, &labels).unwrap();
-            assert_eq!(
-                got.to_bits(),
-                want.to_bits(),
-                "{metric}{labels:?}: {got} ≠ {want}"
-            );
+            if metric == "locust_stats_avg_response_time" {
+                assert!(
+                    (got - want).abs() <= want.abs() * 1e-12,
+                    "{metric}{labels:?}: {got} ≠ {want}"
+                );
+            } else {
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{metric}{labels:?}: {got} ≠ {want}"
+                );
+            }
         }
         compared += 1;
     }

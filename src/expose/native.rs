@@ -57,11 +57,11 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, compat_up: bool) {
         Kind::Counter,
     );
     for (l, e) in &rows {
-        f.sample(l, e.requests as f64);
+        f.sample_since(l, e.requests as f64, e.created);
     }
     let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", Kind::Counter);
     for (l, e) in &rows {
-        f.sample(l, e.failures as f64);
+        f.sample_since(l, e.failures as f64, e.created);
     }
     let mut f = out.family(FAILURES, "Failed requests by error.", Kind::Counter);
     for s in &snap.services {
@@ -75,9 +75,11 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, compat_up: bool) {
             f.sample(&l, e.occurrences as f64);
         }
     }
-    let mut f = out.family(RESPONSE_BYTES, "Response bytes received.", Kind::Counter);
+    let mut f = out
+        .family(RESPONSE_BYTES, "Response bytes received.", Kind::Counter)
+        .unit("bytes");
     for (l, e) in &rows {
-        f.sample(l, e.content_bytes_total);
+        f.sample_since(l, e.content_bytes_total, e.created);
     }
     let mut f = out
         .family(

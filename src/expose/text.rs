@@ -197,11 +197,12 @@ impl TextEncoder {
         b.push('\n');
     }
 
-    /// A counter's `_created` sample (OpenMetrics only). Summaries and histograms get none:
-    /// Prometheus before 2.50 (Debian 12 ships 2.42) reads a counter's `_created` as its
-    /// creation time but stores a summary's or histogram's as one more series, so the
-    /// series stored would depend on the format negotiated. The protobuf format carries
-    /// every creation time, in fields Prometheus reads as such.
+    /// A counter's `_created` sample (OpenMetrics only), where known. Prometheus 2.42
+    /// (Debian 12's) stores every `_created` line as a series of its own, so OpenMetrics
+    /// scrapes add these few `*_created` series beside the counters; summaries and
+    /// histograms get none, to keep that addition small (their endpoints' counters already
+    /// say when they started). The protobuf format carries every creation time in the
+    /// fields Prometheus reads as such, adding no series.
     fn created(&mut self, meta: &Meta<'_>, labels: &str, created: Option<f64>) {
         if let (true, Some(t)) = (self.om(), created) {
             let base = meta.name.strip_suffix("_total").unwrap_or(meta.name);

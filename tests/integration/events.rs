@@ -460,3 +460,43 @@ fn events_file_rewritten_in_place_is_read_again_from_its_start() {
     );
     assert_eq!(m.get("locust_exporter_parse_errors_total", &[]), None);
 }
+
+/// The plugin's aggregated stream of a real run (`fixtures/events/…-batches.jsonl`), read
+/// with `--once`: per endpoint, requests and failures equal Locust's own `--json-file`
+/// totals exactly, min and max to the bit, averages within 1e-12 relative; and the same
+/// holds for the per-request recording of another real run. Both layouts stay readable.
+#[test]
+fn recorded_streams_equal_locusts_final_totals() {
+    for name in ["locust-2.47.0-standalone-batches", "locust-2.47.0-standalone"] {
+        let stream = fixture(&format!("events/{name}.jsonl"));
+        let (code, out, err) = run(&["--once", "--events", stream.to_str().unwrap()], None);
+        assert_eq!(code, Some(0), "{err}");
+        let m = Metrics::parse(&out);
+        let text = std::fs::read_to_string(fixture(&format!("events/{name}_final.json"))).unwrap();
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert!(entries.len() >= 5, "{name}: {} endpoints", entries.len());
+        for e in &entries {
+            let (method, path) = (e["method"].as_str().unwrap(), e["name"].as_str().unwrap());
+            let labels = [("method", method), ("path", path)];
+            let get = |metric: &str| m.get(metric, &labels).unwrap_or(f64::NAN);
+            let num = |k: &str| e[k].as_f64().unwrap();
+            assert_eq!(get("locust_stats_num_requests"), num("num_requests"), "{name} {labels:?}");
+            assert_eq!(get("locust_stats_num_failures"), num("num_failures"), "{name} {labels:?}");
+            let timed = num("num_requests") - num("num_none_requests");
+            if timed == 0.0 {
+                continue;
+            }
+            let avg = num("total_response_time") / timed;
+            let got = get("locust_stats_avg_response_time");
+            assert!((got - avg).abs() <= avg * 1e-12, "{name} {labels:?}: avg {got} ≠ {avg}");
+            assert_eq!(get("locust_stats_min_response_time"), num("min_response_time"), "{name} {labels:?}");
+            assert_eq!(get("locust_stats_max_response_time"), num("max_response_time"), "{name} {labels:?}");
+        }
+        let parse_errors: f64 = m
+            .find("locust_exporter_parse_errors_total", &[])
+            .iter()
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(parse_errors, 0.0, "{name}");
+    }
+}

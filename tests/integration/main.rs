@@ -24,6 +24,8 @@ mod prometheus;
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
 mod robust;
+/// Text, OpenMetrics and protobuf: negotiation, gzip, and a real Prometheus reading each.
+mod formats;
 /// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
 mod serving;
 /// Environment variables, the Job lifecycle, Pushgateway push.

@@ -711,15 +711,30 @@ impl Prometheus {
         targets: &[(&str, SocketAddr, bool)],
         flags: &[&str],
     ) -> Option<Prometheus> {
+        let jobs: Vec<(&str, Vec<SocketAddr>, bool)> = targets
+            .iter()
+            .map(|(job, target, honor)| (*job, vec![*target], *honor))
+            .collect();
+        Self::start_jobs(test, &jobs, flags)
+    }
+
+    /// Starts one scraping each `(job, targets, honor_labels)`, with extra flags.
+    pub fn start_jobs(
+        test: &str,
+        jobs: &[(&str, Vec<SocketAddr>, bool)],
+        flags: &[&str],
+    ) -> Option<Prometheus> {
         if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
-        for (job, target, honor) in targets {
+        for (job, targets, honor) in jobs {
+            let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
             config.push_str(&format!(
-                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n"
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
             ));
         }
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();

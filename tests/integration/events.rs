@@ -467,7 +467,10 @@ fn events_file_rewritten_in_place_is_read_again_from_its_start() {
 /// holds for the per-request recording of another real run. Both layouts stay readable.
 #[test]
 fn recorded_streams_equal_locusts_final_totals() {
-    for name in ["locust-2.47.0-standalone-batches", "locust-2.47.0-standalone"] {
+    for name in [
+        "locust-2.47.0-standalone-batches",
+        "locust-2.47.0-standalone",
+    ] {
         let stream = fixture(&format!("events/{name}.jsonl"));
         let (code, out, err) = run(&["--once", "--events", stream.to_str().unwrap()], None);
         assert_eq!(code, Some(0), "{err}");
@@ -480,17 +483,36 @@ fn recorded_streams_equal_locusts_final_totals() {
             let labels = [("method", method), ("path", path)];
             let get = |metric: &str| m.get(metric, &labels).unwrap_or(f64::NAN);
             let num = |k: &str| e[k].as_f64().unwrap();
-            assert_eq!(get("locust_stats_num_requests"), num("num_requests"), "{name} {labels:?}");
-            assert_eq!(get("locust_stats_num_failures"), num("num_failures"), "{name} {labels:?}");
+            assert_eq!(
+                get("locust_stats_num_requests"),
+                num("num_requests"),
+                "{name} {labels:?}"
+            );
+            assert_eq!(
+                get("locust_stats_num_failures"),
+                num("num_failures"),
+                "{name} {labels:?}"
+            );
             let timed = num("num_requests") - num("num_none_requests");
             if timed == 0.0 {
                 continue;
             }
             let avg = num("total_response_time") / timed;
             let got = get("locust_stats_avg_response_time");
-            assert!((got - avg).abs() <= avg * 1e-12, "{name} {labels:?}: avg {got} ≠ {avg}");
-            assert_eq!(get("locust_stats_min_response_time"), num("min_response_time"), "{name} {labels:?}");
-            assert_eq!(get("locust_stats_max_response_time"), num("max_response_time"), "{name} {labels:?}");
+            assert!(
+                (got - avg).abs() <= avg * 1e-12,
+                "{name} {labels:?}: avg {got} ≠ {avg}"
+            );
+            assert_eq!(
+                get("locust_stats_min_response_time"),
+                num("min_response_time"),
+                "{name} {labels:?}"
+            );
+            assert_eq!(
+                get("locust_stats_max_response_time"),
+                num("max_response_time"),
+                "{name} {labels:?}"
+            );
         }
         let parse_errors: f64 = m
             .find("locust_exporter_parse_errors_total", &[])

@@ -71,7 +71,9 @@ fn get(ex: &Exporter, accept: Option<&str>, gzip: bool) -> (String, Vec<u8>) {
 
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(b).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -87,7 +89,10 @@ fn each_format_negotiated_and_gzipped() {
     let cases = [
         (None, "text/plain; version=0.0.4"),
         (Some("text/plain"), "text/plain; version=0.0.4"),
-        (Some(OPENMETRICS), "application/openmetrics-text; version=1.0.0"),
+        (
+            Some(OPENMETRICS),
+            "application/openmetrics-text; version=1.0.0",
+        ),
         (Some(PROTOBUF), "application/vnd.google.protobuf"),
         (Some(PROMETHEUS_NATIVE), "application/vnd.google.protobuf"),
     ];
@@ -97,8 +102,14 @@ fn each_format_negotiated_and_gzipped() {
         assert!(content_type.starts_with(want), "{accept:?}: {content_type}");
         assert!(header_value(&head, "vary").unwrap().contains("Accept"));
         let (head, zipped) = get(&ex, accept, true);
-        assert_eq!(header_value(&head, "content-encoding").as_deref(), Some("gzip"));
-        assert!(zipped.len() < plain.len() / 3, "{accept:?}: gzip compresses");
+        assert_eq!(
+            header_value(&head, "content-encoding").as_deref(),
+            Some("gzip")
+        );
+        assert!(
+            zipped.len() < plain.len() / 3,
+            "{accept:?}: gzip compresses"
+        );
         assert_eq!(gunzip(&zipped), plain, "{accept:?}: gzip is the same bytes");
     }
     // OpenMetrics: units, counters' family names without _total, the seed's counters kept
@@ -116,15 +127,22 @@ fn each_format_negotiated_and_gzipped() {
     let text = String::from_utf8(text).unwrap();
     let samples = |s: &str| -> BTreeSet<String> {
         s.lines()
-            .filter(|l| !l.starts_with('#') && !l.contains("_created{") && !l.starts_with("process_"))
-            .filter(|l| !l.starts_with("locust_exporter_http") && !l.starts_with("locust_last_update"))
+            .filter(|l| {
+                !l.starts_with('#') && !l.contains("_created{") && !l.starts_with("process_")
+            })
+            .filter(|l| {
+                !l.starts_with("locust_exporter_http") && !l.starts_with("locust_last_update")
+            })
             .map(str::to_owned)
             .collect()
     };
     let (text_samples, om_samples) = (samples(&text), samples(&om));
     let only_text: Vec<_> = text_samples.difference(&om_samples).collect();
     let only_om: Vec<_> = om_samples.difference(&text_samples).collect();
-    assert!(only_text.is_empty() && only_om.is_empty(), "text only: {only_text:#?}\nOpenMetrics only: {only_om:#?}");
+    assert!(
+        only_text.is_empty() && only_om.is_empty(),
+        "text only: {only_text:#?}\nOpenMetrics only: {only_om:#?}"
+    );
     assert_promtool_clean(&text);
 }
 
@@ -134,7 +152,9 @@ fn each_format_negotiated_and_gzipped() {
 fn web_formats_limits_the_offer() {
     let ex = spawn(&["--web.formats", "text,openmetrics"]);
     let (head, _) = get(&ex, Some(PROMETHEUS_NATIVE), false);
-    assert!(header_value(&head, "content-type").unwrap().starts_with("text/plain"));
+    assert!(header_value(&head, "content-type")
+        .unwrap()
+        .starts_with("text/plain"));
     drop(ex);
     let ex = spawn(&["--web.formats", "protobuf"]);
     let (head, _) = get(&ex, Some("text/plain"), false);
@@ -143,7 +163,10 @@ fn web_formats_limits_the_offer() {
         .starts_with("application/vnd.google.protobuf"));
     let (code, _, err) = run(&["--events", "-", "--web.formats", "json"], None);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--web.formats") && err.contains("json"), "{err}");
+    assert!(
+        err.contains("--web.formats") && err.contains("json"),
+        "{err}"
+    );
 }
 
 /// One Prometheus 2.42 with native histograms on, three scrape jobs of the same inputs, one
@@ -214,15 +237,24 @@ fn prometheus_stores_the_same_series_from_every_format() {
     assert_eq!(created.len(), 3 * first_seen.len(), "{created:#?}");
     for (k, v) in &created {
         assert!(
-            ["locust_requests_created", "locust_request_failures_created", "locust_response_bytes_created"]
-                .iter()
-                .any(|n| k.contains(&format!("\"{n}\""))),
+            [
+                "locust_requests_created",
+                "locust_request_failures_created",
+                "locust_response_bytes_created"
+            ]
+            .iter()
+            .any(|n| k.contains(&format!("\"{n}\""))),
             "{k}"
         );
-        assert!(k.contains("\"service\": \"shop\""), "only event input knows: {k}");
+        assert!(
+            k.contains("\"service\": \"shop\""),
+            "only event input knows: {k}"
+        );
         let t = first_seen
             .iter()
-            .find(|((m, n), _)| k.contains(&format!("\"method\": {m:?}")) && k.contains(&format!("\"name\": {n:?}")))
+            .find(|((m, n), _)| {
+                k.contains(&format!("\"method\": {m:?}")) && k.contains(&format!("\"name\": {n:?}"))
+            })
             .map(|(_, t)| *t)
             .unwrap_or_else(|| panic!("{k}"));
         assert_eq!(*v, t, "{k}");
@@ -241,15 +273,29 @@ fn prometheus_stores_the_same_series_from_every_format() {
     let classic = |k: &String| k.contains("\"locust_request_duration_seconds_");
     let text_rest: Vec<_> = text.keys().filter(|k| !classic(k)).collect();
     let proto_rest: Vec<_> = proto.keys().filter(|k| !classic(k)).collect();
-    assert_eq!(text_rest, proto_rest, "protobuf: the same series but the histogram");
+    assert_eq!(
+        text_rest, proto_rest,
+        "protobuf: the same series but the histogram"
+    );
     same_values(
-        &text.iter().filter(|(k, _)| !classic(k)).map(|(k, v)| (k.clone(), *v)).collect(),
+        &text
+            .iter()
+            .filter(|(k, _)| !classic(k))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
         &proto,
         "protobuf",
     );
-    assert!(!proto.keys().any(classic), "2.42 keeps the native histogram");
-    let count = prometheus.query_all(r#"histogram_count(locust_request_duration_seconds{job="protobuf"})"#);
-    assert!(count.len() >= 5, "a native histogram per endpoint: {count:?}");
+    assert!(
+        !proto.keys().any(classic),
+        "2.42 keeps the native histogram"
+    );
+    let count =
+        prometheus.query_all(r#"histogram_count(locust_request_duration_seconds{job="protobuf"})"#);
+    assert!(
+        count.len() >= 5,
+        "a native histogram per endpoint: {count:?}"
+    );
     for (mut labels, n) in count {
         let name = labels.remove("name").unwrap();
         let method = labels.remove("method").unwrap();
@@ -259,7 +305,11 @@ fn prometheus_stores_the_same_series_from_every_format() {
                 name.replace('\\', "\\\\").replace('"', "\\\"")
             ))
         };
-        assert_eq!(Some(n), q("locust_request_duration_seconds_count"), "{method} {name}");
+        assert_eq!(
+            Some(n),
+            q("locust_request_duration_seconds_count"),
+            "{method} {name}"
+        );
         let sum = prometheus
             .query(&format!(
                 r#"histogram_sum(locust_request_duration_seconds{{job="protobuf",service="shop",method="{method}",name="{}"}})"#,
@@ -267,6 +317,9 @@ fn prometheus_stores_the_same_series_from_every_format() {
             ))
             .unwrap();
         let want = q("locust_request_duration_seconds_sum").unwrap();
-        assert!((sum - want).abs() <= want * 1e-12, "{method} {name}: {sum} ≠ {want}");
+        assert!(
+            (sum - want).abs() <= want * 1e-12,
+            "{method} {name}: {sum} ≠ {want}"
+        );
     }
 }

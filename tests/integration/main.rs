@@ -10,6 +10,8 @@ mod cli;
 mod dashboard;
 /// JSON-lines events through stdin and files: values, lifecycle, aggregation.
 mod events;
+/// Text, OpenMetrics and protobuf: negotiation, gzip, and a real Prometheus reading each.
+mod formats;
 /// `--once` over every fixture against `fixtures/golden/`, promtool, exact values.
 mod golden;
 /// Routes, content types, health, basic auth.
@@ -18,14 +20,14 @@ mod http;
 mod image;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
+/// Native histograms: quantiles across three exporters in a real Prometheus.
+mod native;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
 /// Replays fixtures into a temp dir exactly as Locust writes them.
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
 mod robust;
-/// Text, OpenMetrics and protobuf: negotiation, gzip, and a real Prometheus reading each.
-mod formats;
 /// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
 mod serving;
 /// Environment variables, the Job lifecycle, Pushgateway push.

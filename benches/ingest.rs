@@ -6,7 +6,9 @@
 //! * `plugin_full_precision`: the same with response times at full precision, as the plugin
 //!   writes them (17 significant digits: `str::parse` instead of the plain-decimal path);
 //! * `other_key_order`: keys in another order with spaces (the flat scanner);
-//! * `escaped_names`: names with JSON escapes (serde_json).
+//! * `escaped_names`: names with JSON escapes (serde_json);
+//! * `plugin_batches`: the plugin's aggregated `requests` lines, 100 requests per line
+//!   (throughput counted in requests, as the others).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locust_exporter::ingest::Ingest;
@@ -22,6 +24,33 @@ enum Variant {
     FullPrecision,
     OtherKeyOrder,
     EscapedNames,
+    Batches,
+}
+
+/// Requests per `requests` line in the batches variant.
+const PER_BATCH: usize = 100;
+
+/// `n / PER_BATCH` batch lines over 100 endpoints, as the plugin writes them: 100 requests
+/// each, 5 failures, times spread over ~60 schema-7 buckets.
+fn batches(n: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for i in 0..n / PER_BATCH {
+        let time = 1795542100.0 + i as f64 / 10.0;
+        let name = i % 100;
+        let buckets: Vec<String> = (0..50)
+            .map(|k| format!("[{},{}]", -900 + 3 * k, 2))
+            .collect();
+        let (lo, hi) = (
+            (f64::from(-901) / 128.0).exp2() * 1000.0 * 1.001,
+            (f64::from(-900 + 3 * 49) / 128.0).exp2() * 1000.0,
+        );
+        out.push_str(&format!(
+            "{{\"event\":\"requests\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"requests\":{PER_BATCH},\"errors\":[[\"HTTPError('500 Server Error')\",5]],\"timed\":{PER_BATCH},\"response_time_sum\":{:?},\"response_time_min\":{lo:?},\"response_time_max\":{hi:?},\"response_length_sum\":31415,\"schema\":7,\"zero_count\":0,\"buckets\":[{}]}}\n",
+            (lo + hi) / 2.0 * PER_BATCH as f64,
+            buckets.join(",")
+        ));
+    }
+    out.into_bytes()
 }
 
 /// `n` request lines over 100 endpoints, 5% failures.
@@ -40,6 +69,7 @@ fn lines(n: usize, variant: Variant) -> Vec<u8> {
             Variant::PluginLayout => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception}}}\n"),
             Variant::FullPrecision => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{:?},\"response_length\":{len},\"exception\":{exception}}}\n", ms + 1.0 / 3.0),
             Variant::OtherKeyOrder => format!("{{\"name\": \"/item/{name}\", \"request_type\": \"GET\", \"response_time\": {ms:.3}, \"response_length\": {len}, \"exception\": {exception}, \"time\": {time:.3}}}\n"),
+            Variant::Batches => unreachable!("batches() writes those"),
             Variant::EscapedNames => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/\\\"{name}\\\"\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception}}}\n"),
         });
     }
@@ -61,8 +91,12 @@ fn bench(c: &mut Criterion) {
         ("plugin_full_precision", Variant::FullPrecision),
         ("other_key_order", Variant::OtherKeyOrder),
         ("escaped_names", Variant::EscapedNames),
+        ("plugin_batches", Variant::Batches),
     ] {
-        let input = lines(n, variant);
+        let input = match variant {
+            Variant::Batches => batches(n),
+            _ => lines(n, variant),
+        };
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut ingest = Ingest::new(Model::new(ModelConfig::default()));

@@ -43,9 +43,11 @@
 //! 4. **snapshot**: [`ingest::run`] publishes [`ingest::Ingest::snapshot`] →
 //!    [`model::Model::snapshot`]: the same `EndpointStats`, with current rates, in a
 //!    [`model::snapshot::Snapshot`] on a `watch` channel.
-//! 5. **expose**: a scrape calls [`http::respond`] → [`expose::render`], whose seed and native
-//!    writers turn the `EndpointStats` into `locust_stats_*{path,method}` and
-//!    `locust_requests_total{method,name}`, ….
+//! 5. **expose**: a scrape calls [`http::respond`], which picks the format the scraper asks
+//!    for ([`http::negotiate`]) and, once per snapshot and format, [`expose::render_as`]:
+//!    the seed and native writers turn the `EndpointStats` into `locust_stats_*{path,method}`
+//!    and `locust_requests_total{method,name}`, … through an [`expose::encode::Encoder`]
+//!    (text 0.0.4, OpenMetrics or protobuf), so each family is written once for every format.
 //!
 //! A new Locust column therefore touches three places: its line in the column table, its
 //! field in `EndpointStats`, its family in `expose`.
@@ -60,10 +62,12 @@
 //!    [`parse::stream::LineParser`], which decided from the first line that this stream is
 //!    JSON and calls [`parse::event::parse_event`]: a fast path (or serde_json) gives
 //!    [`parse::Item::Update`] of an [`model::update::Update::Request`] that borrows its method,
-//!    name and error from the line.
+//!    name and error from the line (a producer's `requests` line, one endpoint's aggregate,
+//!    gives an [`model::update::Update::Requests`] instead).
 //! 3. **model**: the batch's updates go through [`model::Model::apply_all`] (one service
 //!    lookup per batch) to the service's event feed, which counts the request in its
-//!    endpoint (counters, sums, HDR histogram, buckets, per-second window).
+//!    endpoint (counters, sums, HDR histogram, classic buckets, native histogram,
+//!    per-second window).
 //! 4. **snapshot** and 5. **expose**: as above; the event feed computes the quantiles once per
 //!    snapshot into the same `EndpointStats`.
 

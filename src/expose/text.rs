@@ -249,7 +249,7 @@ impl Encoder for TextEncoder {
 
     fn value(&mut self, meta: &Meta<'_>, labels: &String, value: f64, created: Option<f64>) {
         self.line(meta.name, "", labels, None, value);
-        if meta.kind == Kind::Counter && meta.name.ends_with("_total") {
+        if created.is_some() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
             self.created(meta, labels, created);
         }
     }

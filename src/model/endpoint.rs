@@ -77,6 +77,9 @@ pub struct EventEndpoint {
     hist: Option<Histogram<u32>>,
     native: NativeHistogram,
     window: SecondBuckets,
+    /// A service's total: served as summaries only, so it keeps no buckets (classic or
+    /// native) and skips their cost on every request.
+    is_total: bool,
 }
 
 impl EventEndpoint {
@@ -95,7 +98,21 @@ impl EventEndpoint {
             hist: new_histogram(),
             native: NativeHistogram::default(),
             window: SecondBuckets::default(),
+            is_total: false,
         }
+    }
+
+    /// A service's total: like [`EventEndpoint::new`] without buckets.
+    pub fn total() -> Self {
+        EventEndpoint {
+            is_total: true,
+            ..EventEndpoint::new(&[])
+        }
+    }
+
+    /// True for a service's total (no buckets).
+    pub fn is_total(&self) -> bool {
+        self.is_total
     }
 
     /// Counts one request. `bounds` are the bucket upper bounds in seconds, ascending.
@@ -119,16 +136,19 @@ impl EventEndpoint {
         self.sum_ms += ms;
         self.min_ms = Some(self.min_ms.map_or(ms, |m| m.min(ms)));
         self.max_ms = self.max_ms.max(ms);
-        let seconds = ms / 1000.0;
-        self.native.observe(seconds);
+        if !self.is_total {
+            self.native.observe(ms / 1000.0);
+        }
         self.distribute(bounds, ms, 1);
     }
 
     /// Counts `n` timed requests of about `ms` in the classic buckets and the HDR histogram.
     fn distribute(&mut self, bounds: &[f64], ms: f64, n: u64) {
-        let slot = bounds.partition_point(|&le| le < ms / 1000.0);
-        if let Some(c) = self.bucket_counts.get_mut(slot) {
-            *c += n;
+        if !self.is_total {
+            let slot = bounds.partition_point(|&le| le < ms / 1000.0);
+            if let Some(c) = self.bucket_counts.get_mut(slot) {
+                *c += n;
+            }
         }
         if let Some(h) = self.hist.as_mut() {
             let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
@@ -157,11 +177,15 @@ impl EventEndpoint {
         self.min_ms = Some(self.min_ms.map_or(lo, |m| m.min(lo)));
         self.max_ms = self.max_ms.max(hi);
         if batch.zero_count > 0 {
-            self.native.add_zero(batch.zero_count);
+            if !self.is_total {
+                self.native.add_zero(batch.zero_count);
+            }
             self.distribute(bounds, lo, batch.zero_count);
         }
         for &(index, n) in &batch.buckets {
-            self.native.add_at(index, batch.schema, n);
+            if !self.is_total {
+                self.native.add_at(index, batch.schema, n);
+            }
             let mid_seconds = (f64::from(index) - 0.5) / f64::from(1u32 << batch.schema);
             let ms = (mid_seconds.exp2() * 1000.0).clamp(lo, hi);
             self.distribute(bounds, ms, n);

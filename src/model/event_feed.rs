@@ -35,7 +35,7 @@ impl EventFeed {
         let (rt, len) = (ev.response_time_ms, ev.response_length);
         let (method, name) = (cut_label(&ev.method), cut_label(&ev.name));
         self.total
-            .get_or_insert_with(|| EventEndpoint::new(bounds))
+            .get_or_insert_with(EventEndpoint::total)
             .record(bounds, ev.time, rt, len, failed);
         let known = self
             .endpoints
@@ -99,7 +99,7 @@ impl EventFeed {
             .iter()
             .fold(0u64, |acc, (_, n)| acc.saturating_add(*n));
         self.total
-            .get_or_insert_with(|| EventEndpoint::new(bounds))
+            .get_or_insert_with(EventEndpoint::total)
             .record_batch(bounds, batch, failures);
         let (method, name) = (cut_label(&batch.method), cut_label(&batch.name));
         let (key, endpoint) = self.admit(method, name, guard, config);
@@ -186,8 +186,10 @@ fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) ->
     s.timed = e.timed;
     s.duration_sum_ms = e.sum_ms;
     s.content_bytes_total = e.content_bytes as f64;
-    s.buckets = Some(e.cumulative_buckets(bounds));
-    s.native = Some(e.native_buckets());
+    if !e.is_total() {
+        s.buckets = Some(e.cumulative_buckets(bounds));
+        s.native = Some(e.native_buckets());
+    }
     s.created = e.created;
     s
 }

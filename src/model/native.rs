@@ -77,6 +77,44 @@ pub fn bucket_index(v: f64, schema: i32) -> i32 {
     i + (exp - 1) * bounds.len() as i32
 }
 
+/// The bucket index of `v` at [`SCHEMA`] (seconds, `> 0`, finite): the same answer as
+/// [`bucket_index`], without its binary search (this runs for every timed request). The top
+/// 10 mantissa bits of `v` pick a slice of its power of two too thin to hold two bucket
+/// boundaries, a table gives the first boundary at or above the slice's start, and one
+/// comparison with it settles the bucket.
+pub fn bucket_index_fast(v: f64) -> i32 {
+    struct Table {
+        /// `2 × fraction_bounds(SCHEMA)`, plus 2.0: the boundaries within [1, 2].
+        bounds: [f64; (1 << SCHEMA) + 1],
+        /// Per slice of [1, 2): the index of the first boundary ≥ the slice's start.
+        first: [u8; 1 << SLICE_BITS],
+    }
+    const SLICE_BITS: u32 = 10;
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    let t = TABLE.get_or_init(|| {
+        let mut bounds = [2.0; (1 << SCHEMA) + 1];
+        for (b, f) in bounds.iter_mut().zip(fraction_bounds(SCHEMA)) {
+            *b = 2.0 * f;
+        }
+        let mut first = [0u8; 1 << SLICE_BITS];
+        for (slice, j) in first.iter_mut().enumerate() {
+            let start = 1.0 + slice as f64 / f64::from(1u32 << SLICE_BITS);
+            *j = bounds.partition_point(|&b| b < start) as u8;
+        }
+        Table { bounds, first }
+    });
+    let bits = v.to_bits();
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    if exp_bits == 0 {
+        return bucket_index(v, SCHEMA); // subnormal: below any zero threshold
+    }
+    let m = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1023u64 << 52)); // in [1, 2)
+    let slice = ((bits >> (52 - SLICE_BITS)) & ((1 << SLICE_BITS) - 1)) as usize;
+    let j = usize::from(t.first[slice]);
+    let k = j as i32 + i32::from(m > t.bounds[j]);
+    (exp_bits - 1023) * (1 << SCHEMA) + k
+}
+
 /// The upper bound (inclusive) of bucket `index` at `schema`, seconds.
 pub fn upper_bound(index: i32, schema: i32) -> f64 {
     (f64::from(index) / f64::from(1u32 << schema.clamp(0, MAX_SCHEMA))).exp2()
@@ -183,9 +221,20 @@ impl NativeHistogram {
     pub fn observe(&mut self, seconds: f64) {
         if seconds <= ZERO_THRESHOLD {
             self.zero_count = self.zero_count.saturating_add(1);
-        } else {
-            self.add(bucket_index(seconds, SCHEMA), 1);
+            return;
         }
+        let index = bucket_index_fast(seconds);
+        // The common case: a bucket inside the run, far from overflowing.
+        if let Counts::Narrow(counts) = &mut self.counts {
+            let slot = i64::from(index) - i64::from(self.offset);
+            if let Some(c) = usize::try_from(slot).ok().and_then(|s| counts.get_mut(s)) {
+                if let Some(n) = c.checked_add(1) {
+                    *c = n;
+                    return;
+                }
+            }
+        }
+        self.add(index, 1);
     }
 
     /// Counts `n` observations in the zero bucket.
@@ -294,6 +343,28 @@ mod tests {
                     "schema {schema}: {v} in bucket {i} = ({lo}, {hi}]"
                 );
                 v *= 1.0137;
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_index_is_the_binary_search() {
+        let mut v = 1e-7;
+        while v < 1e6 {
+            assert_eq!(bucket_index_fast(v), bucket_index(v, SCHEMA), "{v}");
+            v *= 1.000_37;
+        }
+        // On and next to every boundary of a few powers of two.
+        for e in [-20, -7, -1, 0, 1, 9, 16] {
+            for j in 0..=64 {
+                let b = upper_bound(e * 64 + j, SCHEMA);
+                for x in [
+                    b,
+                    f64::from_bits(b.to_bits() - 1),
+                    f64::from_bits(b.to_bits() + 1),
+                ] {
+                    assert_eq!(bucket_index_fast(x), bucket_index(x, SCHEMA), "{x}");
+                }
             }
         }
     }

@@ -200,7 +200,7 @@ proptest! {
                 zero_count: zero,
                 buckets: buckets.into_iter().collect(),
             };
-            batched.apply("s", Update::Requests(batch), 1.0);
+            batched.apply("s", Update::Requests(Box::new(batch)), 1.0);
         }
         let (a, b) = (service(&one, 1.0), service(&batched, 1.0));
         let (a, b) = (&a.endpoints[0], &b.endpoints[0]);

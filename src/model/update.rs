@@ -289,7 +289,7 @@ pub enum Update<'a> {
     /// One request event.
     Request(Request<'a>),
     /// A producer's aggregate of one endpoint's requests.
-    Requests(RequestBatch<'a>),
+    Requests(Box<RequestBatch<'a>>),
     /// A task raised an exception (event stream); the message is already cut.
     Exception(Arc<str>),
     /// A test started (event stream).

@@ -213,7 +213,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         Some(_) => return Err(bad(line_no, "`time` is not a number")),
         None => (arrival, false),
     };
-    let update = Update::Requests(RequestBatch {
+    let update = Update::Requests(Box::new(RequestBatch {
         time,
         method,
         name,
@@ -227,7 +227,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         schema,
         zero_count: raw.zero_count,
         buckets: raw.buckets,
-    });
+    }));
     Ok(if clamped {
         Item::Clamped(update)
     } else {
@@ -447,13 +447,14 @@ mod tests {
         assert_eq!((b.sum_ms, b.min_ms, b.max_ms), (2012.5, 0.0, 2000.0));
         assert_eq!((b.response_bytes, b.schema, b.zero_count), (60, 7, 1));
         assert_eq!(b.buckets, vec![(-768, 1), (-767, 1), (128, 1)]);
+        let b = *b;
         // Another producer's key order takes the general path to the same result.
         let reordered = BATCH
             .replace(r#""event":"requests","#, "")
             .replace('}', r#","event":"requests"}"#);
         assert_eq!(
             parse_event(reordered.as_bytes(), 3, 1732460001.0).unwrap(),
-            Item::Update(Update::Requests(b))
+            Item::Update(Update::Requests(Box::new(b)))
         );
     }
 

@@ -1,9 +1,9 @@
 //! Event streams: JSON lines, or a piped history or `_stats.csv` (the first line decides),
-//! through the stream parser and into a model; never a panic, and the model's snapshot
-//! renders.
+//! through the stream parser and into a model (per-request lines and producers' `requests`
+//! batches); never a panic, and the model's snapshot renders in every format.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use locust_exporter::expose::{render, Sets};
+use locust_exporter::expose::{render_as, Format, Sets};
 use locust_exporter::model::{Model, ModelConfig};
 use locust_exporter::parse::stream::LineParser;
 use locust_exporter::parse::Item;
@@ -28,5 +28,8 @@ fuzz_target!(|data: &[u8]| {
             _ => None,
         });
     model.apply_all("fuzz", updates, 1.0e9);
-    let _ = render(&model.snapshot(1.0e9 + 1.0), Sets::default(), &[]);
+    let snap = model.snapshot(1.0e9 + 1.0);
+    for format in Format::ALL {
+        let _ = render_as(format, &snap, Sets::default(), &[]);
+    }
 });

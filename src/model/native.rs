@@ -16,7 +16,7 @@
 //! of one endpoint are contiguous), as `u32` until a bucket would pass `u32::MAX`, then as
 //! `u64`: exact to the last request, 4 bytes a bucket in practice. An endpoint whose times
 //! span 1 ms … 10 s uses about 850 buckets (3.4 KiB); the widest possible span (1 µs to the
-//! 24 h cap on response times) 2,300 buckets.
+//! 24 h cap on response times) 2,300 buckets (9 KiB).
 //!
 //! The bucket index is computed as client_golang computes it (`frexp` of the value, then a
 //! binary search of the fraction among the schema's `2^schema` boundaries), so a value on
@@ -127,6 +127,9 @@ pub fn downscale(index: i32, from: i32, to: i32) -> i32 {
     ((index - 1) >> shift) + 1
 }
 
+/// Spare buckets allocated when the range of times grows (a quarter of a power of two).
+const SLACK: usize = 16;
+
 /// Bucket counts, `u32` until one would overflow.
 #[derive(Debug, Clone, PartialEq)]
 enum Counts {
@@ -149,13 +152,23 @@ impl Counts {
         }
     }
 
-    /// Makes room for `front` more buckets before the first and `back` after the last.
+    /// Makes room for `front` more buckets before the first and `back` after the last,
+    /// with [`SLACK`] spare buckets on the side that grew (not doubling: memory stays close
+    /// to the range of times seen, and a range that creeps still reallocates rarely).
     fn grow(&mut self, front: usize, back: usize) {
         fn grow<T: Copy + Default>(v: &mut Vec<T>, front: usize, back: usize) {
             if front > 0 {
-                v.splice(0..0, std::iter::repeat_n(T::default(), front));
+                let mut wider = Vec::with_capacity(v.len() + front + SLACK);
+                wider.resize(front, T::default());
+                wider.extend_from_slice(v);
+                *v = wider;
             }
-            v.resize(v.len() + back, T::default());
+            if back > 0 {
+                if v.capacity() < v.len() + back {
+                    v.reserve_exact(back + SLACK);
+                }
+                v.resize(v.len() + back, T::default());
+            }
         }
         match self {
             Counts::Narrow(v) => grow(v, front, back),

@@ -355,10 +355,16 @@ mod tests {
             e.record(&DEFAULT_BUCKETS, 0.0, Some(ms), 0, false);
             ms *= 1.005;
         }
-        eprintln!("event endpoint footprint, times 1 ms … 10 s: {} bytes", e.footprint_bytes());
+        eprintln!(
+            "event endpoint footprint, times 1 ms … 10 s: {} bytes",
+            e.footprint_bytes()
+        );
         assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
         e.record(&DEFAULT_BUCKETS, 0.0, Some(15.0 * 60_000.0), 0, false);
-        eprintln!("… and one answer after 15 min: {} bytes", e.footprint_bytes());
+        eprintln!(
+            "… and one answer after 15 min: {} bytes",
+            e.footprint_bytes()
+        );
         assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
     }
 }

@@ -70,16 +70,27 @@ fn message(out: &mut Vec<u8>, field: u32, scratch: &mut Vec<u8>, body: impl FnOn
     scratch.clear();
 }
 
-/// A `google.protobuf.Timestamp` field from Unix seconds.
+/// Bytes of `v` as a varint.
+fn varint_len(v: u64) -> u64 {
+    u64::from((64 - (v | 1).leading_zeros()).div_ceil(7))
+}
+
+/// A `google.protobuf.Timestamp` field from Unix seconds (its length computed, so no
+/// buffer: one is written per counter).
 fn timestamp(out: &mut Vec<u8>, field: u32, unix: f64) {
     let seconds = unix.floor();
-    let nanos = ((unix - seconds) * 1e9).round().min(999_999_999.0);
-    let mut body = Vec::with_capacity(16);
-    uint(&mut body, 1, seconds as i64 as u64);
-    if nanos > 0.0 {
-        uint(&mut body, 2, nanos as u64);
+    let nanos = ((unix - seconds) * 1e9).round().min(999_999_999.0) as u64;
+    let seconds = seconds as i64 as u64;
+    let mut len = 1 + varint_len(seconds);
+    if nanos > 0 {
+        len += 1 + varint_len(nanos);
     }
-    bytes(out, field, &body);
+    key(out, field, LEN);
+    varint(out, len);
+    uint(out, 1, seconds);
+    if nanos > 0 {
+        uint(out, 2, nanos);
+    }
 }
 
 /// Writes the protobuf format.
@@ -294,6 +305,11 @@ mod tests {
         let mut b = Vec::new();
         varint(&mut b, 300);
         assert_eq!(b, [0xac, 0x02]);
+        for v in [0, 1, 127, 128, 300, 1 << 35, u64::MAX] {
+            let mut b = Vec::new();
+            varint(&mut b, v);
+            assert_eq!(varint_len(v), b.len() as u64, "{v}");
+        }
         assert_eq!(zigzag(0), 0);
         assert_eq!(zigzag(-1), 1);
         assert_eq!(zigzag(1), 2);

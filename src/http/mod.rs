@@ -133,7 +133,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
     r
 }
 
-pub use negotiate::accepts_gzip;
+use negotiate::accepts_gzip;
 
 /// The response to `req`.
 pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {

@@ -160,10 +160,23 @@ mod tests {
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[..]), &mut out).unwrap();
         assert_eq!(out, "snapshot 1\n");
         assert_eq!(renders.load(Ordering::SeqCst), 1);
+        // Each format has its own slot: one more render for OpenMetrics, shared after that.
+        for _ in 0..3 {
+            let renders = renders.clone();
+            let body = cache
+                .get(1, Format::OpenMetrics, Compression::Gzip, move || {
+                    renders.fetch_add(1, Ordering::SeqCst);
+                    b"om 1\n".to_vec()
+                })
+                .await;
+            assert!(!body.is_empty());
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 2, "one render per format");
+        assert_eq!(&get(1, Compression::Identity).await[..], b"snapshot 1\n");
         assert_eq!(&get(2, Compression::Identity).await[..], b"snapshot 2\n");
         assert_eq!(
             renders.load(Ordering::SeqCst),
-            2,
+            3,
             "a new snapshot renders again"
         );
     }

@@ -8,12 +8,18 @@
 #   piped   with the plugin on stdout, piped into `locust-exporter --events -`
 #   old     (only if OLD_PLUGIN=path is set) another plugin file, e.g. an earlier version
 #
+# Each round runs every variant once, in an order rotated from round to round.
+#
 #   benches/plugin_overhead.sh [RUNS] [SECONDS]        (defaults: 3 runs of 30 s each)
 #
-# Needs Locust in .venv (test.sh --install makes it) and a release build
+# Needs Locust in .venv (test.sh --install makes it), /usr/bin/time and a release build
 # (cargo build --release). Prints each run's requests/s (Locust's own Aggregated
-# "Requests/s" in _stats.csv), then per variant the median and mean, and the cost against
-# `none` (a negative cost is noise).
+# "Requests/s" in _stats.csv) and the Locust process's CPU time per request (user + system
+# from /usr/bin/time: times requests/s it should be ~1e6, i.e. Locust was saturated), then
+# per variant the median, the mean, the cost against `none` and the paired cost (the median
+# over rounds of each round's own ratio, which cancels slow drifts of the machine). A
+# negative cost is noise. benches/plugin_listener.py times the listener alone, with far less
+# noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -44,39 +50,52 @@ plugin=$(pwd)/contrib/locust_exporter_plugin.py
 variants=(none file piped)
 [ -n "${OLD_PLUGIN:-}" ] && variants+=(old)
 
-one() { # variant run -> requests/s
+one() { # variant run -> "requests/s CPU-µs-per-request"
   local v=$1 r=$2 out=$work/$1-$2
   local args=(--headless -u 2 -r 2 -t "${secs}s" --only-summary --host "http://127.0.0.1:$port" --csv "$out" --loglevel WARNING)
+  local timed=(/usr/bin/time -f '%U %S' -o "$out.cpu" "$locust")
   case $v in
-    none) "$locust" -f "$work/load.py" "${args[@]}" > /dev/null 2>&1 ;;
-    file) "$locust" -f "$plugin,$work/load.py" "${args[@]}" --exporter-events "$out.jsonl" > /dev/null 2>&1 ;;
-    piped) "$locust" -f "$plugin,$work/load.py" "${args[@]}" 2> /dev/null \
+    none) "${timed[@]}" -f "$work/load.py" "${args[@]}" > /dev/null 2>&1 ;;
+    file) "${timed[@]}" -f "$plugin,$work/load.py" "${args[@]}" --exporter-events "$out.jsonl" > /dev/null 2>&1 ;;
+    piped) "${timed[@]}" -f "$plugin,$work/load.py" "${args[@]}" 2> /dev/null \
              | "$exporter" --events - --once --log.level warn > /dev/null ;;
-    old) "$locust" -f "$OLD_PLUGIN,$work/load.py" "${args[@]}" --exporter-events "$out.jsonl" > /dev/null 2>&1 ;;
+    old) "${timed[@]}" -f "$OLD_PLUGIN,$work/load.py" "${args[@]}" --exporter-events "$out.jsonl" > /dev/null 2>&1 ;;
   esac
-  python3 -c 'import csv, sys; print(list(csv.DictReader(open(sys.argv[1])))[-1]["Requests/s"])' \
-    "${out}_stats.csv" 2>/dev/null || echo 0
+  python3 -c '
+import csv, sys
+row = list(csv.DictReader(open(sys.argv[1])))[-1]
+user, system = map(float, open(sys.argv[2]).read().split()[-2:])
+print(row["Requests/s"], 1e6 * (user + system) / int(row["Request Count"]))
+' "${out}_stats.csv" "$out.cpu" 2>/dev/null || echo "0 0"
 }
 
-declare -A results
-printf '%-6s %-4s %12s\n' variant run 'requests/s'
+declare -A results cpu
+printf '%-6s %-4s %12s %15s\n' variant run 'requests/s' 'CPU µs/request'
+n=${#variants[@]}
 for r in $(seq 1 "$runs"); do
-  for v in "${variants[@]}"; do
-    rps=$(one "$v" "$r")
+  # Each round starts one variant later, so no variant always runs first or last in a round.
+  for k in $(seq 0 $((n - 1))); do
+    v=${variants[$(((r - 1 + k) % n))]}
+    read -r rps us < <(one "$v" "$r")
     results[$v]="${results[$v]:-} $rps"
-    printf '%-6s %-4s %12.1f\n' "$v" "$r" "$rps"
+    cpu[$v]="${cpu[$v]:-} $us"
+    printf '%-6s %-4s %12.1f %15.1f\n' "$v" "$r" "$rps" "$us"
   done
 done
 
 python3 - "${variants[@]}" <<PY
 import statistics, sys
 results = {$(for v in "${variants[@]}"; do printf '"%s": [%s], ' "$v" "$(echo ${results[$v]} | tr ' ' ',')"; done)}
-base_med = statistics.median(results["none"])
-base_mean = statistics.mean(results["none"])
-print()
-print(f"{'variant':<7} {'median':>9} {'mean':>9} {'cost (median)':>14} {'cost (mean)':>12}   runs")
-for v in sys.argv[1:]:
-    r = results[v]
-    med, mean = statistics.median(r), statistics.mean(r)
-    print(f"{v:<7} {med:>9.1f} {mean:>9.1f} {100 * (1 - med / base_med):>13.2f}% {100 * (1 - mean / base_mean):>11.2f}%   {', '.join(f'{x:.0f}' for x in r)}")
+cpu = {$(for v in "${variants[@]}"; do printf '"%s": [%s], ' "$v" "$(echo ${cpu[$v]} | tr ' ' ',')"; done)}
+def table(title, data, cost):
+    base_med, base_mean = statistics.median(data["none"]), statistics.mean(data["none"])
+    print()
+    print(f"{title:<15} {'median':>9} {'mean':>9} {'cost (median)':>14} {'cost (mean)':>12} {'paired':>8}   runs")
+    for v in sys.argv[1:]:
+        r = data[v]
+        med, mean = statistics.median(r), statistics.mean(r)
+        paired = statistics.median(cost(x, base) for x, base in zip(r, data["none"]))
+        print(f"{v:<15} {med:>9.1f} {mean:>9.1f} {cost(med, base_med):>13.2f}% {cost(mean, base_mean):>11.2f}% {paired:>7.2f}%   {', '.join(f'{x:.0f}' for x in r)}")
+table("requests/s", results, lambda x, base: 100 * (1 - x / base))
+table("CPU µs/request", cpu, lambda x, base: 100 * (x / base - 1))
 PY

@@ -1,14 +1,18 @@
-"""What the plugin's `request` listener costs per request, measured alone (a measurement, not
-a test: figures go in notes).
+"""What the plugin costs per request, measured alone (a measurement, not a test: figures go
+in notes).
 
-    .venv/bin/python benches/plugin_listener.py
+    .venv/bin/python benches/plugin_listener.py [OTHER_PLUGIN.py]
 
 Times Locust's own `EventHook.fire` of a `request` event with the arguments Locust passes,
-once with a no-op listener and once with the plugin's `Aggregator.add` added, over 10,000
-log-normal response times (median 135 ms, so every bucket path runs). The difference is
-what the plugin adds to each request; divide it by a saturated Locust's CPU time per request
-(benches/plugin_overhead.sh prints it, about 160 µs on a 2-core VM) for the fraction of
-capacity it costs. Less noisy than throughput runs, which is why both exist.
+once with a no-op listener and once with the plugin's `Aggregator.add` added, over 6,500
+log-normal response times (median 135 ms, spread over ~500 histogram buckets), ending with
+the plugin's flush of those requests (`Aggregator.lines`): 6,500 is about one second of a
+saturated worker, so the flush's share per request is what it is in a real run. The
+difference is what the plugin adds to each request, split into the listener and the flush;
+divide it by a saturated Locust's CPU time per request (benches/plugin_overhead.sh prints it,
+about 155 µs on a 2-core VM) for the fraction of capacity it costs. Less noisy than
+throughput runs, which is why both exist. With a path, another version of the plugin (e.g.
+an earlier one from git) is timed beside this one.
 """
 
 import importlib.util
@@ -20,16 +24,24 @@ import timeit
 from locust.event import EventHook
 
 here = pathlib.Path(__file__).resolve().parent
-sys.argv = ["locust"]  # the plugin reads argv at import (stdout mode): keep it off
-spec = importlib.util.spec_from_file_location("plugin", here.parent / "contrib" / "locust_exporter_plugin.py")
-plugin = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(plugin)
+sys.argv, others = ["locust"], sys.argv[1:]  # the plugin reads argv at import (stdout mode): keep it off
+
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plugins = [("this plugin", load(here.parent / "contrib" / "locust_exporter_plugin.py", "plugin"))]
+plugins += [(path, load(path, f"other{i}")) for i, path in enumerate(others)]
 
 random.seed(7)
-times = [random.lognormvariate(-2, 0.5) * 1000 for _ in range(10_000)]
+times = [random.lognormvariate(-2, 0.5) * 1000 for _ in range(6_500)]
 
 
-def per_request(listeners, rounds=20, repeat=5):
+def per_request(listeners, flush=None, rounds=20, repeat=5):
     hook = EventHook()
     for listener in listeners:
         hook.add_listener(listener)
@@ -47,6 +59,8 @@ def per_request(listeners, rounds=20, repeat=5):
                 url="/checkout",
                 start_time=0.0,
             )
+        if flush is not None:
+            flush()
 
     return min(timeit.repeat(fire_all, number=rounds, repeat=repeat)) / (rounds * len(times))
 
@@ -57,8 +71,12 @@ def noop(**_kw):
 
 for _ in range(3):
     base = per_request([noop])
-    with_plugin = per_request([noop, plugin.Aggregator().add])
-    print(
-        f"request event: {base * 1e9:5.0f} ns with a no-op listener, {with_plugin * 1e9:5.0f} ns "
-        f"with the plugin's listener too: the plugin adds {(with_plugin - base) * 1e9:4.0f} ns per request"
-    )
+    figures = []
+    for label, plugin in plugins:
+        aggregator = plugin.Aggregator()
+        listener = per_request([noop, aggregator.add], aggregator.lines) - base
+        aggregator = plugin.Aggregator()
+        alone = per_request([noop, aggregator.add]) - base  # no flush: the lists just grow
+        aggregator.lines()
+        figures.append(f"{label}: {listener * 1e9:4.0f} ns ({alone * 1e9:4.0f} listener + {(listener - alone) * 1e9:4.0f} flush)")
+    print(f"request event {base * 1e9:4.0f} ns with a no-op listener; per request, " + "; ".join(figures))

@@ -18,8 +18,9 @@
 # from /usr/bin/time: times requests/s it should be ~1e6, i.e. Locust was saturated), then
 # per variant the median, the mean, the cost against `none` and the paired cost (the median
 # over rounds of each round's own ratio, which cancels slow drifts of the machine). A
-# negative cost is noise. benches/plugin_listener.py times the listener alone, with far less
-# noise.
+# negative cost is noise: separate runs differ by several per cent even with nothing
+# changed. benches/plugin_ab.sh measures inside one run (the listener switched on and off
+# every second), and benches/plugin_listener.py times the listener alone, with far less noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}

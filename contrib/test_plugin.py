@@ -72,6 +72,46 @@ class RequestsLines(unittest.TestCase):
         self.assertNotIn("response_time_min", line)
         self.assertEqual((line["timed"], line["buckets"], line["zero_count"]), (0, [], 0))
 
+    def test_histogram_equals_the_definition_at_every_bound(self):
+        """The flush bisects a table of thresholds; every time lands where the definition
+        (`_bucket`: the smallest i with ms / 1000 <= 2^(i/128)) puts it, including times on a
+        bound, one float either side of it, at the zero threshold and past the table."""
+        import math
+        import random
+
+        rng = random.Random(11)
+        times = [rng.lognormvariate(rng.choice([-9, -2, 4]), rng.choice([0.1, 1, 3])) * 1000 for _ in range(3000)]
+        for i in list(range(-2562, -2540)) + [rng.randint(-2560, 5200) for _ in range(500)] + [5119, 5120, 5121, 6000]:
+            bound = plugin._upper(i) * 1000.0
+            times += [bound, math.nextafter(bound, 0), math.nextafter(bound, math.inf)]
+        times += [0.0, -1.0, 2.0 ** -20 * 1000]
+        (line,), _ = self.lines([("GET", "/", t, 0, None) for t in times])
+        expected, zero = {}, 0
+        for ms in times:
+            if ms / 1000.0 <= plugin.ZERO_THRESHOLD:
+                zero += 1
+            else:
+                b = plugin._bucket(ms)
+                expected[b] = expected.get(b, 0) + 1
+        self.assertEqual(line["zero_count"], zero)
+        self.assertEqual(line["buckets"], sorted([b, c] for b, c in expected.items()))
+        self.assertEqual(line["timed"], len(times))
+        self.assertEqual((line["response_time_min"], line["response_time_max"]), (min(times), max(times)))
+
+    def test_times_no_number_can_be_made_of_are_untimed(self):
+        calls = [
+            ("GET", "/", float("inf"), 1, None),
+            ("GET", "/", float("nan"), 1, None),
+            ("GET", "/", "12", 1, None),
+            ("GET", "/", 7.5, "oops", None),
+            ("GET", "/", 2.5, 3, None),
+        ]
+        (line,), _ = self.lines(calls)
+        self.assertEqual((line["requests"], line["timed"], line["response_time_sum"]), (5, 2, 10.0))
+        self.assertEqual((line["response_time_min"], line["response_time_max"]), (2.5, 7.5))
+        self.assertEqual(line["response_length_sum"], 6)
+        self.assertEqual(sum(c for _, c in line["buckets"]), 2)
+
     def test_one_line_per_endpoint_and_unicode(self):
         lines, _ = self.lines([("GET", "/café", 1.0, 0, None), ("POST", "/café", 1.0, 0, None), ("GET", "/café", 2.0, 0, None)])
         got = sorted((l["request_type"], l["name"], l["requests"]) for l in lines)

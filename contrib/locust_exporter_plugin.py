@@ -18,14 +18,15 @@ sums are those Locust adds up, so the exporter's averages equal Locust's to 1e-1
 `buckets` is a native-histogram-style histogram of response times in seconds at schema 7:
 bucket `i` holds times in (2^((i-1)/128), 2^(i/128)], 0.54 % wide, finer than the exporter's
 schema 6 (which it merges into exactly) and finer than Locust's own rounding to two
-significant digits. Times at or below 2^-20 s count in `zero_count`; a time no number can
-be made of (None, a string, inf or NaN, which Locust itself never passes) counts as a request
-without a time.
+significant digits. Times at or below 2^-20 s count in `zero_count`. A request without a
+time (None, as Locust counts it too) or with one no number can be made of (a string, inf,
+NaN) counts as a request but not as timed.
 
 What it costs: per request, the listener appends the time and length to its endpoint's lists
 (about 0.36 µs on a 2-core VM, most of it Python's own call); the flush sums, sorts and
-bisects a second's worth at once (about 0.15 µs a request): about 0.3 % of the ~155 µs of CPU
-a saturated Locust worker spends per request (benches/plugin_listener.py).
+bisects a second's worth at once (about 0.15 µs a request). A saturated Locust worker
+(~150 µs of CPU per request) loses about 0.7 % of its requests/s to it
+(benches/plugin_ab.sh; benches/plugin_listener.py times the parts).
 
 Other lines, one per event:
 

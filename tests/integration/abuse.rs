@@ -79,6 +79,39 @@ fn ex_requests(ex: &Exporter, auth: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Four threads guessing passwords at `addr`'s `/metrics` until `stop`, each about 20
+/// guesses a second when answered at once (a throttled guess is; a checked one waits for its
+/// bcrypt); each returns how many guesses it made, every one refused (401 or 429).
+fn start_guessers(
+    addr: std::net::SocketAddr,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<u64>> {
+    (0..4)
+        .map(|g| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut attempts = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let who = if attempts % 2 == 0 {
+                        "prometheus"
+                    } else {
+                        "mallory"
+                    };
+                    let guess = basic(who, &format!("guess{g}-{attempts}"));
+                    let (status, _, _) = http_get(addr, "/metrics", Some(&guess));
+                    assert!(
+                        status == 401 || status == 429,
+                        "a wrong password got {status}"
+                    );
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                attempts
+            })
+        })
+        .collect()
+}
+
 /// A wrong-password flood (≥ 50 attempts a second, cost-10 bcrypt hashes) changes the time
 /// to ingest a fixed event file by at most 10 %, and honest authenticated scrapes keep
 /// succeeding throughout. The best of three runs each way, interleaved, to damp this
@@ -138,33 +171,7 @@ fn wrong_password_flood_slows_neither_ingestion_nor_honest_scrapes() {
             let (calm, busy) = (prepare(k), prepare(k + 1));
             k += 2;
             quiet.push(ingest_seconds(&ex, &events, &calm, n as f64, &honest));
-            // Four guessers, each about 20 guesses a second when answered at once (a throttled
-            // guess is; a checked one waits for its bcrypt).
-            let guessers: Vec<_> = (0..4)
-                .map(|g| {
-                    let flooding = stop.clone();
-                    let addr = ex.addr;
-                    std::thread::spawn(move || {
-                        let mut attempts = 0u64;
-                        while !flooding.load(std::sync::atomic::Ordering::Relaxed) {
-                            let who = if attempts % 2 == 0 {
-                                "prometheus"
-                            } else {
-                                "mallory"
-                            };
-                            let guess = basic(who, &format!("guess{g}-{attempts}"));
-                            let (status, _, _) = http_get(addr, "/metrics", Some(&guess));
-                            assert!(
-                                status == 401 || status == 429,
-                                "a wrong password got {status}"
-                            );
-                            attempts += 1;
-                            std::thread::sleep(Duration::from_millis(50));
-                        }
-                        attempts
-                    })
-                })
-                .collect();
+            let guessers = start_guessers(ex.addr, &stop);
             let flood_start = Instant::now();
             std::thread::sleep(Duration::from_millis(200));
             flooded.push(ingest_seconds(&ex, &events, &busy, n as f64, &honest));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use locust_exporter::expose::{render_as, Format, Sets};
 use locust_exporter::model::endpoint::DEFAULT_BUCKETS;
-use locust_exporter::model::native::{self, NativeBuckets};
+use locust_exporter::model::native_histogram::{self, NativeBuckets};
 use locust_exporter::model::snapshot::{
     EndpointStats, Failure, RunState, ServiceSnapshot, Snapshot,
 };
@@ -53,8 +53,8 @@ fn endpoint(i: usize, events: bool) -> EndpointStats {
         }),
         native: events.then(|| {
             let (lo, hi) = (
-                native::bucket_index(0.05, native::SCHEMA),
-                native::bucket_index(0.3, native::SCHEMA),
+                native_histogram::bucket_index(0.05, native_histogram::SCHEMA),
+                native_histogram::bucket_index(0.3, native_histogram::SCHEMA),
             );
             NativeBuckets {
                 zero_count: 0,

@@ -1,7 +1,7 @@
 //! The only place where `parse` meets `model` at runtime.
 //!
 //! [`Ingest::apply`] is synchronous: it takes one [`Chunk`] from a source, hands it to the
-//! parser its role asks for ([`parse::snapshot`] for a rewritten file, the source's
+//! parser its role asks for ([`parse::whole_file`] for a rewritten file, the source's
 //! [`LineParser`] for lines), passes the updates to [`Model::apply_all`] and keeps the
 //! self-stats (lines read, parse errors by reason, resets, source up). [`run`] is the async loop that owns the
 //! `Ingest` and publishes immutable snapshots for scrapes: at most every [`COALESCE`] while
@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use crate::model::snapshot::{Folded, RunState, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
-use crate::parse::stream::LineParser;
-use crate::parse::{self, Item, ParseError, SnapshotKind};
+use crate::parse::sniff::LineParser;
+use crate::parse::{self, Item, ParseError, WholeKind};
 use crate::source::lines::{LineBatch, MAX_LINE_BYTES};
 use crate::source::{Body, Chunk, FileRole, Origin};
 
@@ -48,12 +48,12 @@ pub fn wall_clock() -> f64 {
 }
 
 /// The parser a file rewritten in place asks for (`None`: the role is read as lines).
-fn snapshot_kind(role: FileRole) -> Option<SnapshotKind> {
+fn whole_kind(role: FileRole) -> Option<WholeKind> {
     match role {
-        FileRole::Stats => Some(SnapshotKind::Stats),
-        FileRole::Failures => Some(SnapshotKind::Failures),
-        FileRole::Exceptions => Some(SnapshotKind::Exceptions),
-        FileRole::Status => Some(SnapshotKind::Status),
+        FileRole::Stats => Some(WholeKind::Stats),
+        FileRole::Failures => Some(WholeKind::Failures),
+        FileRole::Exceptions => Some(WholeKind::Exceptions),
+        FileRole::Status => Some(WholeKind::Status),
         FileRole::History | FileRole::Events => None,
     }
 }
@@ -143,7 +143,7 @@ impl Ingest {
             }
         });
         match chunk.body {
-            Body::Snapshot(bytes) => apply_snapshot(model, entry, origin, &bytes, now),
+            Body::Whole(bytes) => apply_whole(model, entry, origin, &bytes, now),
             Body::Lines(batch) => apply_lines(model, entry, origin, &batch, now),
             Body::Reset => {
                 entry.status.resets += 1;
@@ -193,17 +193,17 @@ impl Ingest {
     }
 }
 
-fn apply_snapshot(
+fn apply_whole(
     model: &mut Model,
     entry: &mut SourceEntry,
     origin: &Origin,
     bytes: &[u8],
     now: f64,
 ) {
-    let Some(kind) = snapshot_kind(origin.role) else {
+    let Some(kind) = whole_kind(origin.role) else {
         return;
     };
-    match parse::snapshot(kind, bytes) {
+    match parse::whole_file(kind, bytes) {
         Ok(Some((update, records))) => {
             entry.accept(records as u64);
             model.apply(&origin.service, update, now);

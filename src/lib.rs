@@ -31,10 +31,10 @@
 //!
 //! 1. **source**: [`source::follow::run`] wakes on an inotify event (debounced) or its poll
 //!    tick and calls [`source::follow::Follower::poll`], whose
-//!    [`source::snapshot::SnapshotFile::poll`] reads the changed file whole: a
-//!    [`source::Chunk`] with [`source::Body::Snapshot`] goes on the channel.
+//!    [`source::snapshot::RewrittenFile::poll`] reads the changed file whole: a
+//!    [`source::Chunk`] with [`source::Body::Whole`] goes on the channel.
 //! 2. **ingest → parse**: [`ingest::Ingest::apply`] routes it by role to
-//!    [`parse::snapshot`] ([`parse::SnapshotKind::Stats`]), i.e. `parse::stats::parse_stats`:
+//!    [`parse::whole_file`] ([`parse::WholeKind::Stats`]), i.e. `parse::stats::parse_stats`:
 //!    the row becomes a [`model::update::EndpointStats`] (one line of its `NUMERIC` column
 //!    table per numeric column) in an [`model::update::Update::Stats`]; a torn read is a
 //!    [`parse::ParseError::Incomplete`] and the previous snapshot stays.
@@ -75,14 +75,11 @@
 #![warn(missing_docs)]
 
 pub mod app;
-pub mod cli;
-pub mod client;
 pub mod config;
 pub mod expose;
-pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod output;
 pub mod parse;
-pub mod push;
 pub mod source;
-pub mod yaml;
+pub mod support;

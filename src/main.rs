@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use locust_exporter::app;
-use locust_exporter::cli::Args;
+use locust_exporter::config::cli::Args;
 use locust_exporter::config::{Config, LogFormat};
 
 fn init_logging(config: &Config) {

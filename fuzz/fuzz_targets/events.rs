@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use locust_exporter::expose::{render_as, Format, Sets};
 use locust_exporter::model::{Model, ModelConfig};
-use locust_exporter::parse::stream::LineParser;
+use locust_exporter::parse::sniff::LineParser;
 use locust_exporter::parse::Item;
 use locust_exporter::source::lines::{LineBatch, LineFramer};
 

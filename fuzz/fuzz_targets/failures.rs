@@ -1,8 +1,8 @@
 //! `_failures.csv` snapshots: any bytes give rows or an error, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use locust_exporter::parse::{snapshot, SnapshotKind};
+use locust_exporter::parse::{whole_file, WholeKind};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = snapshot(SnapshotKind::Failures, data);
+    let _ = whole_file(WholeKind::Failures, data);
 });

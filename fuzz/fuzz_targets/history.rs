@@ -1,7 +1,7 @@
 //! `_stats_history.csv` lines through the history parser, framed as the source frames them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use locust_exporter::parse::stream::LineParser;
+use locust_exporter::parse::sniff::LineParser;
 use locust_exporter::source::lines::{LineBatch, LineFramer};
 
 fuzz_target!(|data: &[u8]| {

@@ -3,10 +3,10 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use locust_exporter::model::update::Update;
-use locust_exporter::parse::{snapshot, SnapshotKind};
+use locust_exporter::parse::{whole_file, WholeKind};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(Some((Update::Stats(t), rows))) = snapshot(SnapshotKind::Stats, data) {
+    if let Ok(Some((Update::Stats(t), rows))) = whole_file(WholeKind::Stats, data) {
         assert_eq!(rows, t.rows.len() + 1);
         assert!(t.total.method.is_empty() && &*t.total.name == "Aggregated");
     }

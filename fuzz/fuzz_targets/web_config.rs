@@ -1,7 +1,7 @@
 //! `--web.config.file` text: a config or an error naming a line, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use locust_exporter::http::web_config::WebConfig;
+use locust_exporter::output::http::web_config::WebConfig;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

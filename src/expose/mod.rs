@@ -1,6 +1,6 @@
 //! Snapshot → an exposition: Prometheus text 0.0.4, OpenMetrics 1.0 or the Prometheus
 //! protobuf format ([`Format`]). Pure: no locks, no I/O, so golden tests and benches call
-//! it directly. The metric sets write through the [`encode::Encoder`] seam, so each family
+//! it directly. The metric sets write through the [`format::encoder::Encoder`] seam, so each family
 //! is written once for every format.
 //!
 //! ## Motivation: a direct text writer
@@ -12,20 +12,16 @@
 //! the process metrics (`extra`) into its own model, which is written through the same
 //! encoders; the output is checked by `promtool` and a real Prometheus in the tests.
 
-pub mod compat;
-pub mod encode;
-pub mod meta;
-pub mod native;
-pub mod protobuf;
-pub mod seed;
-pub mod text;
+pub mod format;
+pub mod sets;
 
 use prometheus::proto::MetricFamily;
 
 use crate::model::snapshot::Snapshot;
-use encode::Encoder;
-use protobuf::ProtobufEncoder;
-use text::{Dialect, TextEncoder};
+use format::encoder::Encoder;
+use format::protobuf::ProtobufEncoder;
+use format::text::{Dialect, TextEncoder};
+use sets::{containersolutions, native, seed, self_metrics};
 
 /// The `Content-Type` of text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -118,10 +114,10 @@ pub fn write<E: Encoder>(snap: &Snapshot, sets: Sets, extra: &[MetricFamily], ou
         native::write(snap, out, sets.containersolutions);
     }
     if sets.containersolutions {
-        compat::write(snap, out, sets.native);
+        containersolutions::write(snap, out, sets.native);
     }
-    meta::write(snap, out);
-    encode::write_registry(extra, out);
+    self_metrics::write(snap, out);
+    format::encoder::write_registry(extra, out);
 }
 
 /// The exposition of `snap` in `format` (self-metrics always included), followed by the

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use super::guard::{cut_label_arc, Guard, Key};
+use super::cardinality::{cut_label_arc, Guard, Key};
 use super::update::{
     cut_chars, CurrentRates, EndpointStats, ExceptionCount, Failure, HistoryRow, StatsTable,
     MAX_MESSAGE_CHARS,

@@ -26,7 +26,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::native::{NativeBuckets, NativeHistogram};
+use super::native_histogram::{NativeBuckets, NativeHistogram};
 use super::update::RequestBatch;
 use super::window::SecondBuckets;
 

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::cardinality::{cut_label, Guard, Key};
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
-use super::guard::{cut_label, Guard, Key};
 use super::update::{EndpointStats, ExceptionCount, Failure, Request, RequestBatch, AGGREGATED};
 use super::{FastHash, ModelConfig, View};
 

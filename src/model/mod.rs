@@ -9,11 +9,11 @@
 //! `csv_feed` (the files' snapshots and rates) and `event_feed` (per-request counting,
 //! with [`endpoint`] and [`window`]); `guard` bounds the endpoints both feeds admit.
 
+mod cardinality;
 mod csv_feed;
 pub mod endpoint;
 mod event_feed;
-mod guard;
-pub mod native;
+pub mod native_histogram;
 mod service;
 pub mod snapshot;
 pub mod update;
@@ -21,7 +21,7 @@ pub mod window;
 
 use std::sync::Arc;
 
-pub use guard::{cut_label, MAX_FOLDED_REMEMBERED, MAX_LABEL_BYTES, OTHER};
+pub use cardinality::{cut_label, MAX_FOLDED_REMEMBERED, MAX_LABEL_BYTES, OTHER};
 use service::Service;
 use snapshot::Snapshot;
 use update::{EndpointStats, ExceptionCount, Failure, Update};

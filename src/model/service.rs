@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::cardinality::Guard;
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
-use super::guard::Guard;
 use super::snapshot::{RunState, ServiceSnapshot};
 use super::update::{HistoryRow, RunnerState, RunnerStatus, Update};
 use super::{ModelConfig, View};

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-pub use super::guard::Folded;
+pub use super::cardinality::Folded;
 pub use super::update::{EndpointStats, ExceptionCount, Failure};
 
 /// Run state of a service (SPEC §4), the `state` label of `locust_state`: inferred from

@@ -158,7 +158,7 @@ proptest! {
         cuts in proptest::collection::vec(0usize..300, 0..5),
         schema in 6i32..=8,
     ) {
-        use super::native;
+        use super::native_histogram;
         use super::update::RequestBatch;
         let reqs: Vec<Req> = reqs.into_iter().map(|r| Req { endpoint: 0, ..r }).collect();
         let mut one = Model::new(ModelConfig::default());
@@ -178,10 +178,10 @@ proptest! {
             let mut buckets: std::collections::BTreeMap<i32, u64> = Default::default();
             let mut zero = 0;
             for &ms in &timed {
-                if ms / 1000.0 <= native::ZERO_THRESHOLD {
+                if ms / 1000.0 <= native_histogram::ZERO_THRESHOLD {
                     zero += 1;
                 } else {
-                    *buckets.entry(native::bucket_index(ms / 1000.0, schema)).or_default() += 1;
+                    *buckets.entry(native_histogram::bucket_index(ms / 1000.0, schema)).or_default() += 1;
                 }
             }
             let failures = part.iter().filter(|r| r.failed).count() as u64;

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::native::NativeBuckets;
+use super::native_histogram::NativeBuckets;
 
 /// The name (and, in the seed set, the method) of Locust's total row.
 pub const AGGREGATED: &str = "Aggregated";

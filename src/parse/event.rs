@@ -6,8 +6,8 @@
 //! absent means success. Unknown `event` values are a value ([`Item::Unknown`]), counted
 //! and skipped by the caller, not an error: newer plugins stay readable.
 //!
-//! Lines are decoded by the fast paths of `parse::json` when they can, else by
-//! `serde_json`; both fill the same `Raw` and one function, `interpret`, makes the event.
+//! Lines are decoded into a `Raw` by `parse::json` (its fast paths when they can, else
+//! `serde_json`), and one function, `interpret`, makes the event.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,37 +16,12 @@ use serde::Deserialize;
 
 use crate::model::update::{cut_chars, Request, RequestBatch, Update, MAX_MESSAGE_CHARS};
 
-use super::{
-    at_most, json, Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS,
-    MAX_USERS, MAX_WORKERS,
+use super::json::{self, Raw};
+use super::number::at_most;
+use super::types::{
+    Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS, MAX_USERS,
+    MAX_WORKERS,
 };
-
-/// The fields of an event line that mean something; others are ignored.
-#[derive(Deserialize, Default, Debug)]
-pub(super) struct Raw<'a> {
-    #[serde(borrow, default)]
-    pub event: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub time: Option<f64>,
-    #[serde(borrow, default)]
-    pub request_type: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub name: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub response_time: Option<f64>,
-    #[serde(default)]
-    pub response_length: Option<f64>,
-    #[serde(borrow, default)]
-    pub exception: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pub user_count: Option<f64>,
-    #[serde(default)]
-    pub count: Option<f64>,
-    #[serde(borrow, default)]
-    pub message: Option<Cow<'a, str>>,
-}
 
 fn bad(line: u64, detail: impl Into<String>) -> ParseError {
     ParseError::BadEvent {
@@ -123,7 +98,7 @@ struct BatchRaw<'a> {
 /// each bucket lies within [min, max] (which also bounds the memory a line can make the
 /// exporter take), and the schema is at least as fine as the one served.
 fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError> {
-    use crate::model::native;
+    use crate::model::native_histogram;
     let raw: BatchRaw<'_> =
         serde_json::from_str(text).map_err(|e| bad(line_no, format!("`requests` line: {e}")))?;
     let method = raw
@@ -148,14 +123,14 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         "response_length_sum",
         line_no,
     )?;
-    let schema = raw.schema.unwrap_or(native::SCHEMA);
-    if !(native::SCHEMA..=native::MAX_SCHEMA).contains(&schema) {
+    let schema = raw.schema.unwrap_or(native_histogram::SCHEMA);
+    if !(native_histogram::SCHEMA..=native_histogram::MAX_SCHEMA).contains(&schema) {
         return Err(bad(
             line_no,
             format!(
                 "`schema` {schema}: the exporter reads schemas {} to {}",
-                native::SCHEMA,
-                native::MAX_SCHEMA
+                native_histogram::SCHEMA,
+                native_histogram::MAX_SCHEMA
             ),
         ));
     }
@@ -185,10 +160,10 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
     let (lo_s, hi_s) = (min_ms / 1000.0 / slack, max_ms / 1000.0 * slack);
     for &(index, n) in &raw.buckets {
         let (lower, upper) = (
-            native::upper_bound(index - 1, schema),
-            native::upper_bound(index, schema),
+            native_histogram::upper_bound(index - 1, schema),
+            native_histogram::upper_bound(index, schema),
         );
-        if upper < lo_s || lower > hi_s || upper <= native::ZERO_THRESHOLD {
+        if upper < lo_s || lower > hi_s || upper <= native_histogram::ZERO_THRESHOLD {
             return Err(bad(
                 line_no,
                 format!("bucket {index} ({lower} s, {upper} s] lies outside min … max"),

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use crate::model::update::{ExceptionCount, Failure};
 
+use super::csv::whole_records;
 use super::header::column;
-use super::{count, snapshot_records, ParseError};
+use super::number::count;
+use super::types::ParseError;
 
 /// Reads a snapshot file's rows: `header` finds the columns, `row` reads one row with them.
 fn rows<C, T>(
@@ -19,7 +21,7 @@ fn rows<C, T>(
     row: impl Fn(&C, &[&str], u64) -> Result<T, ParseError>,
 ) -> Result<Option<Vec<T>>, ParseError> {
     let mut out = Vec::new();
-    let found = snapshot_records(input, header, |columns, fields, line, _| {
+    let found = whole_records(input, header, |columns, fields, line, _| {
         out.push(row(columns, fields, line)?);
         Ok(())
     })?;

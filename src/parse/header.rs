@@ -4,7 +4,7 @@
 //! reordered columns and custom `PERCENTILES_TO_REPORT` all work. A header without a needed
 //! column is an [`ParseError::UnknownHeader`] for that file only.
 
-use super::ParseError;
+use super::types::ParseError;
 
 /// Finds `name` among `header`.
 pub fn column(header: &[&str], name: &'static str, line: u64) -> Result<usize, ParseError> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::model::update::HistoryRow;
 
 use super::header::{column, percentile_columns};
-use super::{at_most, count, float, ms, ParseError, MAX_USERS};
+use super::number::{at_most, count, float, ms};
+use super::types::{ParseError, MAX_USERS};
 
 /// Column positions of a history header.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,34 @@
 
 use std::borrow::Cow;
 
-use super::event::Raw;
+use serde::Deserialize;
+
+/// The fields of an event line that mean something; others are ignored.
+#[derive(Deserialize, Default, Debug)]
+pub(super) struct Raw<'a> {
+    #[serde(borrow, default)]
+    pub event: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub time: Option<f64>,
+    #[serde(borrow, default)]
+    pub request_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub response_time: Option<f64>,
+    #[serde(default)]
+    pub response_length: Option<f64>,
+    #[serde(borrow, default)]
+    pub exception: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub user_count: Option<f64>,
+    #[serde(default)]
+    pub count: Option<f64>,
+    #[serde(borrow, default)]
+    pub message: Option<Cow<'a, str>>,
+}
 
 enum Value<'a> {
     Str(&'a str),

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use crate::model::update::{is_total, EndpointStats, StatsTable};
 
+use super::csv::whole_records;
 use super::header::{column, percentile_columns};
-use super::{bytes, count, ms, snapshot_records, ParseError};
+use super::number::{bytes, count, ms};
+use super::types::ParseError;
 
 /// Reads one column's text into its field.
 type Setter = fn(&mut EndpointStats, &str, u64) -> Result<(), ParseError>;
@@ -96,7 +98,7 @@ fn only_line_end(rest: &[u8]) -> bool {
 pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
     let mut rows = Vec::new();
     let mut total: Option<(EndpointStats, u64)> = None;
-    let columns = snapshot_records(input, Columns::new, |cols, fields, line, end| {
+    let columns = whole_records(input, Columns::new, |cols, fields, line, end| {
         if total.is_some() {
             return Err(ParseError::Incomplete {
                 line,

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::model::update::{is_total, RunnerState, RunnerStatus, WorkerStatus, AGGREGATED};
 
-use super::{ParseError, MAX_USERS};
+use super::types::{ParseError, MAX_USERS};
 
 /// Most workers read from one status (more are ignored).
 pub const MAX_WORKERS_LISTED: usize = 10_000;

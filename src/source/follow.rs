@@ -1,5 +1,5 @@
 //! The follower of one `--csv` or `--events` argument: discovers its files, reads each with
-//! the right reader ([`SnapshotFile`] or [`FileTail`]) and turns what it saw into [`Chunk`]s.
+//! the right reader ([`RewrittenFile`] or [`FileTail`]) and turns what it saw into [`Chunk`]s.
 //!
 //! [`Follower::poll`] is synchronous (it is what `--once` calls); [`run`] is the small
 //! async loop around it: wait for a file event (debounced) or the poll tick, poll, send.
@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::discover::{CsvPath, EventsPath};
-use super::snapshot::SnapshotFile;
+use super::rewritten::RewrittenFile;
 use super::tail::FileTail;
 use super::watch::DirWatcher;
 use super::{Body, Chunk, Origin};
@@ -22,7 +22,7 @@ use super::{Body, Chunk, Origin};
 pub const DEBOUNCE: Duration = Duration::from_millis(5);
 
 enum Reader {
-    Snapshot(SnapshotFile),
+    Snapshot(RewrittenFile),
     Tail(FileTail),
 }
 
@@ -83,8 +83,8 @@ impl Follower {
             targets.iter().map(|(p, _)| p.clone()).collect();
         for (path, origin) in targets {
             self.files.entry(path.clone()).or_insert_with(|| {
-                let reader = if origin.role.is_snapshot() {
-                    Reader::Snapshot(SnapshotFile::new(path))
+                let reader = if origin.role.is_rewritten() {
+                    Reader::Snapshot(RewrittenFile::new(path))
                 } else {
                     Reader::Tail(FileTail::new(path))
                 };

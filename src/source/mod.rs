@@ -8,8 +8,8 @@
 pub mod discover;
 pub mod follow;
 pub mod lines;
-pub mod snapshot;
-pub mod stream;
+pub mod rewritten;
+pub mod stdin;
 pub mod tail;
 pub mod watch;
 pub mod webui;
@@ -56,7 +56,7 @@ impl FileRole {
     }
 
     /// True for files rewritten in place (read whole on every change).
-    pub fn is_snapshot(self) -> bool {
+    pub fn is_rewritten(self) -> bool {
         matches!(
             self,
             FileRole::Stats | FileRole::Failures | FileRole::Exceptions | FileRole::Status
@@ -79,7 +79,7 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     /// The whole content of a file rewritten in place (possibly torn, possibly empty).
-    Snapshot(Vec<u8>),
+    Whole(Vec<u8>),
     /// Complete new lines of an appended file or a stream.
     Lines(LineBatch),
     /// The appended file was truncated or replaced: what follows starts from its beginning.

@@ -3,7 +3,7 @@
 //! `/stats/failures/csv`, `/exceptions/csv`, read by the same parsers, so every value is
 //! exact) and `/stats/requests` (JSON: the runner's state, users, workers, current rates).
 //!
-//! Each endpoint is a source of its own; an answer is a [`Body::Snapshot`], anything else
+//! Each endpoint is a source of its own; an answer is a [`Body::Whole`], anything else
 //! (no answer, a timeout, an error status, a redirect to Locust's login form) a
 //! [`Body::Missing`] — the last values stay served — and a warning at most once a minute.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 use hyper::{Method, StatusCode};
 use tokio::sync::mpsc;
 
-use crate::client::HttpClient;
+use crate::support::http_client::HttpClient;
 
 use super::{Body, Chunk, FileRole, Origin};
 
@@ -81,7 +81,7 @@ impl WebUi {
                 .await
                 .unwrap_or_else(|e| Err(format!("the request task failed: {e}")));
             let body = match answer {
-                Ok(bytes) => Body::Snapshot(bytes),
+                Ok(bytes) => Body::Whole(bytes),
                 Err(p) => {
                     problem.get_or_insert(p);
                     Body::Missing

@@ -1,4 +1,4 @@
-//! Validated, typed settings from [`crate::cli::Args`]. Every error names its flag.
+//! Validated, typed settings from [`crate::config::cli::Args`]. Every error names its flag.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::cli::Args;
-use crate::client::{ClientConfigError, ClientSettings};
+pub mod cli;
+
+use crate::config::cli::Args;
 use crate::expose::{Format, Sets};
-use crate::http::server::Limits;
 use crate::model::endpoint::DEFAULT_BUCKETS;
-use crate::push::PushConfig;
+use crate::output::http::server::Limits;
+use crate::output::push::PushConfig;
+use crate::support::http_client::{ClientConfigError, ClientSettings};
 
 /// A bad flag value. Exit code 2.
 #[derive(Debug, Error, PartialEq)]

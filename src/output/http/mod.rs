@@ -11,10 +11,10 @@
 
 pub mod auth;
 pub mod cache;
+pub mod client_errors;
 pub mod landing;
 pub mod negotiate;
 pub mod server;
-pub mod stats;
 pub mod tls;
 pub mod web_config;
 
@@ -31,7 +31,7 @@ use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
 use auth::{Auth, Verdict};
 use cache::{Compression, RenderCache};
-use stats::{ClientError, HttpStats};
+use client_errors::{ClientError, HttpStats};
 use web_config::WebConfig;
 
 /// What the handlers need.
@@ -55,7 +55,7 @@ pub struct HttpState {
     /// Clients refused, dropped or denied.
     pub stats: HttpStats,
     /// The pusher's counters, when pushing (rendered with the self-metrics).
-    pub push: Option<Arc<crate::push::PushStats>>,
+    pub push: Option<Arc<crate::output::push::PushStats>>,
     /// `--web.enable-lifecycle`: `POST /-/quit` sets this to true.
     pub quit: Option<watch::Sender<bool>>,
 }

@@ -129,7 +129,7 @@ impl WebConfig {
     pub fn parse(text: &str) -> Result<WebConfig, (usize, String)> {
         let mut config = WebConfig::default();
         let mut tls: Option<(usize, Option<String>, Option<String>)> = None;
-        for e in crate::yaml::entries(text)? {
+        for e in crate::support::yaml::entries(text)? {
             let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
             let (key, value, line) = (e.key.as_str(), e.value.as_str(), e.line);
             match (path.as_slice(), key) {

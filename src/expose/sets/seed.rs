@@ -3,7 +3,7 @@
 //! Response times in milliseconds, sizes in bytes, rates per second. The `Aggregated` row
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
-use super::encode::{Encoder, Kind};
+use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 use crate::model::update::AGGREGATED;
 

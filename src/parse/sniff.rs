@@ -10,7 +10,7 @@ use crate::model::update::Update;
 use super::event::parse_event;
 use super::history::{is_header, HistoryItem, HistoryParser};
 use super::stats::parse_stats;
-use super::{Item, ParseError};
+use super::types::{Item, ParseError};
 
 /// The first line of a `_stats.csv`.
 const STATS_HEADER_START: &[u8] = b"Type,Name,";

@@ -1,4 +1,4 @@
-//! [`SnapshotFile`]: a file Locust rewrites in place every second (`_stats.csv`,
+//! [`RewrittenFile`]: a file Locust rewrites in place every second (`_stats.csv`,
 //! `_failures.csv`, `_exceptions.csv`): seek, write, truncate; no rename, same inode.
 //!
 //! On each poll the file is stat'ed; when its (size, mtime, inode) changed it is read whole,
@@ -38,23 +38,23 @@ fn stamp(path: &Path) -> io::Result<Stamp> {
 
 /// Change tracking for one rewritten-in-place file.
 #[derive(Debug)]
-pub struct SnapshotFile {
+pub struct RewrittenFile {
     path: PathBuf,
     last: Option<Stamp>,
     present: Option<bool>,
 }
 
-impl SnapshotFile {
+impl RewrittenFile {
     /// A file not read yet.
     pub fn new(path: PathBuf) -> Self {
-        SnapshotFile {
+        RewrittenFile {
             path,
             last: None,
             present: None,
         }
     }
 
-    /// Pushes a [`Body::Snapshot`] if the file changed since the last read, or
+    /// Pushes a [`Body::Whole`] if the file changed since the last read, or
     /// [`Body::Missing`] once when it disappears.
     pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
         let mut before = match stamp(&self.path) {
@@ -89,7 +89,7 @@ impl SnapshotFile {
             }
         }
         self.last = Some(before);
-        out.push(Body::Snapshot(bytes));
+        out.push(Body::Whole(bytes));
         Ok(())
     }
 }
@@ -102,7 +102,7 @@ mod tests {
     fn reads_on_change_only_and_reports_missing_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.csv");
-        let mut f = SnapshotFile::new(path.clone());
+        let mut f = RewrittenFile::new(path.clone());
         let mut out = Vec::new();
         f.poll(&mut out).unwrap();
         f.poll(&mut out).unwrap();
@@ -111,11 +111,11 @@ mod tests {
         let mut out = Vec::new();
         f.poll(&mut out).unwrap();
         f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Snapshot(b"a\n".to_vec())]);
+        assert_eq!(out, vec![Body::Whole(b"a\n".to_vec())]);
         std::fs::write(&path, b"bb\n").unwrap();
         let mut out = Vec::new();
         f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Snapshot(b"bb\n".to_vec())]);
+        assert_eq!(out, vec![Body::Whole(b"bb\n".to_vec())]);
         std::fs::remove_file(&path).unwrap();
         let mut out = Vec::new();
         f.poll(&mut out).unwrap();

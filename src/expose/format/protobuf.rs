@@ -21,8 +21,8 @@
 //! positive_delta 13, created_timestamp 15 · `Bucket` cumulative_count 1, upper_bound 2 ·
 //! `BucketSpan` offset 1, length 2 · `Timestamp` seconds 1, nanos 2.
 
-use super::encode::{Encoder, Histogram, Kind, Meta, Summary};
-use crate::model::native;
+use super::encoder::{Encoder, Histogram, Kind, Meta, Summary};
+use crate::model::native_histogram;
 
 /// Wire types.
 const VARINT: u32 = 0;
@@ -216,8 +216,8 @@ impl Encoder for ProtobufEncoder {
             }
             let Some(n) = h.native else { return };
             key(m, 5, VARINT);
-            varint(m, zigzag(i64::from(native::SCHEMA)));
-            double(m, 6, native::ZERO_THRESHOLD);
+            varint(m, zigzag(i64::from(native_histogram::SCHEMA)));
+            double(m, 6, native_histogram::ZERO_THRESHOLD);
             uint(m, 7, n.zero_count);
             let (spans, deltas) = n.spans_and_deltas();
             if spans.is_empty() {
@@ -255,7 +255,7 @@ fn spans_field(m: &mut Vec<u8>, leaf: &mut Vec<u8>, spans: &[(i32, u32)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::native::NativeBuckets;
+    use crate::model::native_histogram::NativeBuckets;
 
     /// A minimal reader of the wire format: `(field, wire, payload)` of each field, where
     /// the payload is the varint value, the 8 bytes, or the embedded bytes.
@@ -384,7 +384,10 @@ mod tests {
         assert_eq!(buckets.len(), 2);
         assert_eq!((buckets[1][0].3, f64_of(&buckets[1][1].2)), (6, 1.0));
         assert_eq!(get(5).next().unwrap().3, zigzag(6), "schema 6");
-        assert_eq!(f64_of(&get(6).next().unwrap().2), native::ZERO_THRESHOLD);
+        assert_eq!(
+            f64_of(&get(6).next().unwrap().2),
+            native_histogram::ZERO_THRESHOLD
+        );
         assert_eq!(get(7).next().unwrap().3, 1);
         let span = fields(&get(12).next().unwrap().2);
         assert_eq!((span[0].3, span[1].3), (zigzag(-5), 3));

@@ -1,7 +1,7 @@
 //! Self-metrics: build info, and per source whether it is up, lines read and parse errors
 //! by reason, unknown events skipped; endpoints folded by the cardinality guard.
 
-use super::encode::{Encoder, Kind};
+use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::Snapshot;
 
 /// `locust_exporter_build_info{version}` 1.

@@ -9,7 +9,7 @@
 //! series also has `service`. Where an input cannot know a value (workers from CSV files),
 //! the series is absent (README's metric table says which).
 
-use super::encode::{Encoder, Kind};
+use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, RunState, RunnerState, ServiceSnapshot, Snapshot};
 
 /// `locust_up`.

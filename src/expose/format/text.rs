@@ -2,7 +2,7 @@
 //! reused; values are formatted like the `prometheus` crate (shortest round-trip decimal,
 //! `NaN`, `+Inf`); `le` and `quantile` values as Prometheus formats them itself.
 
-use super::encode::{Encoder, Histogram, Kind, Meta, Summary};
+use super::encoder::{Encoder, Histogram, Kind, Meta, Summary};
 
 /// Escapes a label value (`\` → `\\`, `"` → `\"`, newline → `\n`) onto `out`.
 pub fn escape_label_value(out: &mut String, v: &str) {

@@ -12,19 +12,19 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::client::{ClientConfigError, HttpClient};
 use crate::config::{Config, SourceSpec};
 use crate::expose;
-use crate::http::web_config::{WebConfig, WebConfigError};
-use crate::http::{self, HttpState};
 use crate::ingest::{self, wall_clock, Ingest};
 use crate::model::snapshot::{RunState, Snapshot};
 use crate::model::{Model, ModelConfig};
-use crate::push::{PushError, Pusher, REQUEST_TIMEOUT};
+use crate::output::http::web_config::{WebConfig, WebConfigError};
+use crate::output::http::{self, HttpState};
+use crate::output::push::{PushError, Pusher, REQUEST_TIMEOUT};
 use crate::source::discover::CsvPath;
 use crate::source::follow::{self, Follower};
 use crate::source::webui::{self, WebUi};
-use crate::source::{stream, Body, Chunk, FileRole, Origin};
+use crate::source::{stdin, Body, Chunk, FileRole, Origin};
+use crate::support::http_client::{ClientConfigError, HttpClient};
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
@@ -227,11 +227,11 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
     }
     for spec in config.events.iter().filter(|s| is_stdin(s)) {
         let origin = stdin_origin(spec, config);
-        let read = stream::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now))
+        let read = stdin::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now))
             .map_err(|source| AppError::Io {
-            what: "reading standard input".into(),
-            source,
-        })?;
+                what: "reading standard input".into(),
+                source,
+            })?;
         if read == 0 {
             return Err(AppError::NothingToRead(
                 "standard input (it was empty)".into(),
@@ -359,7 +359,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         ));
     }
     for spec in config.events.iter().filter(|s| is_stdin(s)) {
-        tokio::spawn(stream::run_stdin(
+        tokio::spawn(stdin::run_stdin(
             stdin_origin(spec, &config),
             chunk_tx.clone(),
         ));
@@ -410,9 +410,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         let pushed = tokio::time::timeout(FINAL_PUSH_TIMEOUT, p.push(&snap, wall_clock())).await;
         Some(match pushed {
             Ok(result) => result,
-            Err(_) => Err(PushError::Request(crate::client::RequestError::Timeout(
-                FINAL_PUSH_TIMEOUT,
-            ))),
+            Err(_) => Err(PushError::Request(
+                crate::support::http_client::RequestError::Timeout(FINAL_PUSH_TIMEOUT),
+            )),
         })
     };
     let ((), pushed) = tokio::join!(server, final_push);

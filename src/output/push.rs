@@ -18,9 +18,9 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::client::{HttpClient, RequestError};
 use crate::expose::{self, Sets};
 use crate::model::snapshot::Snapshot;
+use crate::support::http_client::{HttpClient, RequestError};
 
 /// Waits between the attempts of one push (then the push is given up until the next).
 pub const BACKOFF: [Duration; 3] = [

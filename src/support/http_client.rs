@@ -98,7 +98,7 @@ impl ClientSettings {
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(None, e.to_string()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let entries = crate::yaml::entries(&text).map_err(|(l, m)| err(Some(l), m))?;
+        let entries = crate::support::yaml::entries(&text).map_err(|(l, m)| err(Some(l), m))?;
         let (mut user, mut password, mut password_file) = (None, None, None);
         let (mut cert, mut key) = (None, None);
         let mut s = ClientSettings::default();

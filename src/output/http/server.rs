@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use super::stats::ClientError;
+use super::client_errors::ClientError;
 use super::HttpState;
 
 /// Concurrent HTTP/2 streams per connection.

@@ -2,7 +2,7 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
-use super::encode::{Encoder, Histogram, Kind, Summary};
+use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 
 /// `locust_requests_total{method,name}`.

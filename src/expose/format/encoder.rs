@@ -9,7 +9,7 @@
 //! A new format is one more `Encoder`; a new family is one more `family(…)` call in a set,
 //! and every format serves it.
 
-use crate::model::native::NativeBuckets;
+use crate::model::native_histogram::NativeBuckets;
 
 /// A metric family's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,9 @@
 //! Wiring: spawns the sources, the ingest task, the HTTP server, the pusher and the
 //! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
-//! `POST /-/quit`. The only place that spawns tasks. Also the `--once` path, which reuses the
-//! synchronous pieces (follower polls, `Ingest::apply`, `expose::render`) with no runtime
-//! (one is made only to push).
+//! `POST /-/quit`. The inputs are built once ([`sources`]) and either run here or read to
+//! their end by `--once` ([`once()`]).
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,18 +11,14 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::{Config, SourceSpec};
-use crate::expose;
+use crate::config::Config;
 use crate::ingest::{self, wall_clock, Ingest};
 use crate::model::snapshot::{RunState, Snapshot};
 use crate::model::{Model, ModelConfig};
 use crate::output::http::web_config::{WebConfig, WebConfigError};
 use crate::output::http::{self, HttpState};
 use crate::output::push::{PushError, Pusher, REQUEST_TIMEOUT};
-use crate::source::discover::CsvPath;
-use crate::source::follow::{self, Follower};
-use crate::source::webui::{self, WebUi};
-use crate::source::{stdin, Body, Chunk, FileRole, Origin};
+use crate::source::ReadError;
 use crate::support::http_client::{ClientConfigError, HttpClient};
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
@@ -34,8 +29,10 @@ pub const CHANNEL_CAPACITY: usize = 64;
 /// The final push on exit is given this long (within the 5 s a stop may take).
 pub const FINAL_PUSH_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// The `source` label of standard input.
-pub const STDIN_SOURCE: &str = "stdin";
+mod once;
+pub mod sources;
+
+pub use once::once;
 
 /// A failure that stops the program.
 #[derive(Debug, Error)]
@@ -54,7 +51,7 @@ pub enum AppError {
     /// A client settings file is unusable. Exit code 2.
     #[error(transparent)]
     ClientConfig(#[from] ClientConfigError),
-    /// Reading input or writing output failed in `--once`. Exit code 1.
+    /// Installing signal handlers or writing `--once`'s output failed. Exit code 1.
     #[error("{what}: {source}")]
     Io {
         /// What was being done.
@@ -62,9 +59,9 @@ pub enum AppError {
         /// The OS error.
         source: io::Error,
     },
-    /// `--once` found nothing to read at a path. Exit code 1.
-    #[error("--once: nothing to read at {0}")]
-    NothingToRead(String),
+    /// `--once` could not read an input. Exit code 1.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// The push (`--once --push.url`, or the final push on exit) failed. Exit code 1.
     #[error("push to {url} failed: {source}")]
     Push {
@@ -82,7 +79,7 @@ impl AppError {
             AppError::WebConfig(_) | AppError::ClientConfig(_) => 2,
             AppError::Bind { .. }
             | AppError::Io { .. }
-            | AppError::NothingToRead(_)
+            | AppError::Read(_)
             | AppError::Push { .. } => 1,
         }
     }
@@ -99,71 +96,8 @@ pub fn model_config(config: &Config) -> ModelConfig {
     }
 }
 
-fn service_of(spec: &SourceSpec, config: &Config) -> String {
-    spec.service
-        .clone()
-        .unwrap_or_else(|| config.service.clone())
-}
-
-fn is_stdin(spec: &SourceSpec) -> bool {
-    spec.path.as_os_str() == "-"
-}
-
-fn stdin_origin(spec: &SourceSpec, config: &Config) -> Arc<Origin> {
-    Arc::new(Origin {
-        service: service_of(spec, config),
-        role: FileRole::Events,
-        source: STDIN_SOURCE.into(),
-    })
-}
-
-/// The followers of the `--csv` and `--events` files, each with the path it was given.
-fn followers(config: &Config) -> Vec<(String, Follower)> {
-    let csv = config.csv.iter().map(|spec| {
-        let follower = Follower::csv(CsvPath::new(
-            spec.path.clone(),
-            spec.service.clone(),
-            config.service.clone(),
-        ));
-        (spec.path.display().to_string(), follower)
-    });
-    let events = config
-        .events
-        .iter()
-        .filter(|spec| !is_stdin(spec))
-        .map(|spec| {
-            let follower = Follower::events(service_of(spec, config), spec.path.clone());
-            (spec.path.display().to_string(), follower)
-        });
-    csv.chain(events).collect()
-}
-
-/// The web UIs of `--locust.uri`, and the client that polls them.
-fn web_uis(config: &Config) -> Result<(Vec<WebUi>, Option<HttpClient>), AppError> {
-    if config.web_uis.is_empty() {
-        return Ok((Vec::new(), None));
-    }
-    let client = HttpClient::new(
-        "--locust.config.file",
-        &config.locust_client,
-        config.locust_timeout,
-    )?;
-    if config.locust_client.insecure_skip_verify {
-        tracing::warn!("TLS certificates of Locust's web UI are not verified (insecure_skip_verify in --locust.config.file).");
-    }
-    let uis = config
-        .web_uis
-        .iter()
-        .map(|w| {
-            let service = w.service.clone().unwrap_or_else(|| config.service.clone());
-            WebUi::new(&w.url, service)
-        })
-        .collect();
-    Ok((uis, Some(client)))
-}
-
 /// The pusher `--push.*` asks for, if any.
-fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
+pub(crate) fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
     let Some(push) = &config.push else {
         return Ok(None);
     };
@@ -174,101 +108,6 @@ fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
     Ok(Some(Pusher::new(push.config.clone(), client, config.sets)))
 }
 
-/// `--once`: reads everything present, writes the exposition to `out`, and pushes it when
-/// `--push.url` is given. A path with nothing to read (no file, empty standard input) is an
-/// error naming it.
-pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
-    let pusher = pusher(config)?;
-    let mut ingest = Ingest::new(Model::new(model_config(config)));
-    let now = wall_clock();
-    for (path, mut follower) in followers(config) {
-        let mut chunks: Vec<Chunk> = Vec::new();
-        let mut found = false;
-        loop {
-            let more = follower.poll(&mut chunks);
-            for chunk in chunks.drain(..) {
-                found |= chunk.body != Body::Missing;
-                ingest.apply(chunk, now);
-            }
-            if !more {
-                break;
-            }
-        }
-        follower.finish(&mut chunks);
-        for chunk in chunks {
-            ingest.apply(chunk, now);
-        }
-        if !found {
-            return Err(AppError::NothingToRead(path));
-        }
-    }
-    let (uis, client) = web_uis(config)?;
-    if let Some(client) = client {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| AppError::Io {
-                what: "starting the runtime to poll --locust.uri".into(),
-                source,
-            })?;
-        for ui in &uis {
-            let (chunks, problem) = runtime.block_on(ui.poll(&client));
-            if chunks.iter().all(|c| c.body == Body::Missing) {
-                return Err(AppError::NothingToRead(format!(
-                    "{} ({})",
-                    ui.base(),
-                    problem.unwrap_or_default()
-                )));
-            }
-            for chunk in chunks {
-                ingest.apply(chunk, now);
-            }
-        }
-    }
-    for spec in config.events.iter().filter(|s| is_stdin(s)) {
-        let origin = stdin_origin(spec, config);
-        let read = stdin::read_all(origin, io::stdin().lock(), |chunk| ingest.apply(chunk, now))
-            .map_err(|source| AppError::Io {
-                what: "reading standard input".into(),
-                source,
-            })?;
-        if read == 0 {
-            return Err(AppError::NothingToRead(
-                "standard input (it was empty)".into(),
-            ));
-        }
-    }
-    ingest.end_of_input(now);
-    let mut snap = ingest.snapshot(now);
-    snap.seq = 1;
-    let text = expose::render(&snap, config.sets, &[]);
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|source| AppError::Io {
-            what: "writing the exposition".into(),
-            source,
-        })?;
-    if let Some(pusher) = pusher {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| AppError::Io {
-                what: "starting the runtime to push".into(),
-                source,
-            })?;
-        runtime
-            .block_on(pusher.push(&snap, now))
-            .map_err(|source| AppError::Push {
-                url: config
-                    .push
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.config.url.clone()),
-                source,
-            })?;
-    }
-    Ok(())
-}
-
 /// True when every service has been stopped and every stdin stream has ended (and there is
 /// at least one service): what `--exit-after-stop` waits for.
 pub fn all_done(snap: &Snapshot) -> bool {
@@ -277,7 +116,7 @@ pub fn all_done(snap: &Snapshot) -> bool {
         && snap
             .sources
             .iter()
-            .filter(|s| s.source == STDIN_SOURCE)
+            .filter(|s| s.source == sources::STDIN_SOURCE)
             .all(|s| s.ended)
 }
 
@@ -331,7 +170,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
     let pusher = pusher(&config)?;
-    let (uis, ui_client) = web_uis(&config)?;
+    let inputs = sources::sources(&config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let signals = shutdown_signal()?;
@@ -351,28 +190,8 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map_or_else(|_| config.listen_text.clone(), |a| a.to_string());
     let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
-    for (_, follower) in followers(&config) {
-        tokio::spawn(follow::run(
-            follower,
-            config.poll_interval,
-            chunk_tx.clone(),
-        ));
-    }
-    for spec in config.events.iter().filter(|s| is_stdin(s)) {
-        tokio::spawn(stdin::run_stdin(
-            stdin_origin(spec, &config),
-            chunk_tx.clone(),
-        ));
-    }
-    if let Some(client) = &ui_client {
-        for ui in uis {
-            tokio::spawn(webui::run(
-                ui,
-                client.clone(),
-                config.poll_interval,
-                chunk_tx.clone(),
-            ));
-        }
+    for source in inputs {
+        tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
     drop(chunk_tx);
     let ingest_task = tokio::spawn(ingest::run(
@@ -392,7 +211,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         config.sets,
         &web,
     );
-    state.push = pusher.as_ref().map(|p| p.stats.clone());
+    if let Some(p) = &pusher {
+        state.report(p.stats.clone());
+    }
     state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
     state.formats = config.formats.clone();
     let state = Arc::new(state);

@@ -347,33 +347,9 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
         })
 }
 
-/// `seed`, `native`, `containersolutions`, comma-separated.
+/// `--metrics`: set names ([`crate::expose::sets::ALL`]), comma-separated.
 pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
-    let mut sets = Sets {
-        seed: false,
-        native: false,
-        containersolutions: false,
-    };
-    for part in text.split(',').map(str::trim) {
-        match part {
-            "seed" => sets.seed = true,
-            "native" => sets.native = true,
-            "containersolutions" => sets.containersolutions = true,
-            other => {
-                return Err(invalid(
-                    "--metrics",
-                    format!("`{other}` is not seed, native or containersolutions"),
-                ))
-            }
-        }
-    }
-    if sets.seed && sets.containersolutions {
-        return Err(invalid(
-            "--metrics",
-            "seed and containersolutions both define locust_errors, with different labels (path vs name): choose one",
-        ));
-    }
-    Ok(sets)
+    Sets::parse(text).map_err(|e| invalid("--metrics", e.to_string()))
 }
 
 /// `[SERVICE=]URL` of `--locust.uri`.
@@ -575,14 +551,7 @@ mod tests {
             "--poll-interval: `5` has no unit: write e.g. 5s or 5ms"
         );
         assert!(duration("--poll-interval", "0s").is_err());
-        assert_eq!(
-            metric_sets("native").unwrap(),
-            Sets {
-                seed: false,
-                native: true,
-                containersolutions: false,
-            }
-        );
+        assert_eq!(metric_sets("native").unwrap(), Sets::NONE.with("native"));
         assert!(metric_sets("seed,containersolutions").is_err());
         assert!(metric_sets("seed,foo").is_err());
         assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);

@@ -7,7 +7,7 @@ use super::cardinality::Guard;
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, RunnerState, RunnerStatus, Update};
+use super::update::{HistoryRow, RunnerStatus, Update, WorkerState};
 use super::{ModelConfig, View};
 
 /// One service's state.
@@ -101,7 +101,7 @@ impl Service {
                 self.workers = status
                     .workers
                     .as_ref()
-                    .map(|w| w.iter().filter(|w| w.state != RunnerState::Missing).count() as u64);
+                    .map(|w| w.iter().filter(|w| w.state != WorkerState::Missing).count() as u64);
                 let rates = status.rates.clone();
                 self.csv
                     .apply_reported(rates, status.total_rates, &self.guard);
@@ -153,7 +153,7 @@ impl Service {
     /// The run state at `now`: Locust's own through a web UI, else inferred.
     pub fn state(&self, now: f64, stale_after: f64) -> RunState {
         if let Some(status) = &self.runner {
-            return status.state.into();
+            return status.state;
         }
         match self.last_activity {
             None => RunState::Missing,

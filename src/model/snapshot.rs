@@ -10,58 +10,12 @@ use std::sync::Arc;
 pub use super::cardinality::Folded;
 pub use super::update::{EndpointStats, ExceptionCount, Failure};
 
-/// Run state of a service (SPEC §4), the `state` label of `locust_state`: inferred from
-/// files and events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner
-/// state through its web UI (all of them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    /// No data yet.
-    Missing,
-    /// Waiting for a test (web UI).
-    Ready,
-    /// Users are being added.
-    Spawning,
-    /// Data keeps arriving.
-    Running,
-    /// Users are being stopped (web UI).
-    Stopping,
-    /// No data for a while, the test stopped, or the input ended.
-    Stopped,
-    /// Locust is shutting down (web UI).
-    Cleanup,
-}
-
-impl RunState {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Missing => "missing",
-            RunState::Ready => "ready",
-            RunState::Spawning => "spawning",
-            RunState::Running => "running",
-            RunState::Stopping => "stopping",
-            RunState::Stopped => "stopped",
-            RunState::Cleanup => "cleanup",
-        }
-    }
-}
-
+/// Run state of a service, the `state` label of `locust_state`: inferred from files and
+/// events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner state
+/// through its web UI (all of them).
+pub use super::update::RunState;
 /// Workers of a master as its web UI lists them.
-pub use super::update::{RunnerState, WorkerStatus};
-
-impl From<RunnerState> for RunState {
-    fn from(s: RunnerState) -> RunState {
-        match s {
-            RunnerState::Ready => RunState::Ready,
-            RunnerState::Spawning => RunState::Spawning,
-            RunnerState::Running => RunState::Running,
-            RunnerState::Stopping => RunState::Stopping,
-            RunnerState::Stopped => RunState::Stopped,
-            RunnerState::Cleanup => RunState::Cleanup,
-            RunnerState::Missing => RunState::Missing,
-        }
-    }
-}
+pub use super::update::{WorkerState, WorkerStatus};
 
 /// One service (one `service` label value).
 #[derive(Debug, Clone, PartialEq)]

@@ -206,38 +206,78 @@ pub struct RequestBatch<'a> {
     pub buckets: Vec<(i32, u64)>,
 }
 
-/// A Locust runner's state, as its web UI reports it.
+/// A run's state: a runner's as its web UI reports it, or a service's as the model derives
+/// it from its input (no data yet, data arriving, gone quiet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunnerState {
-    /// Waiting for a test to start.
+pub enum RunState {
+    /// No data yet.
+    Missing,
+    /// Waiting for a test to start (web UI).
     Ready,
     /// Adding users (`hatching` before Locust 1.0).
     Spawning,
-    /// Running.
+    /// Running: data keeps arriving.
     Running,
-    /// Users are being stopped.
+    /// Users are being stopped (web UI).
     Stopping,
-    /// Stopped.
+    /// No data for a while, the test stopped, or the input ended.
     Stopped,
-    /// Shutting down.
+    /// Locust is shutting down (web UI).
     Cleanup,
-    /// A worker that stopped sending heartbeats (worker states only).
+}
+
+impl RunState {
+    /// The state Locust's runner calls `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<RunState> {
+        Some(match name {
+            "ready" => RunState::Ready,
+            "spawning" | "hatching" => RunState::Spawning,
+            "running" => RunState::Running,
+            "stopping" => RunState::Stopping,
+            "stopped" => RunState::Stopped,
+            "cleanup" | "quitting" => RunState::Cleanup,
+            _ => return None,
+        })
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Missing => "missing",
+            RunState::Ready => "ready",
+            RunState::Spawning => "spawning",
+            RunState::Running => "running",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+            RunState::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// A worker's state, as its master's web UI reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// One of the runner states.
+    Run(RunState),
+    /// The worker stopped sending heartbeats.
     Missing,
 }
 
-impl RunnerState {
+impl WorkerState {
     /// The state Locust calls `name`, if it is one.
-    pub fn from_name(name: &str) -> Option<RunnerState> {
-        Some(match name {
-            "ready" => RunnerState::Ready,
-            "spawning" | "hatching" => RunnerState::Spawning,
-            "running" => RunnerState::Running,
-            "stopping" => RunnerState::Stopping,
-            "stopped" => RunnerState::Stopped,
-            "cleanup" | "quitting" => RunnerState::Cleanup,
-            "missing" => RunnerState::Missing,
-            _ => return None,
-        })
+    pub fn from_name(name: &str) -> Option<WorkerState> {
+        match name {
+            "missing" => Some(WorkerState::Missing),
+            _ => RunState::from_name(name).map(WorkerState::Run),
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Run(s) => s.as_str(),
+            WorkerState::Missing => "missing",
+        }
     }
 }
 
@@ -247,7 +287,7 @@ pub struct WorkerStatus {
     /// The worker's id (`<hostname>_<uuid>`).
     pub id: Arc<str>,
     /// Its state.
-    pub state: RunnerState,
+    pub state: WorkerState,
     /// Its users.
     pub user_count: u64,
 }
@@ -259,7 +299,7 @@ pub type CurrentRates = ((Arc<str>, Arc<str>), (f64, f64));
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerStatus {
     /// The runner's state.
-    pub state: RunnerState,
+    pub state: RunState,
     /// Running users.
     pub user_count: u64,
     /// The workers, on a master (`None`: standalone).

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::expose::format::encoder::Kind;
+use crate::expose::sets::self_metrics::{Report, SelfMetrics};
 use base64::Engine as _;
 use bytes::Bytes;
 use hyper::Method;
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use thiserror::Error;
 use tokio::sync::watch;
 
@@ -67,40 +68,32 @@ impl PushStats {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
 
+impl SelfMetrics for PushStats {
     /// `locust_exporter_pushes_total{result}` and
     /// `locust_exporter_push_last_success_timestamp_seconds`.
-    pub fn families(&self) -> Vec<MetricFamily> {
-        let mut pushes = MetricFamily::default();
-        pushes.set_name("locust_exporter_pushes_total".to_owned());
-        pushes.set_help(
-            "Pushes to the Pushgateway (one per service and interval), by result.".to_owned(),
+    fn report(&self, out: &mut dyn Report) {
+        out.family(
+            "locust_exporter_pushes_total",
+            "Pushes to the Pushgateway (one per service and interval), by result.",
+            Kind::Counter,
         );
-        pushes.set_field_type(MetricType::COUNTER);
         for (result, n) in [
             ("success", self.successes.load(Ordering::Relaxed)),
             ("failure", self.failures.load(Ordering::Relaxed)),
         ] {
-            let mut label = LabelPair::default();
-            label.set_name("result".to_owned());
-            label.set_value(result.to_owned());
-            let mut c = Counter::default();
-            c.set_value(n as f64);
-            let mut m = Metric::default();
-            m.set_label(vec![label]);
-            m.set_counter(c);
-            pushes.mut_metric().push(m);
+            out.sample(&[("result", result)], n as f64);
         }
-        let mut last = MetricFamily::default();
-        last.set_name("locust_exporter_push_last_success_timestamp_seconds".to_owned());
-        last.set_help("Unix time of the last successful push (0: none yet).".to_owned());
-        last.set_field_type(MetricType::GAUGE);
-        let mut g = Gauge::default();
-        g.set_value(self.last_success_ms.load(Ordering::Relaxed) as f64 / 1000.0);
-        let mut m = Metric::default();
-        m.set_gauge(g);
-        last.mut_metric().push(m);
-        vec![pushes, last]
+        out.family(
+            "locust_exporter_push_last_success_timestamp_seconds",
+            "Unix time of the last successful push (0: none yet).",
+            Kind::Gauge,
+        );
+        out.sample(
+            &[],
+            self.last_success_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        );
     }
 }
 

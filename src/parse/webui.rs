@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::model::update::{is_total, RunnerState, RunnerStatus, WorkerStatus, AGGREGATED};
+use crate::model::update::{
+    is_total, RunState, RunnerStatus, WorkerState, WorkerStatus, AGGREGATED,
+};
 
 use super::types::{ParseError, MAX_USERS};
 
@@ -83,9 +85,13 @@ fn number(v: &Value) -> Option<f64> {
     v.as_f64().filter(|x| x.is_finite() && *x >= 0.0)
 }
 
-fn runner_state(v: &Value, what: &str) -> Result<RunnerState, ParseError> {
+fn state_named<S>(
+    v: &Value,
+    what: &str,
+    from_name: fn(&str) -> Option<S>,
+) -> Result<S, ParseError> {
     let name = v.as_str().ok_or_else(|| bad(format!("no `{what}`")))?;
-    RunnerState::from_name(name).ok_or_else(|| {
+    from_name(name).ok_or_else(|| {
         bad(format!(
             "unknown runner state `{}`",
             name.chars().take(32).collect::<String>()
@@ -132,7 +138,7 @@ pub fn parse_status(input: &[u8]) -> Result<RunnerStatus, ParseError> {
     if !d.is_object() {
         return Err(bad("not a JSON object"));
     }
-    let state = runner_state(&d["state"], "state")?;
+    let state = state_named(&d["state"], "state", RunState::from_name)?;
     let user_count = number(&d["user_count"])
         .map(|u| u as u64)
         .ok_or_else(|| bad("no `user_count`"))?;
@@ -156,7 +162,7 @@ pub fn parse_status(input: &[u8]) -> Result<RunnerStatus, ParseError> {
                 .map(|w| {
                     Ok(WorkerStatus {
                         id: text(&w["id"]),
-                        state: runner_state(&w["state"], "worker state")?,
+                        state: state_named(&w["state"], "worker state", WorkerState::from_name)?,
                         user_count: number(&w["user_count"]).map_or(0, |u| u as u64),
                     })
                 })
@@ -206,7 +212,7 @@ mod tests {
             for mode in ["standalone", "master"] {
                 let vm = format!("{v}-{mode}");
                 let running = recorded(&vm, "running");
-                assert_eq!(running.state, RunnerState::Running, "{vm}");
+                assert_eq!(running.state, RunState::Running, "{vm}");
                 assert_eq!(running.user_count, 10, "{vm}");
                 assert_eq!(
                     running
@@ -232,13 +238,14 @@ mod tests {
                         assert_eq!(w.len(), 2, "{vm}");
                         assert!(w
                             .iter()
-                            .all(|w| w.state == RunnerState::Running && w.user_count == 5));
+                            .all(|w| w.state == WorkerState::Run(RunState::Running)
+                                && w.user_count == 5));
                     }
                     _ => assert!(running.workers.is_none(), "{vm}"),
                 }
                 let stopped = recorded(&vm, "stopped");
                 assert!(
-                    matches!(stopped.state, RunnerState::Stopped | RunnerState::Stopping),
+                    matches!(stopped.state, RunState::Stopped | RunState::Stopping),
                     "{vm}: {:?}",
                     stopped.state
                 );

@@ -49,6 +49,11 @@ impl CsvPath {
         }
     }
 
+    /// The path as given.
+    pub fn given(&self) -> String {
+        self.path.display().to_string()
+    }
+
     /// The directory whose changes matter (watched for wake-ups).
     pub fn watch_dir(&self) -> PathBuf {
         if self.is_dir || self.path.is_dir() {

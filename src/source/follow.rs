@@ -15,7 +15,7 @@ use super::discover::{CsvPath, EventsPath};
 use super::rewritten::RewrittenFile;
 use super::tail::FileTail;
 use super::watch::DirWatcher;
-use super::{Body, Chunk, Origin};
+use super::{Body, Chunk, Origin, ReadError, Source, Task};
 
 /// After a file event, wait this long for the writer to finish (Locust's write→truncate
 /// window is ~0.1–2 ms) and for more events to coalesce.
@@ -43,6 +43,8 @@ enum Paths {
 
 /// Follows the files of one `--csv` PATH, or one `--events` file.
 pub struct Follower {
+    /// The path as given (for messages).
+    given: String,
     paths: Paths,
     files: BTreeMap<PathBuf, Tracked>,
 }
@@ -51,6 +53,7 @@ impl Follower {
     /// Follows a `--csv` PATH.
     pub fn csv(path: CsvPath) -> Self {
         Follower {
+            given: path.given(),
             paths: Paths::Csv(path),
             files: BTreeMap::new(),
         }
@@ -60,6 +63,7 @@ impl Follower {
     /// every file of a directory or glob, now and later.
     pub fn events(service: String, path: PathBuf) -> Self {
         Follower {
+            given: path.display().to_string(),
             paths: Paths::Events(EventsPath::new(path, service)),
             files: BTreeMap::new(),
         }
@@ -141,6 +145,36 @@ impl Follower {
                 body,
             }));
         }
+    }
+}
+
+impl Source for Follower {
+    /// Polls until every file is read to its end, then takes the tails' unterminated last
+    /// lines. Nothing found at the path is an error naming it.
+    fn read_now(&mut self, sink: &mut dyn FnMut(Chunk)) -> Result<(), ReadError> {
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let mut found = false;
+        loop {
+            let more = self.poll(&mut chunks);
+            for chunk in chunks.drain(..) {
+                found |= chunk.body != Body::Missing;
+                sink(chunk);
+            }
+            if !more {
+                break;
+            }
+        }
+        self.finish(&mut chunks);
+        chunks.into_iter().for_each(&mut *sink);
+        if found {
+            Ok(())
+        } else {
+            Err(ReadError::NothingToRead(self.given.clone()))
+        }
+    }
+
+    fn run(self: Box<Self>, poll_every: Duration, tx: mpsc::Sender<Chunk>) -> Task {
+        Box::pin(run(*self, poll_every, tx))
     }
 }
 

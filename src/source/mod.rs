@@ -2,8 +2,11 @@
 //! of Locust's semantics beyond which file is which: they never parse and never learn why a
 //! parse failed. A rejected (torn) snapshot is simply read again on the next change or tick.
 //!
-//! Each source task sends [`Chunk`]s on a bounded channel to the ingest task (backpressure,
-//! never drops).
+//! Every input is a [`Source`]: built once from the configuration (`app::sources`), read
+//! to its end by `--once` ([`Source::read_now`]) or run as a task by the server
+//! ([`Source::run`]). Each running source sends [`Chunk`]s on a bounded channel to the
+//! ingest task (backpressure, never drops). The kinds: followed files ([`follow`]),
+//! standard input ([`stdin`]) and a polled web UI ([`webui`]).
 
 pub mod discover;
 pub mod follow;
@@ -14,9 +17,44 @@ pub mod tail;
 pub mod watch;
 pub mod webui;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::mpsc;
 
 use lines::LineBatch;
+
+/// A running source: a future the server spawns.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One input.
+pub trait Source: Send {
+    /// `--once`: reads everything there is now, handing each chunk to `sink` in order.
+    fn read_now(&mut self, sink: &mut dyn FnMut(Chunk)) -> Result<(), ReadError>;
+
+    /// The live source: reads (or polls every `poll_every`) until its input ends or the
+    /// receiver of `tx` is gone.
+    fn run(self: Box<Self>, poll_every: Duration, tx: mpsc::Sender<Chunk>) -> Task;
+}
+
+/// Why `--once` could not read a source.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    /// Nothing was there: no file, an empty standard input, a web UI that did not answer.
+    #[error("--once: nothing to read at {0}")]
+    NothingToRead(String),
+    /// Reading failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being read.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
 
 /// Which Locust file (or stream) a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

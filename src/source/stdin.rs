@@ -5,12 +5,13 @@
 
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::lines::{LineBatch, LineFramer};
-use super::{Body, Chunk, Origin};
+use super::{Body, Chunk, Origin, ReadError, Source, Task};
 
 /// Bytes read from standard input at a time.
 pub const READ_BUFFER_BYTES: usize = 256 << 10;
@@ -51,6 +52,41 @@ impl LineStream {
         self.framer.finish(&mut batch);
         let last = (!batch.is_empty()).then(|| self.chunk(Body::Lines(batch)));
         last.into_iter().chain([self.chunk(Body::Eof)]).collect()
+    }
+}
+
+/// Standard input (`--events -`) as a source.
+pub struct Stdin {
+    origin: Arc<Origin>,
+}
+
+impl Stdin {
+    /// Standard input feeding `origin`'s service.
+    pub fn new(origin: Arc<Origin>) -> Self {
+        Stdin { origin }
+    }
+}
+
+impl Source for Stdin {
+    /// Reads to EOF; an empty standard input is an error.
+    fn read_now(&mut self, sink: &mut dyn FnMut(Chunk)) -> Result<(), ReadError> {
+        let read =
+            read_all(self.origin.clone(), std::io::stdin().lock(), sink).map_err(|source| {
+                ReadError::Io {
+                    what: "reading standard input".into(),
+                    source,
+                }
+            })?;
+        if read == 0 {
+            return Err(ReadError::NothingToRead(
+                "standard input (it was empty)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn run(self: Box<Self>, _poll_every: Duration, tx: mpsc::Sender<Chunk>) -> Task {
+        Box::pin(run_stdin(self.origin, tx))
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::support::http_client::HttpClient;
 
-use super::{Body, Chunk, FileRole, Origin};
+use super::{Body, Chunk, FileRole, Origin, ReadError, Source, Task};
 
 /// A failing web UI is logged at most once in this long.
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -113,6 +113,46 @@ async fn fetch(client: &HttpClient, url: &str) -> Result<Vec<u8>, String> {
             "{url}: Locust asks for credentials (--web-auth): give them in --locust.config.file (basic_auth)"
         )),
         s => Err(format!("{url}: HTTP {s}")),
+    }
+}
+
+/// A web UI and the client that polls it, as a source.
+pub struct WebUiSource {
+    ui: WebUi,
+    client: HttpClient,
+}
+
+impl WebUiSource {
+    /// Polls `ui` with `client`.
+    pub fn new(ui: WebUi, client: HttpClient) -> Self {
+        WebUiSource { ui, client }
+    }
+}
+
+impl Source for WebUiSource {
+    /// One poll, on a runtime of its own (`--once` has none); no answer at all is an error.
+    fn read_now(&mut self, sink: &mut dyn FnMut(Chunk)) -> Result<(), ReadError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| ReadError::Io {
+                what: "starting the runtime to poll --locust.uri".into(),
+                source,
+            })?;
+        let (chunks, problem) = runtime.block_on(self.ui.poll(&self.client));
+        if chunks.iter().all(|c| c.body == Body::Missing) {
+            return Err(ReadError::NothingToRead(format!(
+                "{} ({})",
+                self.ui.base(),
+                problem.unwrap_or_default()
+            )));
+        }
+        chunks.into_iter().for_each(sink);
+        Ok(())
+    }
+
+    fn run(self: Box<Self>, poll_every: Duration, tx: mpsc::Sender<Chunk>) -> Task {
+        Box::pin(run(self.ui, self.client, poll_every, tx))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The seam between the metric sets and the exposition formats.
 //!
-//! The metric sets (`seed`, `native`, `compat`, `meta`) say *what* is served: families and
+//! The metric sets (`crate::expose::sets`) and the self-metrics say *what* is served: families and
 //! their samples, through [`Encoder::family`]. An [`Encoder`] says *how*: text format
 //! 0.0.4 and OpenMetrics 1.0 ([`super::text::TextEncoder`]) and the Prometheus protobuf
 //! format ([`super::protobuf::ProtobufEncoder`]). Each format renders a row's label set
@@ -155,73 +155,5 @@ impl<'a, E: Encoder> Family<'a, E> {
     pub fn histogram(&mut self, labels: &E::Labels, histogram: &Histogram<'_>) {
         self.start();
         self.out.histogram(&self.meta, labels, histogram);
-    }
-}
-
-/// Writes the families of the `prometheus` crate's registry (process metrics, the HTTP
-/// and push self-metrics) through `out`, so every format serves them.
-pub fn write_registry<E: Encoder>(families: &[prometheus::proto::MetricFamily], out: &mut E) {
-    use prometheus::proto::MetricType;
-    for mf in families {
-        let kind = match mf.get_field_type() {
-            MetricType::COUNTER => Kind::Counter,
-            MetricType::GAUGE => Kind::Gauge,
-            MetricType::SUMMARY => Kind::Summary,
-            MetricType::HISTOGRAM => Kind::Histogram,
-            MetricType::UNTYPED => Kind::Untyped,
-        };
-        let mut f = out.family(mf.name(), mf.help(), kind);
-        for m in mf.get_metric() {
-            let pairs: Vec<(&str, &str)> = m
-                .get_label()
-                .iter()
-                .map(|l| (l.name(), l.value()))
-                .collect();
-            let labels = E::labels(&pairs);
-            match kind {
-                Kind::Counter => f.sample(&labels, m.get_counter().get_value()),
-                Kind::Gauge => f.sample(&labels, m.get_gauge().get_value()),
-                // The crate marks its untyped accessor deprecated; nothing registers one.
-                #[allow(deprecated)]
-                Kind::Untyped => f.sample(&labels, m.get_untyped().get_value()),
-                Kind::Summary => {
-                    let s = m.get_summary();
-                    let quantiles: Vec<(f64, f64)> = s
-                        .get_quantile()
-                        .iter()
-                        .map(|q| (q.quantile(), q.value()))
-                        .collect();
-                    f.summary(
-                        &labels,
-                        &Summary {
-                            quantiles: &quantiles,
-                            divisor: 1.0,
-                            sum: s.sample_sum(),
-                            count: s.sample_count(),
-                            created: None,
-                        },
-                    );
-                }
-                Kind::Histogram => {
-                    let h = m.get_histogram();
-                    let buckets: Vec<(f64, u64)> = h
-                        .get_bucket()
-                        .iter()
-                        .filter(|b| b.upper_bound().is_finite())
-                        .map(|b| (b.upper_bound(), b.cumulative_count()))
-                        .collect();
-                    f.histogram(
-                        &labels,
-                        &Histogram {
-                            buckets: &buckets,
-                            count: h.get_sample_count(),
-                            sum: h.get_sample_sum(),
-                            native: None,
-                            created: None,
-                        },
-                    );
-                }
-            }
-        }
     }
 }

@@ -9,8 +9,9 @@
 //! series also has `service`. Where an input cannot know a value (workers from CSV files),
 //! the series is absent (README's metric table says which).
 
+use super::{MetricSet, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
-use crate::model::snapshot::{EndpointStats, RunState, RunnerState, ServiceSnapshot, Snapshot};
+use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot, WorkerState};
 
 /// `locust_up`.
 pub const UP: &str = "locust_up";
@@ -112,156 +113,188 @@ fn current_percentile(s: &ServiceSnapshot, q: f64) -> Option<f64> {
         .filter(|v| !v.is_nan())
 }
 
-/// Writes the set; `skip_users` leaves out `locust_users` (the native set writes it, with
-/// the same meaning, when both are served).
-pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, skip_users: bool) {
-    let services: Vec<E::Labels> = snap
-        .services
-        .iter()
-        .map(|s| E::labels(&[("service", &s.name)]))
-        .collect();
-    {
-        let mut f = out.family(
+/// The ContainerSolutions set (`--metrics containersolutions`).
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerSolutions;
+
+impl MetricSet for ContainerSolutions {
+    const NAME: &'static str = "containersolutions";
+    const FAMILIES: &'static [&'static str] = &[
+        UP,
+        RUNNING,
+        USERS,
+        WORKERS_COUNT,
+        WORKER_DETAIL,
+        FAIL_RATIO,
+        ERRORS,
+        "locust_requests_num_requests",
+        "locust_requests_num_failures",
+        "locust_requests_avg_response_time",
+        "locust_requests_min_response_time",
+        "locust_requests_max_response_time",
+        "locust_requests_median_response_time",
+        "locust_requests_current_rps",
+        "locust_requests_current_fail_per_sec",
+        "locust_requests_avg_content_length",
+        "locust_workers_running_count",
+        "locust_workers_hatching_count",
+        "locust_workers_missing_count",
+        "locust_requests_current_response_time_percentile_50",
+        "locust_requests_current_response_time_percentile_95",
+    ];
+    const DEFERS: &'static [(&'static str, &'static str)] = &[(USERS, "native")];
+    /// Writes the set; `skip_users` leaves out `locust_users` (the native set writes it, with
+    /// the same meaning, when both are served).
+    fn write<E: Encoder>(snap: &Snapshot, served: Sets, out: &mut E) {
+        let skip_users = served.deferred(Self::NAME, USERS);
+        let services: Vec<E::Labels> = snap
+            .services
+            .iter()
+            .map(|s| E::labels(&[("service", &s.name)]))
+            .collect();
+        {
+            let mut f = out.family(
             UP,
             "1 if Locust answered its last poll (web UI), or its data is arriving (files, events).",
             Kind::Gauge,
         );
-        for (s, l) in snap.services.iter().zip(&services) {
-            f.sample(l, up(s));
-        }
-    }
-    let mut f = out.family(
-        RUNNING,
-        "0 stopped or idle, 1 spawning (hatching), 2 running.",
-        Kind::Gauge,
-    );
-    for (s, l) in snap.services.iter().zip(&services) {
-        f.sample(l, running(s.state));
-    }
-    if !skip_users {
-        let mut f = out.family(USERS, "Running users.", Kind::Gauge);
-        for (s, l) in snap.services.iter().zip(&services) {
-            if let Some(u) = s.users {
-                f.sample(l, u as f64);
+            for (s, l) in snap.services.iter().zip(&services) {
+                f.sample(l, up(s));
             }
         }
-    }
-    let mut f = out.family(
-        WORKERS_COUNT,
-        "Workers of the master (its web UI's list, or its event stream).",
-        Kind::Gauge,
-    );
-    for (s, l) in snap.services.iter().zip(&services) {
-        let count = if s.worker_list.is_empty() {
-            s.workers
-        } else {
-            Some(s.worker_list.len() as u64)
-        };
-        if let Some(n) = count {
-            f.sample(l, n as f64);
-        }
-    }
-    for (name, help, state) in [
-        (
-            "locust_workers_running_count",
-            "Workers running.",
-            RunnerState::Running,
-        ),
-        (
-            "locust_workers_hatching_count",
-            "Workers spawning users (hatching).",
-            RunnerState::Spawning,
-        ),
-        (
-            "locust_workers_missing_count",
-            "Workers Locust marks missing (no heartbeat).",
-            RunnerState::Missing,
-        ),
-    ] {
-        let mut f = out.family(name, help, Kind::Gauge);
+        let mut f = out.family(
+            RUNNING,
+            "0 stopped or idle, 1 spawning (hatching), 2 running.",
+            Kind::Gauge,
+        );
         for (s, l) in snap.services.iter().zip(&services) {
-            if !s.worker_list.is_empty() {
-                let n = s.worker_list.iter().filter(|w| w.state == state).count();
+            f.sample(l, running(s.state));
+        }
+        if !skip_users {
+            let mut f = out.family(USERS, "Running users.", Kind::Gauge);
+            for (s, l) in snap.services.iter().zip(&services) {
+                if let Some(u) = s.users {
+                    f.sample(l, u as f64);
+                }
+            }
+        }
+        let mut f = out.family(
+            WORKERS_COUNT,
+            "Workers of the master (its web UI's list, or its event stream).",
+            Kind::Gauge,
+        );
+        for (s, l) in snap.services.iter().zip(&services) {
+            let count = if s.worker_list.is_empty() {
+                s.workers
+            } else {
+                Some(s.worker_list.len() as u64)
+            };
+            if let Some(n) = count {
                 f.sample(l, n as f64);
             }
         }
-    }
-    let mut f = out.family(
-        WORKER_DETAIL,
-        "Each worker's users, by id and state.",
-        Kind::Gauge,
-    );
-    for s in &snap.services {
-        for w in &s.worker_list {
-            let state = crate::model::snapshot::RunState::from(w.state).as_str();
-            f.sample(
-                &E::labels(&[("service", &s.name), ("id", &w.id), ("state", state)]),
-                w.user_count as f64,
-            );
+        for (name, help, state) in [
+            (
+                "locust_workers_running_count",
+                "Workers running.",
+                WorkerState::Run(RunState::Running),
+            ),
+            (
+                "locust_workers_hatching_count",
+                "Workers spawning users (hatching).",
+                WorkerState::Run(RunState::Spawning),
+            ),
+            (
+                "locust_workers_missing_count",
+                "Workers Locust marks missing (no heartbeat).",
+                WorkerState::Missing,
+            ),
+        ] {
+            let mut f = out.family(name, help, Kind::Gauge);
+            for (s, l) in snap.services.iter().zip(&services) {
+                if !s.worker_list.is_empty() {
+                    let n = s.worker_list.iter().filter(|w| w.state == state).count();
+                    f.sample(l, n as f64);
+                }
+            }
         }
-    }
-    let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
-    for s in &snap.services {
-        for e in &s.endpoints {
-            rows.push((
-                E::labels(&[
-                    ("service", &s.name),
-                    ("method", &e.method),
-                    ("name", &e.name),
-                ]),
-                e,
-            ));
-        }
-        if let Some(t) = &s.total {
-            rows.push((
-                E::labels(&[("service", &s.name), ("method", ""), ("name", &t.name)]),
-                t,
-            ));
-        }
-    }
-    for (name, help, value) in REQUESTS {
-        let mut f = out.family(name, help, Kind::Gauge);
-        for (l, e) in &rows {
-            f.sample(l, value(e));
-        }
-    }
-    let mut f = out.family(
-        FAIL_RATIO,
-        "Failures over requests, the whole run.",
-        Kind::Gauge,
-    );
-    for (s, l) in snap.services.iter().zip(&services) {
-        if let Some(t) = &s.total {
-            f.sample(l, t.fail_ratio());
-        }
-    }
-    for (name, q) in [
-        ("locust_requests_current_response_time_percentile_50", 0.5),
-        ("locust_requests_current_response_time_percentile_95", 0.95),
-    ] {
         let mut f = out.family(
+            WORKER_DETAIL,
+            "Each worker's users, by id and state.",
+            Kind::Gauge,
+        );
+        for s in &snap.services {
+            for w in &s.worker_list {
+                let state = w.state.as_str();
+                f.sample(
+                    &E::labels(&[("service", &s.name), ("id", &w.id), ("state", state)]),
+                    w.user_count as f64,
+                );
+            }
+        }
+        let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
+        for s in &snap.services {
+            for e in &s.endpoints {
+                rows.push((
+                    E::labels(&[
+                        ("service", &s.name),
+                        ("method", &e.method),
+                        ("name", &e.name),
+                    ]),
+                    e,
+                ));
+            }
+            if let Some(t) = &s.total {
+                rows.push((
+                    E::labels(&[("service", &s.name), ("method", ""), ("name", &t.name)]),
+                    t,
+                ));
+            }
+        }
+        for (name, help, value) in REQUESTS {
+            let mut f = out.family(name, help, Kind::Gauge);
+            for (l, e) in &rows {
+                f.sample(l, value(e));
+            }
+        }
+        let mut f = out.family(
+            FAIL_RATIO,
+            "Failures over requests, the whole run.",
+            Kind::Gauge,
+        );
+        for (s, l) in snap.services.iter().zip(&services) {
+            if let Some(t) = &s.total {
+                f.sample(l, t.fail_ratio());
+            }
+        }
+        for (name, q) in [
+            ("locust_requests_current_response_time_percentile_50", 0.5),
+            ("locust_requests_current_response_time_percentile_95", 0.95),
+        ] {
+            let mut f = out.family(
             name,
             "Response time percentile of all requests, ms: Locust's current ≈10 s window where the input gives it (web UI, full-history CSV), else the whole run's.",
             Kind::Gauge,
         );
-        for (s, l) in snap.services.iter().zip(&services) {
-            if let Some(v) = current_percentile(s, q) {
-                f.sample(l, v);
+            for (s, l) in snap.services.iter().zip(&services) {
+                if let Some(v) = current_percentile(s, q) {
+                    f.sample(l, v);
+                }
             }
         }
-    }
-    let mut f = out.family(ERRORS, "Failures by method, name and error.", Kind::Gauge);
-    for s in &snap.services {
-        for e in &s.errors {
-            f.sample(
-                &E::labels(&[
-                    ("service", &s.name),
-                    ("method", &e.method),
-                    ("name", &e.name),
-                    ("error", &e.error),
-                ]),
-                e.occurrences as f64,
-            );
+        let mut f = out.family(ERRORS, "Failures by method, name and error.", Kind::Gauge);
+        for s in &snap.services {
+            for e in &s.errors {
+                f.sample(
+                    &E::labels(&[
+                        ("service", &s.name),
+                        ("method", &e.method),
+                        ("name", &e.name),
+                        ("error", &e.error),
+                    ]),
+                    e.occurrences as f64,
+                );
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
+use super::{MetricSet, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 
@@ -32,162 +33,184 @@ pub const EXCEPTIONS: &str = "locust_exceptions_total";
 /// `locust_last_update_timestamp_seconds`.
 pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
 
-/// Writes the native families for `snap`; with `compat_up`, `locust_up` is left to the
-/// containersolutions set (which writes it for every input).
-pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E, compat_up: bool) {
-    let rows: Vec<(E::Labels, &EndpointStats)> = snap
-        .services
-        .iter()
-        .flat_map(|s| {
-            s.endpoints.iter().map(move |e| {
-                (
-                    E::labels(&[
-                        ("service", &s.name),
-                        ("method", &e.method),
-                        ("name", &e.name),
-                    ]),
-                    e,
-                )
-            })
-        })
-        .collect();
-    let mut f = out.family(
+/// The native set (`--metrics native`).
+#[derive(Debug, Clone, Copy)]
+pub struct Native;
+
+impl MetricSet for Native {
+    const NAME: &'static str = "native";
+    const FAMILIES: &'static [&'static str] = &[
         REQUESTS,
-        "Requests made, failed ones included.",
-        Kind::Counter,
-    );
-    for (l, e) in &rows {
-        f.sample_since(l, e.requests as f64, e.created);
-    }
-    let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", Kind::Counter);
-    for (l, e) in &rows {
-        f.sample_since(l, e.failures as f64, e.created);
-    }
-    let mut f = out.family(FAILURES, "Failed requests by error.", Kind::Counter);
-    for s in &snap.services {
-        for e in &s.errors {
-            let l = E::labels(&[
-                ("service", &s.name),
-                ("method", &e.method),
-                ("name", &e.name),
-                ("error", &e.error),
-            ]);
-            f.sample(&l, e.occurrences as f64);
+        REQUEST_FAILURES,
+        FAILURES,
+        RESPONSE_BYTES,
+        RESPONSE_TIME,
+        RUN_RESPONSE_TIME,
+        REQUEST_DURATION,
+        USERS,
+        WORKERS,
+        WORKER_STATES,
+        UP,
+        EXCEPTIONS,
+        LAST_UPDATE,
+    ];
+    const DEFERS: &'static [(&'static str, &'static str)] = &[(UP, "containersolutions")];
+    /// Writes the native families for `snap`; with `compat_up`, `locust_up` is left to the
+    /// containersolutions set (which writes it for every input).
+    fn write<E: Encoder>(snap: &Snapshot, served: Sets, out: &mut E) {
+        let compat_up = served.deferred(Self::NAME, UP);
+        let rows: Vec<(E::Labels, &EndpointStats)> = snap
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.endpoints.iter().map(move |e| {
+                    (
+                        E::labels(&[
+                            ("service", &s.name),
+                            ("method", &e.method),
+                            ("name", &e.name),
+                        ]),
+                        e,
+                    )
+                })
+            })
+            .collect();
+        let mut f = out.family(
+            REQUESTS,
+            "Requests made, failed ones included.",
+            Kind::Counter,
+        );
+        for (l, e) in &rows {
+            f.sample_since(l, e.requests as f64, e.created);
         }
-    }
-    let mut f = out
-        .family(RESPONSE_BYTES, "Response bytes received.", Kind::Counter)
-        .unit("bytes");
-    for (l, e) in &rows {
-        f.sample_since(l, e.content_bytes_total, e.created);
-    }
-    let mut f = out
+        let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", Kind::Counter);
+        for (l, e) in &rows {
+            f.sample_since(l, e.failures as f64, e.created);
+        }
+        let mut f = out.family(FAILURES, "Failed requests by error.", Kind::Counter);
+        for s in &snap.services {
+            for e in &s.errors {
+                let l = E::labels(&[
+                    ("service", &s.name),
+                    ("method", &e.method),
+                    ("name", &e.name),
+                    ("error", &e.error),
+                ]);
+                f.sample(&l, e.occurrences as f64);
+            }
+        }
+        let mut f = out
+            .family(RESPONSE_BYTES, "Response bytes received.", Kind::Counter)
+            .unit("bytes");
+        for (l, e) in &rows {
+            f.sample_since(l, e.content_bytes_total, e.created);
+        }
+        let mut f = out
         .family(
             RESPONSE_TIME,
             "Response time quantiles since the test started (Locust's percentiles for CSV input, an HDR histogram for events).",
             Kind::Summary,
         )
         .unit("seconds");
-    for (l, e) in &rows {
-        f.summary(l, &summary(e));
-    }
-    let mut f = out
+        for (l, e) in &rows {
+            f.summary(l, &summary(e));
+        }
+        let mut f = out
         .family(
             RUN_RESPONSE_TIME,
             "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input, an HDR histogram for events).",
             Kind::Summary,
         )
         .unit("seconds");
-    for s in &snap.services {
-        if let Some(total) = &s.total {
-            f.summary(&E::labels(&[("service", &s.name)]), &summary(total));
+        for s in &snap.services {
+            if let Some(total) = &s.total {
+                f.summary(&E::labels(&[("service", &s.name)]), &summary(total));
+            }
         }
-    }
-    let mut f = out
+        let mut f = out
         .family(
             REQUEST_DURATION,
             "Response time distribution (event input): classic buckets, and a native histogram (schema 6, ≤ 1.09 % error) in the protobuf format.",
             Kind::Histogram,
         )
         .unit("seconds");
-    for (l, e) in &rows {
-        let Some(buckets) = &e.buckets else { continue };
-        f.histogram(
-            l,
-            &Histogram {
-                buckets,
-                count: e.timed,
-                sum: e.duration_sum_ms / 1000.0,
-                native: e.native.as_ref(),
-                created: e.created,
-            },
+        for (l, e) in &rows {
+            let Some(buckets) = &e.buckets else { continue };
+            f.histogram(
+                l,
+                &Histogram {
+                    buckets,
+                    count: e.timed,
+                    sum: e.duration_sum_ms / 1000.0,
+                    native: e.native.as_ref(),
+                    created: e.created,
+                },
+            );
+        }
+        let mut f = out.family(USERS, "Running users.", Kind::Gauge);
+        for s in &snap.services {
+            if let Some(n) = s.users {
+                f.sample(&E::labels(&[("service", &s.name)]), n as f64);
+            }
+        }
+        let mut f = out.family(WORKERS, "Connected workers.", Kind::Gauge);
+        for s in &snap.services {
+            if let Some(n) = s.workers {
+                f.sample(&E::labels(&[("service", &s.name)]), n as f64);
+            }
+        }
+        let mut f = out.family(
+            WORKER_STATES,
+            "Workers of a master by their state, as its web UI lists them.",
+            Kind::Gauge,
         );
-    }
-    let mut f = out.family(USERS, "Running users.", Kind::Gauge);
-    for s in &snap.services {
-        if let Some(n) = s.users {
-            f.sample(&E::labels(&[("service", &s.name)]), n as f64);
+        for s in &snap.services {
+            let mut by_state: std::collections::BTreeMap<&str, u64> = Default::default();
+            for w in &s.worker_list {
+                *by_state.entry(w.state.as_str()).or_default() += 1;
+            }
+            for (state, n) in by_state {
+                f.sample(
+                    &E::labels(&[("service", &s.name), ("state", state)]),
+                    n as f64,
+                );
+            }
         }
-    }
-    let mut f = out.family(WORKERS, "Connected workers.", Kind::Gauge);
-    for s in &snap.services {
-        if let Some(n) = s.workers {
-            f.sample(&E::labels(&[("service", &s.name)]), n as f64);
+        let mut f = out.family(
+            UP,
+            "1 if the last poll of the service's Locust web UI worked, else 0.",
+            Kind::Gauge,
+        );
+        for s in snap.services.iter().filter(|_| !compat_up) {
+            if let Some(up) = s.up {
+                f.sample(
+                    &E::labels(&[("service", &s.name)]),
+                    if up { 1.0 } else { 0.0 },
+                );
+            }
         }
-    }
-    let mut f = out.family(
-        WORKER_STATES,
-        "Workers of a master by their state, as its web UI lists them.",
-        Kind::Gauge,
-    );
-    for s in &snap.services {
-        let mut by_state: std::collections::BTreeMap<&str, u64> = Default::default();
-        for w in &s.worker_list {
-            *by_state
-                .entry(crate::model::snapshot::RunState::from(w.state).as_str())
-                .or_default() += 1;
+        let mut f = out.family(
+            EXCEPTIONS,
+            "Exceptions raised in tasks, by message (cut to 200 characters).",
+            Kind::Counter,
+        );
+        for s in &snap.services {
+            for e in &s.exceptions {
+                f.sample(
+                    &E::labels(&[("service", &s.name), ("message", &*e.message)]),
+                    e.count as f64,
+                );
+            }
         }
-        for (state, n) in by_state {
-            f.sample(
-                &E::labels(&[("service", &s.name), ("state", state)]),
-                n as f64,
-            );
-        }
-    }
-    let mut f = out.family(
-        UP,
-        "1 if the last poll of the service's Locust web UI worked, else 0.",
-        Kind::Gauge,
-    );
-    for s in snap.services.iter().filter(|_| !compat_up) {
-        if let Some(up) = s.up {
-            f.sample(
-                &E::labels(&[("service", &s.name)]),
-                if up { 1.0 } else { 0.0 },
-            );
-        }
-    }
-    let mut f = out.family(
-        EXCEPTIONS,
-        "Exceptions raised in tasks, by message (cut to 200 characters).",
-        Kind::Counter,
-    );
-    for s in &snap.services {
-        for e in &s.exceptions {
-            f.sample(
-                &E::labels(&[("service", &s.name), ("message", &*e.message)]),
-                e.count as f64,
-            );
-        }
-    }
-    let mut f = out.family(
-        LAST_UPDATE,
-        "Unix time when data for this service last arrived.",
-        Kind::Gauge,
-    );
-    for s in &snap.services {
-        if let Some(t) = s.last_update {
-            f.sample(&E::labels(&[("service", &s.name)]), t);
+        let mut f = out.family(
+            LAST_UPDATE,
+            "Unix time when data for this service last arrived.",
+            Kind::Gauge,
+        );
+        for s in &snap.services {
+            if let Some(t) = s.last_update {
+                f.sample(&E::labels(&[("service", &s.name)]), t);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Response times in milliseconds, sizes in bytes, rates per second. The `Aggregated` row
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
+use super::{MetricSet, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 use crate::model::update::AGGREGATED;
@@ -86,85 +87,111 @@ const STATS: [(&str, &str, Kind, StatFn); 10] = [
     ),
 ];
 
-/// Writes the seed families for `snap`.
-pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
-    let services: Vec<E::Labels> = snap
-        .services
-        .iter()
-        .map(|s| E::labels(&[("service", &s.name)]))
-        .collect();
-    let mut f = out.family(USER_COUNT, "Swarmed users", Kind::Gauge);
-    for (s, l) in snap.services.iter().zip(&services) {
-        if let Some(users) = s.users {
-            f.sample(l, users as f64);
+/// The seed set (`--metrics seed`).
+#[derive(Debug, Clone, Copy)]
+pub struct Seed;
+
+impl MetricSet for Seed {
+    const NAME: &'static str = "seed";
+    const FAMILIES: &'static [&'static str] = &[
+        STATE,
+        USER_COUNT,
+        ERRORS,
+        SLAVE_COUNT,
+        FAIL_RATIO,
+        "locust_stats_avg_content_length",
+        "locust_stats_avg_response_time",
+        "locust_stats_current_rps",
+        "locust_stats_current_fail_per_sec",
+        "locust_stats_max_response_time",
+        "locust_stats_ninetieth_response_time",
+        "locust_stats_median_response_time",
+        "locust_stats_min_response_time",
+        "locust_stats_num_failures",
+        "locust_stats_num_requests",
+    ];
+
+    /// Writes the seed families for `snap`.
+    fn write<E: Encoder>(snap: &Snapshot, served: Sets, out: &mut E) {
+        let _ = served;
+        let services: Vec<E::Labels> = snap
+            .services
+            .iter()
+            .map(|s| E::labels(&[("service", &s.name)]))
+            .collect();
+        let mut f = out.family(USER_COUNT, "Swarmed users", Kind::Gauge);
+        for (s, l) in snap.services.iter().zip(&services) {
+            if let Some(users) = s.users {
+                f.sample(l, users as f64);
+            }
         }
-    }
-    let mut f = out.family(ERRORS, "Locust requests errors", Kind::Gauge);
-    for s in &snap.services {
-        for e in &s.errors {
-            let l = E::labels(&[
-                ("service", &s.name),
-                ("path", &e.name),
-                ("method", &e.method),
-                ("error", &e.error),
-            ]);
-            f.sample(&l, e.occurrences as f64);
-        }
-    }
-    let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", Kind::Gauge);
-    for (s, l) in snap.services.iter().zip(&services) {
-        // The seed counts every client of the master (its web UI's list), else what the
-        // event stream reported.
-        let count = if s.worker_list.is_empty() {
-            s.workers
-        } else {
-            Some(s.worker_list.len() as u64)
-        };
-        if let Some(workers) = count {
-            f.sample(l, workers as f64);
-        }
-    }
-    let mut f = out.family(FAIL_RATIO, "Locust failure ratio", Kind::Gauge);
-    for (s, l) in snap.services.iter().zip(&services) {
-        if let Some(total) = &s.total {
-            f.sample(l, total.fail_ratio());
-        }
-    }
-    let mut f = out.family(STATE, "State of the locust swarm", Kind::Gauge);
-    for s in &snap.services {
-        f.sample(
-            &E::labels(&[("service", &s.name), ("state", s.state.as_str())]),
-            1.0,
-        );
-    }
-    let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
-    for s in &snap.services {
-        for e in &s.endpoints {
-            rows.push((
-                E::labels(&[
+        let mut f = out.family(ERRORS, "Locust requests errors", Kind::Gauge);
+        for s in &snap.services {
+            for e in &s.errors {
+                let l = E::labels(&[
                     ("service", &s.name),
                     ("path", &e.name),
                     ("method", &e.method),
-                ]),
-                e,
-            ));
+                    ("error", &e.error),
+                ]);
+                f.sample(&l, e.occurrences as f64);
+            }
         }
-        if let Some(t) = &s.total {
-            // The seed's total row: `Aggregated` as both path and method.
-            rows.push((
-                E::labels(&[
-                    ("service", &s.name),
-                    ("path", AGGREGATED),
-                    ("method", AGGREGATED),
-                ]),
-                t,
-            ));
+        let mut f = out.family(SLAVE_COUNT, "Locust number of slaves", Kind::Gauge);
+        for (s, l) in snap.services.iter().zip(&services) {
+            // The seed counts every client of the master (its web UI's list), else what the
+            // event stream reported.
+            let count = if s.worker_list.is_empty() {
+                s.workers
+            } else {
+                Some(s.worker_list.len() as u64)
+            };
+            if let Some(workers) = count {
+                f.sample(l, workers as f64);
+            }
         }
-    }
-    for (name, help, kind, value) in STATS {
-        let mut f = out.family(name, help, kind);
-        for (l, e) in &rows {
-            f.sample(l, value(e));
+        let mut f = out.family(FAIL_RATIO, "Locust failure ratio", Kind::Gauge);
+        for (s, l) in snap.services.iter().zip(&services) {
+            if let Some(total) = &s.total {
+                f.sample(l, total.fail_ratio());
+            }
+        }
+        let mut f = out.family(STATE, "State of the locust swarm", Kind::Gauge);
+        for s in &snap.services {
+            f.sample(
+                &E::labels(&[("service", &s.name), ("state", s.state.as_str())]),
+                1.0,
+            );
+        }
+        let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
+        for s in &snap.services {
+            for e in &s.endpoints {
+                rows.push((
+                    E::labels(&[
+                        ("service", &s.name),
+                        ("path", &e.name),
+                        ("method", &e.method),
+                    ]),
+                    e,
+                ));
+            }
+            if let Some(t) = &s.total {
+                // The seed's total row: `Aggregated` as both path and method.
+                rows.push((
+                    E::labels(&[
+                        ("service", &s.name),
+                        ("path", AGGREGATED),
+                        ("method", AGGREGATED),
+                    ]),
+                    t,
+                ));
+            }
+        }
+        for (name, help, kind, value) in STATS {
+            let mut f = out.family(name, help, kind);
+            for (l, e) in &rows {
+                f.sample(l, value(e));
+            }
         }
     }
 }

@@ -1,8 +1,109 @@
 //! Self-metrics: build info, and per source whether it is up, lines read and parse errors
-//! by reason, unknown events skipped; endpoints folded by the cardinality guard.
+//! by reason, unknown events skipped; endpoints folded by the cardinality guard ([`write`],
+//! from the snapshot). Every other part that counts something about itself — an output,
+//! the HTTP server, the process — implements [`SelfMetrics`] and is handed to the HTTP
+//! layer as a `dyn SelfMetrics`: the HTTP layer renders them after the sets and knows none
+//! of them by name.
 
-use crate::expose::format::encoder::{Encoder, Kind};
+use prometheus::core::Collector;
+use prometheus::process_collector::ProcessCollector;
+use prometheus::proto::MetricType;
+
+use crate::expose::format::encoder::{Encoder, Kind, Meta};
 use crate::model::snapshot::Snapshot;
+
+/// A part's own counters and gauges, written through whatever format is being rendered.
+pub trait SelfMetrics: Send + Sync {
+    /// Writes the part's families: [`Report::family`], then its samples.
+    fn report(&self, out: &mut dyn Report);
+}
+
+/// What a [`SelfMetrics`] writes through: families of counter or gauge samples. A family
+/// with no sample is not written.
+pub trait Report {
+    /// A family starts; the previous one ends.
+    fn family(&mut self, name: &str, help: &str, kind: Kind);
+    /// One sample of the current family.
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64);
+}
+
+/// [`Report`] over an [`Encoder`].
+struct Reporter<'a, E: Encoder> {
+    out: &'a mut E,
+    family: Option<(String, String, Kind)>,
+    started: bool,
+}
+
+impl<E: Encoder> Report for Reporter<'_, E> {
+    fn family(&mut self, name: &str, help: &str, kind: Kind) {
+        self.family = Some((name.to_owned(), help.to_owned(), kind));
+        self.started = false;
+    }
+
+    fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        let Some((name, help, kind)) = &self.family else {
+            return;
+        };
+        let meta = Meta {
+            name,
+            help,
+            kind: *kind,
+            unit: None,
+        };
+        if !self.started {
+            self.started = true;
+            self.out.header(&meta);
+        }
+        self.out.value(&meta, &E::labels(labels), value, None);
+    }
+}
+
+/// Writes each part's self-metrics through `out`, in order.
+pub fn write_parts<E: Encoder>(parts: &[std::sync::Arc<dyn SelfMetrics>], out: &mut E) {
+    for part in parts {
+        part.report(&mut Reporter {
+            out: &mut *out,
+            family: None,
+            started: false,
+        });
+    }
+}
+
+/// The process metrics of this process (`process_*`), where `/proc` has them.
+pub struct ProcessMetrics(ProcessCollector);
+
+impl ProcessMetrics {
+    /// The collector of this process.
+    pub fn for_self() -> Self {
+        ProcessMetrics(ProcessCollector::for_self())
+    }
+}
+
+impl SelfMetrics for ProcessMetrics {
+    fn report(&self, out: &mut dyn Report) {
+        for mf in self.0.collect() {
+            let kind = match mf.get_field_type() {
+                MetricType::COUNTER => Kind::Counter,
+                MetricType::GAUGE => Kind::Gauge,
+                // The process collector writes only counters and gauges.
+                _ => continue,
+            };
+            out.family(mf.name(), mf.help(), kind);
+            for m in mf.get_metric() {
+                let labels: Vec<(&str, &str)> = m
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name(), l.value()))
+                    .collect();
+                let value = match kind {
+                    Kind::Counter => m.get_counter().get_value(),
+                    _ => m.get_gauge().get_value(),
+                };
+                out.sample(&labels, value);
+            }
+        }
+    }
+}
 
 /// `locust_exporter_build_info{version}` 1.
 pub const BUILD_INFO: &str = "locust_exporter_build_info";

@@ -2,7 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use prometheus::proto::{Counter, LabelPair, Metric, MetricFamily, MetricType};
+use crate::expose::format::encoder::Kind;
+use crate::expose::sets::self_metrics::{Report, SelfMetrics};
 
 /// `locust_exporter_http_client_errors_total{reason}`.
 pub const CLIENT_ERRORS: &str = "locust_exporter_http_client_errors_total";
@@ -78,25 +79,18 @@ impl HttpStats {
     pub fn get(&self, e: ClientError) -> u64 {
         self.errors[e as usize].load(Ordering::Relaxed)
     }
+}
 
-    /// The family to append to the exposition (every reason, zeros included, so `rate()`
-    /// sees a counter from its start).
-    pub fn families(&self) -> Vec<MetricFamily> {
-        let mut family = MetricFamily::default();
-        family.set_name(CLIENT_ERRORS.to_owned());
-        family.set_help("HTTP clients refused, dropped or denied, by reason.".to_owned());
-        family.set_field_type(MetricType::COUNTER);
+impl SelfMetrics for HttpStats {
+    /// Every reason, zeros included, so `rate()` sees a counter from its start.
+    fn report(&self, out: &mut dyn Report) {
+        out.family(
+            CLIENT_ERRORS,
+            "HTTP clients refused, dropped or denied, by reason.",
+            Kind::Counter,
+        );
         for e in ClientError::ALL {
-            let mut label = LabelPair::default();
-            label.set_name("reason".to_owned());
-            label.set_value(e.as_str().to_owned());
-            let mut counter = Counter::default();
-            counter.set_value(self.get(e) as f64);
-            let mut metric = Metric::default();
-            metric.set_label(vec![label]);
-            metric.set_counter(counter);
-            family.mut_metric().push(metric);
+            out.sample(&[("reason", e.as_str())], self.get(e) as f64);
         }
-        vec![family]
     }
 }

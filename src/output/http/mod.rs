@@ -21,12 +21,11 @@ pub mod web_config;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use prometheus::core::Collector;
-use prometheus::process_collector::ProcessCollector;
 use tokio::sync::watch;
 use warp::http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
 use warp::Filter;
 
+use crate::expose::sets::self_metrics::{ProcessMetrics, SelfMetrics};
 use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
 use auth::{Auth, Verdict};
@@ -44,8 +43,9 @@ pub struct HttpState {
     pub sets: Sets,
     /// `--web.formats`: the formats offered (all by default).
     pub formats: Vec<Format>,
-    /// Process metrics of this process (None where /proc is unavailable).
-    process: Option<ProcessCollector>,
+    /// Whose own metrics follow the snapshot's: the process, this server, and whatever
+    /// else the wiring adds ([`HttpState::report`]).
+    parts: Vec<Arc<dyn SelfMetrics>>,
     /// Basic auth users from `--web.config.file`.
     pub auth: Auth,
     /// `http_server_config.headers`, added to every response.
@@ -53,9 +53,7 @@ pub struct HttpState {
     /// One rendering per snapshot and encoding.
     cache: RenderCache,
     /// Clients refused, dropped or denied.
-    pub stats: HttpStats,
-    /// The pusher's counters, when pushing (rendered with the self-metrics).
-    pub push: Option<Arc<crate::output::push::PushStats>>,
+    pub stats: Arc<HttpStats>,
     /// `--web.enable-lifecycle`: `POST /-/quit` sets this to true.
     pub quit: Option<watch::Sender<bool>>,
 }
@@ -78,33 +76,29 @@ impl HttpState {
                 ))
             })
             .collect();
+        let stats = Arc::new(HttpStats::default());
         HttpState {
             snapshots,
             telemetry_path,
             sets,
             formats: Format::ALL.to_vec(),
-            process: Some(ProcessCollector::for_self()),
+            parts: vec![Arc::new(ProcessMetrics::for_self()), stats.clone()],
             auth: Auth::new(web.users.clone()),
             headers,
             cache: RenderCache::default(),
-            stats: HttpStats::default(),
-            push: None,
+            stats,
             quit: None,
         }
     }
 
-    /// The exposition of `snap` in `format`, with the process and HTTP self-metrics.
+    /// Serves `part`'s own metrics after the others'.
+    pub fn report(&mut self, part: Arc<dyn SelfMetrics>) {
+        self.parts.push(part);
+    }
+
+    /// The exposition of `snap` in `format`, with every part's self-metrics.
     fn render(&self, snap: &Snapshot, format: Format) -> Vec<u8> {
-        let mut extra = self
-            .process
-            .as_ref()
-            .map(Collector::collect)
-            .unwrap_or_default();
-        extra.extend(self.stats.families());
-        if let Some(push) = &self.push {
-            extra.extend(push.families());
-        }
-        expose::render_as(format, snap, self.sets, &extra)
+        expose::render_as(format, snap, self.sets, &self.parts)
     }
 }
 

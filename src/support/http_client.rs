@@ -104,16 +104,18 @@ impl ClientSettings {
         let mut s = ClientSettings::default();
         for e in entries {
             let at = Some(e.line);
+            let flag = crate::support::yaml::boolean(&e.value);
             match (e.name().as_str(), e.value.as_str()) {
-                ("basic_auth" | "tls_config", "") => {}
+                ("basic_auth" | "tls_config", _) if e.is_map => {}
                 ("basic_auth.username", v) => user = Some(v.to_owned()),
                 ("basic_auth.password", v) => password = Some(v.to_owned()),
                 ("basic_auth.password_file", v) => password_file = Some((dir.join(v), e.line)),
                 ("tls_config.ca_file", v) => s.ca_file = Some(dir.join(v)),
                 ("tls_config.cert_file", v) => cert = Some(dir.join(v)),
                 ("tls_config.key_file", v) => key = Some(dir.join(v)),
-                ("tls_config.insecure_skip_verify", "true") => s.insecure_skip_verify = true,
-                ("tls_config.insecure_skip_verify", "false") => s.insecure_skip_verify = false,
+                ("tls_config.insecure_skip_verify", _) if flag.is_some() => {
+                    s.insecure_skip_verify = flag.unwrap_or_default();
+                }
                 (name, _) => {
                     return Err(err(
                         at,

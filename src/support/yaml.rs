@@ -1,19 +1,31 @@
-//! The YAML subset of the configuration files the exporter reads (the exporter-toolkit web
-//! config, the Prometheus HTTP client config of `--push.config.file` and
-//! `--locust.config.file`): maps nested by indentation, one `key: value` per line, plain or
-//! quoted scalars, `#` comments. Anything else (lists, flow style, multi-line scalars) is an
-//! error naming its line. Pure: text in, entries out.
+//! The settings files the exporter reads (the exporter-toolkit web config, the Prometheus
+//! HTTP client config of `--push.config.file` and `--locust.config.file`) as YAML, parsed by
+//! `yaml-rust2`: block and flow style, every quoting and escape, block scalars, anchors and
+//! aliases, comments, a byte-order mark. The files are nested maps of scalars, so a document
+//! becomes a flat list of [`Entry`]s (each with its line, for errors) that the readers check
+//! key by key. A duplicate key, a list, or more than one document is an error naming its
+//! line. Pure: text in, entries out.
+//!
+//! Booleans are read as Go's YAML 1.1 reads them ([`boolean`]), since the files are shared
+//! with Prometheus and the exporter toolkit: `yes`, `True` and `on` are true.
 
-/// One `key: value` line, with the keys of the maps it is nested in.
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// One key of a map, with the keys of the maps it is nested in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The enclosing keys, outermost first (empty at the top level).
     pub path: Vec<String>,
     /// The key.
     pub key: String,
-    /// The scalar (quotes removed); empty for a key that opens a nested map.
+    /// The scalar; empty for a key that opens a nested map.
     pub value: String,
-    /// 1-based line.
+    /// The key opens a nested map (its keys follow as entries of their own).
+    pub is_map: bool,
+    /// 1-based line of the key.
     pub line: usize,
 }
 
@@ -26,80 +38,200 @@ impl Entry {
     }
 }
 
-fn unquote(s: &str) -> &str {
-    let s = s.trim();
-    for q in ['"', '\''] {
-        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
+/// A YAML 1.1 boolean as Go's `yaml.v2` reads one (`true`, `True`, `yes`, `on`, …).
+pub fn boolean(value: &str) -> Option<bool> {
+    match value {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" => {
+            Some(true)
         }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
+        _ => None,
     }
-    s
 }
 
-/// Removes a `#` comment: one at the start of the line or after a space, outside quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    let mut prev = ' ';
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '#') if prev == ' ' || prev == '\t' => return &line[..i],
-            _ => {}
-        }
-        prev = c;
-    }
-    line
+/// A value of the document.
+#[derive(Debug, Clone)]
+enum Node {
+    /// `(key, its line, value)` in order.
+    Map(Vec<(String, usize, Node)>),
+    Scalar(String),
+    Null,
+    /// A list, at its line (not supported by any of the files).
+    Seq(usize),
 }
 
-/// Every `key: value` of `text`, in order; errors are (line, message).
-pub fn entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
-    let mut out = Vec::new();
-    // (indent, key) of the open maps.
-    let mut open: Vec<(usize, String)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = strip_comment(raw);
-        if line.trim().is_empty() {
-            continue;
+enum Frame {
+    Map {
+        anchor: usize,
+        entries: Vec<(String, usize, Node)>,
+        key: Option<(String, usize)>,
+    },
+    Seq {
+        anchor: usize,
+        line: usize,
+    },
+}
+
+/// Builds the document's tree from the parser's events, checking keys as they come.
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+    /// Where the current document starts.
+    document_line: usize,
+    error: Option<(usize, String)>,
+}
+
+fn is_null(value: &str, style: TScalarStyle) -> bool {
+    style == TScalarStyle::Plain && matches!(value, "" | "~" | "null" | "Null" | "NULL")
+}
+
+impl Builder {
+    fn fail(&mut self, line: usize, message: String) {
+        self.error.get_or_insert((line, message));
+    }
+
+    /// A complete value at `line`: a key, a map's value, or the document.
+    fn value(&mut self, node: Node, anchor: usize, line: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
         }
-        if line.trim() == "---" && i == 0 {
-            continue;
+        let mut failed = None;
+        match self.stack.last_mut() {
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => match node {
+                    Node::Scalar(k) => *key = Some((k, line)),
+                    Node::Null => *key = Some(("null".into(), line)),
+                    _ => failed = Some((line, "a key must be a plain value".to_owned())),
+                },
+                Some((k, key_line)) => {
+                    if let Some((_, first, _)) = entries.iter().find(|(e, _, _)| *e == k) {
+                        failed = Some((
+                            key_line,
+                            format!("duplicate key `{k}` (first at line {first})"),
+                        ));
+                    } else {
+                        entries.push((k, key_line, node));
+                    }
+                }
+            },
+            Some(Frame::Seq { .. }) => {}
+            None => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    failed = Some((self.document_line, "more than one YAML document".to_owned()));
+                } else {
+                    self.root = Some(node);
+                }
+            }
         }
-        let indent = line.len() - line.trim_start().len();
-        if line[..indent].contains('\t') {
-            return Err((line_no, "indented with a tab (YAML needs spaces)".into()));
+        if let Some((line, message)) = failed {
+            self.fail(line, message);
         }
-        let body = line.trim();
-        if body.starts_with('-') || body.starts_with('[') || body.starts_with('{') {
-            return Err((
-                line_no,
-                format!("`{body}`: lists and flow style are not supported"),
-            ));
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
         }
-        let Some((key, value)) = body.split_once(':') else {
-            return Err((line_no, format!("expected `key: value`, found `{body}`")));
-        };
-        while open.last().is_some_and(|(at, _)| *at >= indent) {
-            open.pop();
+        let line = mark.line();
+        match event {
+            Event::Scalar(value, style, anchor, _) => {
+                let node = if is_null(&value, style) {
+                    Node::Null
+                } else {
+                    Node::Scalar(value)
+                };
+                self.value(node, anchor, line);
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => self.value(node, 0, line),
+                None => self.fail(line, "an alias of an unknown anchor".into()),
+            },
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                anchor,
+                entries: Vec::new(),
+                key: None,
+            }),
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    anchor, entries, ..
+                }) = self.stack.pop()
+                {
+                    self.value(Node::Map(entries), anchor, line);
+                }
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { anchor, line }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { anchor, line }) = self.stack.pop() {
+                    self.value(Node::Seq(line), anchor, line);
+                }
+            }
+            Event::DocumentStart => self.document_line = line,
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
         }
-        let value = unquote(value);
-        let key = unquote(key).to_owned();
-        if key.is_empty() {
-            return Err((line_no, "a key is empty".into()));
-        }
-        if value == "|" || value == ">" {
-            return Err((line_no, "multi-line scalars are not supported".into()));
-        }
-        out.push(Entry {
-            path: open.iter().map(|(_, k)| k.clone()).collect(),
+    }
+}
+
+fn flatten(
+    entries: Vec<(String, usize, Node)>,
+    path: &[String],
+    out: &mut Vec<Entry>,
+) -> Result<(), (usize, String)> {
+    for (key, line, node) in entries {
+        let entry = |value: String, is_map: bool| Entry {
+            path: path.to_vec(),
             key: key.clone(),
-            value: value.to_owned(),
-            line: line_no,
-        });
-        if value.is_empty() {
-            open.push((indent, key));
+            value,
+            is_map,
+            line,
+        };
+        match node {
+            Node::Scalar(value) => out.push(entry(value, false)),
+            // A key with no value is as if absent (Go reads it as the zero value).
+            Node::Null => {}
+            Node::Map(inner) => {
+                out.push(entry(String::new(), true));
+                let mut inner_path = path.to_vec();
+                inner_path.push(key.clone());
+                flatten(inner, &inner_path, out)?;
+            }
+            Node::Seq(at) => {
+                return Err((
+                    at.max(line),
+                    format!("`{key}`: lists are not supported here"),
+                ))
+            }
         }
+    }
+    Ok(())
+}
+
+/// Every key of `text`'s top-level map and of the maps nested in it, in document order;
+/// errors are (line, message).
+pub fn entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut builder = Builder::default();
+    Parser::new_from_str(text)
+        .load(&mut builder, true)
+        .map_err(|e| (e.marker().line(), e.info().to_owned()))?;
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    let mut out = Vec::new();
+    match builder.root {
+        None | Some(Node::Null) => {}
+        Some(Node::Map(entries)) => flatten(entries, &[], &mut out)?,
+        Some(Node::Scalar(s)) => {
+            return Err((1, format!("expected `key: value` lines, found `{s}`")))
+        }
+        Some(Node::Seq(line)) => return Err((line, "expected a map, found a list".into())),
     }
     Ok(out)
 }
@@ -107,6 +239,14 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(text: &str) -> Vec<(String, String)> {
+        entries(text)
+            .unwrap()
+            .iter()
+            .map(|e| (e.name(), e.value.clone()))
+            .collect()
+    }
 
     #[test]
     fn nested_maps_comments_and_quotes() {
@@ -131,13 +271,62 @@ mod tests {
             ]
         );
         assert_eq!(e[8].line, 10);
+        assert!(e[0].is_map && !e[1].is_map);
     }
 
     #[test]
-    fn unsupported_yaml_names_the_line() {
+    fn yaml_means_what_yaml_says() {
+        // Escapes and quoting: the value, not the characters that wrote it.
+        assert_eq!(names("a: \"x\\\"y\"\n")[0].1, "x\"y");
+        assert_eq!(names("a: 'it''s'\n")[0].1, "it's");
+        assert_eq!(names("a: \"it\\u0027s\"\n")[0].1, "it's");
+        assert_eq!(names("a: it's # c\n")[0].1, "it's");
+        // `a:b` is a plain scalar, not a map.
+        assert_eq!(names("k: a:b\n")[0].1, "a:b");
+        // Flow style, block scalars, anchors and aliases, a byte-order mark.
+        assert_eq!(
+            names("m: {x: 1, y: \"two\"}\n"),
+            vec![
+                ("m".into(), "".into()),
+                ("m.x".into(), "1".into()),
+                ("m.y".into(), "two".into())
+            ]
+        );
+        assert_eq!(
+            names("a: |\n  line one\n  line two\n")[0].1,
+            "line one\nline two\n"
+        );
+        assert_eq!(names("a: >-\n  folded\n  text\n")[0].1, "folded text");
+        assert_eq!(names("a: &v secret\nb: *v\n")[1].1, "secret");
+        assert_eq!(names("\u{feff}a: b\n")[0].1, "b");
+        // A null value is as if the key were absent.
+        assert!(names("a: ~\nb:\n").is_empty());
+    }
+
+    #[test]
+    fn go_booleans() {
+        for t in ["true", "True", "yes", "on", "Y"] {
+            assert_eq!(boolean(t), Some(true), "{t}");
+        }
+        for f in ["false", "FALSE", "no", "off", "n"] {
+            assert_eq!(boolean(f), Some(false), "{f}");
+        }
+        assert_eq!(boolean("1"), None);
+    }
+
+    #[test]
+    fn refusals_name_the_line() {
+        let (line, message) = entries("a: 1\nb:\n  c: 2\n  c: 3\n").unwrap_err();
+        assert_eq!(line, 4);
+        assert_eq!(message, "duplicate key `c` (first at line 3)");
         assert_eq!(entries("a:\n  - x\n").unwrap_err().0, 2);
-        assert_eq!(entries("a: |\n  text\n").unwrap_err().0, 1);
         assert_eq!(entries("just text\n").unwrap_err().0, 1);
+        assert_eq!(
+            entries("a: b\n---\nc: d\n").unwrap_err(),
+            (2, "more than one YAML document".into())
+        );
+        // Uneven indentation that YAML cannot read.
+        assert_eq!(entries("a:\n    b: 1\n  c: 2\n").unwrap_err().0, 3);
         assert_eq!(entries("a:\n\tb: c\n").unwrap_err().0, 2);
     }
 }

@@ -86,6 +86,60 @@ fn basic_auth() {
     assert!(body.contains("locust_exporter_build_info"));
 }
 
+/// Basic auth through `--web.config.file` files that only a real YAML parser reads right:
+/// the hash double-quoted with an escape (`\u0024` is `$`), and the users as a flow map.
+#[test]
+fn web_config_is_read_as_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let escaped = format!("\\u0024{}", &hash[1..]);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("prom:s3cret")
+    );
+    for (name, text) in [
+        (
+            "escaped.yml",
+            format!("basic_auth_users:\n  prom: \"{escaped}\"\n"),
+        ),
+        (
+            "flow.yml",
+            format!("basic_auth_users: {{prom: '{hash}'}}\n"),
+        ),
+    ] {
+        let cfg = dir.path().join(name);
+        std::fs::write(&cfg, &text).unwrap();
+        let ex = Exporter::spawn(&["--csv", "x", "--web.config.file", cfg.to_str().unwrap()]);
+        assert_eq!(http_get(ex.addr, "/metrics", None).0, 401, "{name}: {text}");
+        let (status, _, body) = http_get(ex.addr, "/metrics", Some(&basic));
+        assert_eq!(status, 200, "{name}: {text}");
+        assert!(body.contains("locust_exporter_build_info"), "{name}");
+    }
+}
+
+/// A duplicate key in `--web.config.file` is refused at startup, naming the file and line.
+#[test]
+fn web_config_duplicate_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("basic_auth_users:\n  prom: '{hash}'\n  prom: '{hash}'\n"),
+    )
+    .unwrap();
+    let (code, _, err) = run(
+        &["--csv", "x", "--web.config.file", cfg.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    let expected = format!(
+        "{}, line 3: duplicate key `prom` (first at line 2)",
+        cfg.display()
+    );
+    assert!(err.contains(&expected), "{err}");
+}
+
 /// `tls_server_config` with a self-signed certificate made by the `openssl` command, fetched
 /// with `curl` (both skip loudly where missing): HTTPS with basic auth works, plain HTTP
 /// does not get metrics.

@@ -1,6 +1,13 @@
-//! HTTP (SPEC §6): warp routes, served by our own accept loop ([`server`]). Reads snapshots
-//! through a `watch::Receiver` and never writes to the model, so a scrape never blocks
-//! ingestion and always serves one consistent snapshot.
+//! HTTP: one hyper service function ([`handle`]) served by our own accept loop
+//! ([`server`]). Reads snapshots through a `watch::Receiver` and never writes to the model,
+//! so a scrape never blocks ingestion and always serves one consistent snapshot.
+//!
+//! ## Motivation: hyper without a framework
+//! Five fixed routes, each answering `GET`/`HEAD` (or `POST` for quit) behind the same
+//! auth, need a method check, a path match and three headers; the accept loop, TLS,
+//! timeouts and connection limits are ours ([`server`]). A framework's router would only
+//! wrap that `match`, so the request is read straight from hyper's `Request` and warp is
+//! not a dependency.
 //!
 //! Routes (`GET`, and `HEAD` wherever `GET` is): the telemetry path (default `/metrics`),
 //! `/` (landing page), `/-/healthy`, `/-/ready`; and `POST /-/quit` with
@@ -21,9 +28,10 @@ pub mod web_config;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Response, StatusCode};
 use tokio::sync::watch;
-use warp::http::{header, HeaderName, HeaderValue, Method, Response, StatusCode};
-use warp::Filter;
 
 use crate::expose::sets::self_metrics::{ProcessMetrics, SelfMetrics};
 use crate::expose::{self, Format, Sets};
@@ -238,30 +246,22 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
     r
 }
 
-/// The warp filter: every request goes to [`respond`]; `HEAD` gets `GET`'s headers and no
-/// body (hyper leaves the body out and keeps its length).
-pub fn routes(
-    state: Arc<HttpState>,
-) -> impl Filter<Extract = (Response<Bytes>,), Error = warp::Rejection> + Clone {
-    warp::method()
-        .and(warp::path::full())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("accept-encoding"))
-        .and(warp::header::optional::<String>("accept"))
-        .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  authorization: Option<String>,
-                  accept_encoding: Option<String>,
-                  accept: Option<String>| {
-                let req = Request {
-                    method,
-                    path: path.as_str().to_owned(),
-                    authorization,
-                    accept_encoding,
-                    accept,
-                };
-                respond(req, state.clone())
-            },
-        )
+/// The service function: reads what [`respond`] needs from `req` (a header that is not
+/// visible ASCII counts as absent); `HEAD` gets `GET`'s headers and no body (hyper leaves
+/// the body out and keeps its length).
+pub async fn handle<B>(req: hyper::Request<B>, state: Arc<HttpState>) -> Response<Full<Bytes>> {
+    let text = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let request = Request {
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        authorization: text(header::AUTHORIZATION),
+        accept_encoding: text(header::ACCEPT_ENCODING),
+        accept: text(header::ACCEPT),
+    };
+    respond(request, state).await.map(Full::new)
 }

@@ -1,4 +1,4 @@
-//! The accept loop and connection discipline: warp's routes served by hyper on connections
+//! The accept loop and connection discipline: [`super::handle`] served by hyper on connections
 //! we accept ourselves, plain or TLS, so that every limit is ours to set.
 //!
 //! * At most [`Limits::max_connections`] at once; one more is answered `503` at once and
@@ -21,11 +21,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::service::Service;
+use hyper::service::{service_fn, Service};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -222,7 +221,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
-/// The hyper service: tells the watchdog a request's head is in, then runs warp's routes.
+/// The hyper service: tells the watchdog a request's head is in, then runs [`super::handle`].
 #[derive(Clone)]
 struct Hooked<S> {
     inner: S,
@@ -248,7 +247,11 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let service = TowerToHyperService::new(warp::service(super::routes(state.clone())));
+    let handler = state.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let state = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(super::handle(req, state).await) }
+    });
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

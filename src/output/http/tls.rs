@@ -1,6 +1,6 @@
 //! TLS for `--web.config.file`'s `tls_server_config`: rustls (ring provider). The accept
 //! loop in [`super::server`] handshakes each connection with this acceptor and serves the
-//! same warp routes over it; ALPN offers HTTP/2 unless `http_server_config.http2` is false.
+//! same service over it; ALPN offers HTTP/2 unless `http_server_config.http2` is false.
 
 use std::sync::Arc;
 

@@ -133,8 +133,8 @@ impl WebConfig {
             let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
             let (key, value, line) = (e.key.as_str(), e.value.as_str(), e.line);
             match (path.as_slice(), key) {
-                ([], "tls_server_config") if value.is_empty() => tls = Some((line, None, None)),
-                ([], "basic_auth_users" | "http_server_config") if value.is_empty() => {}
+                ([], "tls_server_config") if e.is_map => tls = Some((line, None, None)),
+                ([], "basic_auth_users" | "http_server_config") if e.is_map => {}
                 ([], other) => {
                     return Err((
                         line,
@@ -164,15 +164,11 @@ impl WebConfig {
                     }
                 }
                 (["http_server_config"], "http2") => {
-                    config.http2 = match value {
-                        "true" => true,
-                        "false" => false,
-                        other => {
-                            return Err((line, format!("http_server_config.http2: `{other}` is not true or false")))
-                        }
-                    }
+                    config.http2 = crate::support::yaml::boolean(value).ok_or_else(|| {
+                        (line, format!("http_server_config.http2: `{value}` is not true or false"))
+                    })?;
                 }
-                (["http_server_config"], "headers") if value.is_empty() => {}
+                (["http_server_config"], "headers") if e.is_map => {}
                 (["http_server_config", "headers"], name) => {
                     check_header(name, value).map_err(|m| (line, m))?;
                     config.headers.push((name.to_owned(), value.to_owned()));

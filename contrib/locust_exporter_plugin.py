@@ -6,7 +6,7 @@ Use it next to your locustfile (the plugin first, see "Standard output" below):
     locust -f contrib/locust_exporter_plugin.py,locustfile.py --exporter-events events.jsonl ...
 
 Requests are aggregated in the process and written once a second, one line per endpoint
-(the `requests` line of locust-exporter's `--events` format, README "Event lines"):
+(the `requests` line of locust-exporter's `--events` format, docs/events.md, "Batches"):
 
     {"event":"requests","time":1795542100.123,"request_type":"GET","name":"/item/[id]",
      "requests":812,"errors":[["HTTPError('500 Server Error: ...')",3]],"timed":812,

@@ -1,6 +1,6 @@
 """Unit tests of the plugin's lines (run with the venv's Python; see test.sh).
 
-They check that each `requests` line is valid JSON with the fields README "Event lines"
+They check that each `requests` line is valid JSON with the fields docs/events.md ("Batches")
 documents, that its sums are exactly Locust's, that its histogram buckets hold the times,
 and that error texts are Locust's own.
 """

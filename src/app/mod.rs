@@ -1,25 +1,21 @@
 //! Wiring: spawns the sources, the ingest task, the HTTP server, the pusher and the
 //! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
-//! `POST /-/quit`. The inputs are built once ([`sources`]) and either run here or read to
+//! `POST /-/quit`. The inputs are built once ([`build::sources`]) and either run here or read to
 //! their end by `--once` ([`once()`]).
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::ingest::{self, wall_clock, Ingest};
 use crate::model::snapshot::{RunState, Snapshot};
-use crate::model::{Model, ModelConfig};
-use crate::output::http::web_config::{WebConfig, WebConfigError};
+use crate::model::Model;
+use crate::output::http::web_config::WebConfig;
 use crate::output::http::{self, HttpState};
-use crate::output::push::{PushError, Pusher, REQUEST_TIMEOUT};
-use crate::source::ReadError;
-use crate::support::http_client::{ClientConfigError, HttpClient};
+use crate::output::push::PushError;
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
@@ -29,84 +25,12 @@ pub const CHANNEL_CAPACITY: usize = 64;
 /// The final push on exit is given this long (within the 5 s a stop may take).
 pub const FINAL_PUSH_TIMEOUT: Duration = Duration::from_secs(4);
 
+pub mod build;
+mod error;
 mod once;
-pub mod sources;
 
+pub use error::AppError;
 pub use once::once;
-
-/// A failure that stops the program.
-#[derive(Debug, Error)]
-pub enum AppError {
-    /// The listen address cannot be bound. Exit code 1.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address as given.
-        address: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// `--web.config.file` is unusable. Exit code 2.
-    #[error(transparent)]
-    WebConfig(#[from] WebConfigError),
-    /// A client settings file is unusable. Exit code 2.
-    #[error(transparent)]
-    ClientConfig(#[from] ClientConfigError),
-    /// Installing signal handlers or writing `--once`'s output failed. Exit code 1.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// `--once` could not read an input. Exit code 1.
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    /// The push (`--once --push.url`, or the final push on exit) failed. Exit code 1.
-    #[error("push to {url} failed: {source}")]
-    Push {
-        /// `--push.url`.
-        url: String,
-        /// Why.
-        source: PushError,
-    },
-}
-
-impl AppError {
-    /// The process exit code for this error (SPEC §2).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            AppError::WebConfig(_) | AppError::ClientConfig(_) => 2,
-            AppError::Bind { .. }
-            | AppError::Io { .. }
-            | AppError::Read(_)
-            | AppError::Push { .. } => 1,
-        }
-    }
-}
-
-/// The model settings a configuration asks for.
-pub fn model_config(config: &Config) -> ModelConfig {
-    ModelConfig {
-        stale_after_secs: 3.0 * config.poll_interval.as_secs_f64(),
-        max_endpoints: config.max_endpoints,
-        max_errors_per_endpoint: config.max_errors_per_endpoint,
-        max_exceptions: config.max_exceptions,
-        buckets: Arc::from(config.buckets.as_slice()),
-    }
-}
-
-/// The pusher `--push.*` asks for, if any.
-pub(crate) fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
-    let Some(push) = &config.push else {
-        return Ok(None);
-    };
-    let client = HttpClient::new("--push.config.file", &push.client, REQUEST_TIMEOUT)?;
-    if push.client.insecure_skip_verify {
-        tracing::warn!(url = %push.config.url, "TLS certificates of the Pushgateway are not verified (insecure_skip_verify).");
-    }
-    Ok(Some(Pusher::new(push.config.clone(), client, config.sets)))
-}
 
 /// True when every service has been stopped and every stdin stream has ended (and there is
 /// at least one service): what `--exit-after-stop` waits for.
@@ -116,7 +40,7 @@ pub fn all_done(snap: &Snapshot) -> bool {
         && snap
             .sources
             .iter()
-            .filter(|s| s.source == sources::STDIN_SOURCE)
+            .filter(|s| s.source == build::STDIN_SOURCE)
             .all(|s| s.ended)
 }
 
@@ -169,8 +93,8 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .as_ref()
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
-    let pusher = pusher(&config)?;
-    let inputs = sources::sources(&config)?;
+    let pusher = build::pusher(&config)?;
+    let inputs = build::sources(&config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let signals = shutdown_signal()?;
@@ -195,7 +119,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     }
     drop(chunk_tx);
     let ingest_task = tokio::spawn(ingest::run(
-        Ingest::new(Model::new(model_config(&config))),
+        Ingest::new(Model::new(build::model_config(&config))),
         chunk_rx,
         snap_tx,
     ));

@@ -10,7 +10,8 @@ use crate::expose;
 use crate::ingest::{wall_clock, Ingest};
 use crate::model::Model;
 
-use super::{model_config, pusher, sources, AppError};
+use super::build::{model_config, pusher, sources};
+use super::error::AppError;
 
 /// Reads everything present, writes the exposition to `out`, and pushes it when
 /// `--push.url` is given. An input with nothing to read (no file, empty standard input, a
@@ -19,7 +20,7 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
     let pusher = pusher(config)?;
     let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
-    for mut source in sources::sources(config)? {
+    for mut source in sources(config)? {
         source.read_now(&mut |chunk| ingest.apply(chunk, now))?;
     }
     ingest.end_of_input(now);

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
-use super::FastHash;
+use super::config::FastHash;
 
 /// An endpoint's identity: (method, name).
 pub type Key = (Arc<str>, Arc<str>);

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::cardinality::{cut_label_arc, Guard, Key};
+use super::config::{ModelConfig, View};
 use super::update::{
     cut_chars, CurrentRates, EndpointStats, ExceptionCount, Failure, HistoryRow, StatsTable,
     MAX_MESSAGE_CHARS,
 };
 use super::window::CounterWindow;
-use super::{ModelConfig, View};
 
 /// The CSV feed of one service.
 #[derive(Debug, Default, Clone)]

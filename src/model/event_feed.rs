@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cardinality::{cut_label, Guard, Key};
+use super::config::{FastHash, ModelConfig, View};
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
 use super::update::{EndpointStats, ExceptionCount, Failure, Request, RequestBatch, AGGREGATED};
-use super::{FastHash, ModelConfig, View};
 
 /// The endpoints of one name, by method (a name rarely has more than a few).
 type ByMethod = Vec<(Arc<str>, EventEndpoint)>;

@@ -1,4 +1,5 @@
-//! The stats model (SPEC §4): pure and deterministic.
+//! The stats model: pure and deterministic (the rules it keeps: `docs/metrics.md`, "How
+//! values are derived").
 //!
 //! It imports nothing else from the crate, reads no clock (every call takes `now`, Unix
 //! seconds) and does no I/O, so it is tested with plain unit and property tests. Callers
@@ -6,10 +7,12 @@
 //! [`Model::apply`] for one), and read immutable [`snapshot::Snapshot`]s back.
 //!
 //! Layout: `service` holds a service's run state and routes updates to its two feeds,
-//! `csv_feed` (the files' snapshots and rates) and `event_feed` (per-request counting,
-//! with [`endpoint`] and [`window`]); `guard` bounds the endpoints both feeds admit.
+//! `csv_feed` (the files' whole reads and rates) and `event_feed` (per-request counting,
+//! with [`endpoint`] and [`window`]); `cardinality` bounds the endpoints both feeds admit;
+//! `config` holds the settings and the view a feed serves, which every room imports.
 
 mod cardinality;
+mod config;
 mod csv_feed;
 pub mod endpoint;
 mod event_feed;
@@ -22,50 +25,10 @@ pub mod window;
 use std::sync::Arc;
 
 pub use cardinality::{cut_label, MAX_FOLDED_REMEMBERED, MAX_LABEL_BYTES, OTHER};
+pub use config::{FastHash, ModelConfig};
 use service::Service;
 use snapshot::Snapshot;
-use update::{EndpointStats, ExceptionCount, Failure, Update};
-
-/// The hasher of the model's hot maps (endpoint names, failures): foldhash, seeded per
-/// process (names and error texts come from input). On the ingest bench it measured
-/// 3.89 M events/s against 3.56 M/s with the FNV-1a it replaced.
-pub type FastHash = foldhash::fast::RandomState;
-
-/// Model settings, fixed at start.
-#[derive(Debug, Clone)]
-pub struct ModelConfig {
-    /// A service with no update for this long is `stopped` (3 poll intervals).
-    pub stale_after_secs: f64,
-    /// Cardinality guard: distinct (method, name) per service before folding (`--max-endpoints`).
-    pub max_endpoints: usize,
-    /// Distinct error texts per endpoint before folding (`--max-errors-per-endpoint`).
-    pub max_errors_per_endpoint: usize,
-    /// Distinct exception messages per service before folding (`--max-exceptions`).
-    pub max_exceptions: usize,
-    /// Prometheus bucket upper bounds in seconds, ascending (`--buckets`).
-    pub buckets: Arc<[f64]>,
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig {
-            stale_after_secs: 3.0,
-            max_endpoints: 2000,
-            max_errors_per_endpoint: 20,
-            max_exceptions: 200,
-            buckets: Arc::from(&endpoint::DEFAULT_BUCKETS[..]),
-        }
-    }
-}
-
-/// What one feed of a service serves.
-#[derive(Debug)]
-struct View {
-    endpoints: Vec<EndpointStats>,
-    total: Option<EndpointStats>,
-    errors: Vec<Failure>,
-    exceptions: Vec<ExceptionCount>,
-}
+use update::Update;
 
 /// All services, sorted by name.
 #[derive(Debug, Clone)]

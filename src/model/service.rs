@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use super::cardinality::Guard;
+use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
 use super::update::{HistoryRow, RunnerStatus, Update, WorkerState};
-use super::{ModelConfig, View};
 
 /// One service's state.
 #[derive(Debug, Clone)]

@@ -1,0 +1,61 @@
+//! What stops the program, and its exit code.
+
+use std::io;
+
+use thiserror::Error;
+
+use crate::output::http::web_config::WebConfigError;
+use crate::output::push::PushError;
+use crate::source::ReadError;
+use crate::support::http_client::ClientConfigError;
+
+/// A failure that stops the program.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The listen address cannot be bound. Exit code 1.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address as given.
+        address: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `--web.config.file` is unusable. Exit code 2.
+    #[error(transparent)]
+    WebConfig(#[from] WebConfigError),
+    /// A client settings file is unusable. Exit code 2.
+    #[error(transparent)]
+    ClientConfig(#[from] ClientConfigError),
+    /// Installing signal handlers or writing `--once`'s output failed. Exit code 1.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `--once` could not read an input. Exit code 1.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The push (`--once --push.url`, or the final push on exit) failed. Exit code 1.
+    #[error("push to {url} failed: {source}")]
+    Push {
+        /// `--push.url`.
+        url: String,
+        /// Why.
+        source: PushError,
+    },
+}
+
+impl AppError {
+    /// The process exit code for this error (`docs/configuration.md`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::WebConfig(_) | AppError::ClientConfig(_) => 2,
+            AppError::Bind { .. }
+            | AppError::Io { .. }
+            | AppError::Read(_)
+            | AppError::Push { .. } => 1,
+        }
+    }
+}

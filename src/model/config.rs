@@ -1,0 +1,48 @@
+//! The model's settings and the view a feed serves: what every room of the model imports,
+//! kept apart from the door ([`super::Model`]) so no room imports the door.
+
+use std::sync::Arc;
+
+use super::endpoint;
+use super::update::{EndpointStats, ExceptionCount, Failure};
+
+/// The hasher of the model's hot maps (endpoint names, failures): foldhash, seeded per
+/// process (names and error texts come from input). On the ingest bench it measured
+/// 3.89 M events/s against 3.56 M/s with the FNV-1a it replaced.
+pub type FastHash = foldhash::fast::RandomState;
+
+/// Model settings, fixed at start.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// A service with no update for this long is `stopped` (3 poll intervals).
+    pub stale_after_secs: f64,
+    /// Cardinality guard: distinct (method, name) per service before folding (`--max-endpoints`).
+    pub max_endpoints: usize,
+    /// Distinct error texts per endpoint before folding (`--max-errors-per-endpoint`).
+    pub max_errors_per_endpoint: usize,
+    /// Distinct exception messages per service before folding (`--max-exceptions`).
+    pub max_exceptions: usize,
+    /// Prometheus bucket upper bounds in seconds, ascending (`--buckets`).
+    pub buckets: Arc<[f64]>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            stale_after_secs: 3.0,
+            max_endpoints: 2000,
+            max_errors_per_endpoint: 20,
+            max_exceptions: 200,
+            buckets: Arc::from(&endpoint::DEFAULT_BUCKETS[..]),
+        }
+    }
+}
+
+/// What one feed of a service serves.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub(crate) endpoints: Vec<EndpointStats>,
+    pub(crate) total: Option<EndpointStats>,
+    pub(crate) errors: Vec<Failure>,
+    pub(crate) exceptions: Vec<ExceptionCount>,
+}

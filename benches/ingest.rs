@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
-//! JSON-lines events: parse + apply to the model, per second on one core (SPEC §7 target:
+//! JSON-lines events: parse + apply to the model, per second on one core (target in `docs/performance.md`:
 //! ≥ 2 M events/s), for each way a line can be decoded:
 //! * `plugin_layout`: the plugin's exact layout with millisecond-rounded times (the layout
 //!   the fast template path reads; the figure compared across versions);

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
 //! Whole-process figures with the release binary:
 //! * latency from an in-place `_stats.csv` rewrite (Locust's seek/write/truncate) to the new
-//!   value in `/metrics`, over real HTTP (SPEC §7 target: < 50 ms), measured by criterion;
+//!   value in `/metrics`, over real HTTP (target in `docs/performance.md`: < 50 ms), measured by criterion;
 //! * resident memory while following a `_stats.csv` with 1,000 endpoints (target < 20 MiB);
 //! * CPU used while idle for 10 s (target: near zero).
 //!

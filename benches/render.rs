@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a failed unwrap is a failed run
-//! `expose::render_as` for 1,000 and 10,000 endpoints (SPEC §7 targets: < 5 ms and < 50 ms),
+//! `expose::render_as` for 1,000 and 10,000 endpoints (targets in `docs/performance.md`: < 5 ms and < 50 ms),
 //! for CSV-fed endpoints (11 percentile columns) and event-fed ones (classic buckets and a
 //! native histogram of ~170 buckets, times 50–300 ms, too), in each format: `csv/N` and
 //! `events/N` are text 0.0.4, `*-openmetrics/N` and `*-protobuf/N` the others. Endpoint

@@ -1,4 +1,4 @@
-//! The command line exactly as typed (SPEC §2): clap derive, help text, no validation
+//! The command line exactly as typed (`docs/configuration.md`): clap derive, help text, no validation
 //! beyond syntax. [`crate::config::Config::from_args`] validates.
 
 use std::path::PathBuf;

@@ -12,7 +12,7 @@
 //!
 //! ## Memory
 //! The HDR histogram (10.7 KiB) and the native histogram (4 bytes a bucket between the
-//! fastest and the slowest answer: 3.4 KiB for 1 ms … 10 s) keep an endpoint under SPEC §7's
+//! fastest and the slowest answer: 3.4 KiB for 1 ms … 10 s) keep an endpoint under the performance budget's (`docs/performance.md`)
 //! 16 KiB while its response times span less than 2^19.8 (1 ms … 15 min); an endpoint that
 //! answers both in a microsecond and in a day takes up to 20 KiB.
 //!

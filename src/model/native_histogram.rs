@@ -5,7 +5,7 @@
 //! Bucket `i` holds values in `(base^(i-1), base^i]` seconds, `base = 2^(2^-schema)`. With
 //! schema 6, `base = 2^(1/64) ≈ 1.01089`: every bucket is at most 1.09 % wide, so a quantile
 //! `histogram_quantile` interpolates inside one bucket is within 1.09 % of the true value,
-//! whatever the distribution — inside the 2 % the issue asks for. Schema 5 (2.19 %) would
+//! whatever the distribution — inside the 2 % `docs/performance.md` promises. Schema 5 (2.19 %) would
 //! not guarantee it; schema 7 (0.54 %) doubles the buckets (series size and memory) for
 //! precision nobody asked for. Values at or below [`ZERO_THRESHOLD`] (about 1 µs) count in
 //! the zero bucket: Locust reports 0 ms for some failures, and no timing below a microsecond

@@ -14,7 +14,7 @@ use super::native_histogram::NativeBuckets;
 /// The name (and, in the seed set, the method) of Locust's total row.
 pub const AGGREGATED: &str = "Aggregated";
 
-/// Exception messages are cut to this many characters (SPEC §5), wherever they come from.
+/// Exception messages are cut to this many characters (`docs/metrics.md`), wherever they come from.
 pub const MAX_MESSAGE_CHARS: usize = 200;
 
 /// Cuts `s` to at most `max` characters.
@@ -174,7 +174,7 @@ pub struct Request<'a> {
 }
 
 /// A producer's aggregate of one endpoint's requests over a flush period (the plugin's
-/// `requests` line, SPEC §3.2 as amended by the native-histogram issue). The parser checks
+/// `requests` line, `docs/events.md`, "Batches"). The parser checks
 /// that its numbers agree with each other before it becomes one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestBatch<'a> {

@@ -1,4 +1,4 @@
-//! One JSON line → an [`Update`] (SPEC §3.2).
+//! One JSON line → an [`Update`] (`docs/events.md`).
 //!
 //! Fields are those of Locust's `request` event hook. `event` defaults to `request`;
 //! `request_type` may be given as `method`; `response_time` is in ms; `response_length`

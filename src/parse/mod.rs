@@ -5,8 +5,8 @@
 //! ([`ParseError::Incomplete`]) distinct from "invalid", because a torn `_stats.csv` read is
 //! normal and is simply read again, while a bad value is counted and logged.
 //!
-//! Two entry points cover every input: [`snapshot`] for a whole file Locust rewrites in
-//! place, and [`stream::LineParser`] for the lines of an appended file or a stream, which
+//! Two entry points cover every input: [`whole_file`] for a whole file Locust rewrites in
+//! place, and [`sniff::LineParser`] for the lines of an appended file or a stream, which
 //! decides from the first line what the stream is (JSON events, a `_stats_history.csv`, a
 //! `_stats.csv`).
 

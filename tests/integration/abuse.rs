@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::util::*;
+use crate::support::*;
 
 /// 300 clients ask for a 2,000-endpoint event exposition (≈ 9 MB) and never read it: the
 /// exporter's resident memory grows by less than 50 MB (every response shares one body).

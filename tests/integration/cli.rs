@@ -1,7 +1,7 @@
-//! Exit codes and messages (SPEC §2): bad arguments → 2 naming the flag; the listen address
+//! Exit codes and messages (`docs/configuration.md`): bad arguments → 2 naming the flag; the listen address
 //! in use → 1 naming the address; `--once` → 0; SIGTERM → 0.
 
-use crate::util::*;
+use crate::support::*;
 
 #[test]
 fn bad_arguments_exit_2_naming_the_flag() {

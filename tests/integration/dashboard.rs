@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::locust::{locust_command, venv_bin, wait_child, Target};
-use crate::util::*;
+use crate::support::*;
 
 /// Every (panel title, target expression) of the dashboard, with its variables filled in as
 /// Grafana would for "All" services and a 1 m rate interval.

@@ -1,8 +1,8 @@
-//! JSON-lines events (SPEC §3.2) through stdin and files.
+//! JSON-lines events (`docs/events.md`) through stdin and files.
 
 use std::io::Write;
 
-use crate::util::*;
+use crate::support::*;
 
 fn request(time: f64, method: &str, name: &str, ms: f64, len: u64, error: Option<&str>) -> String {
     let exception = error.map_or("null".to_owned(), |e| format!("{e:?}"));
@@ -276,7 +276,7 @@ fn histograms_aggregate_across_generators() {
         ("locust_request_failures_total", 0.0),
         ("locust_request_duration_seconds_sum", 1e-9),
     ] {
-        for s in whole.find(name, &[]) {
+        for s in whole.find_some(name, &[]) {
             let labels: Vec<(&str, &str)> = s
                 .labels
                 .iter()

@@ -2,7 +2,7 @@
 //! `UPDATE_GOLDEN=1`), validated by `promtool check metrics`, and checked value by value
 //! against the fixture's own CSV files read independently.
 
-use crate::util::*;
+use crate::support::*;
 
 /// (fixture prefix under fixtures/, golden name).
 const FIXTURES: [(&str, &str); 8] = [
@@ -108,7 +108,7 @@ fn values_equal_the_csv_files_exactly() {
             Some(1.0),
             "{prefix}"
         );
-        for up in m.find("locust_exporter_source_up", &[]) {
+        for up in m.find_some("locust_exporter_source_up", &[]) {
             assert_eq!(up.value, 1.0, "{prefix}: {:?}", up.labels);
         }
     }
@@ -164,7 +164,7 @@ fn a_finished_run_serves_no_current_activity() {
     assert_eq!(m.get("locust_state", &[("state", "stopped")]), Some(1.0));
     assert_eq!(m.get("locust_user_count", &[]), Some(0.0));
     assert_eq!(m.get("locust_users", &[]), Some(0.0));
-    for s in m.find("locust_stats_current_rps", &[]) {
+    for s in m.find_some("locust_stats_current_rps", &[]) {
         assert_eq!(s.value, 0.0, "{:?}", s.labels);
     }
     assert!(

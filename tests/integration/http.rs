@@ -1,9 +1,9 @@
-//! HTTP (SPEC §6): routes, content types, health and readiness, the landing page, a custom
+//! HTTP (`docs/operating.md`): routes, content types, health and readiness, the landing page, a custom
 //! telemetry path, basic auth from `--web.config.file`, process metrics.
 
 use base64::Engine as _;
 
-use crate::util::*;
+use crate::support::*;
 
 #[test]
 fn routes_and_content_types() {

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::*;
+use crate::support::*;
 
 const TAG: &str = "locust-exporter:test";
 

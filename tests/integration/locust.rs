@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::*;
+use crate::support::*;
 
 /// The venv's `bin/` directory, or None (after saying so loudly).
 pub fn venv_bin(test: &str) -> Option<PathBuf> {

@@ -34,8 +34,10 @@ mod serving;
 mod shipping;
 /// Event streams: the plugin owns its stdout; one directory or glob follows a fleet.
 mod streams;
-/// Helpers: spawn, scrape, parse, wait.
-mod util;
+/// The structure drawn from the imports: floors, no circles.
+mod structure;
+/// The harness: the binary, HTTP, the exposition, CSV files, real servers.
+mod support;
 /// The web UI input, replayed from recordings of four Locust versions.
 mod webui;
 /// The web UI input against a real Locust's web UI (and the seed collector beside it).

@@ -3,7 +3,7 @@
 //! histogram of event input works with `histogram_quantile`. Skips loudly without the
 //! binary, unless `REQUIRE_PROMETHEUS=1`.
 
-use crate::util::*;
+use crate::support::*;
 
 #[test]
 fn prometheus_scrapes_and_queries() {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::util::*;
+use crate::support::*;
 
 /// Writes the four files the way Locust's `StatsCSVFileWriter` does.
 struct LocustWriter {

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::util::*;
+use crate::support::*;
 
 const AGG: [(&str, &str); 2] = [("path", "Aggregated"), ("method", "Aggregated")];
 

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::util::*;
+use crate::support::*;
 
 const FIXTURE: &str = "fixtures/locust-2.47.0/standalone-full-history/run";
 
@@ -39,7 +39,8 @@ fn closed_within(s: &mut std::net::TcpStream, secs: u64) -> Option<Duration> {
 fn head_answers_like_get_without_a_body() {
     let ex = Exporter::spawn(&["--csv", FIXTURE]);
     ex.wait_for(5, "data", |m| {
-        m.get("locust_stats_num_requests", &[]).is_some()
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .is_some()
     });
     for path in ["/metrics", "/", "/-/healthy"] {
         let (status, head, body) = http_request(ex.addr, "HEAD", path, "");
@@ -60,7 +61,8 @@ fn head_answers_like_get_without_a_body() {
 fn gzip_when_asked_decompresses_to_the_exposition() {
     let ex = Exporter::spawn(&["--csv", FIXTURE]);
     ex.wait_for(5, "data", |m| {
-        m.get("locust_stats_num_requests", &[]).is_some()
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .is_some()
     });
     let (status, head, body) =
         http_request(ex.addr, "GET", "/metrics", "Accept-Encoding: gzip\r\n");
@@ -191,7 +193,8 @@ fn a_client_that_does_not_read_is_dropped() {
 fn sigterm_exits_within_five_seconds_whatever_clients_do() {
     let ex = Exporter::spawn(&["--csv", FIXTURE]);
     ex.wait_for(5, "data", |m| {
-        m.get("locust_stats_num_requests", &[]).is_some()
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .is_some()
     });
     // One client mid-request, one that asked and does not read, one idle.
     let mut half = ex.connect();

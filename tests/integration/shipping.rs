@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::locust::{locust_command, venv_bin, wait_child, Target};
-use crate::util::*;
+use crate::support::*;
 
 const FIXTURE: &str = "fixtures/locust-2.47.0/standalone-full-history/run";
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::locust::{venv_bin, wait_child, Target};
-use crate::util::*;
+use crate::support::*;
 
 fn request(name: &str) -> String {
     format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"GET\",\"name\":\"{name}\",\"response_time\":1.5,\"response_length\":1,\"exception\":null}}\n")

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::util::*;
+use crate::support::*;
 
 const VERSIONS: [&str; 4] = ["1.6.0", "2.8.6", "2.20.1", "2.47.0"];
 
@@ -47,12 +47,15 @@ fn running_values_equal_the_recording(version: &str, mode: &str) {
             .as_str()
             .filter(|m| !m.is_empty())
             .unwrap_or("Aggregated");
+        let expected = s["current_rps"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what}: no current_rps for {method} {name}"));
         assert_eq!(
-            m.get(
+            m.get_one(
                 "locust_stats_current_rps",
                 &[("path", name), ("method", method)]
             ),
-            s["current_rps"].as_f64(),
+            expected,
             "{what}: {method} {name}"
         );
     }
@@ -119,7 +122,8 @@ fn containersolutions_set_from_a_web_ui() {
             "200ms",
         ]);
         let m = ex.wait_for(10, "the first poll", |m| {
-            m.get("locust_requests_num_requests", &[]).is_some()
+            m.get("locust_requests_num_requests", &[("name", "Aggregated")])
+                .is_some()
         });
         let (h, rows) = read_csv(&dir.join("requests.csv"));
         let total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
@@ -150,7 +154,9 @@ fn containersolutions_set_from_a_web_ui() {
             Some(p95),
             "{version}: the real current p95, not 0"
         );
-        assert!(m.get("locust_errors", &[("method", "GET")]).is_some());
+        assert!(!m
+            .find_some("locust_errors", &[("method", "GET")])
+            .is_empty());
         assert!(
             m.find("locust_stats_num_requests", &[]).is_empty(),
             "only the asked set"

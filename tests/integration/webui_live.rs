@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::locust::{venv_bin, Target};
-use crate::util::*;
+use crate::support::*;
 
 /// A Locust with its web UI on 127.0.0.1 (killed on drop).
 struct LiveLocust {
@@ -360,7 +360,10 @@ fn live_containersolutions_dashboard_queries_in_prometheus() {
             "locust_requests_num_requests{{method=\"{method}\",name=\"{}\"}}",
             name.replace('\\', "\\\\").replace('"', "\\\"")
         );
-        assert_eq!(prometheus.query(&q), s["num_requests"].as_f64(), "{q}");
+        let expected = s["num_requests"]
+            .as_f64()
+            .expect("Locust gives num_requests");
+        assert_eq!(prometheus.query(&q), Some(expected), "{q}");
     }
     assert_eq!(
         prometheus.query("locust_users"),

@@ -1,5 +1,5 @@
 //! The `containersolutions` set: the names, types, labels and total-row convention of the
-//! ContainerSolutions Go exporter (`shared/compat/containersolutions.md`), so its Grafana
+//! ContainerSolutions Go exporter (`docs/migrating-from-go.md`), so its Grafana
 //! dashboards (11985, 24526) work unchanged — with its bugs fixed where a dashboard cannot
 //! tell: real current p50/p95 (the Go exporter reads keys Locust renamed and serves 0),
 //! `spawning` counted as hatching, workers counted from Locust's worker list.

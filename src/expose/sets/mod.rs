@@ -1,6 +1,6 @@
 //! The metric sets: *what* is served. Each set is one file behind [`MetricSet`] — its name
 //! for `--metrics`, the families it writes, the families it leaves to another set served
-//! beside it, and its writer — and one line in [`registry!`] below. Names, conflicts and
+//! beside it, and its writer — and one line in the `registry!` below. Names, conflicts and
 //! the order sets are written in all come from that list, so `--metrics`, its errors and
 //! its help text follow a new set without further edits.
 //!

@@ -1,5 +1,5 @@
 //! Self-metrics: build info, and per source whether it is up, lines read and parse errors
-//! by reason, unknown events skipped; endpoints folded by the cardinality guard ([`write`],
+//! by reason, unknown events skipped; endpoints folded by the cardinality guard ([`write()`],
 //! from the snapshot). Every other part that counts something about itself — an output,
 //! the HTTP server, the process — implements [`SelfMetrics`] and is handed to the HTTP
 //! layer as a `dyn SelfMetrics`: the HTTP layer renders them after the sets and knows none

@@ -1,0 +1,279 @@
+//! The house's structure, drawn from the code's own imports and checked: no circle between
+//! files, no import running back up the floors below, at most six floors. The crate docs
+//! (`src/lib.rs`) draw the same floors; this test is what keeps the drawing true.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The floors, bottom up: a module may import only from floors below its own (and from
+/// itself).
+const FLOORS: [&[&str]; 6] = [
+    &["model", "support"],
+    &["parse", "source", "expose"],
+    &["ingest", "output"],
+    &["config"],
+    &["app"],
+    &["main"],
+];
+
+/// Every `.rs` file under `src/` but test modules, as (module path, code without comments
+/// and without its `#[cfg(test)]` tail).
+fn sources() -> BTreeMap<Vec<String>, (PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".rs") || name == "tests.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let rel = path.strip_prefix(&root).unwrap().with_extension("");
+            let mut module: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if module.last().is_some_and(|m| m == "mod" || m == "lib") {
+                module.pop();
+            }
+            out.insert(module, (path, code));
+        }
+    }
+    out
+}
+
+/// The module paths named after `crate::`, `super::` or (in a folder's door) a child's
+/// name, resolved against the modules that exist.
+fn imports(
+    module: &[String],
+    code: &str,
+    modules: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let resolve = |path: Vec<String>| -> Option<Vec<String>> {
+        (0..=path.len())
+            .rev()
+            .map(|n| path[..n].to_vec())
+            .find(|p| modules.contains(p))
+    };
+    let is_door = modules
+        .iter()
+        .any(|m| m.len() == module.len() + 1 && m.starts_with(module));
+    let mut found = BTreeSet::new();
+    let bytes = code.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    while i < bytes.len() {
+        let word_start = i == 0 || !ident(bytes[i - 1]);
+        let Some(rest) = code.get(i..) else {
+            i += 1;
+            continue;
+        };
+        let (base, skip): (Option<Vec<String>>, usize) =
+            if word_start && rest.starts_with("crate::") {
+                (Some(Vec::new()), 7)
+            } else if word_start && rest.starts_with("super::") {
+                (module.split_last().map(|(_, p)| p.to_vec()), 7)
+            } else if word_start
+                && is_door
+                && (rest.starts_with("use ") || rest.starts_with("pub use "))
+            {
+                let after = rest.trim_start_matches("pub ").trim_start_matches("use ");
+                let name: String = after
+                    .bytes()
+                    .take_while(|&c| ident(c))
+                    .map(char::from)
+                    .collect();
+                let mut child = module.to_vec();
+                child.push(name);
+                (
+                    modules.contains(&child).then_some(module.to_vec()),
+                    rest.len() - after.len(),
+                )
+            } else {
+                (None, 1)
+            };
+        i += skip;
+        let Some(base) = base else { continue };
+        // The path after the prefix: `a::b::C`, or a group `{a::B, c}`.
+        let tail: String = code[i..]
+            .chars()
+            .take_while(|c| {
+                c.is_alphanumeric() || matches!(c, '_' | ':' | '{' | '}' | ',' | ' ' | '\n')
+            })
+            .collect();
+        let tail = tail.split(';').next().unwrap_or_default();
+        let (head, group) = match tail.split_once('{') {
+            Some((h, g)) => (h, g.split('}').next().unwrap_or_default()),
+            None => (tail, ""),
+        };
+        let head: Vec<String> = head
+            .split("::")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .collect();
+        let mut paths = vec![head.clone()];
+        for item in group.split(',') {
+            let mut p = head.clone();
+            p.extend(
+                item.split("::")
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            );
+            paths.push(p);
+        }
+        for p in paths {
+            let mut full = base.clone();
+            full.extend(p);
+            if let Some(target) = resolve(full) {
+                if target != module {
+                    found.insert(target);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let files = sources();
+    let modules: BTreeSet<Vec<String>> = files.keys().cloned().collect();
+    files
+        .iter()
+        .map(|(m, (_, code))| {
+            let mut to = imports(m, code, &modules);
+            if m.first().is_some_and(|f| f == "main") {
+                // main.rs reaches the library as `locust_exporter::…`.
+                to.extend(
+                    code.match_indices("locust_exporter::")
+                        .filter_map(|(i, _)| {
+                            let name: String = code[i + 17..]
+                                .chars()
+                                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                                .collect();
+                            modules.contains(&vec![name.clone()]).then(|| vec![name])
+                        }),
+                );
+            }
+            (m.clone(), to)
+        })
+        .collect()
+}
+
+fn floor(module: &[String]) -> usize {
+    let top = module.first().map_or("lib", String::as_str);
+    FLOORS
+        .iter()
+        .position(|f| f.contains(&top))
+        .unwrap_or_else(|| panic!("`{top}` is on no floor: add it to FLOORS (and the crate docs)"))
+}
+
+#[test]
+fn no_file_imports_a_floor_above_its_own() {
+    let g = graph();
+    assert!(g.len() > 50, "the walk found only {} files", g.len());
+    let mut ups = Vec::new();
+    for (from, targets) in &g {
+        if from.is_empty() {
+            continue; // lib.rs declares the modules
+        }
+        for to in targets {
+            if to.is_empty() {
+                continue;
+            }
+            if floor(to) > floor(from) || (floor(to) == floor(from) && to[0] != from[0]) {
+                ups.push(format!("{} -> {}", from.join("::"), to.join("::")));
+            }
+        }
+    }
+    assert!(
+        ups.is_empty(),
+        "imports running up or across a floor:\n{}",
+        ups.join("\n")
+    );
+}
+
+#[test]
+fn no_circle_between_files() {
+    let g = graph();
+    // Depth-first search for a back edge, reporting the circle it closes.
+    fn visit(
+        node: &Vec<String>,
+        g: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        state: &mut BTreeMap<Vec<String>, u8>,
+        stack: &mut Vec<Vec<String>>,
+    ) -> Option<Vec<Vec<String>>> {
+        state.insert(node.clone(), 1);
+        stack.push(node.clone());
+        for next in g.get(node).into_iter().flatten() {
+            match state.get(next) {
+                Some(1) => {
+                    let at = stack.iter().position(|s| s == next).unwrap_or(0);
+                    return Some(stack[at..].to_vec());
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(next, g, state, stack) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        stack.pop();
+        state.insert(node.clone(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    let edges: usize = g.values().map(BTreeSet::len).sum();
+    assert!(edges > 100, "the walk found only {edges} imports");
+    for node in g.keys() {
+        if !state.contains_key(node) {
+            let circle = visit(node, &g, &mut state, &mut Vec::new());
+            assert!(
+                circle.is_none(),
+                "a circle: {}",
+                circle
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| m.join("::"))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            );
+        }
+    }
+}
+
+/// The check itself can fail: a made-up import from the model to the HTTP layer is found.
+#[test]
+fn the_walk_sees_an_import_running_up() {
+    let files = sources();
+    let modules: BTreeSet<Vec<String>> = files.keys().cloned().collect();
+    let from = vec!["model".to_owned(), "service".to_owned()];
+    let found = imports(
+        &from,
+        "use crate::output::http::{self, HttpState};\n",
+        &modules,
+    );
+    assert!(
+        found.contains(&vec!["output".to_owned(), "http".to_owned()]),
+        "{found:?}"
+    );
+    assert!(floor(&["output".to_owned()]) > floor(&from));
+    let door = vec!["parse".to_owned()];
+    let found = imports(&door, "pub use types::{Item, ParseError};\n", &modules);
+    assert!(
+        found.contains(&vec!["parse".to_owned(), "types".to_owned()]),
+        "{found:?}"
+    );
+}

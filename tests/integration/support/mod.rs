@@ -1,0 +1,19 @@
+//! Test harness, one module per concern: the exporter binary, raw HTTP, the parsed
+//! exposition, Locust's CSV files, real servers beside the exporter, made-up input, and the
+//! web UI stand-in. Tests `use crate::support::*`.
+
+mod exporter;
+mod http;
+mod inputs;
+mod locust_csv;
+mod metrics;
+mod servers;
+mod webui;
+
+pub use exporter::*;
+pub use http::*;
+pub use inputs::*;
+pub use locust_csv::*;
+pub use metrics::*;
+pub use servers::*;
+pub use webui::*;

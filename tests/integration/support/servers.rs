@@ -1,0 +1,231 @@
+//! Real servers beside the exporter: Prometheus and the Pushgateway, started on free
+//! loopback ports and stopped when dropped; how a test finds (or, loudly, skips) a tool.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A background server process, killed on drop.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// True if `cmd` runs; otherwise says loudly that `test` is skipped (or fails it when
+/// `require` is set in the environment, as test.sh --install sets it).
+pub fn have(test: &str, cmd: &str, require: &str, package: &str) -> bool {
+    if Command::new(cmd).arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os(require).is_none(),
+        "{test}: {require} is set but there is no `{cmd}` (Debian package {package})"
+    );
+    eprintln!("\n*** SKIPPED {test}: no `{cmd}` (Debian package {package}; ./test.sh --install installs it) ***\n");
+    false
+}
+
+/// Waits (bounded) until something listens on `addr`.
+pub fn wait_listening(addr: SocketAddr, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A real Prometheus server (Debian's `prometheus`) scraping targets every second.
+pub struct Prometheus {
+    _daemon: Daemon,
+    _dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+impl Prometheus {
+    /// Starts one scraping `(job, target, honor_labels)`s; `None` (after saying so) when
+    /// there is no `prometheus` binary.
+    pub fn start(test: &str, targets: &[(&str, SocketAddr, bool)]) -> Option<Prometheus> {
+        Self::start_with(test, targets, &[])
+    }
+
+    /// Like [`Prometheus::start`], with extra command-line flags.
+    pub fn start_with(
+        test: &str,
+        targets: &[(&str, SocketAddr, bool)],
+        flags: &[&str],
+    ) -> Option<Prometheus> {
+        let jobs: Vec<(&str, Vec<SocketAddr>, bool)> = targets
+            .iter()
+            .map(|(job, target, honor)| (*job, vec![*target], *honor))
+            .collect();
+        Self::start_jobs(test, &jobs, flags)
+    }
+
+    /// Starts one scraping each `(job, targets, honor_labels)`, with extra flags.
+    pub fn start_jobs(
+        test: &str,
+        jobs: &[(&str, Vec<SocketAddr>, bool)],
+        flags: &[&str],
+    ) -> Option<Prometheus> {
+        if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        for (job, targets, honor) in jobs {
+            let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+            config.push_str(&format!(
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
+            ));
+        }
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let addr = free_addr();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        wait_listening(addr, 30);
+        Some(Prometheus {
+            _daemon: daemon,
+            _dir: dir,
+            addr,
+        })
+    }
+
+    /// Every result of an instant query: (labels, value).
+    pub fn query_all(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, _, body) =
+            http_get(self.addr, &format!("/api/v1/query?query={encoded}"), None);
+        if status != 200 {
+            return Vec::new();
+        }
+        let v: serde_json::Value = match serde_json::from_str(&body) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        };
+        v["data"]["result"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .filter_map(|r| {
+                        let labels = r["metric"]
+                            .as_object()?
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                            .collect();
+                        let value = r["value"][1].as_str()?.parse().ok()?;
+                        Some((labels, value))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The value of an instant query's first result, if any.
+    pub fn query(&self, promql: &str) -> Option<f64> {
+        self.query_all(promql).first().map(|r| r.1)
+    }
+
+    /// Queries until `cond` holds of the value, at most `secs`; the last value.
+    pub fn wait_query(
+        &self,
+        secs: u64,
+        promql: &str,
+        cond: impl Fn(Option<f64>) -> bool,
+    ) -> Option<f64> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.query(promql);
+            if cond(v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{promql}: last value {v:?}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// A real Pushgateway (Debian's `prometheus-pushgateway`).
+pub struct Pushgateway {
+    _daemon: Daemon,
+    pub addr: SocketAddr,
+}
+
+impl Pushgateway {
+    /// Starts one; `None` (after saying so) when the binary is missing.
+    pub fn start(test: &str) -> Option<Pushgateway> {
+        if !have(
+            test,
+            "prometheus-pushgateway",
+            "REQUIRE_PUSHGATEWAY",
+            "prometheus-pushgateway",
+        ) {
+            return None;
+        }
+        let addr = free_addr();
+        let child = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--persistence.file=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        wait_listening(addr, 30);
+        Some(Pushgateway {
+            _daemon: daemon,
+            addr,
+        })
+    }
+
+    /// The URL to give `--push.url`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What it serves now.
+    pub fn metrics(&self) -> Metrics {
+        let (status, _, body) = http_get(self.addr, "/metrics", None);
+        assert_eq!(status, 200);
+        Metrics::parse(&body)
+    }
+}

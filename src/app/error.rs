@@ -4,6 +4,7 @@ use std::io;
 
 use thiserror::Error;
 
+use crate::config::ConfigError;
 use crate::output::http::web_config::WebConfigError;
 use crate::output::push::PushError;
 use crate::source::ReadError;
@@ -23,6 +24,9 @@ pub enum AppError {
     /// `--web.config.file` is unusable. Exit code 2.
     #[error(transparent)]
     WebConfig(#[from] WebConfigError),
+    /// The configuration cannot be built into inputs. Exit code 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A client settings file is unusable. Exit code 2.
     #[error(transparent)]
     ClientConfig(#[from] ClientConfigError),
@@ -51,7 +55,7 @@ impl AppError {
     /// The process exit code for this error (`docs/configuration.md`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::WebConfig(_) | AppError::ClientConfig(_) => 2,
+            AppError::WebConfig(_) | AppError::ClientConfig(_) | AppError::Config(_) => 2,
             AppError::Bind { .. }
             | AppError::Io { .. }
             | AppError::Read(_)

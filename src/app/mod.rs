@@ -40,7 +40,7 @@ pub fn all_done(snap: &Snapshot) -> bool {
         && snap
             .sources
             .iter()
-            .filter(|s| s.source == build::STDIN_SOURCE)
+            .filter(|s| s.source == crate::config::STDIN_SOURCE)
             .all(|s| s.ended)
 }
 
@@ -94,7 +94,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
     let pusher = build::pusher(&config)?;
-    let inputs = build::sources(&config)?;
+    let inputs = config.inputs.sources()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let signals = shutdown_signal()?;

@@ -10,7 +10,7 @@ use crate::expose;
 use crate::ingest::{wall_clock, Ingest};
 use crate::model::Model;
 
-use super::build::{model_config, pusher, sources};
+use super::build::{model_config, pusher};
 use super::error::AppError;
 
 /// Reads everything present, writes the exposition to `out`, and pushes it when
@@ -20,7 +20,7 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
     let pusher = pusher(config)?;
     let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
-    for mut source in sources(config)? {
+    for mut source in config.inputs.sources()? {
         source.read_now(&mut |chunk| ingest.apply(chunk, now))?;
     }
     ingest.end_of_input(now);

@@ -4,37 +4,20 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use thiserror::Error;
-
 pub mod cli;
+mod inputs;
+mod values;
+
+pub use values::{count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
+
+pub use inputs::{source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, STDIN_SOURCE};
 
 use crate::config::cli::Args;
 use crate::expose::{Format, Sets};
 use crate::model::endpoint::DEFAULT_BUCKETS;
 use crate::output::http::server::Limits;
 use crate::output::push::PushConfig;
-use crate::support::http_client::{ClientConfigError, ClientSettings};
-
-/// A bad flag value. Exit code 2.
-#[derive(Debug, Error, PartialEq)]
-pub enum ConfigError {
-    /// A flag's value is not acceptable.
-    #[error("{flag}: {message}")]
-    Invalid {
-        /// The flag, as typed on the command line.
-        flag: &'static str,
-        /// What is wrong, naming the value.
-        message: String,
-    },
-    /// Nothing to follow.
-    #[error(
-        "no input: give at least one --csv PATH, --events PATH or --locust.uri URL (see --help)"
-    )]
-    NoInput,
-    /// A client settings file (`--push.config.file`, …) is unusable.
-    #[error(transparent)]
-    Client(#[from] ClientConfigError),
-}
+use crate::support::http_client::ClientSettings;
 
 /// `--web.formats`: names from [`Format::name`], comma-separated, at least one.
 fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
@@ -59,22 +42,6 @@ fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
         .collect())
 }
 
-fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        flag,
-        message: message.into(),
-    }
-}
-
-/// One `--csv` or `--events` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceSpec {
-    /// The `SERVICE=` part.
-    pub service: Option<String>,
-    /// The path (`-` for stdin with `--events`).
-    pub path: PathBuf,
-}
-
 /// The log output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -82,15 +49,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// One `--locust.uri`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebUiSpec {
-    /// The `SERVICE=` part.
-    pub service: Option<String>,
-    /// The web UI's base URL.
-    pub url: String,
 }
 
 /// `--push.*`: where and how to push, and the client's settings.
@@ -105,18 +63,8 @@ pub struct Push {
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `--csv` paths.
-    pub csv: Vec<SourceSpec>,
-    /// `--events` paths.
-    pub events: Vec<SourceSpec>,
-    /// `--locust.uri`s.
-    pub web_uis: Vec<WebUiSpec>,
-    /// `--locust.timeout`.
-    pub locust_timeout: Duration,
-    /// `--locust.config.file`.
-    pub locust_client: ClientSettings,
-    /// `--service`.
-    pub service: String,
+    /// The inputs: `--csv`, `--events`, `--locust.*`, `--service`.
+    pub inputs: Inputs,
     /// `--web.listen-address`, resolved.
     pub listen: SocketAddr,
     /// `--web.listen-address` as typed (for messages).
@@ -155,9 +103,6 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-/// Longest accepted `--poll-interval`.
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
-
 impl Config {
     /// Validates `args`.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
@@ -170,50 +115,7 @@ impl Config {
         mut args: Args,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        if args.locust_uri.is_empty() {
-            args.locust_uri.extend(env("LOCUST_EXPORTER_URI"));
-        }
-        if args.locust_timeout.is_none() {
-            args.locust_timeout = env("LOCUST_EXPORTER_TIMEOUT");
-        }
-        if args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty() {
-            return Err(ConfigError::NoInput);
-        }
-        let service = args.service.trim().to_owned();
-        if service.is_empty() {
-            return Err(invalid("--service", "the name is empty"));
-        }
-        let csv = args
-            .csv
-            .iter()
-            .map(|a| source_spec("--csv", a))
-            .collect::<Result<Vec<_>, _>>()?;
-        if csv.iter().any(|s| s.path.as_os_str() == "-") {
-            return Err(invalid(
-                "--csv",
-                "`-` (stdin) is for --events; --csv follows files",
-            ));
-        }
-        let events = args
-            .events
-            .iter()
-            .map(|a| source_spec("--events", a))
-            .collect::<Result<Vec<_>, _>>()?;
-        if events.iter().filter(|s| s.path.as_os_str() == "-").count() > 1 {
-            return Err(invalid("--events", "stdin (`-`) can be given only once"));
-        }
-        for spec in &events {
-            let dir = spec.path.parent().map(|p| p.to_string_lossy().into_owned());
-            if dir.is_some_and(|d| crate::source::discover::has_wildcard(&d)) {
-                return Err(invalid(
-                    "--events",
-                    format!(
-                        "`{}`: only the file name may have wildcards (e.g. /shared/events-*.jsonl)",
-                        spec.path.display()
-                    ),
-                ));
-            }
-        }
+        let inputs = Inputs::from_args(&mut args, &env)?;
         if !args.telemetry_path.starts_with('/') || args.telemetry_path.len() < 2 {
             return Err(invalid(
                 "--web.telemetry-path",
@@ -230,15 +132,6 @@ impl Config {
             ));
         }
         let push = push(&args)?;
-        let web_uis = args
-            .locust_uri
-            .iter()
-            .map(|a| web_ui_spec(a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let locust_client = match &args.locust_config_file {
-            Some(path) => ClientSettings::load("--locust.config.file", path)?,
-            None => ClientSettings::default(),
-        };
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -247,15 +140,7 @@ impl Config {
             shutdown_timeout: duration("--web.shutdown-timeout", &args.shutdown_timeout)?,
         };
         Ok(Config {
-            csv,
-            events,
-            web_uis,
-            locust_timeout: duration(
-                "--locust.timeout",
-                args.locust_timeout.as_deref().unwrap_or("5s"),
-            )?,
-            locust_client,
-            service,
+            inputs,
             listen: listen_address(&args.listen_address)?,
             listen_text: args.listen_address,
             telemetry_path: args.telemetry_path,
@@ -300,32 +185,6 @@ impl Config {
     }
 }
 
-/// `[SERVICE=]PATH`. A `=` belongs to the service only if what precedes it is a plain name
-/// (letters, digits, `_`, `-`, `.`), so paths with `=` in them still work.
-pub fn source_spec(flag: &'static str, arg: &str) -> Result<SourceSpec, ConfigError> {
-    let (service, path) = match arg.split_once('=') {
-        Some((s, p))
-            if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)) =>
-        {
-            (Some(s.to_owned()), p)
-        }
-        Some(("", _)) => {
-            return Err(invalid(
-                flag,
-                format!("`{arg}`: the SERVICE before `=` is empty"),
-            ))
-        }
-        _ => (None, arg),
-    };
-    if path.is_empty() {
-        return Err(invalid(flag, format!("`{arg}`: the PATH is empty")));
-    }
-    Ok(SourceSpec {
-        service,
-        path: PathBuf::from(path),
-    })
-}
-
 /// `:9646`, `0.0.0.0:9646`, `[::1]:9646`, `localhost:9646`.
 pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
     let full = if text.starts_with(':') {
@@ -350,25 +209,6 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
 /// `--metrics`: set names ([`crate::expose::sets::ALL`]), comma-separated.
 pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
     Sets::parse(text).map_err(|e| invalid("--metrics", e.to_string()))
-}
-
-/// `[SERVICE=]URL` of `--locust.uri`.
-pub fn web_ui_spec(arg: &str) -> Result<WebUiSpec, ConfigError> {
-    let spec = source_spec("--locust.uri", arg)?;
-    let url = spec.path.to_string_lossy().into_owned();
-    let valid = url
-        .split_once("://")
-        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty());
-    if !valid {
-        return Err(invalid(
-            "--locust.uri",
-            format!("`{url}` is not an http:// or https:// URL (e.g. http://locust-master:8089)"),
-        ));
-    }
-    Ok(WebUiSpec {
-        service: spec.service,
-        url,
-    })
 }
 
 /// `--push.*`.
@@ -431,52 +271,6 @@ fn push(args: &Args) -> Result<Option<Push>, ConfigError> {
     }))
 }
 
-/// A whole number ≥ 1.
-pub fn count(flag: &'static str, text: &str) -> Result<usize, ConfigError> {
-    text.trim()
-        .parse()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| invalid(flag, format!("`{text}` is not a whole number ≥ 1")))
-}
-
-/// `1s`, `500ms`, `2.5s`, `1m`, `1h`: a number and a unit (a bare number is refused: is
-/// `5` seconds or milliseconds?).
-pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
-    let t = text.trim();
-    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        return Err(invalid(
-            flag,
-            format!("`{text}` has no unit: write e.g. {text}s or {text}ms"),
-        ));
-    };
-    let secs = number
-        .parse::<f64>()
-        .ok()
-        .map(|n| n * scale)
-        .filter(|s| s.is_finite() && *s > 0.0);
-    match secs {
-        Some(s)
-            if Duration::from_secs_f64(s) >= Duration::from_millis(10)
-                && Duration::from_secs_f64(s) <= MAX_POLL_INTERVAL =>
-        {
-            Ok(Duration::from_secs_f64(s))
-        }
-        _ => Err(invalid(
-            flag,
-            format!("`{text}` is not a duration from 10ms to 1h (e.g. 1s, 500ms)"),
-        )),
-    }
-}
-
 /// Ascending, positive, finite bucket bounds in seconds.
 pub fn buckets(text: &str) -> Result<Vec<f64>, ConfigError> {
     let mut out = Vec::new();
@@ -505,24 +299,6 @@ pub fn buckets(text: &str) -> Result<Vec<f64>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn source_specs() {
-        assert_eq!(
-            source_spec("--csv", "api=out/run").unwrap(),
-            SourceSpec {
-                service: Some("api".into()),
-                path: "out/run".into()
-            }
-        );
-        assert_eq!(source_spec("--csv", "out/a=b").unwrap().service, None);
-        assert_eq!(
-            source_spec("--events", "-").unwrap().path,
-            PathBuf::from("-")
-        );
-        assert!(source_spec("--csv", "=x").is_err());
-        assert!(source_spec("--csv", "api=").is_err());
-    }
 
     #[test]
     fn addresses_durations_sets_buckets() {

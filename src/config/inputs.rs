@@ -1,0 +1,245 @@
+//! The inputs the command line asks for: `--csv`, `--events`, `--locust.uri` (with
+//! `--locust.timeout`, `--locust.config.file`) and `--service`, checked (every error names
+//! its flag) and then built into [`Source`]s, once, for the server and `--once` alike. A new
+//! kind of input is its flag in `cli.rs` and its block here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cli::Args;
+use super::values::{duration, invalid, ConfigError};
+use crate::source::discover::{has_wildcard, CsvPath};
+use crate::source::follow::Follower;
+use crate::source::stdin::Stdin;
+use crate::source::webui::{WebUi, WebUiSource};
+use crate::source::{FileRole, Origin, Source};
+use crate::support::http_client::{ClientSettings, HttpClient};
+
+/// The `source` label of standard input.
+pub const STDIN_SOURCE: &str = "stdin";
+
+/// One `--csv` or `--events` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The `SERVICE=` part.
+    pub service: Option<String>,
+    /// The path (`-` for stdin with `--events`).
+    pub path: PathBuf,
+}
+
+/// One `--locust.uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUiSpec {
+    /// The `SERVICE=` part.
+    pub service: Option<String>,
+    /// The web UI's base URL.
+    pub url: String,
+}
+
+/// Every input, checked.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// `--csv` paths.
+    pub csv: Vec<SourceSpec>,
+    /// `--events` paths.
+    pub events: Vec<SourceSpec>,
+    /// `--locust.uri`s.
+    pub web_uis: Vec<WebUiSpec>,
+    /// `--locust.timeout`.
+    pub locust_timeout: Duration,
+    /// `--locust.config.file`.
+    pub locust_client: ClientSettings,
+    /// `--service`.
+    pub service: String,
+}
+
+impl Inputs {
+    /// Checks the input flags of `args`; `env` gives the Go exporter's variables
+    /// (`LOCUST_EXPORTER_URI`, `LOCUST_EXPORTER_TIMEOUT`), used when neither the flag nor its
+    /// own variable is set.
+    pub fn from_args(
+        args: &mut Args,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Inputs, ConfigError> {
+        if args.locust_uri.is_empty() {
+            args.locust_uri.extend(env("LOCUST_EXPORTER_URI"));
+        }
+        if args.locust_timeout.is_none() {
+            args.locust_timeout = env("LOCUST_EXPORTER_TIMEOUT");
+        }
+        if args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty() {
+            return Err(ConfigError::NoInput);
+        }
+        let service = args.service.trim().to_owned();
+        if service.is_empty() {
+            return Err(invalid("--service", "the name is empty"));
+        }
+        let csv = args
+            .csv
+            .iter()
+            .map(|a| source_spec("--csv", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if csv.iter().any(|s| s.path.as_os_str() == "-") {
+            return Err(invalid(
+                "--csv",
+                "`-` (stdin) is for --events; --csv follows files",
+            ));
+        }
+        let events = args
+            .events
+            .iter()
+            .map(|a| source_spec("--events", a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if events.iter().filter(|s| s.path.as_os_str() == "-").count() > 1 {
+            return Err(invalid("--events", "stdin (`-`) can be given only once"));
+        }
+        for spec in &events {
+            let dir = spec.path.parent().map(|p| p.to_string_lossy().into_owned());
+            if dir.is_some_and(|d| has_wildcard(&d)) {
+                return Err(invalid(
+                    "--events",
+                    format!(
+                        "`{}`: only the file name may have wildcards (e.g. /shared/events-*.jsonl)",
+                        spec.path.display()
+                    ),
+                ));
+            }
+        }
+        let web_uis = args
+            .locust_uri
+            .iter()
+            .map(|a| web_ui_spec(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let locust_client = match &args.locust_config_file {
+            Some(path) => ClientSettings::load("--locust.config.file", path)?,
+            None => ClientSettings::default(),
+        };
+        Ok(Inputs {
+            csv,
+            events,
+            web_uis,
+            locust_timeout: duration(
+                "--locust.timeout",
+                args.locust_timeout.as_deref().unwrap_or("5s"),
+            )?,
+            locust_client,
+            service,
+        })
+    }
+
+    fn service_of(&self, spec: &SourceSpec) -> String {
+        spec.service.clone().unwrap_or_else(|| self.service.clone())
+    }
+
+    /// Every input as a [`Source`], in the order `--once` reads them: `--csv` paths,
+    /// `--events` files, `--locust.uri` web UIs, then standard input.
+    pub fn sources(&self) -> Result<Vec<Box<dyn Source>>, ConfigError> {
+        let is_stdin = |spec: &&SourceSpec| spec.path.as_os_str() == "-";
+        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        for spec in &self.csv {
+            sources.push(Box::new(Follower::csv(CsvPath::new(
+                spec.path.clone(),
+                spec.service.clone(),
+                self.service.clone(),
+            ))));
+        }
+        for spec in self.events.iter().filter(|s| !is_stdin(s)) {
+            sources.push(Box::new(Follower::events(
+                self.service_of(spec),
+                spec.path.clone(),
+            )));
+        }
+        if !self.web_uis.is_empty() {
+            let client = HttpClient::new(
+                "--locust.config.file",
+                &self.locust_client,
+                self.locust_timeout,
+            )?;
+            if self.locust_client.insecure_skip_verify {
+                tracing::warn!("TLS certificates of Locust's web UI are not verified (insecure_skip_verify in --locust.config.file).");
+            }
+            for w in &self.web_uis {
+                let service = w.service.clone().unwrap_or_else(|| self.service.clone());
+                let ui = WebUi::new(&w.url, service);
+                sources.push(Box::new(WebUiSource::new(ui, client.clone())));
+            }
+        }
+        for spec in self.events.iter().filter(is_stdin) {
+            sources.push(Box::new(Stdin::new(Arc::new(Origin {
+                service: self.service_of(spec),
+                role: FileRole::Events,
+                source: STDIN_SOURCE.into(),
+            }))));
+        }
+        Ok(sources)
+    }
+}
+
+/// `[SERVICE=]PATH`. A `=` belongs to the service only if what precedes it is a plain name
+/// (letters, digits, `_`, `-`, `.`), so paths with `=` in them still work.
+pub fn source_spec(flag: &'static str, arg: &str) -> Result<SourceSpec, ConfigError> {
+    let (service, path) = match arg.split_once('=') {
+        Some((s, p))
+            if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)) =>
+        {
+            (Some(s.to_owned()), p)
+        }
+        Some(("", _)) => {
+            return Err(invalid(
+                flag,
+                format!("`{arg}`: the SERVICE before `=` is empty"),
+            ))
+        }
+        _ => (None, arg),
+    };
+    if path.is_empty() {
+        return Err(invalid(flag, format!("`{arg}`: the PATH is empty")));
+    }
+    Ok(SourceSpec {
+        service,
+        path: PathBuf::from(path),
+    })
+}
+
+/// `[SERVICE=]URL` of `--locust.uri`.
+pub fn web_ui_spec(arg: &str) -> Result<WebUiSpec, ConfigError> {
+    let spec = source_spec("--locust.uri", arg)?;
+    let url = spec.path.to_string_lossy().into_owned();
+    let valid = url
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty());
+    if !valid {
+        return Err(invalid(
+            "--locust.uri",
+            format!("`{url}` is not an http:// or https:// URL (e.g. http://locust-master:8089)"),
+        ));
+    }
+    Ok(WebUiSpec {
+        service: spec.service,
+        url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_specs() {
+        assert_eq!(
+            source_spec("--csv", "api=out/run").unwrap(),
+            SourceSpec {
+                service: Some("api".into()),
+                path: "out/run".into()
+            }
+        );
+        assert_eq!(source_spec("--csv", "out/a=b").unwrap().service, None);
+        assert_eq!(
+            source_spec("--events", "-").unwrap().path,
+            PathBuf::from("-")
+        );
+        assert!(source_spec("--csv", "=x").is_err());
+        assert!(source_spec("--csv", "api=").is_err());
+    }
+}

@@ -92,14 +92,13 @@ pub struct Args {
     /// Exposition formats offered to scrapers that ask for them (Accept header, q-values):
     /// text (Prometheus 0.0.4), openmetrics (OpenMetrics 1.0), protobuf (the Prometheus
     /// protobuf format, the one with native histograms). A scraper that asks for none of
-    /// them gets text, or the first one listed without text.
+    /// them gets text, or the first one listed without text. [default: every format]
     #[arg(
         long = "web.formats",
         env = "LOCUST_EXPORTER_WEB_FORMATS",
-        value_name = "LIST",
-        default_value = "text,openmetrics,protobuf"
+        value_name = "LIST"
     )]
-    pub formats: String,
+    pub formats: Option<String>,
 
     /// TLS (`tls_server_config`: cert_file, key_file) and basic auth (`basic_auth_users`,
     /// bcrypt), in the Prometheus exporter-toolkit format.

@@ -28,7 +28,10 @@ fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
             None => {
                 return Err(invalid(
                     "--web.formats",
-                    format!("`{name}` is not a format: use text, openmetrics, protobuf"),
+                    format!(
+                        "`{name}` is not a format: use {}",
+                        Format::ALL.map(Format::name).join(", ")
+                    ),
                 ))
             }
         }
@@ -145,7 +148,10 @@ impl Config {
             listen_text: args.listen_address,
             telemetry_path: args.telemetry_path,
             web_config_file: args.web_config_file,
-            formats: formats(&args.formats)?,
+            formats: match &args.formats {
+                Some(text) => formats(text)?,
+                None => Format::ALL.to_vec(),
+            },
             sets: metric_sets(&args.metrics)?,
             max_endpoints: count("--max-endpoints", &args.max_endpoints)?,
             max_errors_per_endpoint: count(

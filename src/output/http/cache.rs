@@ -15,13 +15,9 @@ use tokio::sync::OnceCell;
 
 use crate::expose::Format;
 
-/// The cache slot of a format.
+/// The cache slot of a format: its place in [`Format::ALL`].
 fn slot(format: Format) -> usize {
-    match format {
-        Format::Text => 0,
-        Format::OpenMetrics => 1,
-        Format::Protobuf => 2,
-    }
+    Format::ALL.iter().position(|f| *f == format).unwrap_or(0)
 }
 
 /// How the body is compressed.

@@ -213,7 +213,7 @@ fn fold_rows(rows: Vec<EndpointStats>, guard: &mut Guard, max: usize) -> Vec<End
         let key = guard.route(&(row.method.clone(), row.name.clone()), max);
         row.name = key.1.clone();
         match index.get(&key) {
-            Some(&i) => merge_row(&mut kept[i], &row),
+            Some(&i) => kept[i].merge_folded(&row),
             None => {
                 index.insert(key, kept.len());
                 kept.push(row);
@@ -221,56 +221,4 @@ fn fold_rows(rows: Vec<EndpointStats>, guard: &mut Guard, max: usize) -> Vec<End
         }
     }
     kept
-}
-
-/// Merges `row` into the folded row `acc`. Every field of the row is named, so a new
-/// column does not compile until it says how folded rows combine.
-fn merge_row(acc: &mut EndpointStats, row: &EndpointStats) {
-    let EndpointStats {
-        // The folded row keeps its own key.
-        method: _,
-        name: _,
-        requests,
-        failures,
-        median_ms,
-        avg_ms,
-        min_ms,
-        max_ms,
-        avg_content_bytes,
-        quantiles,
-        // Current rates come from the folded row's own counter window, after folding.
-        current_rps: _,
-        current_fail_per_sec: _,
-        // Derived from the merged counts and means by `complete`, after folding.
-        timed: _,
-        duration_sum_ms: _,
-        content_bytes_total: _,
-        // Event input only: a CSV row has none.
-        buckets: _,
-        native: _,
-        created: _,
-    } = row;
-    let n_acc = acc.requests as f64;
-    let n_row = *requests as f64;
-    let n = n_acc + n_row;
-    if n > 0.0 {
-        acc.avg_ms = (acc.avg_ms * n_acc + avg_ms * n_row) / n;
-        acc.avg_content_bytes = (acc.avg_content_bytes * n_acc + avg_content_bytes * n_row) / n;
-    }
-    acc.min_ms = match (acc.requests, *requests) {
-        (0, _) => *min_ms,
-        (_, 0) => acc.min_ms,
-        _ => acc.min_ms.min(*min_ms),
-    };
-    acc.max_ms = acc.max_ms.max(*max_ms);
-    acc.median_ms = acc.median_ms.max(*median_ms);
-    for (a, b) in acc.quantiles.iter_mut().zip(quantiles) {
-        a.1 = match (a.1.is_nan(), b.1.is_nan()) {
-            (false, false) => a.1.max(b.1),
-            (true, _) => b.1,
-            (false, true) => a.1,
-        };
-    }
-    acc.requests += requests;
-    acc.failures += failures;
 }

@@ -75,6 +75,61 @@ pub struct EndpointStats {
 }
 
 impl EndpointStats {
+    /// Merges `row` into this folded row (`__other__`, or rows whose labels became the
+    /// same when cut): sums, weighted means, min of mins, max of maxes and of percentiles
+    /// (an upper bound). Every field of the row is named, so a new field does not compile
+    /// until it says how folded rows combine.
+    pub fn merge_folded(&mut self, row: &EndpointStats) {
+        let EndpointStats {
+            // The folded row keeps its own key.
+            method: _,
+            name: _,
+            requests,
+            failures,
+            median_ms,
+            avg_ms,
+            min_ms,
+            max_ms,
+            avg_content_bytes,
+            quantiles,
+            // Current rates come from the folded row's own counter window, after folding.
+            current_rps: _,
+            current_fail_per_sec: _,
+            // Recomputed from the merged counts and means by the CSV feed, after folding.
+            timed: _,
+            duration_sum_ms: _,
+            content_bytes_total: _,
+            // Event input only: a CSV row has none.
+            buckets: _,
+            native: _,
+            created: _,
+        } = row;
+        let n_acc = self.requests as f64;
+        let n_row = *requests as f64;
+        let n = n_acc + n_row;
+        if n > 0.0 {
+            self.avg_ms = (self.avg_ms * n_acc + avg_ms * n_row) / n;
+            self.avg_content_bytes =
+                (self.avg_content_bytes * n_acc + avg_content_bytes * n_row) / n;
+        }
+        self.min_ms = match (self.requests, *requests) {
+            (0, _) => *min_ms,
+            (_, 0) => self.min_ms,
+            _ => self.min_ms.min(*min_ms),
+        };
+        self.max_ms = self.max_ms.max(*max_ms);
+        self.median_ms = self.median_ms.max(*median_ms);
+        for (a, b) in self.quantiles.iter_mut().zip(quantiles) {
+            a.1 = match (a.1.is_nan(), b.1.is_nan()) {
+                (false, false) => a.1.max(b.1),
+                (true, _) => b.1,
+                (false, true) => a.1,
+            };
+        }
+        self.requests += requests;
+        self.failures += failures;
+    }
+
     /// The response time at quantile `q` in ms, if that quantile is known.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         self.quantiles

@@ -62,6 +62,25 @@ impl Format {
         }
     }
 
+    /// True when an `Accept` media range of `media` (lower case) with the parameters
+    /// `param` gives names this format.
+    pub fn is_named_by<'a>(self, media: &str, param: &dyn Fn(&str) -> Option<&'a str>) -> bool {
+        match self {
+            Format::Protobuf => {
+                media == "application/vnd.google.protobuf"
+                    && param("proto") == Some("io.prometheus.client.MetricFamily")
+                    && param("encoding") == Some("delimited")
+            }
+            Format::OpenMetrics => {
+                media == "application/openmetrics-text"
+                    && matches!(param("version"), None | Some("1.0.0") | Some("0.0.1"))
+            }
+            Format::Text => {
+                media == "text/plain" && matches!(param("version"), None | Some("0.0.4"))
+            }
+        }
+    }
+
     /// The format named `name` (as [`Format::name`]).
     pub fn from_name(name: &str) -> Option<Format> {
         Format::ALL.into_iter().find(|f| f.name() == name)

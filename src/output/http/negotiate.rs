@@ -56,21 +56,9 @@ impl Range<'_> {
     /// The format this range names, if any.
     fn format(&self) -> Option<Format> {
         let media = self.media.to_ascii_lowercase();
-        match media.as_str() {
-            "application/vnd.google.protobuf" => {
-                let proto = self.param("proto") == Some("io.prometheus.client.MetricFamily");
-                (proto && self.param("encoding") == Some("delimited")).then_some(Format::Protobuf)
-            }
-            "application/openmetrics-text" => match self.param("version") {
-                None | Some("1.0.0") | Some("0.0.1") => Some(Format::OpenMetrics),
-                Some(_) => None,
-            },
-            "text/plain" => match self.param("version") {
-                None | Some("0.0.4") => Some(Format::Text),
-                Some(_) => None,
-            },
-            _ => None,
-        }
+        Format::ALL
+            .into_iter()
+            .find(|f| f.is_named_by(&media, &|name| self.param(name)))
     }
 }
 

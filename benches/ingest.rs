@@ -13,8 +13,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locust_exporter::ingest::Ingest;
 use locust_exporter::model::{Model, ModelConfig};
+use locust_exporter::parse::FileRole;
 use locust_exporter::source::lines::{LineBatch, LineFramer};
-use locust_exporter::source::{Body, Chunk, FileRole, Origin};
+use locust_exporter::source::{Body, Chunk, Origin};
 use std::sync::Arc;
 
 /// How the lines of a variant are written.

@@ -18,9 +18,9 @@ use crate::model::snapshot::{Folded, RunState, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
 use crate::parse::sniff::LineParser;
-use crate::parse::{self, Item, ParseError, WholeKind};
+use crate::parse::{self, FileRole, Item, ParseError};
 use crate::source::lines::{LineBatch, MAX_LINE_BYTES};
-use crate::source::{Body, Chunk, FileRole, Origin};
+use crate::source::{Body, Chunk, Origin};
 
 /// Shortest time between two published snapshots while data flows.
 pub const COALESCE: Duration = Duration::from_millis(25);
@@ -45,26 +45,6 @@ pub fn wall_clock() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// The parser a file rewritten in place asks for (`None`: the role is read as lines).
-fn whole_kind(role: FileRole) -> Option<WholeKind> {
-    match role {
-        FileRole::Stats => Some(WholeKind::Stats),
-        FileRole::Failures => Some(WholeKind::Failures),
-        FileRole::Exceptions => Some(WholeKind::Exceptions),
-        FileRole::Status => Some(WholeKind::Status),
-        FileRole::History | FileRole::Events => None,
-    }
-}
-
-/// The line parser an appended file or stream of `role` starts with.
-fn line_parser(role: FileRole) -> LineParser {
-    if role == FileRole::History {
-        LineParser::history()
-    } else {
-        LineParser::sniffing()
-    }
 }
 
 /// Self-stats and parser state of one source.
@@ -139,7 +119,7 @@ impl Ingest {
                 },
                 errors: BTreeMap::new(),
                 last_logged: HashMap::new(),
-                lines: line_parser(origin.role),
+                lines: origin.role.line_parser(),
             }
         });
         match chunk.body {
@@ -200,10 +180,7 @@ fn apply_whole(
     bytes: &[u8],
     now: f64,
 ) {
-    let Some(kind) = whole_kind(origin.role) else {
-        return;
-    };
-    match parse::whole_file(kind, bytes) {
+    match parse::whole_file(origin.role, bytes) {
         Ok(Some((update, records))) => {
             entry.accept(records as u64);
             model.apply(&origin.service, update, now);

@@ -11,13 +11,12 @@
 //! draws this from the imports and fails when an import runs up or two files form a circle.
 //!
 //! ```text
-//! 5  main ─ parses arguments, sets up logging, exits (the only place that does)
-//! 4  app ──── wiring: build (inputs, model settings, pusher), once, serve
-//! 3  config ─ the command line (cli) and its checks; each layer's settings type
-//! 2  ingest ─ the one place parse meets model        output ─ http (pull), push
-//! 1  source ─ bytes from files, stdin, a web UI      parse ── bytes → updates (pure)
-//!    expose ─ snapshot → exposition: sets (what) × format (how)
-//! 0  model ── the stats model (pure, time passed in)  support ─ outbound HTTP client, YAML
+//! 5  main ─── parses arguments, sets up logging, exits (the only place that does)
+//! 4  app ──── wiring: build (model settings, pusher), once, serve
+//! 3  ingest ─ the one place parse meets model   config ─ the command line, its checks, the inputs
+//! 2  source ─ bytes from files, stdin, a web UI  output ─ http (pull), push
+//! 1  parse ── bytes → updates (pure); FileRole   expose ─ snapshot → exposition: sets × formats
+//! 0  model ── the stats model (pure, time given)  support ─ outbound HTTP client, YAML
 //! ```
 //!
 //! Runtime shape: one task per input ([`source::Source::run`]) sends [`source::Chunk`]s on a
@@ -44,7 +43,7 @@
 //!    [`source::rewritten::RewrittenFile::poll`] reads the changed file whole: a
 //!    [`source::Chunk`] with [`source::Body::Whole`] goes on the channel.
 //! 2. **ingest → parse**: [`ingest::Ingest::apply`] routes it by role to
-//!    [`parse::whole_file`] ([`parse::WholeKind::Stats`]), i.e. `parse::stats::parse_stats`,
+//!    [`parse::whole_file`] ([`parse::FileRole::Stats`]), i.e. `parse::stats::parse_stats`,
 //!    which reads the records through `parse::csv` and each number through `parse::number`:
 //!    the row becomes a [`model::update::EndpointStats`] (one line of its column table per
 //!    numeric column) in an [`model::update::Update::Stats`]; a torn read is a
@@ -98,10 +97,11 @@
 //!   `expose/format/`, its [`expose::Format`] variant (`expose/mod.rs`: name, content type,
 //!   `render_as`; the exhaustive matches guide the rest), and its media type in
 //!   `output/http/negotiate.rs`. The metric sets need no change.
-//! - **An input** (4): a [`source::Source`] in `source/` (how bytes arrive), its parser in
-//!   `parse/` with its [`source::FileRole`] routed in `ingest.rs`, its flag in
-//!   `config/` (cli and checks), and its block in `app/build.rs::sources`. `--once` and the
-//!   server both use it from there.
+//! - **An input** (3, and its test): a [`source::Source`] in `source/` (how bytes arrive);
+//!   its parser in `parse/` with its [`parse::FileRole`] variant and arm in
+//!   `parse/role.rs` or [`parse::whole_file`]; its flag, check and construction in
+//!   `config/inputs.rs` ([`config::Inputs::sources`]). `--once` and the server both take it
+//!   from there; the exhaustive matches on `FileRole` point at what is left.
 //! - **An output** (3): its file in `output/` (it reads snapshots from the `watch` channel and
 //!   renders through [`expose`]), its [`expose::sets::self_metrics::SelfMetrics`] handed to
 //!   the HTTP layer with [`output::http::HttpState::report`] and spawned in `app/mod.rs`, its

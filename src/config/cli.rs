@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+pub use super::inputs::InputArgs;
+
 /// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
 /// statistics as Prometheus metrics.
 ///
@@ -15,61 +17,9 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "locust-exporter", version, about)]
 pub struct Args {
-    /// Follow Locust --csv output: the prefix given to `locust --csv` (out/run →
-    /// out/run_stats.csv, …) or a directory (every prefix in it, now and later). Repeatable.
-    /// Missing files and directories are waited for.
-    #[arg(
-        long = "csv",
-        env = "LOCUST_EXPORTER_CSV",
-        value_name = "[SERVICE=]PATH"
-    )]
-    pub csv: Vec<String>,
-
-    /// Follow a JSON-lines request event stream (or a piped Locust CSV); `-` is stdin.
-    /// A file is followed like `tail -F`. Repeatable.
-    #[arg(
-        long = "events",
-        env = "LOCUST_EXPORTER_EVENTS",
-        value_name = "[SERVICE=]PATH"
-    )]
-    pub events: Vec<String>,
-
-    /// Poll a running Locust's web UI (its /stats/requests and CSV endpoints) once per
-    /// --poll-interval: Locust's own runner state, users and workers, exact values.
-    /// Repeatable. (Also from LOCUST_EXPORTER_URI, the Go exporter's variable.)
-    #[arg(
-        long = "locust.uri",
-        env = "LOCUST_EXPORTER_LOCUST_URI",
-        value_name = "[SERVICE=]URL"
-    )]
-    pub locust_uri: Vec<String>,
-
-    /// How long a poll of a web UI may take [default: 5s]. (Also from
-    /// LOCUST_EXPORTER_TIMEOUT, the Go exporter's variable.)
-    #[arg(
-        long = "locust.timeout",
-        env = "LOCUST_EXPORTER_LOCUST_TIMEOUT",
-        value_name = "DURATION"
-    )]
-    pub locust_timeout: Option<String>,
-
-    /// Credentials (Locust's --web-auth, as basic_auth) and TLS for the web UI, in the
-    /// Prometheus HTTP client format; never on the command line.
-    #[arg(
-        long = "locust.config.file",
-        env = "LOCUST_EXPORTER_LOCUST_CONFIG_FILE",
-        value_name = "FILE"
-    )]
-    pub locust_config_file: Option<PathBuf>,
-
-    /// The `service` label where none is given.
-    #[arg(
-        long = "service",
-        env = "LOCUST_EXPORTER_SERVICE",
-        value_name = "NAME",
-        default_value = "locust"
-    )]
-    pub service: String,
+    /// The inputs' flags (`--csv`, `--events`, `--locust.*`, `--service`).
+    #[command(flatten)]
+    pub inputs: InputArgs,
 
     /// Address to listen on for scrapes.
     #[arg(

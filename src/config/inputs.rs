@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cli::Args;
 use super::values::{duration, invalid, ConfigError};
+use crate::parse::FileRole;
 use crate::source::discover::{has_wildcard, CsvPath};
 use crate::source::follow::Follower;
 use crate::source::stdin::Stdin;
 use crate::source::webui::{WebUi, WebUiSource};
-use crate::source::{FileRole, Origin, Source};
+use crate::source::{Origin, Source};
 use crate::support::http_client::{ClientSettings, HttpClient};
 
 /// The `source` label of standard input.
@@ -35,6 +35,66 @@ pub struct WebUiSpec {
     pub service: Option<String>,
     /// The web UI's base URL.
     pub url: String,
+}
+
+/// The inputs' flags, as typed (flattened into [`super::cli::Args`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Follow Locust --csv output: the prefix given to `locust --csv` (out/run →
+    /// out/run_stats.csv, …) or a directory (every prefix in it, now and later). Repeatable.
+    /// Missing files and directories are waited for.
+    #[arg(
+        long = "csv",
+        env = "LOCUST_EXPORTER_CSV",
+        value_name = "[SERVICE=]PATH"
+    )]
+    pub csv: Vec<String>,
+
+    /// Follow a JSON-lines request event stream (or a piped Locust CSV); `-` is stdin.
+    /// A file is followed like `tail -F`. Repeatable.
+    #[arg(
+        long = "events",
+        env = "LOCUST_EXPORTER_EVENTS",
+        value_name = "[SERVICE=]PATH"
+    )]
+    pub events: Vec<String>,
+
+    /// Poll a running Locust's web UI (its /stats/requests and CSV endpoints) once per
+    /// --poll-interval: Locust's own runner state, users and workers, exact values.
+    /// Repeatable. (Also from LOCUST_EXPORTER_URI, the Go exporter's variable.)
+    #[arg(
+        long = "locust.uri",
+        env = "LOCUST_EXPORTER_LOCUST_URI",
+        value_name = "[SERVICE=]URL"
+    )]
+    pub locust_uri: Vec<String>,
+
+    /// How long a poll of a web UI may take [default: 5s]. (Also from
+    /// LOCUST_EXPORTER_TIMEOUT, the Go exporter's variable.)
+    #[arg(
+        long = "locust.timeout",
+        env = "LOCUST_EXPORTER_LOCUST_TIMEOUT",
+        value_name = "DURATION"
+    )]
+    pub locust_timeout: Option<String>,
+
+    /// Credentials (Locust's --web-auth, as basic_auth) and TLS for the web UI, in the
+    /// Prometheus HTTP client format; never on the command line.
+    #[arg(
+        long = "locust.config.file",
+        env = "LOCUST_EXPORTER_LOCUST_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub locust_config_file: Option<PathBuf>,
+
+    /// The `service` label where none is given.
+    #[arg(
+        long = "service",
+        env = "LOCUST_EXPORTER_SERVICE",
+        value_name = "NAME",
+        default_value = "locust"
+    )]
+    pub service: String,
 }
 
 /// Every input, checked.
@@ -59,7 +119,7 @@ impl Inputs {
     /// (`LOCUST_EXPORTER_URI`, `LOCUST_EXPORTER_TIMEOUT`), used when neither the flag nor its
     /// own variable is set.
     pub fn from_args(
-        args: &mut Args,
+        args: &mut InputArgs,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Inputs, ConfigError> {
         if args.locust_uri.is_empty() {

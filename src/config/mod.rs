@@ -118,7 +118,7 @@ impl Config {
         mut args: Args,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let inputs = Inputs::from_args(&mut args, &env)?;
+        let inputs = Inputs::from_args(&mut args.inputs, &env)?;
         if !args.telemetry_path.starts_with('/') || args.telemetry_path.len() < 2 {
             return Err(invalid(
                 "--web.telemetry-path",

@@ -21,7 +21,10 @@ pub mod webui;
 
 mod csv;
 mod number;
+mod role;
 mod types;
+
+pub use role::FileRole;
 
 pub use types::{
     Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS, MAX_USERS,
@@ -30,36 +33,23 @@ pub use types::{
 
 use crate::model::update::Update;
 
-/// Which file a snapshot is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WholeKind {
-    /// `_stats.csv`.
-    Stats,
-    /// `_failures.csv`.
-    Failures,
-    /// `_exceptions.csv`.
-    Exceptions,
-    /// A Locust web UI's `/stats/requests` JSON.
-    Status,
-}
-
-/// A whole snapshot file → one update and the number of records it held. `Ok(None)` for a
-/// file with nothing in it yet.
+/// A whole file of `role` → one update and the number of records it held. `Ok(None)` for
+/// a file with nothing in it yet (or a role read as lines).
 pub fn whole_file(
-    kind: WholeKind,
+    role: FileRole,
     input: &[u8],
 ) -> Result<Option<(Update<'static>, usize)>, ParseError> {
-    Ok(match kind {
-        WholeKind::Stats => {
-            stats::parse_stats(input)?.map(|t| (t.rows.len() + 1, Update::Stats(t)))
-        }
-        WholeKind::Failures => {
+    Ok(match role {
+        FileRole::Stats => stats::parse_stats(input)?.map(|t| (t.rows.len() + 1, Update::Stats(t))),
+        FileRole::Failures => {
             failures::parse_failures(input)?.map(|r| (r.len(), Update::Failures(r)))
         }
-        WholeKind::Exceptions => {
+        FileRole::Exceptions => {
             failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
         }
-        WholeKind::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
+        FileRole::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
+        // Read as lines, never whole.
+        FileRole::History | FileRole::Events => None,
     }
     .map(|(rows, update)| (update, rows)))
 }

@@ -14,7 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{FileRole, Origin};
+use super::Origin;
+use crate::parse::FileRole;
 
 /// One file to follow: its path and where its bytes go.
 pub type Target = (PathBuf, Origin);

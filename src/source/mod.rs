@@ -27,6 +27,8 @@ use tokio::sync::mpsc;
 
 use lines::LineBatch;
 
+use crate::parse::FileRole;
+
 /// A running source: a future the server spawns.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
@@ -56,58 +58,12 @@ pub enum ReadError {
     },
 }
 
-/// Which Locust file (or stream) a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FileRole {
-    /// `PREFIX_stats.csv`, rewritten in place.
-    Stats,
-    /// `PREFIX_stats_history.csv`, appended.
-    History,
-    /// `PREFIX_failures.csv`, rewritten in place.
-    Failures,
-    /// `PREFIX_exceptions.csv`, rewritten in place.
-    Exceptions,
-    /// A JSON-lines event stream (or a CSV history piped in).
-    Events,
-    /// A Locust web UI's `/stats/requests` JSON, fetched whole.
-    Status,
-}
-
-impl FileRole {
-    /// The four files of a `--csv` prefix.
-    pub const CSV: [FileRole; 4] = [
-        FileRole::Stats,
-        FileRole::History,
-        FileRole::Failures,
-        FileRole::Exceptions,
-    ];
-
-    /// The file name suffix after the prefix (empty for events).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            FileRole::Stats => "_stats.csv",
-            FileRole::History => "_stats_history.csv",
-            FileRole::Failures => "_failures.csv",
-            FileRole::Exceptions => "_exceptions.csv",
-            FileRole::Events | FileRole::Status => "",
-        }
-    }
-
-    /// True for files rewritten in place (read whole on every change).
-    pub fn is_rewritten(self) -> bool {
-        matches!(
-            self,
-            FileRole::Stats | FileRole::Failures | FileRole::Exceptions | FileRole::Status
-        )
-    }
-}
-
 /// Where bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     /// The `service` label the data feeds.
     pub service: String,
-    /// What the bytes are.
+    /// What the bytes are (and so how they are parsed).
     pub role: FileRole,
     /// The `source` label: the file path as given, or `stdin`.
     pub source: String,

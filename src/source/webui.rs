@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::support::http_client::HttpClient;
 
-use super::{Body, Chunk, FileRole, Origin, ReadError, Source, Task};
+use super::{Body, Chunk, Origin, ReadError, Source, Task};
+use crate::parse::FileRole;
 
 /// A failing web UI is logged at most once in this long.
 pub const LOG_EVERY: Duration = Duration::from_secs(60);

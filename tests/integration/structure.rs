@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 /// itself).
 const FLOORS: [&[&str]; 6] = [
     &["model", "support"],
-    &["parse", "source", "expose"],
-    &["ingest", "output"],
-    &["config"],
+    &["parse", "expose"],
+    &["source", "output"],
+    &["ingest", "config"],
     &["app"],
     &["main"],
 ];

@@ -177,8 +177,9 @@ mod tests {
     use crate::expose::format::encoder::{Histogram, Meta, Summary};
     use crate::ingest::Ingest;
     use crate::model::{Model, ModelConfig};
+    use crate::parse::FileRole;
     use crate::source::lines::{LineBatch, LineFramer};
-    use crate::source::{Body, Chunk, FileRole, Origin};
+    use crate::source::{Body, Chunk, Origin};
 
     /// An encoder that only notes which families were started.
     #[derive(Default)]

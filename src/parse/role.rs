@@ -1,0 +1,61 @@
+//! What bytes are — which Locust file or stream — and so how they are read: whole
+//! ([`super::whole_file`]) or line by line ([`FileRole::line_parser`]). A new kind of input
+//! is a variant here, its parser beside it, and its arm in `whole_file` or `line_parser`.
+
+use super::sniff::LineParser;
+
+/// Which Locust file (or stream) bytes are: what a source says of its bytes, and so how they
+/// are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileRole {
+    /// `PREFIX_stats.csv`, rewritten in place.
+    Stats,
+    /// `PREFIX_stats_history.csv`, appended.
+    History,
+    /// `PREFIX_failures.csv`, rewritten in place.
+    Failures,
+    /// `PREFIX_exceptions.csv`, rewritten in place.
+    Exceptions,
+    /// A JSON-lines event stream (or a CSV history piped in).
+    Events,
+    /// A Locust web UI's `/stats/requests` JSON, fetched whole.
+    Status,
+}
+
+impl FileRole {
+    /// The four files of a `--csv` prefix.
+    pub const CSV: [FileRole; 4] = [
+        FileRole::Stats,
+        FileRole::History,
+        FileRole::Failures,
+        FileRole::Exceptions,
+    ];
+
+    /// The file name suffix after the prefix (empty for events).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            FileRole::Stats => "_stats.csv",
+            FileRole::History => "_stats_history.csv",
+            FileRole::Failures => "_failures.csv",
+            FileRole::Exceptions => "_exceptions.csv",
+            FileRole::Events | FileRole::Status => "",
+        }
+    }
+
+    /// True for files rewritten in place (read whole on every change).
+    pub fn is_rewritten(self) -> bool {
+        matches!(
+            self,
+            FileRole::Stats | FileRole::Failures | FileRole::Exceptions | FileRole::Status
+        )
+    }
+
+    /// The line parser an appended file or stream of this role starts with.
+    pub fn line_parser(self) -> LineParser {
+        if self == FileRole::History {
+            LineParser::history()
+        } else {
+            LineParser::sniffing()
+        }
+    }
+}

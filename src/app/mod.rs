@@ -1,6 +1,6 @@
 //! Wiring: spawns the sources, the ingest task, the HTTP server, the pusher and the
 //! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
-//! `POST /-/quit`. The inputs are built once ([`build::sources`]) and either run here or read to
+//! `POST /-/quit`. The inputs are built once ([`crate::config::Inputs::sources`]) and either run here or read to
 //! their end by `--once` ([`once()`]).
 
 use std::sync::Arc;

@@ -24,32 +24,9 @@ mod number;
 mod role;
 mod types;
 
-pub use role::FileRole;
+pub use role::{whole_file, FileRole};
 
 pub use types::{
     Item, ParseError, MAX_FUTURE_SECS, MAX_RESPONSE_BYTES, MAX_RESPONSE_TIME_MS, MAX_USERS,
     MAX_WORKERS,
 };
-
-use crate::model::update::Update;
-
-/// A whole file of `role` → one update and the number of records it held. `Ok(None)` for
-/// a file with nothing in it yet (or a role read as lines).
-pub fn whole_file(
-    role: FileRole,
-    input: &[u8],
-) -> Result<Option<(Update<'static>, usize)>, ParseError> {
-    Ok(match role {
-        FileRole::Stats => stats::parse_stats(input)?.map(|t| (t.rows.len() + 1, Update::Stats(t))),
-        FileRole::Failures => {
-            failures::parse_failures(input)?.map(|r| (r.len(), Update::Failures(r)))
-        }
-        FileRole::Exceptions => {
-            failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
-        }
-        FileRole::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
-        // Read as lines, never whole.
-        FileRole::History | FileRole::Events => None,
-    }
-    .map(|(rows, update)| (update, rows)))
-}

@@ -1,8 +1,11 @@
 //! What bytes are — which Locust file or stream — and so how they are read: whole
-//! ([`super::whole_file`]) or line by line ([`FileRole::line_parser`]). A new kind of input
-//! is a variant here, its parser beside it, and its arm in `whole_file` or `line_parser`.
+//! ([`whole_file`]) or line by line ([`FileRole::line_parser`]). A new kind of input
+//! is a variant here, its parser beside it, and its arm in [`whole_file`] or [`FileRole::line_parser`].
 
 use super::sniff::LineParser;
+use super::types::ParseError;
+use super::{failures, stats, webui};
+use crate::model::update::Update;
 
 /// Which Locust file (or stream) bytes are: what a source says of its bytes, and so how they
 /// are parsed.
@@ -58,4 +61,25 @@ impl FileRole {
             LineParser::sniffing()
         }
     }
+}
+
+/// A whole file of `role` → one update and the number of records it held. `Ok(None)` for
+/// a file with nothing in it yet (or a role read as lines).
+pub fn whole_file(
+    role: FileRole,
+    input: &[u8],
+) -> Result<Option<(Update<'static>, usize)>, ParseError> {
+    Ok(match role {
+        FileRole::Stats => stats::parse_stats(input)?.map(|t| (t.rows.len() + 1, Update::Stats(t))),
+        FileRole::Failures => {
+            failures::parse_failures(input)?.map(|r| (r.len(), Update::Failures(r)))
+        }
+        FileRole::Exceptions => {
+            failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
+        }
+        FileRole::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
+        // Read as lines, never whole.
+        FileRole::History | FileRole::Events => None,
+    }
+    .map(|(rows, update)| (update, rows)))
 }

@@ -102,10 +102,12 @@
 //!   `parse/role.rs` or [`parse::whole_file`]; its flag, check and construction in
 //!   `config/inputs.rs` ([`config::Inputs::sources`]). `--once` and the server both take it
 //!   from there; the exhaustive matches on `FileRole` point at what is left.
-//! - **An output** (3): its file in `output/` (it reads snapshots from the `watch` channel and
-//!   renders through [`expose`]), its [`expose::sets::self_metrics::SelfMetrics`] handed to
-//!   the HTTP layer with [`output::http::HttpState::report`] and spawned in `app/mod.rs`, its
-//!   flags in `config/`.
+//! - **An output** (2): its file in `output/` implementing [`output::Output`] (its name, its
+//!   self-metrics, its periodic `run` and its final `deliver`), and its flags, check and
+//!   construction in `config/outputs.rs` ([`config::Outputs::build`]). The wiring spawns it,
+//!   serves its self-metrics and delivers the last snapshot to it on exit and in `--once`.
+//!
+//! Every new file also gets its `mod` line in its folder's `mod.rs`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

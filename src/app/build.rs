@@ -1,14 +1,10 @@
-//! What the configuration asks for, built once: the model's settings and the pusher (the
-//! inputs are built by [`crate::config::Inputs::sources`]).
+//! The model's settings, from the configuration (the inputs and outputs are built by
+//! [`crate::config::Inputs::sources`] and [`crate::config::Outputs::build`]).
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::model::ModelConfig;
-use crate::output::push::{Pusher, REQUEST_TIMEOUT};
-use crate::support::http_client::HttpClient;
-
-use super::error::AppError;
 /// The model settings a configuration asks for.
 pub fn model_config(config: &Config) -> ModelConfig {
     ModelConfig {
@@ -18,16 +14,4 @@ pub fn model_config(config: &Config) -> ModelConfig {
         max_exceptions: config.max_exceptions,
         buckets: Arc::from(config.buckets.as_slice()),
     }
-}
-
-/// The pusher `--push.*` asks for, if any.
-pub fn pusher(config: &Config) -> Result<Option<Pusher>, AppError> {
-    let Some(push) = &config.push else {
-        return Ok(None);
-    };
-    let client = HttpClient::new("--push.config.file", &push.client, REQUEST_TIMEOUT)?;
-    if push.client.insecure_skip_verify {
-        tracing::warn!(url = %push.config.url, "TLS certificates of the Pushgateway are not verified (insecure_skip_verify).");
-    }
-    Ok(Some(Pusher::new(push.config.clone(), client, config.sets)))
 }

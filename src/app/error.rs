@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::config::ConfigError;
 use crate::output::http::web_config::WebConfigError;
-use crate::output::push::PushError;
+use crate::output::DeliveryError;
 use crate::source::ReadError;
 use crate::support::http_client::ClientConfigError;
 
@@ -41,14 +41,9 @@ pub enum AppError {
     /// `--once` could not read an input. Exit code 1.
     #[error(transparent)]
     Read(#[from] ReadError),
-    /// The push (`--once --push.url`, or the final push on exit) failed. Exit code 1.
-    #[error("push to {url} failed: {source}")]
-    Push {
-        /// `--push.url`.
-        url: String,
-        /// Why.
-        source: PushError,
-    },
+    /// An output's delivery (`--once`'s, or the final one on exit) failed. Exit code 1.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
 }
 
 impl AppError {
@@ -59,7 +54,7 @@ impl AppError {
             AppError::Bind { .. }
             | AppError::Io { .. }
             | AppError::Read(_)
-            | AppError::Push { .. } => 1,
+            | AppError::Delivery(_) => 1,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Wiring: spawns the sources, the ingest task, the HTTP server, the pusher and the
+//! Wiring: spawns the sources, the ingest task, the HTTP server, the outputs and the
 //! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
 //! `POST /-/quit`. The inputs are built once ([`crate::config::Inputs::sources`]) and either run here or read to
 //! their end by `--once` ([`once()`]).
@@ -13,17 +13,18 @@ use crate::config::Config;
 use crate::ingest::{self, wall_clock, Ingest};
 use crate::model::snapshot::{RunState, Snapshot};
 use crate::model::Model;
+use crate::output::deliver_all;
 use crate::output::http::web_config::WebConfig;
 use crate::output::http::{self, HttpState};
-use crate::output::push::PushError;
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
 /// memory held in flight.
 pub const CHANNEL_CAPACITY: usize = 64;
 
-/// The final push on exit is given this long (within the 5 s a stop may take).
-pub const FINAL_PUSH_TIMEOUT: Duration = Duration::from_secs(4);
+/// The final delivery of every output on exit is given this long (within the 5 s a stop may
+/// take).
+pub const FINAL_DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub mod build;
 mod error;
@@ -81,8 +82,8 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Serves until SIGINT, SIGTERM, `--exit-after-stop` or `POST /-/quit`; then pushes once
-/// more when pushing.
+/// Serves until SIGINT, SIGTERM, `--exit-after-stop` or `POST /-/quit`; then delivers the
+/// last snapshot to every output once more.
 pub async fn serve(config: Config) -> Result<(), AppError> {
     let web = match &config.web_config_file {
         Some(path) => WebConfig::load(path)?,
@@ -93,7 +94,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .as_ref()
         .map(|files| http::tls::acceptor(files, web.http2))
         .transpose()?;
-    let pusher = build::pusher(&config)?;
+    let outputs = config.outputs.build(config.sets)?;
     let inputs = config.inputs.sources()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
@@ -126,8 +127,12 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     if let Some(after) = config.exit_after_stop {
         tokio::spawn(exit_after_stop(snap_rx.clone(), after, stop_tx.clone()));
     }
-    if let Some(p) = &pusher {
-        tokio::spawn(p.clone().run(snap_rx.clone(), stop_rx.clone(), wall_clock));
+    for output in &outputs {
+        tokio::spawn(
+            output
+                .clone()
+                .run(snap_rx.clone(), stop_rx.clone(), wall_clock),
+        );
     }
     let mut state = HttpState::new(
         snap_rx.clone(),
@@ -135,8 +140,8 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         config.sets,
         &web,
     );
-    if let Some(p) = &pusher {
-        state.report(p.stats.clone());
+    for output in &outputs {
+        state.report(output.self_metrics());
     }
     state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
     state.formats = config.formats.clone();
@@ -148,31 +153,15 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         let _ = stopped.wait_for(|s| *s).await;
     });
     let mut stopping = stop_rx.clone();
-    let final_push = async {
+    let final_delivery = async {
         let _ = stopping.wait_for(|s| *s).await;
-        let p = pusher.as_ref()?;
         let snap = snap_rx.borrow().clone();
-        let pushed = tokio::time::timeout(FINAL_PUSH_TIMEOUT, p.push(&snap, wall_clock())).await;
-        Some(match pushed {
-            Ok(result) => result,
-            Err(_) => Err(PushError::Request(
-                crate::support::http_client::RequestError::Timeout(FINAL_PUSH_TIMEOUT),
-            )),
-        })
+        deliver_all(&outputs, snap, wall_clock(), FINAL_DELIVERY_TIMEOUT).await
     };
-    let ((), pushed) = tokio::join!(server, final_push);
+    let ((), delivered) = tokio::join!(server, final_delivery);
     ingest_task.abort();
     tracing::info!("Shut down.");
-    match pushed {
-        Some(Err(source)) => Err(AppError::Push {
-            url: config
-                .push
-                .as_ref()
-                .map_or_else(String::new, |p| p.config.url.clone()),
-            source,
-        }),
-        _ => Ok(()),
-    }
+    Ok(delivered?)
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed now.

@@ -1,23 +1,28 @@
 //! `--once`: the inputs read to their end with no server, the exposition written once (and
-//! pushed when `--push.url` is given). The synchronous pieces the server runs as tasks
+//! delivered to every output, e.g. pushed when `--push.url` is given). The synchronous pieces the server runs as tasks
 //! ([`crate::source::Source::read_now`], [`Ingest::apply`], [`crate::expose::render`]) are
 //! called directly; a runtime is made only where a part is async (a web UI poll, the push).
 
 use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::expose;
 use crate::ingest::{wall_clock, Ingest};
 use crate::model::Model;
+use crate::output::deliver_all;
 
-use super::build::{model_config, pusher};
+use super::build::model_config;
 use super::error::AppError;
 
-/// Reads everything present, writes the exposition to `out`, and pushes it when
-/// `--push.url` is given. An input with nothing to read (no file, empty standard input, a
+/// `--once`'s delivery to each output is given this long (the push retries within it).
+pub const ONCE_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Reads everything present, writes the exposition to `out`, and delivers it to every
+/// output (`--push.url`). An input with nothing to read (no file, empty standard input, a
 /// web UI that does not answer) is an error naming it.
 pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
-    let pusher = pusher(config)?;
     let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
     for mut source in config.inputs.sources()? {
@@ -33,23 +38,21 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
             what: "writing the exposition".into(),
             source,
         })?;
-    if let Some(pusher) = pusher {
+    let outputs = config.outputs.build(config.sets)?;
+    if !outputs.is_empty() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|source| AppError::Io {
-                what: "starting the runtime to push".into(),
+                what: "starting the runtime to deliver to the outputs".into(),
                 source,
             })?;
-        runtime
-            .block_on(pusher.push(&snap, now))
-            .map_err(|source| AppError::Push {
-                url: config
-                    .push
-                    .as_ref()
-                    .map_or_else(String::new, |p| p.config.url.clone()),
-                source,
-            })?;
+        runtime.block_on(deliver_all(
+            &outputs,
+            Arc::new(snap),
+            now,
+            ONCE_DELIVERY_TIMEOUT,
+        ))?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 pub use super::inputs::InputArgs;
+pub use super::outputs::OutputArgs;
 
 /// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
 /// statistics as Prometheus metrics.
@@ -181,49 +182,9 @@ pub struct Args {
     )]
     pub enable_lifecycle: bool,
 
-    /// Push every service's metrics to this Pushgateway (http:// or https://).
-    #[arg(
-        long = "push.url",
-        env = "LOCUST_EXPORTER_PUSH_URL",
-        value_name = "URL"
-    )]
-    pub push_url: Option<String>,
-
-    /// How often to push; 0 pushes only once, at the end.
-    #[arg(
-        long = "push.interval",
-        env = "LOCUST_EXPORTER_PUSH_INTERVAL",
-        value_name = "DURATION",
-        default_value = "10s"
-    )]
-    pub push_interval: String,
-
-    /// The `job` of the pushed groups.
-    #[arg(
-        long = "push.job",
-        env = "LOCUST_EXPORTER_PUSH_JOB",
-        value_name = "NAME",
-        default_value = "locust"
-    )]
-    pub push_job: String,
-
-    /// An extra grouping label of the pushed groups (repeatable); `service` is always one.
-    #[arg(
-        long = "push.label",
-        env = "LOCUST_EXPORTER_PUSH_LABEL",
-        value_name = "NAME=VALUE"
-    )]
-    pub push_labels: Vec<String>,
-
-    /// Credentials and TLS for the Pushgateway: `basic_auth` (`username`, `password_file`)
-    /// and `tls_config` (`ca_file`, `cert_file`, `key_file`, `insecure_skip_verify`), in the
-    /// Prometheus HTTP client format.
-    #[arg(
-        long = "push.config.file",
-        env = "LOCUST_EXPORTER_PUSH_CONFIG_FILE",
-        value_name = "FILE"
-    )]
-    pub push_config_file: Option<PathBuf>,
+    /// The outputs' flags (`--push.*`).
+    #[command(flatten)]
+    pub outputs: OutputArgs,
 
     /// Read everything present, print the exposition to stdout and exit 0.
     #[arg(long = "once", env = "LOCUST_EXPORTER_ONCE")]

@@ -6,18 +6,18 @@ use std::time::Duration;
 
 pub mod cli;
 mod inputs;
+mod outputs;
 mod values;
 
 pub use values::{count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
 
 pub use inputs::{source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, STDIN_SOURCE};
+pub use outputs::{Outputs, Push};
 
 use crate::config::cli::Args;
 use crate::expose::{Format, Sets};
 use crate::model::endpoint::DEFAULT_BUCKETS;
 use crate::output::http::server::Limits;
-use crate::output::push::PushConfig;
-use crate::support::http_client::ClientSettings;
 
 /// `--web.formats`: names from [`Format::name`], comma-separated, at least one.
 fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
@@ -52,15 +52,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// `--push.*`: where and how to push, and the client's settings.
-#[derive(Debug, Clone)]
-pub struct Push {
-    /// URL, interval, job, labels.
-    pub config: PushConfig,
-    /// `--push.config.file`.
-    pub client: ClientSettings,
 }
 
 /// Validated settings.
@@ -98,8 +89,8 @@ pub struct Config {
     pub exit_after_stop: Option<Duration>,
     /// `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
-    /// `--push.*`, when `--push.url` is given.
-    pub push: Option<Push>,
+    /// The outputs: `--push.*`.
+    pub outputs: Outputs,
     /// `--log.level`.
     pub log_level: tracing::Level,
     /// `--log.format`.
@@ -134,7 +125,7 @@ impl Config {
                 format!("`{}` is taken by a health endpoint", args.telemetry_path),
             ));
         }
-        let push = push(&args)?;
+        let outputs = Outputs::from_args(&args.outputs)?;
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -172,7 +163,7 @@ impl Config {
                 .map(|d| duration("--exit-after-stop", d))
                 .transpose()?,
             enable_lifecycle: args.enable_lifecycle,
-            push,
+            outputs,
             log_level: args.log_level.parse().map_err(|_| {
                 invalid(
                     "--log.level",
@@ -215,66 +206,6 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
 /// `--metrics`: set names ([`crate::expose::sets::ALL`]), comma-separated.
 pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {
     Sets::parse(text).map_err(|e| invalid("--metrics", e.to_string()))
-}
-
-/// `--push.*`.
-fn push(args: &Args) -> Result<Option<Push>, ConfigError> {
-    let Some(url) = &args.push_url else {
-        return Ok(None);
-    };
-    let url = url.trim_end_matches('/').to_owned();
-    let valid = url
-        .split_once("://")
-        .is_some_and(|(scheme, rest)| matches!(scheme, "http" | "https") && !rest.is_empty());
-    if !valid {
-        return Err(invalid(
-            "--push.url",
-            format!("`{url}` is not an http:// or https:// URL"),
-        ));
-    }
-    let interval = match args.push_interval.trim() {
-        "0" | "0s" => None,
-        d => Some(duration("--push.interval", d)?),
-    };
-    if args.push_job.trim().is_empty() {
-        return Err(invalid("--push.job", "the job name is empty"));
-    }
-    let mut labels = Vec::new();
-    for l in &args.push_labels {
-        let (name, value) = l
-            .split_once('=')
-            .ok_or_else(|| invalid("--push.label", format!("`{l}` is not NAME=VALUE")))?;
-        let ok_name = name
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-        if name.is_empty() || !ok_name || name.starts_with("__") {
-            return Err(invalid(
-                "--push.label",
-                format!("`{name}` is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __…)"),
-            ));
-        }
-        if name == "job" || name == "service" {
-            return Err(invalid(
-                "--push.label",
-                format!("`{name}` is set already (--push.job, and each group's service)"),
-            ));
-        }
-        labels.push((name.to_owned(), value.to_owned()));
-    }
-    let client = match &args.push_config_file {
-        Some(path) => ClientSettings::load("--push.config.file", path)?,
-        None => ClientSettings::default(),
-    };
-    Ok(Some(Push {
-        config: PushConfig {
-            url,
-            interval,
-            job: args.push_job.trim().to_owned(),
-            labels,
-        },
-        client,
-    }))
 }
 
 /// Ascending, positive, finite bucket bounds in seconds.

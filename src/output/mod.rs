@@ -1,6 +1,11 @@
-//! Outputs: what leaves the process. [`http`] serves scrapes (pull), [`push`] sends to a
-//! Pushgateway. Each renders published snapshots through [`crate::expose`] and reports its
-//! own counters through [`crate::expose::sets::self_metrics::SelfMetrics`].
+//! Outputs: what leaves the process. [`http`] serves scrapes (pull); every other output
+//! delivers snapshots somewhere ([`push`] to a Pushgateway) and is an [`Output`], built from
+//! the configuration (`config/outputs.rs`) and run by the wiring, which knows none by name.
+//! Each renders published snapshots through [`crate::expose`] and reports its own counters
+//! through [`crate::expose::sets::self_metrics::SelfMetrics`].
 
+mod delivery;
 pub mod http;
 pub mod push;
+
+pub use delivery::{deliver_all, DeliveryError, Output, Task};

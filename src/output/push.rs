@@ -23,6 +23,8 @@ use crate::expose::{self, Sets};
 use crate::model::snapshot::Snapshot;
 use crate::support::http_client::{HttpClient, RequestError};
 
+use super::delivery::{DeliveryError, Output, Task};
+
 /// Waits between the attempts of one push (then the push is given up until the next).
 pub const BACKOFF: [Duration; 3] = [
     Duration::from_millis(500),
@@ -212,11 +214,11 @@ impl Pusher {
 
     /// Pushes every `--push.interval` until `stop` turns true (the final push is the
     /// caller's, after the last snapshot).
-    pub async fn run(
-        self,
+    async fn run_loop(
+        self: Arc<Self>,
         snapshots: watch::Receiver<Arc<Snapshot>>,
         mut stop: watch::Receiver<bool>,
-        now: impl Fn() -> f64,
+        now: fn() -> f64,
     ) {
         let Some(every) = self.config.interval else {
             return;
@@ -240,6 +242,34 @@ impl Pusher {
                 }
             }
         }
+    }
+}
+
+impl Output for Pusher {
+    fn name(&self) -> String {
+        format!("push to {}", self.config.url)
+    }
+
+    fn self_metrics(&self) -> Arc<dyn SelfMetrics> {
+        self.stats.clone()
+    }
+
+    fn run(
+        self: Arc<Self>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        stop: watch::Receiver<bool>,
+        now: fn() -> f64,
+    ) -> Task<()> {
+        Box::pin(self.run_loop(snapshots, stop, now))
+    }
+
+    fn deliver(self: Arc<Self>, snap: Arc<Snapshot>, now: f64) -> Task<Result<(), DeliveryError>> {
+        Box::pin(async move {
+            self.push(&snap, now).await.map_err(|e| DeliveryError {
+                target: self.name(),
+                message: e.to_string(),
+            })
+        })
     }
 }
 

@@ -123,8 +123,13 @@ fn imports(
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'))
             .collect();
-        let mut paths = vec![head.clone()];
-        for item in group.split(',') {
+        // `use a::{b, c}` imports `a::b` and `a::c`, not `a` itself.
+        let mut paths = if group.is_empty() {
+            vec![head.clone()]
+        } else {
+            Vec::new()
+        };
+        for item in group.split(',').filter(|i| !i.trim().is_empty()) {
             let mut p = head.clone();
             p.extend(
                 item.split("::")

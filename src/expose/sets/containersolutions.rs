@@ -9,7 +9,7 @@
 //! series also has `service`. Where an input cannot know a value (workers from CSV files),
 //! the series is absent (README's metric table says which).
 
-use super::{MetricSet, Sets};
+use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot, WorkerState};
 
@@ -232,25 +232,7 @@ impl MetricSet for ContainerSolutions {
                 );
             }
         }
-        let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
-        for s in &snap.services {
-            for e in &s.endpoints {
-                rows.push((
-                    E::labels(&[
-                        ("service", &s.name),
-                        ("method", &e.method),
-                        ("name", &e.name),
-                    ]),
-                    e,
-                ));
-            }
-            if let Some(t) = &s.total {
-                rows.push((
-                    E::labels(&[("service", &s.name), ("method", ""), ("name", &t.name)]),
-                    t,
-                ));
-            }
-        }
+        let rows = endpoint_rows::<E>(snap, RowLabels::MethodName, Some(|t| ("", &t.name)));
         for (name, help, value) in REQUESTS {
             let mut f = out.family(name, help, Kind::Gauge);
             for (l, e) in &rows {

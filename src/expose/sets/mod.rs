@@ -18,7 +18,7 @@ pub mod seed;
 pub mod self_metrics;
 
 use crate::expose::format::encoder::Encoder;
-use crate::model::snapshot::Snapshot;
+use crate::model::snapshot::{EndpointStats, Snapshot};
 
 /// One metric set.
 pub trait MetricSet {
@@ -31,6 +31,46 @@ pub trait MetricSet {
     const DEFERS: &'static [(&'static str, &'static str)] = &[];
     /// Writes the set's families for `snap`; `served` says which sets are served with it.
     fn write<E: Encoder>(snap: &Snapshot, served: Sets, out: &mut E);
+}
+
+/// The labels a set gives an endpoint's name and method, in the order it writes them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowLabels {
+    /// `{service, path, method}` (the seed's).
+    PathMethod,
+    /// `{service, method, name}`.
+    MethodName,
+}
+
+/// The `(method, name)` label values of a service's total row, where a set serves one.
+pub(crate) type TotalRow = for<'a> fn(&'a EndpointStats) -> (&'a str, &'a str);
+
+/// Every endpoint of `snap` with its label set rendered once (and each service's total row
+/// after its endpoints, labelled by `total`, where the set serves one).
+pub(crate) fn endpoint_rows<E: Encoder>(
+    snap: &Snapshot,
+    order: RowLabels,
+    total: Option<TotalRow>,
+) -> Vec<(E::Labels, &EndpointStats)> {
+    let labels = |service: &str, method: &str, name: &str| match order {
+        RowLabels::PathMethod => {
+            E::labels(&[("service", service), ("path", name), ("method", method)])
+        }
+        RowLabels::MethodName => {
+            E::labels(&[("service", service), ("method", method), ("name", name)])
+        }
+    };
+    let mut rows = Vec::new();
+    for s in &snap.services {
+        for e in &s.endpoints {
+            rows.push((labels(&s.name, &e.method, &e.name), e));
+        }
+        if let (Some(t), Some(total)) = (&s.total, total) {
+            let (method, name) = total(t);
+            rows.push((labels(&s.name, method, name), t));
+        }
+    }
+    rows
 }
 
 /// What the registry knows of a set without its writer.

@@ -2,7 +2,7 @@
 //! endpoint and no `Aggregated` row (sum in PromQL instead), a summary of response times and,
 //! for event-fed endpoints, a histogram that aggregates across load generators.
 
-use super::{MetricSet, Sets};
+use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 
@@ -59,22 +59,7 @@ impl MetricSet for Native {
     /// containersolutions set (which writes it for every input).
     fn write<E: Encoder>(snap: &Snapshot, served: Sets, out: &mut E) {
         let compat_up = served.deferred(Self::NAME, UP);
-        let rows: Vec<(E::Labels, &EndpointStats)> = snap
-            .services
-            .iter()
-            .flat_map(|s| {
-                s.endpoints.iter().map(move |e| {
-                    (
-                        E::labels(&[
-                            ("service", &s.name),
-                            ("method", &e.method),
-                            ("name", &e.name),
-                        ]),
-                        e,
-                    )
-                })
-            })
-            .collect();
+        let rows = endpoint_rows::<E>(snap, RowLabels::MethodName, None);
         let mut f = out.family(
             REQUESTS,
             "Requests made, failed ones included.",

@@ -3,7 +3,7 @@
 //! Response times in milliseconds, sizes in bytes, rates per second. The `Aggregated` row
 //! carries `path="Aggregated"` and `method="Aggregated"`.
 
-use super::{MetricSet, Sets};
+use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::snapshot::{EndpointStats, Snapshot};
 use crate::model::update::AGGREGATED;
@@ -163,30 +163,12 @@ impl MetricSet for Seed {
                 1.0,
             );
         }
-        let mut rows: Vec<(E::Labels, &EndpointStats)> = Vec::new();
-        for s in &snap.services {
-            for e in &s.endpoints {
-                rows.push((
-                    E::labels(&[
-                        ("service", &s.name),
-                        ("path", &e.name),
-                        ("method", &e.method),
-                    ]),
-                    e,
-                ));
-            }
-            if let Some(t) = &s.total {
-                // The seed's total row: `Aggregated` as both path and method.
-                rows.push((
-                    E::labels(&[
-                        ("service", &s.name),
-                        ("path", AGGREGATED),
-                        ("method", AGGREGATED),
-                    ]),
-                    t,
-                ));
-            }
-        }
+        // The seed's total row: `Aggregated` as both path and method.
+        let rows = endpoint_rows::<E>(
+            snap,
+            RowLabels::PathMethod,
+            Some(|_| (AGGREGATED, AGGREGATED)),
+        );
         for (name, help, kind, value) in STATS {
             let mut f = out.family(name, help, kind);
             for (l, e) in &rows {

@@ -10,7 +10,7 @@ use prometheus::process_collector::ProcessCollector;
 use prometheus::proto::MetricType;
 
 use crate::expose::format::encoder::{Encoder, Kind, Meta};
-use crate::model::snapshot::Snapshot;
+use crate::model::snapshot::{Snapshot, SourceStatus};
 
 /// A part's own counters and gauges, written through whatever format is being rendered.
 pub trait SelfMetrics: Send + Sync {
@@ -168,34 +168,32 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
             );
         }
     }
-    let mut f = out.family(
-        UNKNOWN_EVENTS,
-        "Events of a kind this version does not know, skipped.",
-        Kind::Counter,
-    );
-    for (s, l) in snap.sources.iter().zip(&sources) {
-        if s.unknown_events > 0 {
-            f.sample(l, s.unknown_events as f64);
-        }
-    }
-    let mut f = out.family(
-        RESETS,
-        "Times an appended input started over: truncated, replaced or rewritten in place (read again from its start).",
-        Kind::Counter,
-    );
-    for (s, l) in snap.sources.iter().zip(&sources) {
-        if s.resets > 0 {
-            f.sample(l, s.resets as f64);
-        }
-    }
-    let mut f = out.family(
-        CLAMPED,
-        "Events whose time was more than 10 s ahead of their arrival, taken as their arrival time.",
-        Kind::Counter,
-    );
-    for (s, l) in snap.sources.iter().zip(&sources) {
-        if s.clamped > 0 {
-            f.sample(l, s.clamped as f64);
+    type SourceCount = fn(&SourceStatus) -> u64;
+    // Counters written only for the sources where they are not 0.
+    let rare: [(&str, &str, SourceCount); 3] = [
+        (
+            UNKNOWN_EVENTS,
+            "Events of a kind this version does not know, skipped.",
+            |s| s.unknown_events,
+        ),
+        (
+            RESETS,
+            "Times an appended input started over: truncated, replaced or rewritten in place (read again from its start).",
+            |s| s.resets,
+        ),
+        (
+            CLAMPED,
+            "Events whose time was more than 10 s ahead of their arrival, taken as their arrival time.",
+            |s| s.clamped,
+        ),
+    ];
+    for (name, help, value) in rare {
+        let mut f = out.family(name, help, Kind::Counter);
+        for (s, l) in snap.sources.iter().zip(&sources) {
+            let n = value(s);
+            if n > 0 {
+                f.sample(l, n as f64);
+            }
         }
     }
     type Count = fn(&crate::model::snapshot::Folded) -> u64;

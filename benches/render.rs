@@ -94,9 +94,11 @@ fn snapshot(n: usize, events: bool) -> Snapshot {
             exceptions: Vec::new(),
             last_update: Some(1795542142.0),
             folded: Default::default(),
+            interrupted: false,
         }],
         sources: Vec::new(),
         seq: 1,
+        closed: false,
     }
 }
 

@@ -137,11 +137,18 @@ impl Ingest {
                     model.apply(&origin.service, Update::RunnerDown, now);
                 }
             }
+            Body::Written(at) => model.apply(&origin.service, Update::Written(at), now),
             Body::Eof => {
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
             }
         }
+    }
+
+    /// The exporter is stopping: every service is closed (`stopped` from now on); one whose
+    /// run was still live is marked interrupted (see [`Model::close`]).
+    pub fn close(&mut self, now: f64) {
+        self.model.close(now);
     }
 
     /// Marks every service's input as ended (`--once`).
@@ -236,13 +243,18 @@ fn apply_lines(
     model.apply_all(&origin.service, updates, now);
 }
 
-/// Owns `ingest`: applies chunks as they come and publishes snapshots on `tx`. Returns when
-/// every source has ended and every scrape receiver is gone.
+/// Owns `ingest`: applies chunks as they come and publishes snapshots on `tx`. When `stop`
+/// turns true it applies what is already queued, closes every service ([`Ingest::close`])
+/// and publishes that at once as the closed snapshot (the final deliveries wait for it).
+/// Returns when every source has ended and every scrape receiver is gone.
 pub async fn run(
     mut ingest: Ingest,
     mut rx: mpsc::Receiver<Chunk>,
     tx: watch::Sender<Arc<Snapshot>>,
+    mut stop: watch::Receiver<bool>,
 ) {
+    let mut closing = false;
+    let mut closed = false;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_publish = Instant::now();
@@ -274,9 +286,22 @@ pub async fn run(
             },
             () = sleep_until_opt(publish_at) => {}
             _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s), if !closing => {
+                closing = true;
+                // What the sources sent before the stop is part of the run's end.
+                for _ in 0..MAX_CHUNKS_PER_ROUND {
+                    match rx.try_recv() {
+                        Ok(chunk) => ingest.apply(chunk, wall_clock()),
+                        Err(_) => break,
+                    }
+                }
+                ingest.close(wall_clock());
+                dirty = true;
+            }
         }
         let now_states = ingest.states(wall_clock());
-        if !dirty && open && now_states == states && last_publish.elapsed() < REFRESH {
+        let must = closing && !closed;
+        if !must && !dirty && open && now_states == states && last_publish.elapsed() < REFRESH {
             continue;
         }
         states = now_states;
@@ -285,6 +310,8 @@ pub async fn run(
         pause = COALESCE.max(started.elapsed() * 4).min(TICK);
         seq += 1;
         snap.seq = seq;
+        snap.closed = closing;
+        closed = closing;
         warn_folded_once(&snap, &mut warned);
         if tx.send(Arc::new(snap)).is_err() && !open {
             return;

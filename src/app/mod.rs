@@ -22,6 +22,9 @@ use crate::output::http::{self, HttpState};
 /// memory held in flight.
 pub const CHANNEL_CAPACITY: usize = 64;
 
+/// How long the final deliveries wait for the ingest task's closed snapshot.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The final delivery of every output on exit is given this long (within the 5 s a stop may
 /// take).
 pub const FINAL_DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
@@ -123,6 +126,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         Ingest::new(Model::new(build::model_config(&config))),
         chunk_rx,
         snap_tx,
+        stop_rx.clone(),
     ));
     if let Some(after) = config.exit_after_stop {
         tokio::spawn(exit_after_stop(snap_rx.clone(), after, stop_tx.clone()));
@@ -155,6 +159,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let mut stopping = stop_rx.clone();
     let final_delivery = async {
         let _ = stopping.wait_for(|s| *s).await;
+        // The ingest task closes every service and publishes that snapshot at once.
+        let mut closed = snap_rx.clone();
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed.wait_for(|s| s.closed)).await;
         let snap = snap_rx.borrow().clone();
         deliver_all(&outputs, snap, wall_clock(), FINAL_DELIVERY_TIMEOUT).await
     };

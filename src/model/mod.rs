@@ -83,6 +83,16 @@ impl Model {
         self.apply_all(service, std::iter::once(update), now);
     }
 
+    /// The exporter is stopping at `now`: every service reads `stopped` from now on, and one
+    /// whose run was still live (spawning or running, its input not ended) is marked
+    /// interrupted, so a final push or write cannot read as a live run forever.
+    pub fn close(&mut self, now: f64) {
+        let stale_after = self.config.stale_after_secs;
+        for s in &mut self.services {
+            s.close(now, stale_after);
+        }
+    }
+
     /// Each service's run state at `now`, in service order.
     pub fn states(&self, now: f64) -> Vec<snapshot::RunState> {
         self.services
@@ -101,6 +111,7 @@ impl Model {
                 .collect(),
             sources: Vec::new(),
             seq: 0,
+            closed: false,
         }
     }
 }

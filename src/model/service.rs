@@ -26,7 +26,20 @@ pub struct Service {
     rising_at: f64,
     workers: Option<u64>,
     last_activity: Option<f64>,
+    /// The newest write time of the service's files, where the input says: then the run's
+    /// activity, whenever the files were read.
+    written: Option<f64>,
+    /// The write time of the file whose whole read comes next.
+    pending_write: Option<f64>,
+    /// The write time of the `_stats.csv` applied last.
+    stats_written: Option<f64>,
+    /// An end-of-run report was applied (at its write time, or when read): the run ended.
+    final_written: Option<f64>,
     ended: bool,
+    /// The exporter is stopping: nothing more is watched, the run reads `stopped`.
+    closed: bool,
+    /// It was closed while its run was still live: the last values are partial.
+    interrupted: bool,
     /// What a Locust web UI last said.
     runner: Option<RunnerStatus>,
     /// Whether the last poll of a web UI worked (`None`: not fed by one).
@@ -51,7 +64,13 @@ impl Service {
             rising_at: 0.0,
             workers: None,
             last_activity: None,
+            written: None,
+            pending_write: None,
+            stats_written: None,
+            final_written: None,
             ended: false,
+            closed: false,
+            interrupted: false,
             runner: None,
             up: None,
             history_percentiles: Vec::new(),
@@ -70,7 +89,35 @@ impl Service {
         match update {
             Update::Request(ev) => self.events.record(&ev, guard, config),
             Update::Requests(batch) => self.events.record_batch(&batch, guard, config),
-            Update::Stats(table) => self.csv.apply_stats(table, guard, config, now),
+            Update::Stats(table) => {
+                let at = self.pending_write.take();
+                match (self.final_written, at) {
+                    // The run's last `_stats.csv`, older than its end-of-run report (read after
+                    // it): the report's numbers stay.
+                    (Some(report), Some(csv)) if csv <= report => {}
+                    _ => {
+                        if self.final_written.take().is_some() {
+                            self.ended = false; // a newer run
+                        }
+                        self.stats_written = at;
+                        self.csv.apply_stats(table, guard, config, now);
+                    }
+                }
+            }
+            Update::Final(table) => {
+                let at = self.pending_write.take();
+                // A report older than the `_stats.csv` is an earlier run's.
+                let current = match (at, self.stats_written) {
+                    (Some(report), Some(csv)) => report >= csv,
+                    _ => true,
+                };
+                if current {
+                    self.csv.apply_stats(table, guard, config, now);
+                    self.final_written = Some(at.unwrap_or(now));
+                    self.ended = true;
+                    self.rising = false;
+                }
+            }
             Update::History(row) => self.apply_history(row, now),
             Update::HistoryReset => self.reset_history(),
             Update::Failures(rows) => self.csv.apply_failures(rows, guard, config),
@@ -107,6 +154,13 @@ impl Service {
                     .apply_reported(rates, status.total_rates, &self.guard);
                 self.runner = Some(status);
                 self.up = Some(true);
+            }
+            Update::Written(at) => {
+                // Files last written long ago are a run that ended, even when read only now.
+                let at = at.min(now);
+                self.written = Some(self.written.map_or(at, |w| w.max(at)));
+                self.pending_write = Some(at);
+                return;
             }
             Update::RunnerDown => {
                 self.up = Some(false);
@@ -150,12 +204,26 @@ impl Service {
         self.ended = false;
     }
 
+    /// The exporter is stopping at `now`: the service reads `stopped` from now on, and is
+    /// marked interrupted when its run was still live (spawning or running, its input not
+    /// ended).
+    pub fn close(&mut self, now: f64, stale_after: f64) {
+        let state = self.state(now, stale_after);
+        self.interrupted = !self.ended && matches!(state, RunState::Spawning | RunState::Running);
+        self.closed = true;
+    }
+
     /// The run state at `now`: Locust's own through a web UI, else inferred.
     pub fn state(&self, now: f64, stale_after: f64) -> RunState {
+        if self.closed && self.last_activity.is_some() {
+            return RunState::Stopped;
+        }
         if let Some(status) = &self.runner {
             return status.state;
         }
-        match self.last_activity {
+        // A service fed by files is as live as their newest write.
+        let activity = self.last_activity.map(|a| self.written.unwrap_or(a));
+        match activity {
             None => RunState::Missing,
             Some(_) if self.ended => RunState::Stopped,
             Some(at) if now - at > stale_after => RunState::Stopped,
@@ -186,7 +254,7 @@ impl Service {
             users = users.map(|_| 0);
             // A web UI reports the workers still connected after a stop; otherwise none are
             // known to be working any more.
-            if self.runner.is_none() {
+            if self.runner.is_none() || self.closed {
                 workers = workers.map(|_| 0);
             }
         }
@@ -211,8 +279,9 @@ impl Service {
             total,
             errors,
             exceptions,
-            last_update: self.last_activity,
+            last_update: self.last_activity.map(|a| self.written.unwrap_or(a)),
             folded: self.guard.folded(),
+            interrupted: self.interrupted,
         }
     }
 }

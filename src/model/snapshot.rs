@@ -48,6 +48,8 @@ pub struct ServiceSnapshot {
     pub last_update: Option<f64>,
     /// Distinct endpoints, error texts and exception messages folded into `__other__`.
     pub folded: Folded,
+    /// The exporter stopped while this run was still live: its last values are partial.
+    pub interrupted: bool,
 }
 
 /// Health and counters of one input (a file or a stream), for the self-metrics.
@@ -90,6 +92,7 @@ impl Snapshot {
                 .cloned()
                 .collect(),
             seq: self.seq,
+            closed: self.closed,
         }
     }
 }
@@ -103,4 +106,7 @@ pub struct Snapshot {
     pub sources: Vec<SourceStatus>,
     /// How many snapshots the ingest task published before this one (0: none yet).
     pub seq: u64,
+    /// The exporter is stopping: every service is closed (the snapshot final deliveries
+    /// send).
+    pub closed: bool,
 }

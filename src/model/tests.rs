@@ -409,3 +409,67 @@ fn a_stopped_service_serves_no_current_activity_but_keeps_its_totals() {
         assert_eq!(e.quantile_ms(0.5), Some(5.0), "percentiles stay");
     }
 }
+
+#[test]
+fn files_last_written_long_ago_are_stopped_at_once() {
+    let mut m = Model::new(ModelConfig::default());
+    let now = 1.7e9;
+    m.apply(
+        "old",
+        Update::Stats(table(vec![row("GET", "/a", 10, 1)])),
+        now,
+    );
+    m.apply("old", Update::Written(now - 600.0), now);
+    m.apply(
+        "new",
+        Update::Stats(table(vec![row("GET", "/a", 10, 1)])),
+        now,
+    );
+    m.apply("new", Update::Written(now - 0.2), now);
+    let states = m.states(now + 0.1);
+    assert_eq!(
+        states,
+        vec![RunState::Running, RunState::Stopped],
+        "new, old"
+    );
+    // A write time before any data is not activity: the service stays missing.
+    m.apply("empty", Update::Written(now), now);
+    assert_eq!(m.states(now + 0.1)[0], RunState::Missing);
+}
+
+#[test]
+fn closing_stops_every_service_and_marks_the_live_ones_interrupted() {
+    let mut m = Model::new(ModelConfig::default());
+    let now = 1.7e9;
+    for name in ["ended", "live"] {
+        m.apply(name, Update::Users(5), now);
+        m.apply(name, request(now, "GET", "/a", Some(10.0), 1, None), now);
+    }
+    m.apply("ended", Update::TestStop, now);
+    assert_eq!(
+        m.states(now + 0.5),
+        vec![RunState::Stopped, RunState::Spawning]
+    );
+    m.close(now + 0.5);
+    let snap = m.snapshot(now + 0.6);
+    let by_name = |n: &str| snap.services.iter().find(|s| &*s.name == n).expect(n);
+    for name in ["ended", "live"] {
+        let s = by_name(name);
+        assert_eq!(s.state, RunState::Stopped, "{name}");
+        assert_eq!(s.users, Some(0), "{name}");
+        assert!(s.endpoints.iter().all(|e| e.current_rps == 0.0), "{name}");
+        assert_eq!(s.endpoints[0].requests, 1, "{name}: counters stay");
+    }
+    assert!(!by_name("ended").interrupted);
+    assert!(by_name("live").interrupted);
+    // Data after the close does not bring a service back to life.
+    m.apply(
+        "live",
+        request(now + 1.0, "GET", "/a", Some(10.0), 1, None),
+        now + 1.0,
+    );
+    assert_eq!(
+        m.states(now + 1.0),
+        vec![RunState::Stopped, RunState::Stopped]
+    );
+}

@@ -395,8 +395,14 @@ pub enum Update<'a> {
     Users(u64),
     /// The current worker count (event stream, on a master).
     Workers(u64),
+    /// Locust's end-of-run report (`--json-file`): the run's exact final numbers, which
+    /// replace the last `_stats.csv` (it lags the end by up to a second).
+    Final(StatsTable),
     /// The input ended (stdin closed, or `--once` read everything).
     EndOfInput,
+    /// The input's file was last written at this time (Unix seconds): the data just applied
+    /// is that old, whenever it was read.
+    Written(f64),
     /// A Locust web UI answered: its runner's state, users, workers and current rates.
     Runner(RunnerStatus),
     /// A Locust web UI did not answer (or not with its status): it is down.

@@ -12,6 +12,7 @@
 
 pub mod event;
 pub mod failures;
+pub mod final_json;
 pub mod header;
 pub mod history;
 mod json;

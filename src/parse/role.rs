@@ -4,7 +4,7 @@
 
 use super::sniff::LineParser;
 use super::types::ParseError;
-use super::{failures, stats, webui};
+use super::{failures, final_json, stats, webui};
 use crate::model::update::Update;
 
 /// Which Locust file (or stream) bytes are: what a source says of its bytes, and so how they
@@ -23,6 +23,8 @@ pub enum FileRole {
     Events,
     /// A Locust web UI's `/stats/requests` JSON, fetched whole.
     Status,
+    /// `PREFIX.json`, Locust's end-of-run report (`--json-file PREFIX`), written at quit.
+    Final,
 }
 
 impl FileRole {
@@ -34,6 +36,16 @@ impl FileRole {
         FileRole::Exceptions,
     ];
 
+    /// The files followed for a `--csv` prefix: its four CSV files and the end-of-run report
+    /// (only the CSV files make a prefix one).
+    pub const PREFIX: [FileRole; 5] = [
+        FileRole::Stats,
+        FileRole::History,
+        FileRole::Failures,
+        FileRole::Exceptions,
+        FileRole::Final,
+    ];
+
     /// The file name suffix after the prefix (empty for events).
     pub fn suffix(self) -> &'static str {
         match self {
@@ -41,6 +53,7 @@ impl FileRole {
             FileRole::History => "_stats_history.csv",
             FileRole::Failures => "_failures.csv",
             FileRole::Exceptions => "_exceptions.csv",
+            FileRole::Final => ".json",
             FileRole::Events | FileRole::Status => "",
         }
     }
@@ -49,7 +62,11 @@ impl FileRole {
     pub fn is_rewritten(self) -> bool {
         matches!(
             self,
-            FileRole::Stats | FileRole::Failures | FileRole::Exceptions | FileRole::Status
+            FileRole::Stats
+                | FileRole::Failures
+                | FileRole::Exceptions
+                | FileRole::Status
+                | FileRole::Final
         )
     }
 
@@ -78,6 +95,9 @@ pub fn whole_file(
             failures::parse_exceptions(input)?.map(|r| (r.len(), Update::Exceptions(r)))
         }
         FileRole::Status => Some((1, Update::Runner(webui::parse_status(input)?))),
+        FileRole::Final => {
+            final_json::parse_final(input)?.map(|t| (t.rows.len() + 1, Update::Final(t)))
+        }
         // Read as lines, never whole.
         FileRole::History | FileRole::Events => None,
     }

@@ -85,7 +85,7 @@ impl CsvPath {
             .service
             .clone()
             .unwrap_or_else(|| self.default_service.clone());
-        FileRole::CSV
+        FileRole::PREFIX
             .iter()
             .map(|&role| target(service.clone(), role, with_suffix(&self.path, role)))
             .collect()
@@ -110,7 +110,7 @@ impl CsvPath {
                     None => prefix.clone(),
                 };
                 let base = self.path.join(&prefix);
-                FileRole::CSV
+                FileRole::PREFIX
                     .iter()
                     .map(move |&role| target(service.clone(), role, with_suffix(&base, role)))
             })
@@ -368,17 +368,23 @@ mod tests {
         // Not there yet, no trailing slash: a prefix.
         assert_eq!(
             p.targets()[0].0,
-            root.parent().unwrap().join("out_exceptions.csv")
+            root.parent().unwrap().join("out.json"),
+            "the end-of-run report is followed with the CSV files"
         );
         std::fs::create_dir(&root).unwrap();
         assert!(p.targets().is_empty());
         std::fs::write(root.join("a_stats.csv"), b"").unwrap();
         std::fs::write(root.join("b_stats_history.csv"), b"").unwrap();
         std::fs::write(root.join("notes.txt"), b"").unwrap();
+        std::fs::write(root.join("other.json"), b"").unwrap();
         let t = p.targets();
-        assert_eq!(t.len(), 8);
+        assert_eq!(
+            t.len(),
+            10,
+            "five files a prefix, a JSON file alone makes none"
+        );
         assert_eq!(t[0].1.service, "a");
-        assert_eq!(t[4].1.service, "b");
+        assert_eq!(t[5].1.service, "b");
         std::fs::remove_dir_all(&root).unwrap();
         assert!(p.targets().is_empty(), "a deleted directory lists nothing");
         assert_eq!(p.watch_dir(), root);

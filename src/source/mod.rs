@@ -82,6 +82,10 @@ pub enum Body {
     Missing,
     /// The stream ended (stdin closed).
     Eof,
+    /// When the file was last written (its mtime, Unix seconds), with what is read of it
+    /// (before a whole read, after appended lines): a run whose files were last written long
+    /// ago is not live.
+    Written(f64),
 }
 
 /// One unit of work for the ingest task.

@@ -36,6 +36,13 @@ fn stamp(path: &Path) -> io::Result<Stamp> {
     })
 }
 
+/// `t` in Unix seconds.
+pub fn unix_secs(t: SystemTime) -> Option<f64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64())
+}
+
 /// Change tracking for one rewritten-in-place file.
 #[derive(Debug)]
 pub struct RewrittenFile {
@@ -89,6 +96,11 @@ impl RewrittenFile {
             }
         }
         self.last = Some(before);
+        // When it was written, then what: an end-of-run report is weighed against the
+        // `_stats.csv` by their write times.
+        if let Some(at) = before.mtime.and_then(unix_secs) {
+            out.push(Body::Written(at));
+        }
         out.push(Body::Whole(bytes));
         Ok(())
     }
@@ -98,27 +110,45 @@ impl RewrittenFile {
 mod tests {
     use super::*;
 
+    /// What was read, without the write times (checked on their own).
+    fn read(f: &mut RewrittenFile) -> (Vec<Body>, usize) {
+        let mut out = Vec::new();
+        f.poll(&mut out).unwrap();
+        let written = out.iter().filter(|b| matches!(b, Body::Written(_))).count();
+        out.retain(|b| !matches!(b, Body::Written(_)));
+        (out, written)
+    }
+
     #[test]
     fn reads_on_change_only_and_reports_missing_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.csv");
         let mut f = RewrittenFile::new(path.clone());
-        let mut out = Vec::new();
-        f.poll(&mut out).unwrap();
-        f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Missing]);
+        assert_eq!(read(&mut f), (vec![Body::Missing], 0));
+        assert_eq!(read(&mut f), (vec![], 0));
         std::fs::write(&path, b"a\n").unwrap();
-        let mut out = Vec::new();
-        f.poll(&mut out).unwrap();
-        f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Whole(b"a\n".to_vec())]);
+        assert_eq!(read(&mut f), (vec![Body::Whole(b"a\n".to_vec())], 1));
+        assert_eq!(read(&mut f), (vec![], 0), "unchanged: not read again");
         std::fs::write(&path, b"bb\n").unwrap();
-        let mut out = Vec::new();
-        f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Whole(b"bb\n".to_vec())]);
+        assert_eq!(read(&mut f), (vec![Body::Whole(b"bb\n".to_vec())], 1));
         std::fs::remove_file(&path).unwrap();
+        assert_eq!(read(&mut f), (vec![Body::Missing], 0));
+    }
+
+    #[test]
+    fn a_read_says_when_the_file_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, b"a\n").unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let mut out = Vec::new();
-        f.poll(&mut out).unwrap();
-        assert_eq!(out, vec![Body::Missing]);
+        RewrittenFile::new(path).poll(&mut out).unwrap();
+        assert_eq!(out.first(), Some(&Body::Written(1_700_000_000.0)));
     }
 }

@@ -20,6 +20,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 use super::lines::{LineBatch, LineFramer};
+use super::rewritten::unix_secs;
 use super::Body;
 
 /// Most bytes read from one file in one poll.
@@ -163,7 +164,8 @@ impl FileTail {
             let Some(open) = self.open.as_mut() else {
                 return Ok(false);
             };
-            let len = open.file.metadata()?.len();
+            let meta = open.file.metadata()?;
+            let len = meta.len();
             if open.started_over(len)? {
                 open.rewind();
                 self.framer.reset();
@@ -172,6 +174,11 @@ impl FileTail {
             let bytes = open.read(len)?;
             let more = open.offset < len;
             self.push_lines(&bytes, out);
+            if !bytes.is_empty() {
+                if let Some(at) = meta.modified().ok().and_then(unix_secs) {
+                    out.push(Body::Written(at));
+                }
+            }
             if more {
                 return Ok(true);
             }
@@ -280,6 +287,7 @@ mod tests {
                 ),
                 Body::Reset => v.push("<reset>".into()),
                 Body::Missing => v.push("<missing>".into()),
+                Body::Written(_) => {}
                 _ => {}
             }
         }

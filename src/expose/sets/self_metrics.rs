@@ -119,6 +119,8 @@ pub const UNKNOWN_EVENTS: &str = "locust_exporter_unknown_events_total";
 pub const RESETS: &str = "locust_exporter_resets_total";
 /// `locust_exporter_events_time_clamped_total{source}`.
 pub const CLAMPED: &str = "locust_exporter_events_time_clamped_total";
+/// `locust_exporter_run_interrupted{service}`.
+pub const INTERRUPTED: &str = "locust_exporter_run_interrupted";
 /// `locust_exporter_endpoints_dropped_total{service}`.
 pub const ENDPOINTS_DROPPED: &str = "locust_exporter_endpoints_dropped_total";
 /// `locust_exporter_errors_dropped_total{service}`.
@@ -195,6 +197,14 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
                 f.sample(l, n as f64);
             }
         }
+    }
+    let mut f = out.family(
+        INTERRUPTED,
+        "1 for a service whose run was still live when the exporter stopped: its final values are partial (written only then).",
+        Kind::Gauge,
+    );
+    for s in snap.services.iter().filter(|s| s.interrupted) {
+        f.sample(&E::labels(&[("service", &s.name)]), 1.0);
     }
     type Count = fn(&crate::model::snapshot::Folded) -> u64;
     let dropped: [(&str, &str, Count); 3] = [

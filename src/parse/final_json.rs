@@ -211,7 +211,10 @@ mod tests {
         let q = |q: f64| submit.quantiles.iter().find(|(k, _)| *k == q).unwrap().1;
         // Locust counts down from the slowest until at most int(12 × p) requests are left:
         // p90 leaves 10 (44 ms is the 11th fastest), p95 leaves 11 (only 1000 ms above).
-        assert_eq!((q(0.5), q(0.9), q(0.95), q(1.0)), (2.0, 44.0, 1000.0, 1000.0));
+        assert_eq!(
+            (q(0.5), q(0.9), q(0.95), q(1.0)),
+            (2.0, 44.0, 1000.0, 1000.0)
+        );
         // The total is every entry merged, as Locust's own `Aggregated` row.
         let sum: u64 = t.rows.iter().map(|r| r.requests).sum();
         let failures: u64 = t.rows.iter().map(|r| r.failures).sum();

@@ -66,8 +66,22 @@ impl Drop for Target {
 /// `locust` headless against `target` for `secs` seconds, 10 users, with the recording's
 /// locustfile (and the plugin, if asked); callers add their own options.
 pub fn locust_command(bin: &Path, target: &Target, secs: u32, plugin: bool) -> Command {
+    locust_command_with(bin, target, secs, plugin, &[])
+}
+
+/// [`locust_command`] with more files in `-f` after the locustfile.
+pub fn locust_command_with(
+    bin: &Path,
+    target: &Target,
+    secs: u32,
+    plugin: bool,
+    more: &[PathBuf],
+) -> Command {
     // The plugin first, as README says: it takes stdout before the locustfile is imported.
     let mut locustfile = fixture("record/locustfile.py").display().to_string();
+    for file in more {
+        locustfile = format!("{locustfile},{}", file.display());
+    }
     if plugin {
         locustfile = format!(
             "{},{locustfile}",

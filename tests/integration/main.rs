@@ -18,6 +18,8 @@ mod golden;
 mod http;
 /// The container image, built and run by a real Docker engine.
 mod image;
+/// A run's end: Locust's --json-file report, the Job's final push, old files.
+mod lifecycle;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
 /// Native histograms: quantiles across three exporters in a real Prometheus.

@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
 use locust_exporter::app;
-use locust_exporter::config::cli::Args;
+use locust_exporter::config::env;
 use locust_exporter::config::{Config, LogFormat};
 
 fn init_logging(config: &Config) {
@@ -24,10 +23,14 @@ fn init_logging(config: &Config) {
 }
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(Args::parse()) {
+    let parsed = match env::parse(std::env::args_os().collect(), &|k| std::env::var(k).ok()) {
+        Ok(p) => p,
+        Err(e) => e.exit(),
+    };
+    let config = match Config::from_args(parsed.args.clone()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("locust-exporter: {e}");
+            eprintln!("locust-exporter: {}", parsed.explain(e));
             return ExitCode::from(2);
         }
     };

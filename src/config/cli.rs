@@ -178,7 +178,8 @@ pub struct Args {
     /// Serve POST /-/quit (behind the web config's auth): exits 0, after a final push.
     #[arg(
         long = "web.enable-lifecycle",
-        env = "LOCUST_EXPORTER_WEB_ENABLE_LIFECYCLE"
+        env = "LOCUST_EXPORTER_WEB_ENABLE_LIFECYCLE",
+        value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub enable_lifecycle: bool,
 
@@ -187,7 +188,11 @@ pub struct Args {
     pub outputs: OutputArgs,
 
     /// Read everything present, print the exposition to stdout and exit 0.
-    #[arg(long = "once", env = "LOCUST_EXPORTER_ONCE")]
+    #[arg(
+        long = "once",
+        env = "LOCUST_EXPORTER_ONCE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub once: bool,
 
     /// Log level: error, warn, info, debug or trace.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod cli;
+pub mod env;
 mod inputs;
 mod outputs;
 mod values;

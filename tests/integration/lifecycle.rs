@@ -170,7 +170,7 @@ fn sigterm_mid_run_pushes_an_interrupted_run() {
 fn files_written_long_ago_are_stopped_at_the_first_scrape() {
     let dir = tempfile::tempdir().unwrap();
     let src = fixture("locust-2.47.0/standalone-full-history");
-    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let old = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000); // 2023
     for name in [
         "run_stats.csv",
         "run_stats_history.csv",

@@ -63,7 +63,65 @@ fn environment_variables_configure_and_flags_win() {
     let out = bad.output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--poll-interval: `5` has no unit"), "{err}");
+    assert!(
+        err.contains("LOCUST_EXPORTER_POLL_INTERVAL=5 (for --poll-interval): `5` has no unit"),
+        "an error from a variable names the variable and its value: {err}"
+    );
+}
+
+/// Booleans from the environment read as a person writes them; a bad one names its
+/// variable; a repeatable flag's variable is a comma-separated list (`\,` keeps a comma).
+#[test]
+fn environment_booleans_lists_and_their_errors() {
+    let second = root().join("fixtures/locust-2.8.6/standalone-full-history/run");
+    let list = format!("{FIXTURE},b={}", second.display());
+    for yes in ["1", "yes", "true", "on"] {
+        let out = Command::new(bin())
+            .current_dir(root())
+            .env("LOCUST_EXPORTER_ONCE", yes)
+            .env("LOCUST_EXPORTER_CSV", &list)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "LOCUST_EXPORTER_ONCE={yes}");
+        let m = Metrics::parse(&String::from_utf8_lossy(&out.stdout));
+        let services: std::collections::BTreeSet<&str> = m
+            .find_some("locust_state", &[])
+            .iter()
+            .map(|s| s.labels["service"].as_str())
+            .collect();
+        assert_eq!(
+            services.len(),
+            2,
+            "two --csv paths from one variable: {services:?}"
+        );
+    }
+    let out = Command::new(bin())
+        .env("LOCUST_EXPORTER_ONCE", "maybe")
+        .args(["--csv", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LOCUST_EXPORTER_ONCE=maybe"), "{err}");
+    // A comma inside a path, escaped in the variable.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("a,b");
+    std::fs::create_dir(&odd).unwrap();
+    for f in ["run_stats.csv", "run_stats_history.csv"] {
+        std::fs::copy(root().join(FIXTURE).parent().unwrap().join(f), odd.join(f)).unwrap();
+    }
+    let escaped = format!("{}/run", odd.display()).replace(',', "\\,");
+    let out = Command::new(bin())
+        .env("LOCUST_EXPORTER_ONCE", "1")
+        .env("LOCUST_EXPORTER_CSV", &escaped)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

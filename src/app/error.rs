@@ -41,6 +41,10 @@ pub enum AppError {
     /// `--once` could not read an input. Exit code 1.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// `--exit-after-stop`: no input gave any data within `--exit-after-stop.wait`. Exit
+    /// code 3.
+    #[error("no input gave any data within {0:?} (--exit-after-stop.wait)")]
+    NoInput(std::time::Duration),
     /// An output's delivery (`--once`'s, or the final one on exit) failed. Exit code 1.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
@@ -55,6 +59,7 @@ impl AppError {
             | AppError::Io { .. }
             | AppError::Read(_)
             | AppError::Delivery(_) => 1,
+            AppError::NoInput(_) => 3,
         }
     }
 }

@@ -48,14 +48,25 @@ pub fn all_done(snap: &Snapshot) -> bool {
             .all(|s| s.ended)
 }
 
-/// `--exit-after-stop`: sets `stop` once [`all_done`] has held for `after`.
+/// True when some input has given data (a service is past `missing`).
+fn any_data(snap: &Snapshot) -> bool {
+    snap.services.iter().any(|s| s.state != RunState::Missing)
+}
+
+/// `--exit-after-stop`: sets `stop` once [`all_done`] has held for `after`; or, when no
+/// input has given any data `wait` after the start, sets `stop` and returns true (the
+/// run never showed up: a wrong path, a Locust that crashed at start).
 async fn exit_after_stop(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     after: Duration,
+    wait: Duration,
     stop: watch::Sender<bool>,
-) {
+) -> bool {
     let mut since: Option<tokio::time::Instant> = None;
+    let give_up = tokio::time::Instant::now() + wait;
+    let mut waiting = true;
     loop {
+        waiting &= !any_data(&snapshots.borrow());
         let done = all_done(&snapshots.borrow_and_update());
         since = match (done, since) {
             (true, None) => Some(tokio::time::Instant::now()),
@@ -66,13 +77,18 @@ async fn exit_after_stop(
         tokio::select! {
             changed = snapshots.changed() => {
                 if changed.is_err() {
-                    return;
+                    return false;
                 }
             }
             () = sleep_until_opt(deadline) => {
                 tracing::info!(after = ?after, "Every service stopped; exiting (--exit-after-stop).");
                 let _ = stop.send(true);
-                return;
+                return false;
+            }
+            () = tokio::time::sleep_until(give_up), if waiting => {
+                tracing::error!(wait = ?wait, "No input gave any data within --exit-after-stop.wait; exiting (check the paths, and that Locust started).");
+                let _ = stop.send(true);
+                return true;
             }
         }
     }
@@ -128,9 +144,14 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         snap_tx,
         stop_rx.clone(),
     ));
-    if let Some(after) = config.exit_after_stop {
-        tokio::spawn(exit_after_stop(snap_rx.clone(), after, stop_tx.clone()));
-    }
+    let no_input = config.exit_after_stop.map(|after| {
+        tokio::spawn(exit_after_stop(
+            snap_rx.clone(),
+            after,
+            config.exit_after_stop_wait,
+            stop_tx.clone(),
+        ))
+    });
     for output in &outputs {
         tokio::spawn(
             output
@@ -168,7 +189,15 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let ((), delivered) = tokio::join!(server, final_delivery);
     ingest_task.abort();
     tracing::info!("Shut down.");
-    Ok(delivered?)
+    delivered?;
+    let gave_up = match no_input {
+        Some(task) if task.is_finished() => task.await.unwrap_or(false),
+        _ => false,
+    };
+    if gave_up {
+        return Err(AppError::NoInput(config.exit_after_stop_wait));
+    }
+    Ok(())
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed now.

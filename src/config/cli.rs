@@ -175,6 +175,16 @@ pub struct Args {
     )]
     pub exit_after_stop: Option<String>,
 
+    /// With --exit-after-stop: exit (code 3) when no input has given any data this long after
+    /// the start (a wrong path, a Locust that never started), after a final push.
+    #[arg(
+        long = "exit-after-stop.wait",
+        env = "LOCUST_EXPORTER_EXIT_AFTER_STOP_WAIT",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
+    pub exit_after_stop_wait: String,
+
     /// Serve POST /-/quit (behind the web config's auth): exits 0, after a final push.
     #[arg(
         long = "web.enable-lifecycle",

@@ -88,6 +88,8 @@ pub struct Config {
     pub once: bool,
     /// `--exit-after-stop`.
     pub exit_after_stop: Option<Duration>,
+    /// `--exit-after-stop.wait`.
+    pub exit_after_stop_wait: Duration,
     /// `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// The outputs: `--push.*`.
@@ -163,6 +165,7 @@ impl Config {
                 .as_deref()
                 .map(|d| duration("--exit-after-stop", d))
                 .transpose()?,
+            exit_after_stop_wait: duration("--exit-after-stop.wait", &args.exit_after_stop_wait)?,
             enable_lifecycle: args.enable_lifecycle,
             outputs,
             log_level: args.log_level.parse().map_err(|_| {

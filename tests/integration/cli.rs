@@ -133,3 +133,29 @@ fn web_config_errors_exit_2() {
         );
     }
 }
+
+/// `--exit-after-stop` does not wait forever for a run that never shows up (a wrong path, a
+/// Locust that crashed at start): after `--exit-after-stop.wait` it exits with code 3,
+/// naming why.
+#[test]
+fn exit_after_stop_gives_up_when_no_input_ever_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("never/run");
+    let started = std::time::Instant::now();
+    let (code, _, err) = run(
+        &[
+            "--csv",
+            missing.to_str().unwrap(),
+            "--exit-after-stop",
+            "1s",
+            "--exit-after-stop.wait",
+            "1s",
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("no input gave any data within 1s"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -6,6 +6,17 @@ use std::path::PathBuf;
 use clap::Parser;
 
 pub use super::inputs::InputArgs;
+
+/// `--version`: the crate's version, the git revision and the commit's date it was built
+/// from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("LOCUST_EXPORTER_REVISION"),
+    ", ",
+    env!("LOCUST_EXPORTER_COMMIT_DATE"),
+    ")"
+);
 pub use super::outputs::OutputArgs;
 
 /// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
@@ -16,7 +27,7 @@ pub use super::outputs::OutputArgs;
 /// LOCUST_EXPORTER_WEB_LISTEN_ADDRESS). A flag on the command line wins over its variable;
 /// a repeatable flag takes one value from its variable.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "locust-exporter", version, about)]
+#[command(name = "locust-exporter", version = VERSION, about)]
 pub struct Args {
     /// The inputs' flags (`--csv`, `--events`, `--locust.*`, `--service`).
     #[command(flatten)]
@@ -197,7 +208,9 @@ pub struct Args {
     #[command(flatten)]
     pub outputs: OutputArgs,
 
-    /// Read everything present, print the exposition to stdout and exit 0.
+    /// Read everything present, print the exposition to stdout (and deliver it to the
+    /// outputs, e.g. --push.url), then exit: 0, or 1 when an input had nothing to read or a
+    /// delivery failed.
     #[arg(
         long = "once",
         env = "LOCUST_EXPORTER_ONCE",

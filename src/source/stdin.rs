@@ -110,6 +110,7 @@ pub async fn run_stdin(origin: Arc<Origin>, tx: mpsc::Sender<Chunk>) {
             }
         }
     }
+    tracing::info!(source = %stream.origin.source, "Standard input ended; its final values stay served.");
     for chunk in stream.finish() {
         if tx.send(chunk).await.is_err() {
             return;

@@ -159,3 +159,31 @@ fn exit_after_stop_gives_up_when_no_input_ever_arrives() {
     assert!(err.contains("no input gave any data within 1s"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// `--version` names the revision and the commit date it was built from.
+#[test]
+fn version_names_the_revision_and_its_date() {
+    let (code, out, _) = run(&["--version"], None);
+    assert_eq!(code, Some(0));
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root())
+        .output()
+        .expect("git runs (the tests run in a checkout)");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let expected = format!(
+        "locust-exporter {} (revision {head}, ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        out.starts_with(&expected),
+        "{out:?} does not start with {expected:?}"
+    );
+    let date = out
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(", ")
+        .next()
+        .unwrap_or_default();
+    assert_eq!(date.len(), 10, "a YYYY-MM-DD date: {out:?}");
+}

@@ -193,4 +193,8 @@ fn tls_with_basic_auth() {
     );
     assert!(fetch(&[]).ends_with("\n401"));
     assert!(ex.stderr().iter().any(|l| l.contains("scheme=https")));
+    // Plain HTTP to the TLS port: 400 and why, as the exporter toolkit answers.
+    let (status, _, body) = http_get(ex.addr, "/metrics", None);
+    assert_eq!(status, 400);
+    assert_eq!(body, "Client sent an HTTP request to an HTTPS server.\n");
 }

@@ -293,6 +293,18 @@ pub async fn serve(
                     supervise(guard.watch(conn.into_owned()), &watch, &limits).await
                 }
                 Some(acceptor) => {
+                    // A TLS client starts with a handshake record (0x16); anything else is
+                    // plain HTTP to the TLS port, answered as Go's server answers it.
+                    let mut first = [0u8; 1];
+                    let peeked =
+                        tokio::time::timeout(limits.read_header_timeout, io.io.peek(&mut first))
+                            .await;
+                    let plain = matches!(peeked, Ok(Ok(1))) && first[0] != 0x16;
+                    if plain {
+                        plain_http_to_tls(io.io).await;
+                        return_early(&state, ClientError::Protocol);
+                        return;
+                    }
                     let handshake =
                         tokio::time::timeout(limits.read_header_timeout, acceptor.accept(io));
                     match handshake.await {
@@ -376,6 +388,23 @@ async fn supervise<E: std::fmt::Display>(
 }
 
 /// Answers a connection over the limit with a `503` and closes it.
+/// Counts a client dropped before it was served.
+fn return_early(state: &HttpState, e: ClientError) {
+    tracing::debug!(reason = e.as_str(), "Dropped an HTTP client.");
+    state.stats.count(e);
+}
+
+/// Plain HTTP sent to the TLS port: `400`, as the exporter toolkit (Go's server) answers.
+async fn plain_http_to_tls(mut tcp: TcpStream) {
+    const PLAIN: &[u8] =
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    let _ = tokio::time::timeout(REFUSE_WRITE, async {
+        tcp.write_all(PLAIN).await?;
+        tcp.shutdown().await
+    })
+    .await;
+}
+
 async fn refuse(mut tcp: TcpStream) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 34\r\nRetry-After: 1\r\nConnection: close\r\n\r\nToo many connections; try again.\n";
     let _ = tokio::time::timeout(REFUSE_WRITE, async {

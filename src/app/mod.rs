@@ -123,15 +123,19 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         signals.await;
         let _ = on_signal.send(true);
     });
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| AppError::Bind {
-            address: config.listen_text.clone(),
-            source,
-        })?;
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| config.listen_text.clone(), |a| a.to_string());
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    for (addr, text) in config.listen.iter().zip(&config.listen_text) {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Bind {
+                address: text.clone(),
+                source,
+            })?;
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| text.clone(), |a| a.to_string());
+        listeners.push((listener, address));
+    }
     let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     for source in inputs {
@@ -172,11 +176,21 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     state.formats = config.formats.clone();
     let state = Arc::new(state);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
-    let mut stopped = stop_rx.clone();
-    let server = http::server::serve(listener, state, tls, config.limits, async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    });
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, address) in listeners {
+        tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
+        let mut stopped = stop_rx.clone();
+        servers.spawn(http::server::serve(
+            listener,
+            state.clone(),
+            tls.clone(),
+            config.limits,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    let server = async move { while servers.join_next().await.is_some() {} };
     let mut stopping = stop_rx.clone();
     let final_delivery = async {
         let _ = stopping.wait_for(|s| *s).await;

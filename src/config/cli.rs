@@ -25,7 +25,8 @@ pub use super::outputs::OutputArgs;
 /// Every flag can also be set from the environment: LOCUST_EXPORTER_ and the flag's name in
 /// upper case, dots and dashes as underscores (--web.listen-address →
 /// LOCUST_EXPORTER_WEB_LISTEN_ADDRESS). A flag on the command line wins over its variable;
-/// a repeatable flag takes one value from its variable.
+/// a repeatable flag takes a comma-separated list from its variable (`\\,` for a comma
+/// inside a value).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "locust-exporter", version = VERSION, about)]
 pub struct Args {
@@ -33,14 +34,14 @@ pub struct Args {
     #[command(flatten)]
     pub inputs: InputArgs,
 
-    /// Address to listen on for scrapes.
+    /// Address to listen on for scrapes (repeatable: each is served alike).
     #[arg(
         long = "web.listen-address",
         env = "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS",
         value_name = "ADDR",
         default_value = ":9646"
     )]
-    pub listen_address: String,
+    pub listen_address: Vec<String>,
 
     /// Path under which to expose metrics.
     #[arg(

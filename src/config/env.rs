@@ -14,7 +14,13 @@ use super::cli::Args;
 use super::ConfigError;
 
 /// The flags that may be given more than once, and so take a list from their variable.
-pub const REPEATABLE: [&str; 4] = ["csv", "events", "locust.uri", "push.label"];
+pub const REPEATABLE: [&str; 5] = [
+    "csv",
+    "events",
+    "locust.uri",
+    "web.listen-address",
+    "push.label",
+];
 
 /// What was parsed, and where each value came from.
 pub struct Parsed {
@@ -96,6 +102,7 @@ pub fn parse(
     split(&mut args.inputs.events, "events");
     split(&mut args.inputs.locust_uri, "locust_uri");
     split(&mut args.outputs.push_labels, "push_labels");
+    split(&mut args.listen_address, "listen_address");
     Ok(Parsed { args, matches })
 }
 

@@ -61,9 +61,9 @@ pub struct Config {
     /// The inputs: `--csv`, `--events`, `--locust.*`, `--service`.
     pub inputs: Inputs,
     /// `--web.listen-address`, resolved.
-    pub listen: SocketAddr,
+    pub listen: Vec<SocketAddr>,
     /// `--web.listen-address` as typed (for messages).
-    pub listen_text: String,
+    pub listen_text: Vec<String>,
     /// `--web.telemetry-path`.
     pub telemetry_path: String,
     /// `--web.config.file`.
@@ -138,7 +138,11 @@ impl Config {
         };
         Ok(Config {
             inputs,
-            listen: listen_address(&args.listen_address)?,
+            listen: args
+                .listen_address
+                .iter()
+                .map(|a| listen_address(a))
+                .collect::<Result<_, _>>()?,
             listen_text: args.listen_address,
             telemetry_path: args.telemetry_path,
             web_config_file: args.web_config_file,

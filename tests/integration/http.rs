@@ -198,3 +198,38 @@ fn tls_with_basic_auth() {
     assert_eq!(status, 400);
     assert_eq!(body, "Client sent an HTTP request to an HTTPS server.\n");
 }
+
+/// `--web.listen-address` is repeatable, as the exporter toolkit's is: every address serves
+/// the same metrics.
+#[test]
+fn every_listen_address_serves() {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.current_dir(root()).args([
+        "--csv",
+        "fixtures/locust-2.47.0/standalone-full-history/run",
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    let ex = Exporter::spawn_command(cmd);
+    let listening = || -> Vec<std::net::SocketAddr> {
+        ex.stderr()
+            .iter()
+            .filter(|l| l.contains("Listening."))
+            .filter_map(|l| l.split("address=").nth(1)?.split(' ').next()?.parse().ok())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while listening().len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let addresses = listening();
+    assert_eq!(addresses.len(), 2, "{:?}", ex.stderr());
+    assert_ne!(addresses[0], addresses[1]);
+    for addr in addresses {
+        let (status, _, body) = http_get(addr, "/metrics", None);
+        assert_eq!(status, 200, "{addr}");
+        assert!(body.contains("locust_stats_num_requests"), "{addr}");
+    }
+}

@@ -233,6 +233,10 @@ fn apply_lines(
                         entry.status.unknown_events += 1;
                         None
                     }
+                    Item::Preamble => {
+                        entry.status.preamble += 1;
+                        None
+                    }
                 }
             }
             Err(e) => {

@@ -71,6 +71,8 @@ pub struct SourceStatus {
     pub resets: u64,
     /// Events whose time was too far in the future, taken as their arrival time.
     pub clamped: u64,
+    /// Lines before the stream's first event that were no event, skipped.
+    pub preamble: u64,
     /// The stream ended (stdin closed).
     pub ended: bool,
 }

@@ -21,6 +21,10 @@ const STATS_TOTAL_START: &[u8] = b",Aggregated,";
 /// rows gathered so far are dropped (a `malformed` error) and gathering starts over.
 pub const MAX_PIPED_SNAPSHOT_BYTES: usize = 64 << 20;
 
+/// Lines before a stream's first event that may be text printed before the plugin took
+/// standard output; past these, a line that is no event is an error again.
+pub const MAX_PREAMBLE_LINES: u64 = 100;
+
 /// What the stream has turned out to be.
 #[derive(Debug, Clone)]
 enum Format {
@@ -40,6 +44,8 @@ pub struct LineParser {
     format: Format,
     /// Reads a history from the first line, whatever it is (a `_stats_history.csv`).
     history_only: bool,
+    /// Lines skipped before the first event.
+    preamble: u64,
 }
 
 impl LineParser {
@@ -48,6 +54,7 @@ impl LineParser {
         LineParser {
             format: Format::History(Box::default()),
             history_only: true,
+            preamble: 0,
         }
     }
 
@@ -56,6 +63,7 @@ impl LineParser {
         LineParser {
             format: Format::Undecided,
             history_only: false,
+            preamble: 0,
         }
     }
 
@@ -80,6 +88,15 @@ impl LineParser {
         arrival: f64,
     ) -> Result<Item<'a>, ParseError> {
         if let Format::Undecided = self.format {
+            let text = line.trim_ascii_start();
+            let no_event = !text.is_empty() && !text.starts_with(b"{");
+            if no_event && !is_header(line) && !line.starts_with(STATS_HEADER_START) {
+                // Not JSON, not a CSV: text before the stream's first event, at most a few.
+                if self.preamble < MAX_PREAMBLE_LINES {
+                    self.preamble += 1;
+                    return Ok(Item::Preamble);
+                }
+            }
             self.format = if is_header(line) {
                 Format::History(Box::default())
             } else if line.starts_with(STATS_HEADER_START) {
@@ -146,6 +163,7 @@ mod tests {
                     Ok(Item::Nothing) => "nothing".into(),
                     Ok(Item::Clamped(_)) => "clamped".into(),
                     Ok(Item::Unknown) => "unknown".into(),
+                    Ok(Item::Preamble) => "preamble".into(),
                     Err(e) => format!("error {}", e.reason()),
                 },
             )
@@ -191,5 +209,29 @@ mod tests {
         let mut h = LineParser::history();
         assert_eq!(items(&mut h, "{}"), ["error unknown_header"]);
         assert_eq!(h.reset(), Some(Update::HistoryReset));
+    }
+
+    #[test]
+    fn text_before_the_first_event_is_a_preamble_not_an_error() {
+        let mut p = LineParser::sniffing();
+        let text = "loading my locustfile\nhost = example\n{\"event\":\"request\",\"request_type\":\"GET\",\"name\":\"/a\",\"response_time\":1}\nstray\n";
+        assert_eq!(
+            items(&mut p, text),
+            ["preamble", "preamble", "request /a", "error bad_event"]
+        );
+        // A stream that is no events at all still says so, after a few lines.
+        let mut p = LineParser::sniffing();
+        let garbage: String = (0..MAX_PREAMBLE_LINES + 2)
+            .map(|i| format!("x{i}\n"))
+            .collect();
+        let got = items(&mut p, &garbage);
+        assert_eq!(
+            got[..MAX_PREAMBLE_LINES as usize]
+                .iter()
+                .filter(|i| *i == "preamble")
+                .count(),
+            100
+        );
+        assert_eq!(got[MAX_PREAMBLE_LINES as usize], "error bad_event");
     }
 }

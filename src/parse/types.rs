@@ -29,6 +29,9 @@ pub enum Item<'a> {
     Nothing,
     /// An event of a kind this version does not know: counted and skipped.
     Unknown,
+    /// A line before a stream's first event that is no event (a locustfile printing before
+    /// the plugin took standard output): counted and skipped, not an error.
+    Preamble,
 }
 
 /// Why some input was rejected. Every variant carries the 1-based line it is about.

@@ -66,18 +66,31 @@ fn assert_counts_equal(m: &Metrics, service: &str, totals: &Totals) {
 /// exactly as Locust counted it, not one line lost or garbled.
 #[test]
 fn a_locustfile_that_prints_loses_no_event() {
-    let Some(bin) = venv_bin("a_locustfile_that_prints_loses_no_event") else {
+    noisy_run("a_locustfile_that_prints_loses_no_event", true);
+}
+
+/// The same with the plugin listed after the locustfile: what the locustfile printed while
+/// it was imported (before the plugin took standard output) is skipped as the stream's
+/// preamble, not counted as a parse error.
+#[test]
+fn the_plugin_listed_second_gives_no_parse_error() {
+    noisy_run("the_plugin_listed_second_gives_no_parse_error", false);
+}
+
+fn noisy_run(test: &str, plugin_first: bool) {
+    let Some(bin) = venv_bin(test) else {
         return;
     };
     let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("final");
     let mut ex = Exporter::spawn_with_stdin(&["--events", "noisy=-"]);
-    let locustfile = format!(
-        "{},{}",
-        plugin(),
-        fixture("record/noisy_locustfile.py").display()
-    );
+    let noisy = fixture("record/noisy_locustfile.py").display().to_string();
+    let locustfile = if plugin_first {
+        format!("{},{noisy}", plugin())
+    } else {
+        format!("{noisy},{}", plugin())
+    };
     let mut locust = Command::new(bin.join("locust"))
         .args([
             "-f",
@@ -118,6 +131,21 @@ fn a_locustfile_that_prints_loses_no_event() {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
     assert_counts_equal(&m, "noisy", &totals);
+    let preamble = m
+        .get("locust_exporter_preamble_lines_total", &[])
+        .unwrap_or(0.0);
+    if plugin_first {
+        assert_eq!(
+            preamble, 0.0,
+            "the plugin took stdout before anything printed"
+        );
+    } else {
+        // "noisy locustfile imported", printed while the locustfile was imported.
+        assert_eq!(
+            preamble, 1.0,
+            "the import-time print was the stream's preamble"
+        );
+    }
     assert_eq!(
         m.get("locust_exporter_parse_errors_total", &[]),
         None,

@@ -117,6 +117,8 @@ pub const PARSE_ERRORS: &str = "locust_exporter_parse_errors_total";
 pub const UNKNOWN_EVENTS: &str = "locust_exporter_unknown_events_total";
 /// `locust_exporter_resets_total{source}`.
 pub const RESETS: &str = "locust_exporter_resets_total";
+/// `locust_exporter_preamble_lines_total{source}`.
+pub const PREAMBLE: &str = "locust_exporter_preamble_lines_total";
 /// `locust_exporter_events_time_clamped_total{source}`.
 pub const CLAMPED: &str = "locust_exporter_events_time_clamped_total";
 /// `locust_exporter_run_interrupted{service}`.
@@ -172,7 +174,7 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
     }
     type SourceCount = fn(&SourceStatus) -> u64;
     // Counters written only for the sources where they are not 0.
-    let rare: [(&str, &str, SourceCount); 3] = [
+    let rare: [(&str, &str, SourceCount); 4] = [
         (
             UNKNOWN_EVENTS,
             "Events of a kind this version does not know, skipped.",
@@ -182,6 +184,11 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
             RESETS,
             "Times an appended input started over: truncated, replaced or rewritten in place (read again from its start).",
             |s| s.resets,
+        ),
+        (
+            PREAMBLE,
+            "Lines before a stream's first event that were no event (text printed before the plugin took standard output), skipped.",
+            |s| s.preamble,
         ),
         (
             CLAMPED,

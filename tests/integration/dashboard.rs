@@ -53,6 +53,8 @@ struct DashRun {
     locust_p95: f64,
     /// Results of every query once the final values were scraped.
     after: Answers,
+    /// Classic `_bucket` series Prometheus stored (none where it kept native histograms).
+    classic_buckets: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -78,7 +80,12 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
             }
             Input::Events => Exporter::spawn_with_stdin(&["--events", "load=-"]),
         };
-        let prometheus = Prometheus::start(test, &[("locust", ex.addr, false)])?;
+        // Native histograms on, as the dashboard expects where Prometheus can store them.
+        let prometheus = Prometheus::start_with(
+            test,
+            &[("locust", ex.addr, false)],
+            &["--enable-feature=native-histograms"],
+        )?;
         let mut locust = locust_command(&bin, &target, 12, input == Input::Events)
             .args([
                 "--csv",
@@ -168,6 +175,9 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
             v == Some(0.0)
         });
         let after = run(&prometheus);
+        let classic_buckets = prometheus
+            .query_all("locust_request_duration_seconds_bucket")
+            .len();
         drop(ex);
         Some(DashRun {
             during,
@@ -175,6 +185,7 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
             locust_error_rows: frows.len(),
             locust_p95: p95,
             after,
+            classic_buckets,
             _dir: dir,
         })
     })
@@ -288,6 +299,20 @@ fn dashboard_totals_equal_locusts_with_event_input() {
         return;
     };
     totals_equal_locusts(run);
+    // The percentiles came from native histograms: Prometheus kept no classic bucket, and
+    // every percentile panel answered while the run went on.
+    assert_eq!(
+        run.classic_buckets, 0,
+        "Prometheus stored native histograms only"
+    );
+    for ((title, expr), r) in &run.during {
+        if title.starts_with("Response time") || title.starts_with("p95") {
+            assert!(
+                !r.is_empty() && r.iter().all(|(_, v)| *v > 0.0 && *v < 60.0),
+                "{title}: {expr} → {r:?}"
+            );
+        }
+    }
     let workers = value(&run.during, "Workers");
     assert_eq!(workers, 0.0, "a standalone run has no workers");
 }

@@ -98,6 +98,32 @@ impl LiveLocust {
         std::fs::write(&self.pause, b"").unwrap();
     }
 
+    /// Paused, waits (bounded) until Locust's own totals have held still for longer than a
+    /// worker's report interval (3 s): every request in flight is counted and every worker
+    /// has reported. Returns that status.
+    fn still(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let total = |s: &serde_json::Value| {
+            s["stats"].as_array().unwrap().last().unwrap()["num_requests"].as_f64()
+        };
+        let mut status = self.status();
+        let mut since = Instant::now();
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "Locust's numbers never held still"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+            let now = self.status();
+            if total(&now) != total(&status) {
+                status = now;
+                since = Instant::now();
+            } else if since.elapsed() > Duration::from_millis(3500) {
+                return now;
+            }
+        }
+    }
+
     fn resume(&self) {
         let _ = std::fs::remove_file(&self.pause);
     }
@@ -346,10 +372,10 @@ fn live_containersolutions_dashboard_queries_in_prometheus() {
         "queries without data:\n{}",
         empty.join("\n")
     );
-    // Paused: Prometheus's values equal Locust's own, after a poll and a scrape.
+    // Paused, and Locust's own numbers still (every worker reported): Prometheus's values
+    // equal Locust's own after a poll and a scrape.
     locust.pause();
-    std::thread::sleep(Duration::from_secs(3));
-    let status = locust.status();
+    let status = locust.still();
     std::thread::sleep(Duration::from_secs(3));
     for s in status["stats"].as_array().unwrap() {
         let (name, method) = (

@@ -49,23 +49,50 @@ if [ "$install" = 1 ]; then
   export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1 REQUIRE_DOCKER=1
 fi
 
-echo "== cargo fmt --check"; cargo fmt --all -- --check
-echo "== cargo clippy (all targets: lib, tests, benches)"; cargo clippy --all-targets -- -D warnings
-echo "== cargo doc"; RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
-echo "== cargo test"; cargo test
-echo "== timing comparisons, one at a time"; cargo test --test integration -- --ignored --test-threads=1
-echo "== python plugin tests"; .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# Each stage by name; when one fails, the summary says which passed, which failed and which
+# never ran (a failing stage stops the rest: set -e).
+all_stages=(fmt clippy doc test timing python fuzz)
+passed=()
+current=""
+summary() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -n "$current" ]; then
+    local not_run=() seen=0
+    for s in "${all_stages[@]}"; do
+      [ "$seen" = 1 ] && not_run+=("$s")
+      [ "$s" = "$current" ] && seen=1
+    done
+    echo "!!!! stage '$current' FAILED (exit $rc)"
+    echo "!!!! passed: ${passed[*]:-none}"
+    echo "!!!! not run: ${not_run[*]:-none}"
+  elif [ "$rc" -eq 0 ]; then
+    echo "== stages passed: ${passed[*]}"
+  fi
+}
+trap summary EXIT
+stage() { # name description command...
+  current=$1; echo "== $2"; shift 2; "$@"; passed+=("$current"); current=""
+}
+
+stage fmt "cargo fmt --check" cargo fmt --all -- --check
+stage clippy "cargo clippy (all targets: lib, tests, benches)" cargo clippy --all-targets -- -D warnings
+stage doc "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
+stage test "cargo test" cargo test
+stage timing "timing comparisons, one at a time" cargo test --test integration -- --ignored --test-threads=1
+stage python "python plugin tests" .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
+fuzz_smoke() {
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    echo "!!!! fuzz smoke SKIPPED: no nightly toolchain (rustup toolchain install nightly) !!!!"
+    return 0
+  fi
   if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     if [ "$install" = 1 ]; then
       echo "== installing cargo-fuzz"; cargo install -q cargo-fuzz --locked
     else
       echo "!! cargo-fuzz is missing: the fuzz smoke is SKIPPED. Install with: cargo install cargo-fuzz"
+      return 0
     fi
   fi
-  if cargo +nightly fuzz --version >/dev/null 2>&1; then
-    echo "== fuzz smoke: every target for 12 s (fuzz/run.sh SECONDS for longer runs)"; fuzz/run.sh 12
-  fi
-else
-  echo "!!!! fuzz smoke SKIPPED: no nightly toolchain (rustup toolchain install nightly) !!!!"
-fi
+  fuzz/run.sh 12
+}
+stage fuzz "fuzz smoke: every target for 12 s (fuzz/run.sh SECONDS for longer runs)" fuzz_smoke

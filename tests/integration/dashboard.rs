@@ -40,6 +40,8 @@ type Answers = BTreeMap<(String, String), Vec<(BTreeMap<String, String>, f64)>>;
 enum Input {
     Csv,
     Events,
+    /// A Locust with its web UI (`--autostart`), polled through `--locust.uri`.
+    WebUi,
 }
 
 /// One real run with Prometheus scraping the exporter, shared by the tests of one input.
@@ -60,24 +62,32 @@ struct DashRun {
 
 static CSV_DASH: std::sync::OnceLock<Option<DashRun>> = std::sync::OnceLock::new();
 static EVENTS_DASH: std::sync::OnceLock<Option<DashRun>> = std::sync::OnceLock::new();
+static WEBUI_DASH: std::sync::OnceLock<Option<DashRun>> = std::sync::OnceLock::new();
 
 fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
     let bin = venv_bin(test)?;
-    let cell = if input == Input::Csv {
-        &CSV_DASH
-    } else {
-        &EVENTS_DASH
+    let cell = match input {
+        Input::Csv => &CSV_DASH,
+        Input::Events => &EVENTS_DASH,
+        Input::WebUi => &WEBUI_DASH,
     };
     cell.get_or_init(|| {
         let target = Target::start(&bin);
         let dir = tempfile::tempdir().unwrap();
         let prefix = dir.path().join("run");
         let json = dir.path().join("final");
+        let web = free_addr();
         let mut ex = match input {
             Input::Csv => {
                 let spec = format!("load={}", prefix.display());
                 Exporter::spawn(&["--csv", &spec])
             }
+            Input::WebUi => Exporter::spawn(&[
+                "--locust.uri",
+                &format!("load=http://{web}"),
+                "--poll-interval",
+                "500ms",
+            ]),
             Input::Events => Exporter::spawn_with_stdin(&["--events", "load=-"]),
         };
         // Native histograms on, as the dashboard expects where Prometheus can store them.
@@ -86,7 +96,13 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
             &[("locust", ex.addr, false)],
             &["--enable-feature=native-histograms"],
         )?;
-        let mut locust = locust_command(&bin, &target, 12, input == Input::Events)
+        let mut command = locust_command(&bin, &target, 12, input == Input::Events);
+        if input == Input::WebUi {
+            // The same run with its web UI: started at once, quit 3 s after it stops (time
+            // for the last polls).
+            command = web_ui_command(command, web);
+        }
+        let mut locust = command
             .args([
                 "--csv",
                 prefix.to_str().unwrap(),
@@ -157,8 +173,9 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
                 num(&total[col(&h, "Request Count")]),
                 num(&total[col(&h, "Failure Count")]),
             ),
-            // The events are every request: Locust's exact totals.
-            Input::Events => entries.iter().fold((0.0, 0.0), |(r, f), e| {
+            // The events are every request, and a web UI polled after the run stopped has
+            // every request too: Locust's exact totals.
+            Input::Events | Input::WebUi => entries.iter().fold((0.0, 0.0), |(r, f), e| {
                 (
                     r + e["num_requests"].as_f64().unwrap(),
                     f + e["num_failures"].as_f64().unwrap(),
@@ -192,6 +209,25 @@ fn dash_run(test: &str, input: Input) -> Option<&'static DashRun> {
     .as_ref()
 }
 
+/// `command` (a headless run) run with its web UI on `web` instead, started at once.
+fn web_ui_command(
+    command: std::process::Command,
+    web: std::net::SocketAddr,
+) -> std::process::Command {
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a != "--headless" && a != "--only-summary")
+        .collect();
+    let mut web_ui = std::process::Command::new(command.get_program());
+    web_ui
+        .args(args)
+        .args(["--autostart", "--autoquit", "3", "--web-host", "127.0.0.1"])
+        .args(["--web-port", &web.port().to_string()])
+        .stderr(Stdio::null());
+    web_ui
+}
+
 fn value(results: &Answers, title: &str) -> f64 {
     let (_, r) = results
         .iter()
@@ -204,8 +240,9 @@ fn value(results: &Answers, title: &str) -> f64 {
 fn every_query_returns_data(run: &DashRun, input: Input) {
     let mut empty = Vec::new();
     for ((title, expr), results) in &run.during {
-        // CSV files do not say how many workers there are (README, metric table).
-        if input == Input::Csv && expr.contains("locust_workers") {
+        // CSV files do not say how many workers there are (README, metric table), nor does a
+        // standalone Locust's web UI.
+        if input != Input::Events && expr.contains("locust_workers") {
             continue;
         }
         if results.is_empty() {
@@ -339,4 +376,26 @@ fn dashboard_has_a_service_variable_and_only_native_names_but_state() {
             "{title}: not filtered by service: {expr}"
         );
     }
+}
+
+#[test]
+fn dashboard_every_query_returns_data_with_web_ui_input() {
+    let Some(run) = dash_run(
+        "dashboard_every_query_returns_data_with_web_ui_input",
+        Input::WebUi,
+    ) else {
+        return;
+    };
+    every_query_returns_data(run, Input::WebUi);
+}
+
+#[test]
+fn dashboard_totals_equal_locusts_with_web_ui_input() {
+    let Some(run) = dash_run(
+        "dashboard_totals_equal_locusts_with_web_ui_input",
+        Input::WebUi,
+    ) else {
+        return;
+    };
+    totals_equal_locusts(run);
 }

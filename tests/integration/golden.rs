@@ -118,12 +118,19 @@ fn values_equal_the_csv_files_exactly() {
 /// `running`), users and current rates come from the history's last tick.
 #[test]
 fn history_gives_users_and_current_rates() {
-    let ex = Exporter::spawn(&[
-        "--csv",
-        &format!("fixtures/{}", FIXTURES[0].0),
-        "--poll-interval",
-        "20s",
-    ]);
+    // A fresh copy: files just written are a live run (their write time is now).
+    let dir = tempfile::tempdir().unwrap();
+    for suffix in [
+        "_stats.csv",
+        "_stats_history.csv",
+        "_failures.csv",
+        "_exceptions.csv",
+    ] {
+        let from = fixture(&format!("{}{suffix}", FIXTURES[0].0));
+        std::fs::copy(from, dir.path().join(format!("run{suffix}"))).unwrap();
+    }
+    let prefix = dir.path().join("run");
+    let ex = Exporter::spawn(&["--csv", prefix.to_str().unwrap(), "--poll-interval", "20s"]);
     let (h, rows) = read_csv(&fixture(
         "locust-2.47.0/standalone-full-history/run_stats_history.csv",
     ));

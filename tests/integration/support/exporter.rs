@@ -68,14 +68,19 @@ impl Exporter {
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 // Text logs say `address=…`, JSON logs `"address":"…"`.
-                if let Some(rest) = line.split("address=").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(addr);
+                let addr = if let Some(rest) = line.split("address=").nth(1) {
+                    rest.split_whitespace().next().map(str::to_owned)
                 } else if let Some(rest) = line.split("\"address\":\"").nth(1) {
-                    let addr = rest.split('"').next().unwrap_or("").to_owned();
+                    rest.split('"').next().map(str::to_owned)
+                } else {
+                    None
+                };
+                // The line is kept before the address is announced: a test that reads the
+                // log once the exporter is up finds the line that said so.
+                lines.lock().unwrap().push(line);
+                if let Some(addr) = addr {
                     let _ = tx.send(addr);
                 }
-                lines.lock().unwrap().push(line);
             }
         });
         let addr = rx

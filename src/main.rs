@@ -22,7 +22,19 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// A panic anywhere — the ingest task, a connection, a source — ends the process with its
+/// message and exit code 101: a live process must never serve a frozen snapshot.
+fn panics_are_fatal() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!("locust-exporter: a bug stopped the exporter (the panic above); exiting.");
+        std::process::exit(101);
+    }));
+}
+
 fn main() -> ExitCode {
+    panics_are_fatal();
     let parsed = match env::parse(std::env::args_os().collect(), &|k| std::env::var(k).ok()) {
         Ok(p) => p,
         Err(e) => e.exit(),

@@ -152,8 +152,15 @@ impl EventEndpoint {
         }
         if let Some(h) = self.hist.as_mut() {
             let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
-            // Saturating: a u32 HDR count clamps rather than wraps (as `record` does).
-            h.saturating_record_n(units, u32::try_from(n).unwrap_or(u32::MAX));
+            // A bin holds at most u32::MAX: what does not fit is not recorded at all, so the
+            // histogram's total stays the sum of its bins (a saturated bin with a larger
+            // total would make its quantile walk fail). Percentiles past 4 billion requests
+            // in one bin are then those of the first 4 billion; counts stay exact elsewhere.
+            let room = u32::MAX - h.count_at(units);
+            let n = u32::try_from(n).unwrap_or(u32::MAX).min(room);
+            if n > 0 {
+                h.saturating_record_n(units, n);
+            }
         }
     }
 

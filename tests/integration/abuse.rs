@@ -252,3 +252,20 @@ fn a_million_unique_names_and_errors_stay_bounded() {
         .count();
     assert_eq!(warned, 1, "warned once");
 }
+
+/// Two valid `requests` lines whose counts fill one HDR bin past `u32::MAX` used to panic
+/// the ingest task (a frozen snapshot, served forever): now they are counted exactly and
+/// the percentiles stay those of the bin.
+#[test]
+fn a_histogram_bin_past_u32_max_is_counted_not_a_panic() {
+    let full = r#"{"event":"requests","request_type":"GET","name":"/p","requests":4294967295,"timed":4294967295,"response_time_sum":42949672950.0,"response_time_min":10.0,"response_time_max":10.0,"schema":7,"zero_count":0,"buckets":[[-850,4294967295]]}"#;
+    let one = r#"{"event":"requests","request_type":"GET","name":"/p","requests":1,"timed":1,"response_time_sum":10.0,"response_time_min":10.0,"response_time_max":10.0,"schema":7,"zero_count":0,"buckets":[[-850,1]]}"#;
+    let input = format!("{full}\n{one}\n");
+    let (code, out, err) = run(&["--once", "--events", "-"], Some(input.as_bytes()));
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    let p = [("method", "GET"), ("name", "/p")];
+    assert_eq!(m.get_one("locust_requests_total", &p), 4_294_967_296.0);
+    let median = [("method", "GET"), ("name", "/p"), ("quantile", "0.5")];
+    assert_eq!(m.get_one("locust_response_time_seconds", &median), 0.01);
+}

@@ -32,6 +32,11 @@ pub const OTHER: &str = "__other__";
 /// cut (at a UTF-8 character boundary).
 pub const MAX_LABEL_BYTES: usize = 1024;
 
+/// Folded endpoints keep their method for at most this many distinct methods per service;
+/// the rest are folded into method `__other__` too, so a flood of made-up methods is one
+/// series, not one per method.
+pub const MAX_FOLDED_METHODS: usize = 32;
+
 /// At most this many folded values of each kind are remembered (as hashes) to count them
 /// once each; past it, further distinct folded values are still folded but not counted.
 pub const MAX_FOLDED_REMEMBERED: usize = 1 << 20;
@@ -121,6 +126,7 @@ pub struct Folded {
 #[derive(Debug, Default, Clone)]
 pub struct Guard {
     endpoints: Admit<Key>,
+    folded_methods: Admit<Arc<str>>,
     errors: HashMap<Key, Admit<Arc<str>>, FastHash>,
     exceptions: Admit<Arc<str>>,
     folded_endpoints: Remembered,
@@ -135,13 +141,19 @@ impl Guard {
     }
 
     /// The key to record `key` under (already cut): itself if admitted (admitting it if
-    /// there is room), else `(method, __other__)`.
+    /// there is room), else `(method, __other__)` — or `(__other__, __other__)` past
+    /// [`MAX_FOLDED_METHODS`] methods of folded endpoints.
     pub fn route(&mut self, key: &Key, max: usize) -> Key {
         if self.endpoints.admit(key, max) {
             key.clone()
         } else {
             self.folded_endpoints.note(key);
-            (key.0.clone(), self.other())
+            let method = if self.folded_methods.admit(&key.0, MAX_FOLDED_METHODS) {
+                key.0.clone()
+            } else {
+                self.other()
+            };
+            (method, self.other())
         }
     }
 
@@ -231,5 +243,20 @@ mod tests {
                 exceptions: 1
             }
         );
+    }
+
+    #[test]
+    fn folded_endpoints_keep_at_most_a_few_methods() {
+        let mut g = Guard::default();
+        let key = |m: &str, n: &str| (Arc::from(m), Arc::from(n));
+        assert_eq!(g.route(&key("GET", "/a"), 1), key("GET", "/a"));
+        let mut folded = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            folded.insert(g.route(&key(&format!("M{i}"), &format!("/n{i}")), 1));
+        }
+        // 32 methods keep their name, every other one is (__other__, __other__).
+        assert_eq!(folded.len(), MAX_FOLDED_METHODS + 1);
+        assert!(folded.contains(&key(OTHER, OTHER)));
+        assert_eq!(g.folded().endpoints, 10_000);
     }
 }

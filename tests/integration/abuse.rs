@@ -269,3 +269,33 @@ fn a_histogram_bin_past_u32_max_is_counted_not_a_panic() {
     let median = [("method", "GET"), ("name", "/p"), ("quantile", "0.5")];
     assert_eq!(m.get_one("locust_response_time_seconds", &median), 0.01);
 }
+
+/// 50,000 events, each with a method of its own: past `--max-endpoints` the folded rows keep
+/// at most a few methods (the rest are `__other__` too), so the series stay bounded.
+#[test]
+fn distinct_methods_cannot_outgrow_max_endpoints() {
+    let input: String = (0..50_000)
+        .map(|i| {
+            format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"M{i}\",\"name\":\"/n\",\"response_time\":1.5}}\n")
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(
+        &["--once", "--events", "-", "--max-endpoints", "100"],
+        Some(input.as_bytes()),
+    );
+    eprintln!(
+        "50,000 distinct methods: {:?} for --once",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    let series = m.find_some("locust_requests_total", &[]).len();
+    assert!(series <= 100 + 33, "{series} series");
+    let total: f64 = m
+        .find("locust_requests_total", &[])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(total, 50_000.0, "nothing lost in the folding");
+}

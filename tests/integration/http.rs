@@ -224,6 +224,10 @@ fn every_listen_address_serves() {
     while listening().len() < 2 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    ex.wait_for(10, "the recording read", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")])
+            .is_some()
+    });
     let addresses = listening();
     assert_eq!(addresses.len(), 2, "{:?}", ex.stderr());
     assert_ne!(addresses[0], addresses[1]);

@@ -25,7 +25,7 @@ use hyper::service::{service_fn, Service};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -395,9 +395,13 @@ fn return_early(state: &HttpState, e: ClientError) {
 }
 
 /// Plain HTTP sent to the TLS port: `400`, as the exporter toolkit (Go's server) answers.
+/// The request already sent is read first (a little, briefly): closing with unread bytes
+/// would reset the connection before the client reads the answer.
 async fn plain_http_to_tls(mut tcp: TcpStream) {
     const PLAIN: &[u8] =
         b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut sink)).await;
     let _ = tokio::time::timeout(REFUSE_WRITE, async {
         tcp.write_all(PLAIN).await?;
         tcp.shutdown().await

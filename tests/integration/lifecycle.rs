@@ -27,6 +27,15 @@ fn start_locust(bin: &Path, target: &Target, prefix: &Path, secs: u32) -> Child 
     cmd.spawn().unwrap()
 }
 
+/// The exporter following `--csv SERVICE=PREFIX` and pushing to `pgw`, with `more` flags.
+fn pushing_exporter(service: &str, prefix: &Path, pgw: &Pushgateway, more: &[&str]) -> Exporter {
+    let csv = format!("{service}={}", prefix.display());
+    let url = pgw.url();
+    let mut args = vec!["--csv", csv.as_str(), "--push.url", url.as_str()];
+    args.extend_from_slice(more);
+    Exporter::spawn(&args)
+}
+
 fn json_total(prefix: &Path) -> f64 {
     let path = PathBuf::from(format!("{}.json", prefix.display()));
     let entries: Vec<serde_json::Value> =
@@ -81,14 +90,7 @@ fn the_jobs_final_push_says_the_run_ended() {
     let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("run");
-    let ex = Exporter::spawn(&[
-        "--csv",
-        &format!("job={}", prefix.display()),
-        "--push.url",
-        &pgw.url(),
-        "--push.interval",
-        "1s",
-    ]);
+    let ex = pushing_exporter("job", &prefix, &pgw, &["--push.interval", "1s"]);
     let mut locust = start_locust(&bin, &target, &prefix, 6);
     wait_child(&mut locust, 60);
     std::thread::sleep(Duration::from_millis(500));
@@ -134,12 +136,7 @@ fn sigterm_mid_run_pushes_an_interrupted_run() {
     let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("run");
-    let ex = Exporter::spawn(&[
-        "--csv",
-        &format!("evicted={}", prefix.display()),
-        "--push.url",
-        &pgw.url(),
-    ]);
+    let ex = pushing_exporter("evicted", &prefix, &pgw, &[]);
     let mut locust = start_locust(&bin, &target, &prefix, 30);
     ex.wait_for(30, "the run is live", |m| {
         m.get("locust_state", &[("state", "running")]) == Some(1.0)

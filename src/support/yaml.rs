@@ -216,6 +216,12 @@ fn flatten(
 /// Every key of `text`'s top-level map and of the maps nested in it, in document order;
 /// errors are (line, message).
 pub fn entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+    // A line the file has: the parser says "the line after the last" for an error at the end.
+    let lines = text.lines().count().max(1);
+    read(text).map_err(|(line, message)| (line.clamp(1, lines), message))
+}
+
+fn read(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     Parser::new_from_str(text)
@@ -312,6 +318,14 @@ mod tests {
             assert_eq!(boolean(f), Some(false), "{f}");
         }
         assert_eq!(boolean("1"), None);
+    }
+
+    #[test]
+    fn an_error_at_the_end_names_a_line_the_file_has() {
+        // Found by the web_config fuzz target.
+        let text = "basic_basic_auth alice: $2b$&4$K3jgqzDuoRcWwJ81BxF0tFQ2\nWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2\n";
+        let (line, _) = entries(text).unwrap_err();
+        assert!((1..=2).contains(&line), "line {line}");
     }
 
     #[test]

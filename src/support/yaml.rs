@@ -217,8 +217,25 @@ fn flatten(
 /// errors are (line, message).
 pub fn entries(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     // A line the file has: the parser says "the line after the last" for an error at the end.
-    let lines = text.lines().count().max(1);
-    read(text).map_err(|(line, message)| (line.clamp(1, lines), message))
+    let lines = line_count(text);
+    let mut entries = read(text).map_err(|(line, message)| (line.clamp(1, lines), message))?;
+    for e in &mut entries {
+        e.line = e.line.clamp(1, lines);
+    }
+    Ok(entries)
+}
+
+/// The lines of `text` as YAML counts them (`\r\n`, `\n` and a lone `\r` each end one), at
+/// least 1: every line an entry or an error names is one of these.
+pub fn line_count(text: &str) -> usize {
+    let b = text.as_bytes();
+    let breaks = b
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .count();
+    let unterminated = !text.is_empty() && !text.ends_with(['\n', '\r']);
+    (breaks + usize::from(unterminated)).max(1)
 }
 
 fn read(text: &str) -> Result<Vec<Entry>, (usize, String)> {
@@ -318,6 +335,16 @@ mod tests {
             assert_eq!(boolean(f), Some(false), "{f}");
         }
         assert_eq!(boolean("1"), None);
+    }
+
+    #[test]
+    fn lines_are_counted_as_yaml_counts_them() {
+        assert_eq!(line_count(""), 1);
+        assert_eq!(line_count("a\nb"), 2);
+        assert_eq!(line_count("a\r\nb\r\n"), 2);
+        assert_eq!(line_count("a\rb\rc"), 3);
+        let (line, _) = entries("&h\r: \u{2}\rfile: )ey,_fi\re[ [rs").unwrap_err();
+        assert!(line <= 4, "line {line}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -27,8 +27,29 @@ struct Stamp {
     ino: u64,
 }
 
+/// Refuses what is not a regular file (a FIFO, a device such as `/dev/zero` behind a
+/// symlink, a directory): opening a FIFO would block, a device never ends. Symlinks are
+/// followed. The caller logs the error once and reports the source missing.
+pub fn regular(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.file_type().is_fifo() {
+        "a FIFO (pipe it into --events - instead)"
+    } else if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a device or a socket)"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is {kind}: not read", path.display()),
+    ))
+}
+
 fn stamp(path: &Path) -> io::Result<Stamp> {
     let m = std::fs::metadata(path)?;
+    regular(path, &m)?;
     Ok(Stamp {
         len: m.len(),
         mtime: m.modified().ok(),

@@ -20,7 +20,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 use super::lines::{LineBatch, LineFramer};
-use super::rewritten::unix_secs;
+use super::rewritten::{regular, unix_secs};
 use super::Body;
 
 /// Most bytes read from one file in one poll.
@@ -218,6 +218,15 @@ impl FileTail {
     /// Opens the file at the path (reporting it missing once if it is not there); a file
     /// that follows another starts with a reset.
     fn open_path(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
+        // Checked before opening: opening a FIFO would block this thread.
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => regular(&self.path, &meta)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.set_present(false, out);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
         let file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -356,3 +356,46 @@ fn files_that_appear_later_are_picked_up() {
         ) == Some(good_total())
     });
 }
+
+/// Two FIFOs as `--events`, and `_stats.csv` a symlink to `/dev/zero`: none is opened (a
+/// FIFO's open would block a worker, a device never ends), each is reported down naming
+/// why, HTTP answers and SIGTERM ends the process at once.
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifos: Vec<std::path::PathBuf> =
+        (1..=2).map(|i| dir.path().join(format!("f{i}"))).collect();
+    for f in &fifos {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(f)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("run_stats.csv")).unwrap();
+    let prefix = dir.path().join("run");
+    let ex = Exporter::spawn(&[
+        "--events",
+        fifos[0].to_str().unwrap(),
+        "--events",
+        fifos[1].to_str().unwrap(),
+        "--csv",
+        prefix.to_str().unwrap(),
+    ]);
+    let stats = format!("{}_stats.csv", prefix.display());
+    let m = ex.wait_for(10, "every source reported", |m| {
+        fifos.iter().all(|f| {
+            m.get(
+                "locust_exporter_source_up",
+                &[("source", f.to_str().unwrap())],
+            ) == Some(0.0)
+        }) && m.get("locust_exporter_source_up", &[("source", &stats)]) == Some(0.0)
+    });
+    assert_eq!(m.get("locust_state", &[("state", "running")]), None);
+    let log = ex.stderr().join("\n");
+    assert!(log.contains("is a FIFO"), "{log}");
+    assert!(log.contains("not a regular file"), "{log}");
+    let (took, code) = ex.terminate_timed(10);
+    assert_eq!(code, Some(0));
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}

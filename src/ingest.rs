@@ -109,14 +109,6 @@ impl Ingest {
     pub fn apply(&mut self, chunk: Chunk, now: f64) {
         let origin = &*chunk.origin;
         let Ingest { model, sources } = self;
-        // Locust's end-of-run report is optional: until it exists it is no source at all
-        // (not one that is down).
-        if origin.role == FileRole::Final
-            && chunk.body == Body::Missing
-            && !sources.contains_key(&origin.source)
-        {
-            return;
-        }
         let entry = sources.entry(origin.source.clone()).or_insert_with(|| {
             model.declare(&origin.service);
             SourceEntry {

@@ -33,8 +33,8 @@
 //! `expose` takes no locks; `source` never parses; `ingest` is the only place where `parse`
 //! meets `model`, and every input meets the model through one door,
 //! [`model::Model::apply_all`]. `app` spawns the long-lived tasks; the HTTP server spawns one
-//! task per connection, a web UI poll one per request, and the auth check and the render
-//! cache run on blocking threads.
+//! task per connection, a web UI poll one per request, the final delivery one per output,
+//! and the auth check and the render cache run on blocking threads.
 //!
 //! ## One `_stats.csv` row, from the file to `/metrics`
 //!

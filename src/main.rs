@@ -35,14 +35,15 @@ fn panics_are_fatal() {
 
 fn main() -> ExitCode {
     panics_are_fatal();
-    let parsed = match env::parse(std::env::args_os().collect(), &|k| std::env::var(k).ok()) {
+    let variable = |k: &str| std::env::var(k).ok();
+    let parsed = match env::parse(std::env::args_os().collect(), &variable) {
         Ok(p) => p,
         Err(e) => e.exit(),
     };
     let config = match Config::from_args(parsed.args.clone()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("locust-exporter: {}", parsed.explain(e));
+            eprintln!("locust-exporter: {}", parsed.explain(e, &variable));
             return ExitCode::from(2);
         }
     };

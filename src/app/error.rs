@@ -8,7 +8,6 @@ use crate::config::ConfigError;
 use crate::output::http::web_config::WebConfigError;
 use crate::output::DeliveryError;
 use crate::source::ReadError;
-use crate::support::http_client::ClientConfigError;
 
 /// A failure that stops the program.
 #[derive(Debug, Error)]
@@ -27,9 +26,6 @@ pub enum AppError {
     /// The configuration cannot be built into inputs. Exit code 2.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A client settings file is unusable. Exit code 2.
-    #[error(transparent)]
-    ClientConfig(#[from] ClientConfigError),
     /// Installing signal handlers or writing `--once`'s output failed. Exit code 1.
     #[error("{what}: {source}")]
     Io {
@@ -54,7 +50,7 @@ impl AppError {
     /// The process exit code for this error (`docs/configuration.md`).
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::WebConfig(_) | AppError::ClientConfig(_) | AppError::Config(_) => 2,
+            AppError::WebConfig(_) | AppError::Config(_) => 2,
             AppError::Bind { .. }
             | AppError::Io { .. }
             | AppError::Read(_)

@@ -25,7 +25,7 @@ pub use super::outputs::OutputArgs;
 /// Every flag can also be set from the environment: LOCUST_EXPORTER_ and the flag's name in
 /// upper case, dots and dashes as underscores (--web.listen-address →
 /// LOCUST_EXPORTER_WEB_LISTEN_ADDRESS). A flag on the command line wins over its variable;
-/// a repeatable flag takes a comma-separated list from its variable (`\\,` for a comma
+/// a repeatable flag takes a comma-separated list from its variable (`\,` for a comma
 /// inside a value).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "locust-exporter", version = VERSION, about)]

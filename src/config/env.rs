@@ -81,8 +81,8 @@ fn from_variable(
 }
 
 /// Parses `argv` with the environment `env` (clap reads the variables itself; `env` is for
-/// naming them in errors). Errors are the message to print; `--help` and `--version` come
-/// back as their text with `Ok(None)`-like handling left to clap (`exit`).
+/// naming them in errors). A `clap::Error` is what to print and exit with (`Error::exit`):
+/// bad arguments, and also `--help` and `--version`.
 pub fn parse(
     argv: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -137,8 +137,9 @@ fn name_the_variable(
 }
 
 impl Parsed {
-    /// `err`, naming the variable (and its value) when the flag's value came from one.
-    pub fn explain(&self, err: ConfigError) -> String {
+    /// `err`, naming the variable (and its value, read through `env`) when the flag's value
+    /// came from one.
+    pub fn explain(&self, err: ConfigError, env: &dyn Fn(&str) -> Option<String>) -> String {
         let ConfigError::Invalid { flag, message } = &err else {
             return err.to_string();
         };
@@ -152,7 +153,7 @@ impl Parsed {
             .is_some_and(|id| self.matches.value_source(id) == Some(ValueSource::EnvVariable));
         match (from_env, variable_of(long)) {
             (true, Some(var)) => {
-                let value = std::env::var(&var).unwrap_or_default();
+                let value = env(&var).unwrap_or_default();
                 format!("{var}={value} (for {flag}): {message}")
             }
             _ => err.to_string(),

@@ -16,6 +16,7 @@ use super::rewritten::RewrittenFile;
 use super::tail::FileTail;
 use super::watch::DirWatcher;
 use super::{Body, Chunk, Origin, ReadError, Source, Task};
+use crate::parse::FileRole;
 
 /// After a file event, wait this long for the writer to finish (Locust's write→truncate
 /// window is ~0.1–2 ms) and for more events to coalesce.
@@ -87,7 +88,9 @@ impl Follower {
             targets.iter().map(|(p, _)| p.clone()).collect();
         for (path, origin) in targets {
             self.files.entry(path.clone()).or_insert_with(|| {
-                let reader = if origin.role.is_rewritten() {
+                let reader = if origin.role == FileRole::Final {
+                    Reader::Snapshot(RewrittenFile::optional(path))
+                } else if origin.role.is_rewritten() {
                     Reader::Snapshot(RewrittenFile::new(path))
                 } else {
                     Reader::Tail(FileTail::new(path))

@@ -82,6 +82,15 @@ impl RewrittenFile {
         }
     }
 
+    /// A file that may never exist (Locust's `--json-file` report): not reported missing
+    /// until it has been there, so until then it is no source at all rather than one down.
+    pub fn optional(path: PathBuf) -> Self {
+        RewrittenFile {
+            present: Some(false),
+            ..RewrittenFile::new(path)
+        }
+    }
+
     /// Pushes a [`Body::Whole`] if the file changed since the last read, or
     /// [`Body::Missing`] once when it disappears.
     pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
@@ -154,6 +163,22 @@ mod tests {
         assert_eq!(read(&mut f), (vec![Body::Whole(b"bb\n".to_vec())], 1));
         std::fs::remove_file(&path).unwrap();
         assert_eq!(read(&mut f), (vec![Body::Missing], 0));
+    }
+
+    #[test]
+    fn an_optional_file_is_not_missing_until_it_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        let mut f = RewrittenFile::optional(path.clone());
+        assert_eq!(read(&mut f), (vec![], 0), "never there: nothing to report");
+        std::fs::write(&path, b"[]").unwrap();
+        assert_eq!(read(&mut f), (vec![Body::Whole(b"[]".to_vec())], 1));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read(&mut f),
+            (vec![Body::Missing], 0),
+            "gone after it was there"
+        );
     }
 
     #[test]

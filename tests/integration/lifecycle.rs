@@ -12,7 +12,7 @@ use crate::support::*;
 /// A headless Locust run writing `--csv PREFIX --json-file PREFIX`, and Locust's own final
 /// stats (`final_stats.py`) beside them.
 fn start_locust(bin: &Path, target: &Target, prefix: &Path, secs: u32) -> Child {
-    let final_stats = format!("{}_locust_final.csv", prefix.display());
+    let final_stats = locust_final(prefix);
     let helper = root().join("tests/integration/final_stats.py");
     let mut cmd = locust_command_with(bin, target, secs, false, &[helper]);
     cmd.args([
@@ -25,6 +25,38 @@ fn start_locust(bin: &Path, target: &Target, prefix: &Path, secs: u32) -> Child 
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     cmd.spawn().unwrap()
+}
+
+/// What a Job test needs: Locust, a real Pushgateway, the target, and a prefix in a
+/// scratch directory.
+struct Job {
+    bin: PathBuf,
+    pgw: Pushgateway,
+    target: Target,
+    prefix: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Job {
+    /// `None` (after saying so) where Locust or the Pushgateway is missing.
+    fn start(test: &str) -> Option<Job> {
+        let bin = venv_bin(test)?;
+        let pgw = Pushgateway::start(test)?;
+        let target = Target::start(&bin);
+        let dir = tempfile::tempdir().unwrap();
+        Some(Job {
+            prefix: dir.path().join("run"),
+            bin,
+            pgw,
+            target,
+            _dir: dir,
+        })
+    }
+}
+
+/// Locust's own final stats, as `final_stats.py` wrote them beside `prefix`.
+fn locust_final(prefix: &Path) -> PathBuf {
+    PathBuf::from(format!("{}_locust_final.csv", prefix.display()))
 }
 
 /// The exporter following `--csv SERVICE=PREFIX` and pushing to `pgw`, with `more` flags.
@@ -65,11 +97,7 @@ fn a_csv_run_with_its_json_report_ends_exactly_as_locust_reports() {
     let (h, rows) = read_csv(&PathBuf::from(format!("{}_stats.csv", prefix.display())));
     let csv_total = num(&rows.last().unwrap()[col(&h, "Request Count")]);
     eprintln!("{test}: last _stats.csv {csv_total} requests, Locust's report {total}");
-    assert_stats_match(
-        &m,
-        "shop",
-        &PathBuf::from(format!("{}_locust_final.csv", prefix.display())),
-    );
+    assert_stats_match(&m, "shop", &locust_final(&prefix));
     assert_eq!(
         m.get("locust_state", &[("state", "stopped")]),
         Some(1.0),
@@ -83,13 +111,16 @@ fn a_csv_run_with_its_json_report_ends_exactly_as_locust_reports() {
 #[test]
 fn the_jobs_final_push_says_the_run_ended() {
     let test = "the_jobs_final_push_says_the_run_ended";
-    let Some(bin) = venv_bin(test) else { return };
-    let Some(pgw) = Pushgateway::start(test) else {
+    let Some(Job {
+        bin,
+        pgw,
+        target,
+        prefix,
+        _dir,
+    }) = Job::start(test)
+    else {
         return;
     };
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("run");
     let ex = pushing_exporter("job", &prefix, &pgw, &["--push.interval", "1s"]);
     let mut locust = start_locust(&bin, &target, &prefix, 6);
     wait_child(&mut locust, 60);
@@ -116,11 +147,7 @@ fn the_jobs_final_push_says_the_run_ended() {
         json_total(&prefix),
         "Locust's final totals"
     );
-    assert_stats_match(
-        &m,
-        "job",
-        &PathBuf::from(format!("{}_locust_final.csv", prefix.display())),
-    );
+    assert_stats_match(&m, "job", &locust_final(&prefix));
     assert_eq!(m.get("locust_exporter_run_interrupted", &job), None);
 }
 
@@ -129,13 +156,16 @@ fn the_jobs_final_push_says_the_run_ended() {
 #[test]
 fn sigterm_mid_run_pushes_an_interrupted_run() {
     let test = "sigterm_mid_run_pushes_an_interrupted_run";
-    let Some(bin) = venv_bin(test) else { return };
-    let Some(pgw) = Pushgateway::start(test) else {
+    let Some(Job {
+        bin,
+        pgw,
+        target,
+        prefix,
+        _dir,
+    }) = Job::start(test)
+    else {
         return;
     };
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("run");
     let ex = pushing_exporter("evicted", &prefix, &pgw, &[]);
     let mut locust = start_locust(&bin, &target, &prefix, 30);
     ex.wait_for(30, "the run is live", |m| {

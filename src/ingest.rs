@@ -109,6 +109,11 @@ impl Ingest {
     pub fn apply(&mut self, chunk: Chunk, now: f64) {
         let origin = &*chunk.origin;
         let Ingest { model, sources } = self;
+        if chunk.body == Body::Vanished {
+            sources.retain(|_, e| e.status.service != origin.service);
+            model.remove(&origin.service);
+            return;
+        }
         let entry = sources.entry(origin.source.clone()).or_insert_with(|| {
             model.declare(&origin.service);
             SourceEntry {
@@ -142,6 +147,7 @@ impl Ingest {
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
             }
+            Body::Vanished => {}
         }
     }
 

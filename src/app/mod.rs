@@ -101,9 +101,38 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// Descriptors kept for everything but tails and clients: listeners, directory watchers,
+/// outbound clients, the standard streams.
+pub const DESCRIPTOR_RESERVE: usize = 64;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (Rust does not; systemd's default soft
+/// limit is 1,024) and gives tails what the clients and a reserve leave: the listener can
+/// always accept.
+fn size_descriptors(max_connections: usize, listeners: usize) {
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not read or raise the open-files limit (RLIMIT_NOFILE); assuming 1024.");
+            1024
+        }
+    };
+    let clients = max_connections.saturating_mul(listeners.max(1));
+    let tails = soft
+        .saturating_sub(clients)
+        .saturating_sub(DESCRIPTOR_RESERVE)
+        .max(16);
+    crate::source::tail::set_open_tail_cap(tails);
+    tracing::debug!(
+        open_files_limit = soft,
+        open_tails = tails,
+        "Descriptors: tails keep at most this many files open."
+    );
+}
+
 /// Serves until SIGINT, SIGTERM, `--exit-after-stop` or `POST /-/quit`; then delivers the
 /// last snapshot to every output once more.
 pub async fn serve(config: Config) -> Result<(), AppError> {
+    size_descriptors(config.limits.max_connections, config.listen.len());
     let web = match &config.web_config_file {
         Some(path) => WebConfig::load(path)?,
         None => WebConfig::default(),
@@ -168,6 +197,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         config.telemetry_path.clone(),
         config.sets,
         &web,
+        config.limits.max_response_bytes,
     );
     for output in &outputs {
         state.report(output.self_metrics());

@@ -109,6 +109,16 @@ pub struct Args {
     )]
     pub send_timeout: String,
 
+    /// Bytes of rendered bodies that unsent responses may hold in all; past it, requests get
+    /// the snapshot rendered last until slow clients read or time out.
+    #[arg(
+        long = "web.max-response-bytes",
+        env = "LOCUST_EXPORTER_WEB_MAX_RESPONSE_BYTES",
+        value_name = "SIZE",
+        default_value = "16MiB"
+    )]
+    pub max_response_bytes: String,
+
     /// On SIGINT/SIGTERM, time given to open connections to finish before they are closed.
     #[arg(
         long = "web.shutdown-timeout",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::values::{duration, invalid, ConfigError};
+use super::values::{bytes, duration, invalid, ConfigError};
 use crate::parse::FileRole;
 use crate::source::discover::{has_wildcard, CsvPath};
 use crate::source::follow::Follower;
@@ -87,6 +87,26 @@ pub struct InputArgs {
     )]
     pub locust_config_file: Option<PathBuf>,
 
+    /// Largest rewritten file read (`_stats.csv`, `_failures.csv`, `_exceptions.csv`, the
+    /// --json-file report); a bigger one is refused, the error naming it.
+    #[arg(
+        long = "max-file-size",
+        env = "LOCUST_EXPORTER_MAX_FILE_SIZE",
+        value_name = "SIZE",
+        default_value = "64MiB"
+    )]
+    pub max_file_size: String,
+
+    /// A prefix gone from a --csv directory this long is let go: its files are closed and
+    /// its service is no longer served (its final values were served that long).
+    #[arg(
+        long = "csv.vanished-after",
+        env = "LOCUST_EXPORTER_CSV_VANISHED_AFTER",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
+    pub csv_vanished_after: String,
+
     /// The `service` label where none is given.
     #[arg(
         long = "service",
@@ -112,6 +132,10 @@ pub struct Inputs {
     pub locust_client: ClientSettings,
     /// `--service`.
     pub service: String,
+    /// `--max-file-size`.
+    pub max_file_size: u64,
+    /// `--csv.vanished-after`.
+    pub csv_vanished_after: Duration,
 }
 
 impl Inputs {
@@ -185,6 +209,8 @@ impl Inputs {
             )?,
             locust_client,
             service,
+            max_file_size: bytes("--max-file-size", &args.max_file_size)?,
+            csv_vanished_after: duration("--csv.vanished-after", &args.csv_vanished_after)?,
         })
     }
 
@@ -198,17 +224,22 @@ impl Inputs {
         let is_stdin = |spec: &&SourceSpec| spec.path.as_os_str() == "-";
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         for spec in &self.csv {
-            sources.push(Box::new(Follower::csv(CsvPath::new(
+            let path = CsvPath::new(
                 spec.path.clone(),
                 spec.service.clone(),
                 self.service.clone(),
-            ))));
+            );
+            sources.push(Box::new(
+                Follower::csv(path)
+                    .max_file_size(self.max_file_size)
+                    .vanish_after(self.csv_vanished_after),
+            ));
         }
         for spec in self.events.iter().filter(|s| !is_stdin(s)) {
-            sources.push(Box::new(Follower::events(
-                self.service_of(spec),
-                spec.path.clone(),
-            )));
+            sources.push(Box::new(
+                Follower::events(self.service_of(spec), spec.path.clone())
+                    .max_file_size(self.max_file_size),
+            ));
         }
         if !self.web_uis.is_empty() {
             let client = HttpClient::new(

@@ -10,7 +10,7 @@ mod inputs;
 mod outputs;
 mod values;
 
-pub use values::{count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
+pub use values::{bytes, count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
 
 pub use inputs::{source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, STDIN_SOURCE};
 pub use outputs::{Outputs, Push};
@@ -135,6 +135,11 @@ impl Config {
             idle_timeout: duration("--web.idle-timeout", &args.idle_timeout)?,
             send_timeout: duration("--web.send-timeout", &args.send_timeout)?,
             shutdown_timeout: duration("--web.shutdown-timeout", &args.shutdown_timeout)?,
+            max_response_bytes: usize::try_from(bytes(
+                "--web.max-response-bytes",
+                &args.max_response_bytes,
+            )?)
+            .unwrap_or(usize::MAX),
         };
         Ok(Config {
             inputs,

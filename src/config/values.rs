@@ -84,3 +84,46 @@ pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError>
         )),
     }
 }
+
+/// A size: a whole number of bytes with an optional unit, `B`, `KiB`/`KB`, `MiB`/`MB`,
+/// `GiB`/`GB` (binary multiples either way: `64MB` is 64 MiB), at least 1 KiB.
+pub fn bytes(flag: &'static str, text: &str) -> Result<u64, ConfigError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|n| *n >= 1 << 10)
+        .ok_or_else(|| {
+            invalid(
+                flag,
+                format!("`{text}` is not a size of at least 1KiB (e.g. 64MiB, 512KiB)"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("--x", "64MiB").unwrap(), 64 << 20);
+        assert_eq!(bytes("--x", "64MB").unwrap(), 64 << 20);
+        assert_eq!(bytes("--x", "2048").unwrap(), 2048);
+        assert_eq!(bytes("--x", " 1 GiB ").unwrap(), 1 << 30);
+        for bad in ["", "12", "1.5MiB", "-1MiB", "5 parsecs", "99999999999999999999GiB"] {
+            let e = bytes("--x", bad).unwrap_err().to_string();
+            assert!(e.contains("--x") && e.contains("1KiB"), "{bad}: {e}");
+        }
+    }
+}

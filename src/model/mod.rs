@@ -51,6 +51,13 @@ impl Model {
         self.index(service);
     }
 
+    /// Forgets `service` and everything it counted (its input is gone for good).
+    pub fn remove(&mut self, service: &str) {
+        if let Ok(i) = self.services.binary_search_by(|s| s.name().cmp(service)) {
+            self.services.remove(i);
+        }
+    }
+
     /// The index of `service`, added (state `missing`) if new.
     fn index(&mut self, service: &str) -> usize {
         match self.services.binary_search_by(|s| s.name().cmp(service)) {

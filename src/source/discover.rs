@@ -50,6 +50,11 @@ impl CsvPath {
         }
     }
 
+    /// True once the path has been a directory (every prefix in it followed).
+    pub fn is_dir(&self) -> bool {
+        self.is_dir
+    }
+
     /// The path as given.
     pub fn given(&self) -> String {
         self.path.display().to_string()

@@ -3,11 +3,19 @@
 //!
 //! [`Follower::poll`] is synchronous (it is what `--once` calls); [`run`] is the small
 //! async loop around it: wait for a file event (debounced) or the poll tick, poll, send.
+//!
+//! Bounds: one poll reads at most [`POLL_BUDGET`] bytes across its files (plus one file's
+//! read), then hands them on and goes on where it stopped, so a directory of big files is
+//! read a budget at a time, never gathered whole; a follower whose poll read much waits for
+//! the ingest task to take it before reading more. A rewritten file over `--max-file-size`
+//! is refused with an error naming it. A prefix gone from a `--csv` directory for
+//! [`VANISHED_AFTER`] is let go: its files closed, its service removed from what is served
+//! (its final values were served that long).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -21,6 +29,16 @@ use crate::parse::FileRole;
 /// After a file event, wait this long for the writer to finish (Locust's write→truncate
 /// window is ~0.1–2 ms) and for more events to coalesce.
 pub const DEBOUNCE: Duration = Duration::from_millis(5);
+
+/// Bytes one poll reads across its files before handing them on.
+pub const POLL_BUDGET: usize = 8 << 20;
+
+/// Default `--csv.vanished-after`: a prefix gone from a `--csv` directory this long is let
+/// go (its service too).
+pub const VANISHED_AFTER: Duration = Duration::from_secs(300);
+
+/// Longest wait for the ingest task to take a big poll's chunks.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 enum Reader {
     Snapshot(RewrittenFile),
@@ -48,26 +66,53 @@ pub struct Follower {
     given: String,
     paths: Paths,
     files: BTreeMap<PathBuf, Tracked>,
+    /// `--max-file-size`.
+    max_file_size: u64,
+    /// Where the last poll stopped when its budget ran out.
+    resume: Option<PathBuf>,
+    /// Services of a `--csv` directory whose prefix is gone, since when.
+    gone_since: HashMap<String, Instant>,
+    /// How long a gone prefix is kept.
+    vanish_after: Duration,
 }
 
 impl Follower {
     /// Follows a `--csv` PATH.
     pub fn csv(path: CsvPath) -> Self {
+        Follower::new(path.given(), Paths::Csv(path))
+    }
+
+    fn new(given: String, paths: Paths) -> Self {
         Follower {
-            given: path.given(),
-            paths: Paths::Csv(path),
+            given,
+            paths,
             files: BTreeMap::new(),
+            max_file_size: super::rewritten::DEFAULT_MAX_FILE_SIZE,
+            resume: None,
+            gone_since: HashMap::new(),
+            vanish_after: VANISHED_AFTER,
         }
+    }
+
+    /// Refuses rewritten files over `bytes` (`--max-file-size`).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// Lets a gone `--csv` directory prefix go after `after` (`--csv.vanished-after`).
+    pub fn vanish_after(mut self, after: Duration) -> Self {
+        self.vanish_after = after;
+        self
     }
 
     /// Follows an `--events` file like `tail -F` (appends, truncation, replacement), or
     /// every file of a directory or glob, now and later.
     pub fn events(service: String, path: PathBuf) -> Self {
-        Follower {
-            given: path.display().to_string(),
-            paths: Paths::Events(EventsPath::new(path, service)),
-            files: BTreeMap::new(),
-        }
+        Follower::new(
+            path.display().to_string(),
+            Paths::Events(EventsPath::new(path, service)),
+        )
     }
 
     /// The directory to watch for wake-ups.
@@ -78,20 +123,21 @@ impl Follower {
         }
     }
 
-    /// Discovers files and reads what changed. Returns true if a tail has more to read now.
+    /// Discovers files and reads what changed, at most [`POLL_BUDGET`] bytes (and one
+    /// file's read) of it. Returns true if there is more to read now.
     pub fn poll(&mut self, out: &mut Vec<Chunk>) -> bool {
         let targets = match &mut self.paths {
             Paths::Csv(p) => p.targets(),
             Paths::Events(p) => p.targets(),
         };
-        let listed: std::collections::BTreeSet<PathBuf> =
-            targets.iter().map(|(p, _)| p.clone()).collect();
+        let listed: BTreeSet<PathBuf> = targets.iter().map(|(p, _)| p.clone()).collect();
+        let max_file_size = self.max_file_size;
         for (path, origin) in targets {
             self.files.entry(path.clone()).or_insert_with(|| {
                 let reader = if origin.role == FileRole::Final {
-                    Reader::Snapshot(RewrittenFile::optional(path))
+                    Reader::Snapshot(RewrittenFile::optional(path).with_limit(max_file_size))
                 } else if origin.role.is_rewritten() {
-                    Reader::Snapshot(RewrittenFile::new(path))
+                    Reader::Snapshot(RewrittenFile::new(path).with_limit(max_file_size))
                 } else {
                     Reader::Tail(FileTail::new(path))
                 };
@@ -102,9 +148,24 @@ impl Follower {
                 }
             });
         }
+        // From where the last poll stopped, round to it.
+        let mut order: Vec<PathBuf> = self.files.keys().cloned().collect();
+        if let Some(at) = self.resume.take() {
+            let split = order.partition_point(|p| *p <= at);
+            order.rotate_left(split);
+        }
         let mut more = false;
+        let mut read = 0usize;
         let mut bodies = Vec::new();
-        for tracked in self.files.values_mut() {
+        for path in order {
+            if read >= POLL_BUDGET {
+                self.resume = Some(path);
+                more = true;
+                break;
+            }
+            let Some(tracked) = self.files.get_mut(&path) else {
+                continue;
+            };
             let result = match &mut tracked.reader {
                 Reader::Snapshot(f) => f.poll(&mut bodies).map(|()| false),
                 Reader::Tail(t) => t.poll(&mut bodies),
@@ -121,19 +182,59 @@ impl Follower {
                 }
                 Err(_) => {}
             }
+            read += bodies.iter().map(Body::weight).sum::<usize>();
             out.extend(bodies.drain(..).map(|body| Chunk {
                 origin: tracked.origin.clone(),
                 body,
             }));
         }
-        // A file of an events directory or glob that is gone, and was read to its end, is
-        // let go (its counts stay; a new file at its path is a new source).
-        if matches!(&self.paths, Paths::Events(p) if !p.is_single_file()) {
-            self.files.retain(|path, t| {
-                listed.contains(path) || !matches!(&t.reader, Reader::Tail(tail) if tail.gone())
-            });
+        match &self.paths {
+            // A file of an events directory or glob that is gone, and was read to its end,
+            // is let go (its counts stay; a new file at its path is a new source).
+            Paths::Events(p) if !p.is_single_file() => {
+                self.files.retain(|path, t| {
+                    listed.contains(path)
+                        || !matches!(&t.reader, Reader::Tail(tail) if tail.gone())
+                });
+            }
+            Paths::Csv(p) if p.is_dir() => self.let_go_of_vanished(&listed, out),
+            _ => {}
         }
         more
+    }
+
+    /// A `--csv` directory's prefix not listed for [`VANISHED_AFTER`]: its files are closed
+    /// and its service let go ([`Body::Vanished`]).
+    fn let_go_of_vanished(&mut self, listed: &BTreeSet<PathBuf>, out: &mut Vec<Chunk>) {
+        let mut present: BTreeSet<&str> = BTreeSet::new();
+        let mut known: BTreeMap<&str, Arc<Origin>> = BTreeMap::new();
+        for (path, t) in &self.files {
+            known.entry(&t.origin.service).or_insert_with(|| t.origin.clone());
+            if listed.contains(path) {
+                present.insert(&t.origin.service);
+            }
+        }
+        let now = Instant::now();
+        let mut vanished = Vec::new();
+        for (service, origin) in known {
+            if present.contains(service) {
+                self.gone_since.remove(service);
+                continue;
+            }
+            let since = *self.gone_since.entry(service.to_owned()).or_insert(now);
+            if now.duration_since(since) >= self.vanish_after {
+                vanished.push(origin);
+            }
+        }
+        for origin in vanished {
+            tracing::info!(service = %origin.service, after = ?self.vanish_after, "Every file of this prefix is gone from the --csv directory: its service is no longer served.");
+            self.gone_since.remove(&origin.service);
+            self.files.retain(|_, t| t.origin.service != origin.service);
+            out.push(Chunk {
+                origin,
+                body: Body::Vanished,
+            });
+        }
     }
 
     /// At the end of input (`--once`): unterminated last lines of tails.
@@ -192,9 +293,18 @@ pub async fn run(mut follower: Follower, poll_every: Duration, tx: mpsc::Sender<
         watcher.ensure(&follower.watch_dir());
         let mut chunks = Vec::new();
         let more = follower.poll(&mut chunks);
+        let read: usize = chunks.iter().map(|c| c.body.weight()).sum();
         for chunk in chunks {
             if tx.send(chunk).await.is_err() {
                 return;
+            }
+        }
+        if read >= POLL_BUDGET / 2 {
+            // Much was read: let the ingest task take it before reading more, so what is in
+            // flight stays about one budget per follower.
+            let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+            while tx.capacity() < tx.max_capacity() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }
         if more {

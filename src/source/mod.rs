@@ -86,6 +86,20 @@ pub enum Body {
     /// (before a whole read, after appended lines): a run whose files were last written long
     /// ago is not live.
     Written(f64),
+    /// Every file of the origin's service has been gone from its `--csv` directory for
+    /// [`follow::VANISHED_AFTER`]: the service and its sources are let go.
+    Vanished,
+}
+
+impl Body {
+    /// Bytes it carries (what read budgets count).
+    pub fn weight(&self) -> usize {
+        match self {
+            Body::Whole(bytes) => bytes.len(),
+            Body::Lines(batch) => batch.text.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// One unit of work for the ingest task.

@@ -14,8 +14,10 @@ use std::time::SystemTime;
 
 use super::Body;
 
-/// Largest snapshot read; the rest of a bigger file is not read (the parser then rejects it).
-pub const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
+/// Default `--max-file-size`: the largest rewritten file read. Locust's `_stats.csv` is
+/// about 300 bytes per endpoint (a few MB at the 2,000-endpoint default of
+/// `--max-endpoints`); a bigger file is refused whole, with an error naming it.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
 
 /// Reads of one change before settling for the last one.
 pub const READ_ATTEMPTS: usize = 3;
@@ -70,6 +72,17 @@ pub struct RewrittenFile {
     path: PathBuf,
     last: Option<Stamp>,
     present: Option<bool>,
+    max_bytes: u64,
+}
+
+fn too_big(path: &Path, len: u64, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is {len} bytes, over --max-file-size ({max} bytes): not read",
+            path.display()
+        ),
+    )
 }
 
 impl RewrittenFile {
@@ -79,7 +92,14 @@ impl RewrittenFile {
             path,
             last: None,
             present: None,
+            max_bytes: DEFAULT_MAX_FILE_SIZE,
         }
+    }
+
+    /// Refuses a file over `max_bytes` (`--max-file-size`).
+    pub fn with_limit(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// A file that may never exist (Locust's `--json-file` report): not reported missing
@@ -113,11 +133,17 @@ impl RewrittenFile {
         if self.last == Some(before) {
             return Ok(());
         }
+        if before.len > self.max_bytes {
+            return Err(too_big(&self.path, before.len, self.max_bytes));
+        }
         let mut bytes = Vec::new();
         for _ in 0..READ_ATTEMPTS {
             bytes.clear();
             let file = File::open(&self.path)?;
-            file.take(MAX_SNAPSHOT_BYTES).read_to_end(&mut bytes)?;
+            file.take(self.max_bytes + 1).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > self.max_bytes {
+                return Err(too_big(&self.path, bytes.len() as u64, self.max_bytes));
+            }
             let after = stamp(&self.path)?;
             let settled = after == before && after.len == bytes.len() as u64;
             before = after;
@@ -179,6 +205,21 @@ mod tests {
             (vec![Body::Missing], 0),
             "gone after it was there"
         );
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big_stats.csv");
+        std::fs::write(&path, vec![b'x'; 5000]).unwrap();
+        let mut f = RewrittenFile::new(path.clone()).with_limit(4096);
+        let mut out = Vec::new();
+        let e = f.poll(&mut out).unwrap_err().to_string();
+        assert!(e.contains("big_stats.csv is 5000 bytes, over --max-file-size (4096 bytes)"), "{e}");
+        assert!(out.is_empty());
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        f.poll(&mut out).unwrap();
+        assert!(out.iter().any(|b| matches!(b, Body::Whole(v) if v.len() == 4096)));
     }
 
     #[test]

@@ -13,11 +13,21 @@
 //!
 //! Each poll reads at most [`MAX_READ_BYTES`]; the caller polls again at once while
 //! [`FileTail::poll`] says more is pending.
+//!
+//! **Descriptors**: the process's tails keep at most [`open_tail_cap`] files open (set at
+//! start from `RLIMIT_NOFILE`, leaving a reserve for the listener and clients). A tail
+//! that has read nothing for [`IDLE_POLLS`] polls, or finds no free slot, closes its file
+//! ("parks") and keeps its offset, inode and fingerprints; when the path's size or mtime
+//! changes it reopens the file, checks it is the same inode, and reads on from its offset
+//! (the fingerprints still catch a rewrite in place). A parked file replaced at its path is
+//! followed anew from the start; what was appended to the old one after it was parked and
+//! before it was replaced is not read.
 
 use std::fs::{File, Metadata};
 use std::io::{self};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::lines::{LineBatch, LineFramer};
 use super::rewritten::{regular, unix_secs};
@@ -32,10 +42,62 @@ pub const HEAD_BYTES: usize = 256;
 /// Bytes just before the read offset kept to notice a rewrite in place.
 pub const TAIL_BYTES: usize = 64;
 
+/// Polls with nothing read before a tail closes its file.
+pub const IDLE_POLLS: u32 = 10;
+
+/// Files the process's tails hold open at once (see the module docs).
+static OPEN_TAIL_CAP: AtomicUsize = AtomicUsize::new(256);
+/// Files held open by tails now.
+static OPEN_TAILS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many files tails may hold open at once (at least 1).
+pub fn set_open_tail_cap(n: usize) {
+    OPEN_TAIL_CAP.store(n.max(1), Ordering::Relaxed);
+}
+
+/// How many files tails may hold open at once.
+pub fn open_tail_cap() -> usize {
+    OPEN_TAIL_CAP.load(Ordering::Relaxed)
+}
+
+/// Files tails hold open now.
+pub fn open_tails() -> usize {
+    OPEN_TAILS.load(Ordering::Relaxed)
+}
+
+/// A place among the files tails may hold open; given back when dropped.
+#[derive(Debug)]
+struct TailSlot;
+
+impl TailSlot {
+    fn take() -> Option<TailSlot> {
+        let cap = open_tail_cap();
+        OPEN_TAILS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| TailSlot)
+    }
+}
+
+impl Drop for TailSlot {
+    fn drop(&mut self) {
+        OPEN_TAILS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// The file being read.
 #[derive(Debug)]
 struct OpenFile {
-    file: File,
+    /// `None` while parked (closed, state kept).
+    file: Option<File>,
+    /// Its place among the open files, while it keeps one.
+    slot: Option<TailSlot>,
+    /// (size, mtime) when parked: unchanged, there is nothing to reopen for.
+    parked_at: Option<(u64, Option<std::time::SystemTime>)>,
+    /// Polls in a row that read nothing.
+    idle: u32,
     /// (device, inode).
     id: (u64, u64),
     offset: u64,
@@ -47,6 +109,10 @@ struct OpenFile {
 
 fn id_of(meta: &Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
+}
+
+fn parked() -> io::Error {
+    io::Error::other("the file is parked")
 }
 
 /// Reads exactly `buf.len()` bytes at `at`, or says it could not.
@@ -62,7 +128,10 @@ fn matches_at(file: &File, at: u64, want: &[u8]) -> io::Result<bool> {
 impl OpenFile {
     fn new(file: File, meta: &Metadata) -> Self {
         OpenFile {
-            file,
+            file: Some(file),
+            slot: None,
+            parked_at: None,
+            idle: 0,
             id: id_of(meta),
             offset: 0,
             head: Vec::new(),
@@ -77,10 +146,8 @@ impl OpenFile {
             return Ok(true);
         }
         let tail_at = self.offset - self.tail.len() as u64;
-        Ok(
-            !matches_at(&self.file, 0, &self.head)?
-                || !matches_at(&self.file, tail_at, &self.tail)?,
-        )
+        let file = self.file.as_ref().ok_or_else(parked)?;
+        Ok(!matches_at(file, 0, &self.head)? || !matches_at(file, tail_at, &self.tail)?)
     }
 
     fn rewind(&mut self) {
@@ -92,12 +159,11 @@ impl OpenFile {
     /// Reads up to [`MAX_READ_BYTES`] from the offset (fewer at the end of the file).
     fn read(&mut self, len: u64) -> io::Result<Vec<u8>> {
         let want = len.saturating_sub(self.offset).min(MAX_READ_BYTES) as usize;
+        let file = self.file.as_ref().ok_or_else(parked)?;
         let mut buf = vec![0u8; want];
         let mut filled = 0;
         while filled < want {
-            match self
-                .file
-                .read_at(&mut buf[filled..], self.offset + filled as u64)
+            match file.read_at(&mut buf[filled..], self.offset + filled as u64)
             {
                 Ok(0) => break,
                 Ok(n) => filled += n,
@@ -106,6 +172,7 @@ impl OpenFile {
             }
         }
         buf.truncate(filled);
+        self.idle = if buf.is_empty() { self.idle + 1 } else { 0 };
         if self.head.len() < HEAD_BYTES && (self.offset as usize) == self.head.len() {
             let take = (HEAD_BYTES - self.head.len()).min(buf.len());
             self.head.extend_from_slice(&buf[..take]);
@@ -154,8 +221,69 @@ impl FileTail {
         self.present = Some(present);
     }
 
-    /// Reads what is new into `out`. Returns true if more bytes are waiting.
+    /// Reads what is new into `out`. Returns true if more bytes are waiting. Afterwards the
+    /// file stays open only if it has a slot and is not idle (see the module docs).
     pub fn poll(&mut self, out: &mut Vec<Body>) -> io::Result<bool> {
+        let result = self.unpark(out).and_then(|()| self.read_new(out));
+        if let Some(open) = self.open.as_mut() {
+            if open.file.is_some() {
+                if open.slot.is_none() {
+                    open.slot = TailSlot::take();
+                }
+                if open.slot.is_none() || open.idle >= IDLE_POLLS {
+                    open.slot = None;
+                    open.file = None;
+                    open.parked_at = std::fs::metadata(&self.path)
+                        .ok()
+                        .filter(|m| id_of(m) == open.id)
+                        .map(|m| (m.len(), m.modified().ok()));
+                }
+            }
+        }
+        result
+    }
+
+    /// True while the file is closed to save a descriptor.
+    pub fn is_parked(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| o.file.is_none())
+    }
+
+    /// Reopens a parked file if its path changed since: the same inode reads on; another
+    /// file is followed anew from its start.
+    fn unpark(&mut self, out: &mut Vec<Body>) -> io::Result<()> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        if open.file.is_some() {
+            return Ok(());
+        }
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.set_present(false, out);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if open.parked_at.is_some() && open.parked_at == Some((meta.len(), meta.modified().ok())) && id_of(&meta) == open.id {
+            return Ok(());
+        }
+        regular(&self.path, &meta)?;
+        let file = File::open(&self.path)?;
+        if id_of(&file.metadata()?) == open.id {
+            open.file = Some(file);
+            open.idle = 0;
+        } else {
+            // Replaced while parked: the new file is opened by `read_new`, with a reset.
+            self.open = None;
+        }
+        Ok(())
+    }
+
+    fn read_new(&mut self, out: &mut Vec<Body>) -> io::Result<bool> {
+        if self.is_parked() {
+            return Ok(false);
+        }
         // The file being read and, if the path names a new one, that one.
         for _ in 0..2 {
             if self.open.is_none() {
@@ -164,7 +292,7 @@ impl FileTail {
             let Some(open) = self.open.as_mut() else {
                 return Ok(false);
             };
-            let meta = open.file.metadata()?;
+            let meta = open.file.as_ref().ok_or_else(parked)?.metadata()?;
             let len = meta.len();
             if open.started_over(len)? {
                 open.rewind();
@@ -204,7 +332,10 @@ impl FileTail {
         let Some(mut old) = self.open.take() else {
             return Ok(());
         };
-        let len = old.file.metadata()?.len();
+        let Some(file) = old.file.as_ref() else {
+            return Ok(());
+        };
+        let len = file.metadata()?.len();
         while old.offset < len {
             let bytes = old.read(len)?;
             if bytes.is_empty() {
@@ -301,6 +432,40 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn an_idle_tail_closes_its_file_and_reads_on_when_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"a\n").unwrap();
+        let mut tail = FileTail::new(path.clone());
+        let mut out = Vec::new();
+        tail.poll(&mut out).unwrap();
+        assert_eq!(lines_of(&out), vec!["a"]);
+        assert!(!tail.is_parked());
+        for _ in 0..IDLE_POLLS {
+            tail.poll(&mut Vec::new()).unwrap();
+        }
+        assert!(tail.is_parked(), "idle for {IDLE_POLLS} polls: the file is closed");
+        tail.poll(&mut Vec::new()).unwrap();
+        assert!(tail.is_parked(), "unchanged: not reopened");
+        f.write_all(b"b\n").unwrap();
+        let mut out = Vec::new();
+        tail.poll(&mut out).unwrap();
+        assert_eq!(lines_of(&out), vec!["b"], "read on from the offset");
+        assert!(!tail.is_parked());
+        for _ in 0..IDLE_POLLS {
+            tail.poll(&mut Vec::new()).unwrap();
+        }
+        assert!(tail.is_parked());
+        // Replaced while parked: the new file from its start.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"c\nd\n").unwrap();
+        let mut out = Vec::new();
+        tail.poll(&mut out).unwrap();
+        assert_eq!(lines_of(&out), vec!["<reset>", "c", "d"]);
     }
 
     #[test]

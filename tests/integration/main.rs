@@ -4,6 +4,8 @@
 
 /// Hostile and heavy clients and input: memory, password floods, cardinality.
 mod abuse;
+/// Bounded by construction: response bytes, connection slots, credentials, descriptors, reads.
+mod bounded;
 /// Exit codes and messages; `--once`.
 mod cli;
 /// The Grafana dashboard's queries against a real Prometheus during real Locust runs.

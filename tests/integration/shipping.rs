@@ -141,11 +141,14 @@ fn quit_needs_the_lifecycle_flag_and_the_web_configs_auth() {
         web.to_str().unwrap(),
     ]);
     assert_eq!(http_request(ex.addr, "POST", "/-/quit", "").0, 401);
-    assert_eq!(http_request(ex.addr, "GET", "/-/quit", "").0, 405);
+    // Authentication comes first, as the exporter toolkit's: an unauthenticated client
+    // learns nothing of the routes.
+    assert_eq!(http_request(ex.addr, "GET", "/-/quit", "").0, 401);
     let auth = format!(
         "Authorization: Basic {}\r\n",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "ops:pw")
     );
+    assert_eq!(http_request(ex.addr, "GET", "/-/quit", &auth).0, 405);
     let (status, _, body) = http_request(ex.addr, "POST", "/-/quit", &auth);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(ex.wait_exit(5), Some(0), "quit exits 0");

@@ -2,17 +2,30 @@
 //!
 //! * A successful check is cached under a SHA-256 of (user, password, the user's stored
 //!   hash): a changed password or a reloaded file cannot hit a stale entry, and the cache
-//!   holds no password. Honest scrapers pay for bcrypt once.
+//!   holds no password. Honest scrapers pay for bcrypt once. A failed check is remembered
+//!   the same way: the same wrong password again (a scraper left with a rotated password)
+//!   is refused at once, with no bcrypt and no budget spent.
 //! * bcrypt (about 60 ms of CPU at cost 10) runs off the async workers, one at a time
-//!   ([`BCRYPT_PARALLELISM`]), and only [`BCRYPT_PER_SECOND`] times a second (burst
-//!   [`BCRYPT_BURST`]): beyond that an uncached attempt is refused at once (429) without
-//!   hashing. A flood of wrong passwords costs at most a fraction of one core and cannot slow
-//!   ingestion or cached scrapes.
+//!   ([`BCRYPT_PARALLELISM`]), within two token buckets: one per (client address, user)
+//!   ([`PER_CLIENT_PER_SECOND`], burst [`PER_CLIENT_BURST`]; every unknown user of an
+//!   address shares one) and one of the process's two ([`GLOBAL_PER_SECOND`] each, burst
+//!   [`GLOBAL_BURST`]): a key whose own bucket is full (quiet until now: a new scraper, a
+//!   restarted Prometheus) draws on the *fresh* one, a key that has been checking (a flood)
+//!   on the *busy* one. A key over its own budget is refused (429) without touching the
+//!   process's, and floods cannot reach the fresh bucket: a fresh scraper with the right
+//!   password gets in during a flood, from any address. Even many addresses flooding
+//!   together cost bcrypt at most 2 × [`GLOBAL_PER_SECOND`] × 60 ms of one core a second, and
+//!   cached credentials keep working. A flood and a scraper of the same user from the same
+//!   address share that key's bucket: they cannot be told apart before the hash is checked.
+//! * The refusal paths (missing, remembered wrong, throttled) cost one base64 decode and
+//!   one SHA-256 of a few bytes: no more than a `404`.
 //! * An unknown user is checked against a decoy hash of the same cost as the configured
 //!   ones, so it takes as long as a known user with a wrong password (no user enumeration).
+//! * The scheme is matched without regard to case (`basic` is `Basic`, RFC 9110 §11.1).
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -21,12 +34,20 @@ use tokio::time::Instant;
 
 /// bcrypt checks run at the same time.
 pub const BCRYPT_PARALLELISM: usize = 1;
-/// Uncached bcrypt checks allowed per second, on average.
-pub const BCRYPT_PER_SECOND: f64 = 1.0;
-/// Uncached bcrypt checks allowed in a burst.
-pub const BCRYPT_BURST: f64 = 3.0;
-/// Successful checks remembered (the cache is cleared when full).
+/// Uncached checks per second of one (client address, user), on average.
+pub const PER_CLIENT_PER_SECOND: f64 = 1.0;
+/// Uncached checks of one (client address, user) in a burst.
+pub const PER_CLIENT_BURST: f64 = 3.0;
+/// Uncached checks per second of the whole process, on average, in each of its two
+/// buckets: one for keys with a full bucket of their own (quiet until now: a new scraper),
+/// one for the rest (keys that have been checking: a flood).
+pub const GLOBAL_PER_SECOND: f64 = 2.0;
+/// Uncached checks of each of the process's buckets in a burst.
+pub const GLOBAL_BURST: f64 = 4.0;
+/// Checks remembered, good and bad (each set is cleared when full).
 pub const CACHE_ENTRIES: usize = 1024;
+/// (client address, user) buckets kept (full ones are dropped first when over).
+pub const MAX_BUCKETS: usize = 4096;
 
 /// The result of checking a request's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +61,35 @@ pub enum Verdict {
 }
 
 /// A token bucket for uncached checks.
-#[derive(Debug)]
-struct Budget {
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
     tokens: f64,
     at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64) -> Self {
+        Bucket {
+            tokens: burst,
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, rate: f64, burst: f64) {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(burst);
+        self.at = now;
+    }
+}
+
+/// The buckets.
+#[derive(Debug)]
+struct Budgets {
+    /// For keys quiet until now.
+    fresh: Bucket,
+    /// For keys that have been checking.
+    busy: Bucket,
+    clients: HashMap<(Option<IpAddr>, String), Bucket>,
 }
 
 /// The configured users and the machinery to check them.
@@ -51,8 +97,9 @@ struct Budget {
 pub struct Auth {
     users: BTreeMap<String, String>,
     decoy: String,
-    cache: Mutex<HashSet<[u8; 32]>>,
-    budget: Mutex<Budget>,
+    good: Mutex<HashSet<[u8; 32]>>,
+    bad: Mutex<HashSet<[u8; 32]>>,
+    budgets: Mutex<Budgets>,
     pool: Arc<Semaphore>,
 }
 
@@ -67,15 +114,32 @@ fn digest(user: &str, password: &str, hash: &str) -> [u8; 32] {
     out
 }
 
-/// `Basic dXNlcjpwYXNz` → (user, password).
+/// `Basic dXNlcjpwYXNz` (the scheme in any case) → (user, password).
 fn credentials(header: &str) -> Option<(String, String)> {
-    let encoded = header.strip_prefix("Basic ")?;
+    let (scheme, encoded) = header.trim_start().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
+}
+
+fn remember(set: &Mutex<HashSet<[u8; 32]>>, key: [u8; 32]) {
+    let mut set = set.lock().unwrap_or_else(PoisonError::into_inner);
+    if set.len() >= CACHE_ENTRIES {
+        set.clear();
+    }
+    set.insert(key);
+}
+
+fn holds(set: &Mutex<HashSet<[u8; 32]>>, key: &[u8; 32]) -> bool {
+    set.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(key)
 }
 
 impl Auth {
@@ -93,10 +157,12 @@ impl Auth {
         Auth {
             users,
             decoy,
-            cache: Mutex::new(HashSet::new()),
-            budget: Mutex::new(Budget {
-                tokens: BCRYPT_BURST,
-                at: Instant::now(),
+            good: Mutex::new(HashSet::new()),
+            bad: Mutex::new(HashSet::new()),
+            budgets: Mutex::new(Budgets {
+                fresh: Bucket::full(GLOBAL_BURST),
+                busy: Bucket::full(GLOBAL_BURST),
+                clients: HashMap::new(),
             }),
             pool: Arc::new(Semaphore::new(BCRYPT_PARALLELISM)),
         }
@@ -107,25 +173,55 @@ impl Auth {
         self.users.is_empty()
     }
 
-    fn take_token(&self) -> bool {
-        let mut b = self
-            .budget
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let refill = now.duration_since(b.at).as_secs_f64() * BCRYPT_PER_SECOND;
-        b.tokens = (b.tokens + refill).min(BCRYPT_BURST);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+    /// Takes a token from the key's bucket and then the global one; false (and nothing
+    /// taken) if either is empty.
+    fn take_token(&self, peer: Option<IpAddr>, user: &str) -> bool {
+        let mut b = self.budgets.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (
+            peer,
+            if self.users.contains_key(user) {
+                user.to_owned()
+            } else {
+                String::new()
+            },
+        );
+        if !b.clients.contains_key(&key) && b.clients.len() >= MAX_BUCKETS {
+            // Drop the buckets that have refilled (they hold no memory of anything).
+            b.clients.retain(|_, c| {
+                c.refill(PER_CLIENT_PER_SECOND, PER_CLIENT_BURST);
+                c.tokens < PER_CLIENT_BURST
+            });
+            if b.clients.len() >= MAX_BUCKETS {
+                b.clients.clear();
+            }
+        }
+        let Budgets {
+            fresh,
+            busy,
+            clients,
+        } = &mut *b;
+        let client = clients
+            .entry(key)
+            .or_insert_with(|| Bucket::full(PER_CLIENT_BURST));
+        client.refill(PER_CLIENT_PER_SECOND, PER_CLIENT_BURST);
+        // A key quiet until now draws on a bucket floods cannot reach.
+        let global = if client.tokens >= PER_CLIENT_BURST {
+            fresh
+        } else {
+            busy
+        };
+        global.refill(GLOBAL_PER_SECOND, GLOBAL_BURST);
+        if client.tokens >= 1.0 && global.tokens >= 1.0 {
+            client.tokens -= 1.0;
+            global.tokens -= 1.0;
             true
         } else {
             false
         }
     }
 
-    /// Checks the `Authorization` header's value.
-    pub async fn check(&self, authorization: Option<&str>) -> Verdict {
+    /// Checks the `Authorization` header's value, sent from `peer`.
+    pub async fn check(&self, authorization: Option<&str>, peer: Option<IpAddr>) -> Verdict {
         if self.is_open() {
             return Verdict::Allowed;
         }
@@ -135,15 +231,13 @@ impl Auth {
         let known = self.users.get(&user);
         let hash = known.unwrap_or(&self.decoy).clone();
         let key = digest(&user, &password, &hash);
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&key);
-        if cached && known.is_some() {
+        if known.is_some() && holds(&self.good, &key) {
             return Verdict::Allowed;
         }
-        if !self.take_token() {
+        if holds(&self.bad, &key) {
+            return Verdict::Denied;
+        }
+        if !self.take_token(peer, &user) {
             return Verdict::Throttled;
         }
         let Ok(_permit) = self.pool.clone().acquire_owned().await else {
@@ -154,18 +248,13 @@ impl Auth {
             .ok()
             .and_then(Result::ok)
             .unwrap_or(false);
-        if !(matched && known.is_some()) {
-            return Verdict::Denied;
+        if matched && known.is_some() {
+            remember(&self.good, key);
+            Verdict::Allowed
+        } else {
+            remember(&self.bad, key);
+            Verdict::Denied
         }
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key);
-        Verdict::Allowed
     }
 }
 
@@ -192,41 +281,42 @@ mod tests {
     async fn good_bad_unknown_and_missing_credentials() {
         let a = auth();
         assert_eq!(
-            a.check(Some(&header("alice", "secret"))).await,
+            a.check(Some(&header("alice", "secret")), None).await,
             Verdict::Allowed
         );
         assert_eq!(
-            a.check(Some(&header("alice", "wrong"))).await,
+            a.check(Some(&header("alice", "wrong")), None).await,
             Verdict::Denied
         );
         assert_eq!(
-            a.check(Some(&header("bob", "secret"))).await,
+            a.check(Some(&header("bob", "secret")), None).await,
             Verdict::Denied
         );
-        assert_eq!(a.check(None).await, Verdict::Denied);
-        assert_eq!(a.check(Some("Bearer x")).await, Verdict::Denied);
+        assert_eq!(a.check(None, None).await, Verdict::Denied);
+        assert_eq!(a.check(Some("Bearer x"), None).await, Verdict::Denied);
         let open = Auth::new(BTreeMap::new());
-        assert_eq!(open.check(None).await, Verdict::Allowed);
+        assert_eq!(open.check(None, None).await, Verdict::Allowed);
     }
 
     #[tokio::test]
     async fn successes_are_cached_and_floods_are_throttled() {
         let a = auth();
         assert_eq!(
-            a.check(Some(&header("alice", "secret"))).await,
+            a.check(Some(&header("alice", "secret")), None).await,
             Verdict::Allowed
         );
         // Use up the budget with wrong passwords: further uncached checks are throttled...
         let mut throttled = 0;
-        for _ in 0..(BCRYPT_BURST as usize + 5) {
-            if a.check(Some(&header("alice", "guess"))).await == Verdict::Throttled {
+        for i in 0..(PER_CLIENT_BURST as usize + 5) {
+            let guess = header("alice", &format!("guess{i}"));
+            if a.check(Some(&guess), None).await == Verdict::Throttled {
                 throttled += 1;
             }
         }
         assert!(throttled >= 4, "{throttled}");
         // ...but the cached honest credentials still pass, with no bcrypt.
         assert_eq!(
-            a.check(Some(&header("alice", "secret"))).await,
+            a.check(Some(&header("alice", "secret")), None).await,
             Verdict::Allowed
         );
         // A cache entry belongs to one stored hash: another file's hash does not hit it.
@@ -234,6 +324,42 @@ mod tests {
             digest("alice", "secret", "$2b$04$a"),
             digest("alice", "secret", "$2b$04$b")
         );
+    }
+
+    #[tokio::test]
+    async fn a_flood_leaves_room_for_other_clients_and_a_wrong_password_is_remembered() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let a = Auth::new(BTreeMap::from([
+            ("alice".to_owned(), hash.clone()),
+            ("bob".to_owned(), hash),
+        ]));
+        let attacker: Option<IpAddr> = Some("10.0.0.66".parse().unwrap());
+        let prometheus: Option<IpAddr> = Some("10.0.0.9".parse().unwrap());
+        let mut verdicts = Vec::new();
+        for i in 0..50 {
+            let guess = header("alice", &format!("guess{i}"));
+            verdicts.push(a.check(Some(&guess), attacker).await);
+        }
+        let denied = verdicts.iter().filter(|v| **v == Verdict::Denied).count();
+        assert_eq!(denied, PER_CLIENT_BURST as usize, "{verdicts:?}");
+        // The attacker's own bucket is empty; the global one is not.
+        assert_eq!(
+            a.check(Some(&header("alice", "secret")), prometheus).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            a.check(Some(&header("bob", "secret")), attacker).await,
+            Verdict::Allowed,
+            "another user from the same address has a bucket of its own"
+        );
+        // A wrong password seen before is refused without a token.
+        assert_eq!(
+            a.check(Some(&header("alice", "guess0")), attacker).await,
+            Verdict::Denied
+        );
+        // The scheme in lower case.
+        let lower = header("bob", "secret").replacen("Basic", "basic", 1);
+        assert_eq!(a.check(Some(&lower), prometheus).await, Verdict::Allowed);
     }
 
     #[test]

@@ -1,24 +1,31 @@
-//! Render once per published snapshot and encoding.
+//! Render once per published snapshot and encoding, within a budget of bytes held.
 //!
 //! Every scrape of the same snapshot gets the same immutable [`Bytes`]: a reference count,
-//! not a copy, so the memory a scrape holds while a slow client reads does not grow with the
-//! exposition's size. Each (format, compression) is rendered at most once per snapshot, on
-//! the first scrape that asks for it, on a blocking thread (so a 10,000-endpoint render
-//! never stalls the async workers); concurrent scrapes of a new snapshot wait for that one
-//! render instead of each doing their own. A gzip copy is made from the rendered bytes, once.
+//! not a copy. Each [`Page`] (a format and compression, or the landing page) is rendered at
+//! most once per snapshot, on the first request that asks for it, on a blocking thread, one
+//! render at a time (a 10,000-endpoint render neither stalls the async workers nor takes
+//! more than one core from ingestion); requests arriving while a page renders get its
+//! previous rendering instead of waiting. A gzip copy is made from the rendered bytes, once.
+//!
+//! **The budget** (`--web.max-response-bytes`): every rendered body counts its bytes while
+//! anything holds it, the cache or an unsent response (HTTP/1.1 or an HTTP/2 stream). While
+//! the total is over the budget, a new snapshot is not rendered: requests get the bodies of
+//! the one rendered last, counted in `locust_exporter_http_stale_responses_total` and logged
+//! at most once a minute. So slow or stalled clients can pin at most the budget plus one
+//! rendering of each page, however many they are; the snapshot they read is at most
+//! `--web.send-timeout` old.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
+use crate::expose::format::encoder::Kind;
+use crate::expose::sets::self_metrics::{Report, SelfMetrics};
 use crate::expose::Format;
-
-/// The cache slot of a format: its place in [`Format::ALL`].
-fn slot(format: Format) -> usize {
-    Format::ALL.iter().position(|f| *f == format).unwrap_or(0)
-}
+use crate::support::log_every::LogEvery;
 
 /// How the body is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,36 +36,89 @@ pub enum Compression {
     Gzip,
 }
 
+/// What is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The exposition in a format and compression.
+    Metrics(Format, Compression),
+    /// The `/` page.
+    Landing,
+}
+
+/// Cache slots: two per format, and the landing page.
+const SLOTS: usize = Format::ALL.len() * 2 + 1;
+
+impl Page {
+    fn slot(self) -> usize {
+        match self {
+            Page::Metrics(format, compression) => {
+                let f = Format::ALL.iter().position(|f| *f == format).unwrap_or(0);
+                f * 2 + usize::from(compression == Compression::Gzip)
+            }
+            Page::Landing => SLOTS - 1,
+        }
+    }
+}
+
 /// The renderings of one snapshot, filled on demand.
 #[derive(Debug)]
 struct Entry {
     seq: u64,
-    identity: [OnceCell<Bytes>; Format::ALL.len()],
-    gzip: [OnceCell<Bytes>; Format::ALL.len()],
+    cells: [OnceCell<Bytes>; SLOTS],
+    /// A render of the slot has started.
+    rendering: [AtomicBool; SLOTS],
 }
 
 impl Entry {
     fn new(seq: u64) -> Self {
         Entry {
             seq,
-            identity: Default::default(),
-            gzip: Default::default(),
+            cells: Default::default(),
+            rendering: Default::default(),
         }
     }
 }
 
-/// The renderings of the latest snapshot a scrape asked for.
+/// Rendered bytes that count themselves in the budget while they live.
+struct Held {
+    bytes: Vec<u8>,
+    held: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes.len(), Ordering::Relaxed);
+    }
+}
+
+/// Default `--web.max-response-bytes`.
+pub const DEFAULT_BUDGET: usize = 16 << 20;
+
+/// The renderings of the latest snapshot asked for, and the last rendering of each page.
 #[derive(Debug)]
 pub struct RenderCache {
     /// Held only to look at or swap the entry, never across a render.
     current: Mutex<Arc<Entry>>,
+    /// The last finished rendering of each page, whatever its snapshot.
+    last: Mutex<[Option<Bytes>; SLOTS]>,
+    /// Bytes of rendered bodies alive.
+    held: Arc<AtomicUsize>,
+    budget: usize,
+    /// One render at a time.
+    gate: Arc<Semaphore>,
+    stale: AtomicU64,
+    warn: LogEvery,
 }
 
 impl Default for RenderCache {
     fn default() -> Self {
-        RenderCache {
-            current: Mutex::new(Arc::new(Entry::new(u64::MAX))),
-        }
+        RenderCache::new(DEFAULT_BUDGET)
     }
 }
 
@@ -67,59 +127,153 @@ impl Default for RenderCache {
 const GZIP_LEVEL: u32 = 1;
 
 /// gzips `bytes`.
-pub fn gzip(bytes: &[u8]) -> Bytes {
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 8 + 64),
         flate2::Compression::new(GZIP_LEVEL),
     );
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(bytes);
-    Bytes::from(enc.finish().unwrap_or_default())
+    enc.finish().unwrap_or_default()
 }
 
 impl RenderCache {
-    /// The entry for snapshot `seq`, replacing an older one.
+    /// A cache whose bodies may hold `budget` bytes before new snapshots wait.
+    pub fn new(budget: usize) -> Self {
+        RenderCache {
+            current: Mutex::new(Arc::new(Entry::new(u64::MAX))),
+            last: Mutex::new(Default::default()),
+            held: Arc::new(AtomicUsize::new(0)),
+            budget,
+            gate: Arc::new(Semaphore::new(1)),
+            stale: AtomicU64::new(0),
+            warn: LogEvery::default(),
+        }
+    }
+
+    /// Bytes of rendered bodies alive now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Requests served an older snapshot's body because of the budget.
+    pub fn stale(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held by others than the cache itself (unsent responses): all rendered bytes
+    /// alive but the current entry's and the last rendering of each page.
+    fn pinned(&self, current: &Entry) -> usize {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut own: usize = last.iter().flatten().map(Bytes::len).sum();
+        for (cell, last) in current.cells.iter().zip(last.iter()) {
+            if let Some(body) = cell.get() {
+                if last.as_ref().is_none_or(|l| l.as_ptr() != body.as_ptr()) {
+                    own += body.len();
+                }
+            }
+        }
+        self.held().saturating_sub(own)
+    }
+
+    /// The entry for snapshot `seq`, replacing an older one unless over the budget.
     fn entry(&self, seq: u64) -> Arc<Entry> {
-        // A poisoned lock only means another scrape panicked while swapping an Arc: the
+        // A poisoned lock only means another request panicked while swapping an Arc: the
         // value is still a whole Arc.
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if current.seq != seq {
+            let held = self.pinned(&current);
+            if held > self.budget && current.seq != u64::MAX {
+                self.stale.fetch_add(1, Ordering::Relaxed);
+                if self.warn.ready() {
+                    tracing::warn!(
+                        held,
+                        budget = self.budget,
+                        "Unsent responses hold more than --web.max-response-bytes: serving the snapshot rendered last until slow clients read or time out. Counted in locust_exporter_http_stale_responses_total; logged at most once a minute."
+                    );
+                }
+                return current.clone();
+            }
             *current = Arc::new(Entry::new(seq));
         }
         current.clone()
     }
 
-    /// The body for snapshot `seq` in `format` and `compression`; `render` makes the
-    /// uncompressed bytes (called at most once per snapshot and format, on a blocking
-    /// thread).
+    /// The body of `page` for snapshot `seq`; `render` makes the uncompressed bytes
+    /// (called at most once per snapshot and page).
     pub async fn get(
         &self,
         seq: u64,
-        format: Format,
-        compression: Compression,
+        page: Page,
         render: impl FnOnce() -> Vec<u8> + Send + 'static,
     ) -> Bytes {
         let entry = self.entry(seq);
-        let identity = entry.identity[slot(format)]
-            .get_or_init(|| blocking(move || Bytes::from(render())))
+        match page {
+            Page::Metrics(format, Compression::Gzip) => {
+                let plain = Page::Metrics(format, Compression::Identity);
+                let identity = self.fill(&entry, plain, render).await;
+                self.fill(&entry, page, move || gzip(&identity)).await
+            }
+            _ => self.fill(&entry, page, render).await,
+        }
+    }
+
+    async fn fill(
+        &self,
+        entry: &Entry,
+        page: Page,
+        work: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Bytes {
+        let slot = page.slot();
+        if let Some(body) = entry.cells[slot].get() {
+            return body.clone();
+        }
+        if entry.rendering[slot].swap(true, Ordering::AcqRel) {
+            // Being rendered: the previous rendering, if any, rather than a wait.
+            let last = self.last.lock().unwrap_or_else(PoisonError::into_inner)[slot].clone();
+            if let Some(body) = last {
+                return body;
+            }
+        }
+        let (gate, held) = (self.gate.clone(), self.held.clone());
+        let body = entry.cells[slot]
+            .get_or_init(|| async move {
+                let _turn = gate.acquire_owned().await.ok();
+                tokio::task::spawn_blocking(move || {
+                    let bytes = work();
+                    held.fetch_add(bytes.len(), Ordering::Relaxed);
+                    Bytes::from_owner(Held { bytes, held })
+                })
+                .await
+                .unwrap_or_default()
+            })
             .await
             .clone();
-        match compression {
-            Compression::Identity => identity,
-            Compression::Gzip => entry.gzip[slot(format)]
-                .get_or_init(|| blocking(move || gzip(&identity)))
-                .await
-                .clone(),
-        }
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)[slot] = Some(body.clone());
+        body
     }
 }
 
-/// Runs `work` on the blocking pool (an empty body if that pool is shutting down).
-async fn blocking(work: impl FnOnce() -> Bytes + Send + 'static) -> Bytes {
-    tokio::task::spawn_blocking(work).await.unwrap_or_default()
+/// `locust_exporter_http_response_bytes`.
+pub const RESPONSE_BYTES: &str = "locust_exporter_http_response_bytes";
+/// `locust_exporter_http_stale_responses_total`.
+pub const STALE_RESPONSES: &str = "locust_exporter_http_stale_responses_total";
+
+impl SelfMetrics for RenderCache {
+    fn report(&self, out: &mut dyn Report) {
+        out.family(
+            RESPONSE_BYTES,
+            "Bytes of rendered bodies held by the render cache and unsent responses.",
+            Kind::Gauge,
+        );
+        out.sample(&[], self.held() as f64);
+        out.family(
+            STALE_RESPONSES,
+            "Requests served the snapshot rendered last because unsent responses held more than --web.max-response-bytes.",
+            Kind::Counter,
+        );
+        out.sample(&[], self.stale() as f64);
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +289,7 @@ mod tests {
             let (cache, renders) = (cache.clone(), renders.clone());
             async move {
                 cache
-                    .get(seq, Format::Text, compression, move || {
+                    .get(seq, Page::Metrics(Format::Text, compression), move || {
                         renders.fetch_add(1, Ordering::SeqCst);
                         format!("snapshot {seq}\n").into_bytes()
                     })
@@ -160,7 +314,7 @@ mod tests {
         for _ in 0..3 {
             let renders = renders.clone();
             let body = cache
-                .get(1, Format::OpenMetrics, Compression::Gzip, move || {
+                .get(1, Page::Metrics(Format::OpenMetrics, Compression::Gzip), move || {
                     renders.fetch_add(1, Ordering::SeqCst);
                     b"om 1\n".to_vec()
                 })
@@ -175,5 +329,55 @@ mod tests {
             3,
             "a new snapshot renders again"
         );
+    }
+
+    #[tokio::test]
+    async fn slow_clients_pin_at_most_the_budget() {
+        let cache = RenderCache::new(1000);
+        let render = |seq: u64| move || vec![seq as u8; 600];
+        let text = Page::Metrics(Format::Text, Compression::Identity);
+        let first = cache.get(1, text, render(1)).await;
+        assert_eq!(cache.held(), 600);
+        drop(first);
+        // The cache's own renderings do not count against the budget.
+        let mut held_by_clients = Vec::new();
+        held_by_clients.push(cache.get(2, text, render(2)).await);
+        assert_eq!(cache.held(), 600, "snapshot 1's body is gone");
+        held_by_clients.push(cache.get(3, text, render(3)).await);
+        held_by_clients.push(cache.get(4, text, render(4)).await);
+        // Clients hold 2 and 3 (1,200 bytes over a 1,000 budget): 5 is not rendered.
+        let body = cache.get(5, text, render(5)).await;
+        assert_eq!(body[0], 4, "the snapshot rendered last");
+        assert_eq!(cache.stale(), 1);
+        assert_eq!(cache.held(), 1800);
+        held_by_clients.clear();
+        drop(body);
+        assert_eq!(cache.get(6, text, render(6)).await[0], 6, "released: renders again");
+        assert_eq!(cache.held(), 600);
+        struct Collect(Vec<(String, f64)>, String);
+        impl Report for Collect {
+            fn family(&mut self, name: &str, _: &str, _: Kind) {
+                self.1 = name.to_owned();
+            }
+            fn sample(&mut self, _: &[(&str, &str)], value: f64) {
+                self.0.push((self.1.clone(), value));
+            }
+        }
+        let mut report = Collect(Vec::new(), String::new());
+        cache.report(&mut report);
+        assert_eq!(
+            report.0,
+            vec![(RESPONSE_BYTES.to_owned(), 600.0), (STALE_RESPONSES.to_owned(), 1.0)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_landing_page_has_its_own_slot() {
+        let cache = RenderCache::default();
+        let page = cache.get(1, Page::Landing, || b"<html>".to_vec()).await;
+        let metrics = cache
+            .get(1, Page::Metrics(Format::Text, Compression::Identity), || b"m 1\n".to_vec())
+            .await;
+        assert_eq!((&page[..], &metrics[..]), (&b"<html>"[..], &b"m 1\n"[..]));
     }
 }

@@ -29,6 +29,8 @@ pub enum ClientError {
     AuthThrottled,
     /// Still connected when the server shut down.
     Shutdown,
+    /// An idle or silent connection closed to make room for a new one.
+    Evicted,
 }
 
 impl ClientError {
@@ -44,13 +46,14 @@ impl ClientError {
             ClientError::Unauthorized => "unauthorized",
             ClientError::AuthThrottled => "auth_throttled",
             ClientError::Shutdown => "shutdown",
+            ClientError::Evicted => "evicted",
         }
     }
 }
 
 impl ClientError {
     /// Every reason, in label order.
-    pub const ALL: [ClientError; 9] = [
+    pub const ALL: [ClientError; 10] = [
         ClientError::Refused,
         ClientError::HeaderTimeout,
         ClientError::IdleTimeout,
@@ -60,6 +63,7 @@ impl ClientError {
         ClientError::Unauthorized,
         ClientError::AuthThrottled,
         ClientError::Shutdown,
+        ClientError::Evicted,
     ];
 }
 

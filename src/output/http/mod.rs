@@ -28,7 +28,6 @@ pub mod web_config;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use tokio::sync::watch;
@@ -37,7 +36,7 @@ use crate::expose::sets::self_metrics::{ProcessMetrics, SelfMetrics};
 use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
 use auth::{Auth, Verdict};
-use cache::{Compression, RenderCache};
+use cache::{Compression, Page, RenderCache};
 use client_errors::{ClientError, HttpStats};
 use web_config::WebConfig;
 
@@ -58,8 +57,8 @@ pub struct HttpState {
     pub auth: Auth,
     /// `http_server_config.headers`, added to every response.
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// One rendering per snapshot and encoding.
-    cache: RenderCache,
+    /// One rendering per snapshot and page, within `--web.max-response-bytes`.
+    cache: Arc<RenderCache>,
     /// Clients refused, dropped or denied.
     pub stats: Arc<HttpStats>,
     /// `--web.enable-lifecycle`: `POST /-/quit` sets this to true.
@@ -67,12 +66,15 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    /// State for `snapshots`, with process metrics and the web config's users and headers.
+    /// State for `snapshots`, with process metrics and the web config's users and headers;
+    /// bodies held by unsent responses may total `response_budget` bytes
+    /// (`--web.max-response-bytes`).
     pub fn new(
         snapshots: watch::Receiver<Arc<Snapshot>>,
         telemetry_path: String,
         sets: Sets,
         web: &WebConfig,
+        response_budget: usize,
     ) -> Self {
         let headers = web
             .headers
@@ -85,15 +87,20 @@ impl HttpState {
             })
             .collect();
         let stats = Arc::new(HttpStats::default());
+        let cache = Arc::new(RenderCache::new(response_budget));
         HttpState {
             snapshots,
             telemetry_path,
             sets,
             formats: Format::ALL.to_vec(),
-            parts: vec![Arc::new(ProcessMetrics::for_self()), stats.clone()],
+            parts: vec![
+                Arc::new(ProcessMetrics::for_self()),
+                stats.clone(),
+                cache.clone(),
+            ],
             auth: Auth::new(web.users.clone()),
             headers,
-            cache: RenderCache::default(),
+            cache,
             stats,
             quit: None,
         }
@@ -123,6 +130,8 @@ pub struct Request {
     pub accept_encoding: Option<String>,
     /// The `Accept` header.
     pub accept: Option<String>,
+    /// The client's address.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
@@ -147,20 +156,7 @@ pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
 }
 
 async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
-    let quit = req.path == "/-/quit";
-    let allowed = if quit {
-        req.method == Method::POST || req.method == Method::PUT
-    } else {
-        req.method == Method::GET || req.method == Method::HEAD
-    };
-    if !allowed {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
-        let allow = if quit { "POST, PUT" } else { "GET, HEAD" };
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(allow));
-        return r;
-    }
-    match state.auth.check(req.authorization.as_deref()).await {
+    match state.auth.check(req.authorization.as_deref(), req.peer).await {
         Verdict::Allowed => {}
         Verdict::Denied => {
             state.stats.count(ClientError::Unauthorized);
@@ -184,6 +180,19 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
             return r;
         }
     }
+    let quit = req.path == "/-/quit";
+    let allowed = if quit {
+        req.method == Method::POST || req.method == Method::PUT
+    } else {
+        req.method == Method::GET || req.method == Method::HEAD
+    };
+    if !allowed {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+        let allow = if quit { "POST, PUT" } else { "GET, HEAD" };
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        return r;
+    }
     if quit {
         return match &state.quit {
             Some(stop) => {
@@ -201,7 +210,15 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
     match req.path.as_str() {
         p if p == state.telemetry_path => metrics(req, state, snap).await,
         "/" => {
-            let mut r = Response::new(Bytes::from(landing::page(&snap, &state.telemetry_path)));
+            let path = state.telemetry_path.clone();
+            let seq = snap.seq;
+            let body = state
+                .cache
+                .get(seq, Page::Landing, move || {
+                    landing::page(&snap, &path).into_bytes()
+                })
+                .await;
+            let mut r = Response::new(body);
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
@@ -226,7 +243,7 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
     let seq = snap.seq;
     let body = state
         .cache
-        .get(seq, format, compression, move || {
+        .get(seq, Page::Metrics(format, compression), move || {
             render_state.render(&snap, format)
         })
         .await;
@@ -249,7 +266,11 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
 /// The service function: reads what [`respond`] needs from `req` (a header that is not
 /// visible ASCII counts as absent); `HEAD` gets `GET`'s headers and no body (hyper leaves
 /// the body out and keeps its length).
-pub async fn handle<B>(req: hyper::Request<B>, state: Arc<HttpState>) -> Response<Full<Bytes>> {
+pub async fn handle<B>(
+    req: hyper::Request<B>,
+    state: Arc<HttpState>,
+    peer: Option<std::net::IpAddr>,
+) -> Response<Bytes> {
     let text = |name: header::HeaderName| {
         req.headers()
             .get(name)
@@ -262,6 +283,7 @@ pub async fn handle<B>(req: hyper::Request<B>, state: Arc<HttpState>) -> Respons
         authorization: text(header::AUTHORIZATION),
         accept_encoding: text(header::ACCEPT_ENCODING),
         accept: text(header::ACCEPT),
+        peer,
     };
-    respond(request, state).await.map(Full::new)
+    respond(request, state).await
 }

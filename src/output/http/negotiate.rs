@@ -80,20 +80,30 @@ pub fn format(accept: Option<&str>, offered: &[Format]) -> Format {
     chosen.unwrap_or(fallback)
 }
 
-/// True if `accept_encoding` accepts gzip (a `q=0` refuses it).
+/// True if `accept_encoding` accepts gzip, as RFC 9110 §12.5.3 reads it: `gzip` (or its
+/// alias `x-gzip`) by its own q-value if named, else by `*`'s; `q=0` refuses; names and
+/// parameters are case-insensitive.
 pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    accept_encoding.is_some_and(|v| {
-        v.split(',').any(|part| {
-            let mut it = part.split(';').map(str::trim);
-            let coding = it.next().unwrap_or("");
-            let refused = it.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f64>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
-    })
+    let Some(v) = accept_encoding else {
+        return false;
+    };
+    let (mut named, mut any) = (None::<f64>, None::<f64>);
+    for part in v.split(',') {
+        let mut it = part.split(';').map(str::trim);
+        let coding = it.next().unwrap_or("");
+        let q = it
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, q)| q.trim().parse::<f64>().ok())
+            .filter(|q| q.is_finite())
+            .unwrap_or(0.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            named = Some(named.map_or(q, |n| n.max(q)));
+        } else if coding == "*" {
+            any = Some(q);
+        }
+    }
+    named.or(any).is_some_and(|q| q > 0.0)
 }
 
 #[cfg(test)]
@@ -166,6 +176,12 @@ mod tests {
             (Some("*"), true),
             (Some("identity"), false),
             (Some("br, deflate"), false),
+            (Some("GZIP;Q=0"), false),
+            (Some("gzip;q=0, *"), false),
+            (Some("x-gzip"), true),
+            (Some("*;q=0"), false),
+            (Some("br, *;q=0.1"), true),
+            (Some("gzip;q=abc"), false),
         ] {
             assert_eq!(accepts_gzip(header), gzip, "{header:?}");
         }

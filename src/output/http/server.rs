@@ -1,13 +1,20 @@
 //! The accept loop and connection discipline: [`super::handle`] served by hyper on connections
 //! we accept ourselves, plain or TLS, so that every limit is ours to set.
 //!
-//! * At most [`Limits::max_connections`] at once; one more is answered `503` at once and
-//!   closed (counted as `refused`).
+//! * At most [`Limits::max_connections`] at once. When all are taken, a new connection
+//!   takes the slot of the kept-alive connection idle the longest (closed, counted as
+//!   `evicted`), or of one that has sent nothing for [`SILENT_GRACE`]; when none is idle it
+//!   is answered `503` at once and closed (counted as `refused`). So idle keep-alives can
+//!   never hold every slot against honest scrapers.
 //! * Each connection has a watchdog ([`Watch`]): the request head must arrive within
-//!   `read_header_timeout` (from connect, or from the first byte of a following request),
-//!   a kept-alive connection with no traffic is closed after `idle_timeout`, and a client
-//!   that does not read its response for `send_timeout` is dropped. A slow client holds a
-//!   reference to a shared, already rendered body, never a copy of it.
+//!   `read_header_timeout` (from connect, or, on HTTP/1.1, from the first byte of a following
+//!   request; an HTTP/2 connection's frames after its first request arm no header clock), a
+//!   kept-alive connection with no traffic is closed after `idle_timeout`, and a client
+//!   that does not take its response for `send_timeout` is dropped: a TCP write waiting
+//!   that long, or a response body not polled for that long (an HTTP/2 stream stalled by a
+//!   zero flow-control window writes nothing and blocks no TCP write, but its body is not
+//!   polled). A response sends a shared, already rendered body in [`CHUNK`] slices, never
+//!   a copy of it; the bytes bodies hold are budgeted by [`super::cache`].
 //! * HTTP/1.1 on plain TCP; over TLS, HTTP/2 too (ALPN, unless `http_server_config.http2`
 //!   is false) with at most [`MAX_H2_STREAMS`] concurrent streams per connection.
 //! * On shutdown, connections are asked to finish and given `shutdown_timeout`; then the
@@ -21,13 +28,20 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::service::{service_fn, Service};
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
@@ -42,6 +56,10 @@ pub const MAX_HEAD_BYTES: usize = 16 << 10;
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How often a connection's watchdog looks at its deadlines.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// A connection that has sent nothing for this long may lose its slot to a new one.
+pub const SILENT_GRACE: Duration = Duration::from_secs(1);
+/// Bytes of a response body handed to the connection at a time.
+pub const CHUNK: usize = 16 << 10;
 /// Time allowed to write the `503` to a refused connection.
 const REFUSE_WRITE: Duration = Duration::from_secs(1);
 
@@ -58,6 +76,8 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// `--web.shutdown-timeout`.
     pub shutdown_timeout: Duration,
+    /// `--web.max-response-bytes`.
+    pub max_response_bytes: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +88,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(3),
+            max_response_bytes: super::cache::DEFAULT_BUDGET,
         }
     }
 }
@@ -82,6 +103,17 @@ pub struct Watch {
     last_io: AtomicU64,
     /// When a write started waiting for the client (`u64::MAX`: not waiting).
     blocked_since: AtomicU64,
+    /// Requests being answered: from their head to their body's end.
+    in_flight: AtomicU64,
+    /// Last time a request started or a response body was polled.
+    send_progress: AtomicU64,
+    /// Some bytes were read.
+    heard: AtomicBool,
+    /// HTTP/2: only the first request's head is timed.
+    multiplexed: AtomicBool,
+    /// Asked to give its slot to a new connection.
+    evicted: AtomicBool,
+    evict: Notify,
 }
 
 const NONE: u64 = u64::MAX;
@@ -93,7 +125,37 @@ impl Watch {
             head_since: AtomicU64::new(0),
             last_io: AtomicU64::new(0),
             blocked_since: AtomicU64::new(NONE),
+            in_flight: AtomicU64::new(0),
+            send_progress: AtomicU64::new(0),
+            heard: AtomicBool::new(false),
+            multiplexed: AtomicBool::new(false),
+            evicted: AtomicBool::new(false),
+            evict: Notify::new(),
         }
+    }
+
+    /// A request's head is in: it is in flight until its [`InFlight`] is dropped.
+    fn start_request(self: &Arc<Self>) -> InFlight {
+        self.request_started();
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.send_progress.store(self.now(), Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Neither reading a request nor answering one.
+    fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0
+            && self.head_since.load(Ordering::Relaxed) == NONE
+    }
+
+    /// Connected for [`SILENT_GRACE`] without a byte.
+    fn silent(&self) -> bool {
+        !self.heard.load(Ordering::Relaxed) && self.start.elapsed() > SILENT_GRACE
+    }
+
+    fn evict(&self) {
+        self.evicted.store(true, Ordering::Relaxed);
+        self.evict.notify_one();
     }
 
     fn now(&self) -> u64 {
@@ -109,10 +171,17 @@ impl Watch {
         if n > 0 {
             let now = self.now();
             self.last_io.store(now, Ordering::Relaxed);
-            // The first bytes of a new request start its head's clock.
-            let _ =
-                self.head_since
-                    .compare_exchange(NONE, now, Ordering::Relaxed, Ordering::Relaxed);
+            self.heard.store(true, Ordering::Relaxed);
+            // On HTTP/1.1 the first bytes after a response are a new request: they start
+            // its head's clock. On HTTP/2 they may be any frame (WINDOW_UPDATE, PING, …).
+            if !self.multiplexed.load(Ordering::Relaxed) {
+                let _ = self.head_since.compare_exchange(
+                    NONE,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 
@@ -144,7 +213,12 @@ impl Watch {
         } else if past(
             self.blocked_since.load(Ordering::Relaxed),
             limits.send_timeout,
-        ) {
+        ) || (self.in_flight.load(Ordering::Relaxed) > 0
+            && past(
+                self.send_progress.load(Ordering::Relaxed),
+                limits.send_timeout,
+            ))
+        {
             Some(ClientError::SendTimeout)
         } else if past(self.last_io.load(Ordering::Relaxed), limits.idle_timeout) {
             Some(ClientError::IdleTimeout)
@@ -221,21 +295,110 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
-/// The hyper service: tells the watchdog a request's head is in, then runs [`super::handle`].
-#[derive(Clone)]
-struct Hooked<S> {
-    inner: S,
-    watch: Arc<Watch>,
+/// A request in flight on a connection (its head read, its body not finished).
+pub struct InFlight(Arc<Watch>);
+
+impl InFlight {
+    fn progress(&self) {
+        self.0.send_progress.store(self.0.now(), Ordering::Relaxed);
+    }
 }
 
-impl<S: Service<hyper::Request<Incoming>>> Service<hyper::Request<Incoming>> for Hooked<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
-    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        self.watch.request_started();
-        self.inner.call(req)
+/// A response body: a shared rendered body handed over in [`CHUNK`] slices, each poll
+/// telling the watchdog the client is taking it.
+pub struct Sending {
+    rest: Bytes,
+    request: InFlight,
+}
+
+impl Body for Sending {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        this.request.progress();
+        let n = this.rest.len().min(CHUNK);
+        Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(n)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
+/// The open connections of one listener, for the slot discipline.
+#[derive(Default)]
+struct Conns {
+    open: Mutex<HashMap<u64, Arc<Watch>>>,
+    next: AtomicU64,
+}
+
+/// A connection's slot, given back when dropped.
+struct Slot {
+    conns: Arc<Conns>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.conns.lock().remove(&self.id);
+    }
+}
+
+impl Conns {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Watch>>> {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A slot for `watch`'s connection, evicting an idle or silent one when all `max` are
+    /// taken; `None` when none can go (the new one is refused). The second value says
+    /// whether one was evicted.
+    fn admit(self: &Arc<Self>, watch: &Arc<Watch>, max: usize) -> Option<(Slot, bool)> {
+        let mut open = self.lock();
+        let staying = open
+            .values()
+            .filter(|w| !w.evicted.load(Ordering::Relaxed))
+            .count();
+        let mut evicted = false;
+        if staying >= max {
+            let candidates = || open.values().filter(|w| !w.evicted.load(Ordering::Relaxed));
+            let victim = candidates()
+                .filter(|w| w.idle())
+                .min_by_key(|w| w.last_io.load(Ordering::Relaxed))
+                .or_else(|| candidates().find(|w| w.silent()));
+            victim?.evict();
+            evicted = true;
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        open.insert(id, watch.clone());
+        Some((
+            Slot {
+                conns: self.clone(),
+                id,
+            },
+            evicted,
+        ))
     }
 }
 
@@ -247,19 +410,14 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let handler = state.clone();
-    let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let state = handler.clone();
-        async move { Ok::<_, std::convert::Infallible>(super::handle(req, state).await) }
-    });
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let conns = Arc::new(Conns::default());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::debug!(error = %e, "Accepting a connection failed.");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -267,20 +425,32 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        let watch = Arc::new(Watch::new());
+        let Some((slot, evicted)) = conns.admit(&watch, limits.max_connections) else {
             state.stats.count(ClientError::Refused);
             tokio::spawn(refuse(tcp));
             continue;
         };
-        let watch = Arc::new(Watch::new());
-        let service = Hooked {
-            inner: service.clone(),
-            watch: watch.clone(),
-        };
+        if evicted {
+            state.stats.count(ClientError::Evicted);
+        }
+        let (handler, on_conn) = (state.clone(), watch.clone());
+        let peer = Some(peer.ip());
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let request = on_conn.start_request();
+            let state = handler.clone();
+            async move {
+                let response = super::handle(req, state, peer).await;
+                Ok::<_, Infallible>(response.map(|body| Sending {
+                    rest: body,
+                    request,
+                }))
+            }
+        });
         let (tls, state) = (tls.clone(), state.clone());
         let guard = graceful.watcher();
         tokio::spawn(async move {
-            let _permit = permit;
+            let _slot = slot;
             let _ = tcp.set_nodelay(true);
             let io = Watched {
                 io: tcp,
@@ -310,6 +480,7 @@ pub async fn serve(
                     match handshake.await {
                         Ok(Ok(stream)) => {
                             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                            watch.multiplexed.store(h2, Ordering::Relaxed);
                             let b = builder(h2);
                             let conn = b.serve_connection(TokioIo::new(stream), service);
                             supervise(guard.watch(conn.into_owned()), &watch, &limits).await
@@ -329,7 +500,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let open = limits.max_connections - slots.available_permits();
+    let open = conns.len();
     if open > 0 {
         tracing::debug!(open, "Waiting for connections to finish.");
     }
@@ -337,7 +508,7 @@ pub async fn serve(
         .await
         .is_err()
     {
-        let left = limits.max_connections - slots.available_permits();
+        let left = conns.len();
         for _ in 0..left {
             state.stats.count(ClientError::Shutdown);
         }
@@ -372,6 +543,7 @@ async fn supervise<E: std::fmt::Display>(
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
         tokio::select! {
+            () = watch.evict.notified() => return Ok(()),
             result = &mut conn => {
                 return result.map_err(|e| {
                     tracing::debug!(error = %e, "HTTP connection error.");

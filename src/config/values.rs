@@ -121,7 +121,14 @@ mod size_tests {
         assert_eq!(bytes("--x", "64MB").unwrap(), 64 << 20);
         assert_eq!(bytes("--x", "2048").unwrap(), 2048);
         assert_eq!(bytes("--x", " 1 GiB ").unwrap(), 1 << 30);
-        for bad in ["", "12", "1.5MiB", "-1MiB", "5 parsecs", "99999999999999999999GiB"] {
+        for bad in [
+            "",
+            "12",
+            "1.5MiB",
+            "-1MiB",
+            "5 parsecs",
+            "99999999999999999999GiB",
+        ] {
             let e = bytes("--x", bad).unwrap_err().to_string();
             assert!(e.contains("--x") && e.contains("1KiB"), "{bad}: {e}");
         }

@@ -193,8 +193,7 @@ impl Follower {
             // is let go (its counts stay; a new file at its path is a new source).
             Paths::Events(p) if !p.is_single_file() => {
                 self.files.retain(|path, t| {
-                    listed.contains(path)
-                        || !matches!(&t.reader, Reader::Tail(tail) if tail.gone())
+                    listed.contains(path) || !matches!(&t.reader, Reader::Tail(tail) if tail.gone())
                 });
             }
             Paths::Csv(p) if p.is_dir() => self.let_go_of_vanished(&listed, out),
@@ -209,7 +208,9 @@ impl Follower {
         let mut present: BTreeSet<&str> = BTreeSet::new();
         let mut known: BTreeMap<&str, Arc<Origin>> = BTreeMap::new();
         for (path, t) in &self.files {
-            known.entry(&t.origin.service).or_insert_with(|| t.origin.clone());
+            known
+                .entry(&t.origin.service)
+                .or_insert_with(|| t.origin.clone());
             if listed.contains(path) {
                 present.insert(&t.origin.service);
             }

@@ -215,11 +215,16 @@ mod tests {
         let mut f = RewrittenFile::new(path.clone()).with_limit(4096);
         let mut out = Vec::new();
         let e = f.poll(&mut out).unwrap_err().to_string();
-        assert!(e.contains("big_stats.csv is 5000 bytes, over --max-file-size (4096 bytes)"), "{e}");
+        assert!(
+            e.contains("big_stats.csv is 5000 bytes, over --max-file-size (4096 bytes)"),
+            "{e}"
+        );
         assert!(out.is_empty());
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
         f.poll(&mut out).unwrap();
-        assert!(out.iter().any(|b| matches!(b, Body::Whole(v) if v.len() == 4096)));
+        assert!(out
+            .iter()
+            .any(|b| matches!(b, Body::Whole(v) if v.len() == 4096)));
     }
 
     #[test]

@@ -163,8 +163,7 @@ impl OpenFile {
         let mut buf = vec![0u8; want];
         let mut filled = 0;
         while filled < want {
-            match file.read_at(&mut buf[filled..], self.offset + filled as u64)
-            {
+            match file.read_at(&mut buf[filled..], self.offset + filled as u64) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -265,7 +264,10 @@ impl FileTail {
             }
             Err(e) => return Err(e),
         };
-        if open.parked_at.is_some() && open.parked_at == Some((meta.len(), meta.modified().ok())) && id_of(&meta) == open.id {
+        if open.parked_at.is_some()
+            && open.parked_at == Some((meta.len(), meta.modified().ok()))
+            && id_of(&meta) == open.id
+        {
             return Ok(());
         }
         regular(&self.path, &meta)?;
@@ -448,7 +450,10 @@ mod tests {
         for _ in 0..IDLE_POLLS {
             tail.poll(&mut Vec::new()).unwrap();
         }
-        assert!(tail.is_parked(), "idle for {IDLE_POLLS} polls: the file is closed");
+        assert!(
+            tail.is_parked(),
+            "idle for {IDLE_POLLS} polls: the file is closed"
+        );
         tail.poll(&mut Vec::new()).unwrap();
         assert!(tail.is_parked(), "unchanged: not reopened");
         f.write_all(b"b\n").unwrap();

@@ -16,7 +16,10 @@ use crate::support::*;
 fn keep_writing(path: &Path, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     let (path, stop) = (path.to_owned(), stop.clone());
     std::thread::spawn(move || {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         let mut i = 0u64;
         while !stop.load(Ordering::Relaxed) {
             writeln!(f, "{{\"event\":\"request\",\"time\":2.5,\"request_type\":\"GET\",\"name\":\"/api/v1/items/{}\",\"response_time\":7.0,\"response_length\":10,\"exception\":null}}", i % 2000).unwrap();
@@ -37,7 +40,9 @@ fn client_errors(m: &Metrics, reason: &str) -> f64 {
 /// TLS with them; `None` (skipped loudly) where `openssl` is missing.
 fn tls_config(dir: &Path) -> Option<std::path::PathBuf> {
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
         .args(["-subj", "/CN=localhost", "-keyout"])
         .arg(dir.join("key.pem"))
         .arg("-out")
@@ -121,7 +126,10 @@ mod any_cert {
 
 /// An HTTP/2 connection over TLS whose streams get a zero flow-control window: it asks
 /// `streams` times for `/metrics` and never lets a byte of a body through.
-async fn stalled_h2(addr: SocketAddr, streams: usize) -> Option<h2::client::SendRequest<bytes::Bytes>> {
+async fn stalled_h2(
+    addr: SocketAddr,
+    streams: usize,
+) -> Option<h2::client::SendRequest<bytes::Bytes>> {
     use tokio_rustls::rustls;
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -199,28 +207,42 @@ fn slow_readers_and_stalled_http2_streams_pin_at_most_the_budget() {
             let socket = tokio::net::TcpSocket::new_v4().unwrap();
             socket.set_recv_buffer_size(1024).unwrap();
             let mut s = socket.connect(plain.addr).await.unwrap();
-            tokio::io::AsyncWriteExt::write_all(&mut s, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
+            tokio::io::AsyncWriteExt::write_all(
+                &mut s,
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .await
+            .unwrap();
             slow.push(s);
             tokio::time::sleep(Duration::from_millis(4)).await;
         }
         let mut stalled = Vec::new();
         for _ in 0..50 {
-            stalled.push(stalled_h2(secure.addr, 8).await.expect("an HTTP/2 connection"));
+            stalled.push(
+                stalled_h2(secure.addr, 8)
+                    .await
+                    .expect("an HTTP/2 connection"),
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         (slow, stalled)
     });
     std::thread::sleep(Duration::from_secs(2));
     let (plain_after, secure_after) = (plain.rss_kib(), secure.rss_kib());
-    let grown = (plain_after.saturating_sub(plain_before) + secure_after.saturating_sub(secure_before)) / 1024;
-    let held = plain.scrape().get_one("locust_exporter_http_response_bytes", &[]);
+    let grown = (plain_after.saturating_sub(plain_before)
+        + secure_after.saturating_sub(secure_before))
+        / 1024;
+    let held = plain
+        .scrape()
+        .get_one("locust_exporter_http_response_bytes", &[]);
     eprintln!(
         "505 non-reading clients: RSS {plain_before} → {plain_after} KiB; 50 zero-window HTTP/2 connections × 8 streams: {secure_before} → {secure_after} KiB; together +{grown} MB; response bytes held {held}"
     );
     assert!(grown < 100, "RSS grew by {grown} MB");
-    assert!(held <= (16 << 20) as f64 + 4.0 * m.text.len() as f64, "{held}");
+    assert!(
+        held <= (16 << 20) as f64 + 4.0 * m.text.len() as f64,
+        "{held}"
+    );
     // The stalled streams write nothing and block no TCP write: their bodies are not
     // polled, and that is a send timeout.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -229,10 +251,17 @@ fn slow_readers_and_stalled_http2_streams_pin_at_most_the_budget() {
         if client_errors(&m, "send_timeout") >= 50.0 {
             break m;
         }
-        assert!(Instant::now() < deadline, "the stalled connections were never dropped");
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connections were never dropped"
+        );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(client_errors(&m, "header_timeout"), 0.0, "HTTP/2 frames arm no header clock");
+    assert_eq!(
+        client_errors(&m, "header_timeout"),
+        0.0,
+        "HTTP/2 frames arm no header clock"
+    );
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     drop((slow, stalled, rt));
@@ -247,7 +276,8 @@ fn idle_keep_alives_cannot_hold_every_slot() {
     let mut held: Vec<_> = (0..64)
         .map(|_| {
             let mut s = ex.connect();
-            s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             s
         })
         .collect();
@@ -258,7 +288,10 @@ fn idle_keep_alives_cannot_hold_every_slot() {
         ok += usize::from(status == 200);
     }
     let m = ex.scrape();
-    eprintln!("honest scrapes with every slot held by idle keep-alives: {ok}/20; evicted {}", client_errors(&m, "evicted"));
+    eprintln!(
+        "honest scrapes with every slot held by idle keep-alives: {ok}/20; evicted {}",
+        client_errors(&m, "evicted")
+    );
     assert_eq!(ok, 20);
     assert!(client_errors(&m, "evicted") >= 1.0);
     held.clear();
@@ -280,7 +313,12 @@ fn a_fresh_user_gets_in_during_a_password_flood() {
     }
     let web = dir.path().join("web.yml");
     std::fs::write(&web, users).unwrap();
-    let ex = Exporter::spawn(&["--csv", "nothing-here", "--web.config.file", web.to_str().unwrap()]);
+    let ex = Exporter::spawn(&[
+        "--csv",
+        "nothing-here",
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
     let stop = Arc::new(AtomicBool::new(false));
     let addr = ex.addr;
     let flood = {
@@ -288,7 +326,11 @@ fn a_fresh_user_gets_in_during_a_password_flood() {
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let who = if n % 2 == 0 { "user0".to_owned() } else { format!("mallory{n}") };
+                let who = if n % 2 == 0 {
+                    "user0".to_owned()
+                } else {
+                    format!("mallory{n}")
+                };
                 let guess = basic(&who, &format!("guess{n}"));
                 let (status, _, _) = http_get(addr, "/metrics", Some(&guess));
                 assert!(status == 401 || status == 429, "{status}");
@@ -311,7 +353,10 @@ fn a_fresh_user_gets_in_during_a_password_flood() {
                 break;
             }
             assert_eq!(status, 429, "user{u}");
-            assert!(Instant::now() < deadline, "user{u} never got in during the flood");
+            assert!(
+                Instant::now() < deadline,
+                "user{u} never got in during the flood"
+            );
             std::thread::sleep(Duration::from_millis(1100));
         }
         first_try += usize::from(tries == 1);
@@ -362,8 +407,13 @@ fn two_thousand_event_files_under_ulimit_1024_keep_http_up() {
     let m = ex.wait_for(60, "all 2,000 files read", |m| {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(2000.0)
     });
-    assert_eq!(m.get_one("locust_stats_num_requests", &[("path", "/w")]), 2000.0);
-    let open = std::fs::read_dir(format!("/proc/{}/fd", ex.pid())).unwrap().count();
+    assert_eq!(
+        m.get_one("locust_stats_num_requests", &[("path", "/w")]),
+        2000.0
+    );
+    let open = std::fs::read_dir(format!("/proc/{}/fd", ex.pid()))
+        .unwrap()
+        .count();
     // And a new file is still read, and HTTP answers, after every file was opened.
     std::fs::write(
         events.join("late.jsonl"),
@@ -377,7 +427,9 @@ fn two_thousand_event_files_under_ulimit_1024_keep_http_up() {
     for _ in 0..20 {
         ok += usize::from(http_get(ex.addr, "/-/healthy", None).0 == 200);
     }
-    eprintln!("2,000 event files under ulimit -n 1024: {open} descriptors open, health checks {ok}/20");
+    eprintln!(
+        "2,000 event files under ulimit -n 1024: {open} descriptors open, health checks {ok}/20"
+    );
     assert_eq!(ok, 20);
     assert!(open < 1000, "{open} descriptors open");
 }
@@ -434,7 +486,12 @@ fn a_vanished_prefix_releases_its_files_and_its_service() {
     });
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("gone") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("gone")
+        {
             std::fs::remove_file(path).unwrap();
         }
     }
@@ -453,8 +510,16 @@ fn a_vanished_prefix_releases_its_files_and_its_service() {
 /// Copies the bundled 2.47.0 recording's final files into `dir` as `PREFIX_*.csv`.
 fn copy_recording(dir: &Path, prefix: &str) {
     let src = fixture("locust-2.47.0/standalone-full-history");
-    for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"] {
-        std::fs::copy(src.join(format!("run{suffix}")), dir.join(format!("{prefix}{suffix}")))
-            .unwrap();
+    for suffix in [
+        "_stats.csv",
+        "_stats_history.csv",
+        "_failures.csv",
+        "_exceptions.csv",
+    ] {
+        std::fs::copy(
+            src.join(format!("run{suffix}")),
+            dir.join(format!("{prefix}{suffix}")),
+        )
+        .unwrap();
     }
 }

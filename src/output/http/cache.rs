@@ -314,10 +314,14 @@ mod tests {
         for _ in 0..3 {
             let renders = renders.clone();
             let body = cache
-                .get(1, Page::Metrics(Format::OpenMetrics, Compression::Gzip), move || {
-                    renders.fetch_add(1, Ordering::SeqCst);
-                    b"om 1\n".to_vec()
-                })
+                .get(
+                    1,
+                    Page::Metrics(Format::OpenMetrics, Compression::Gzip),
+                    move || {
+                        renders.fetch_add(1, Ordering::SeqCst);
+                        b"om 1\n".to_vec()
+                    },
+                )
                 .await;
             assert!(!body.is_empty());
         }
@@ -352,7 +356,11 @@ mod tests {
         assert_eq!(cache.held(), 1800);
         held_by_clients.clear();
         drop(body);
-        assert_eq!(cache.get(6, text, render(6)).await[0], 6, "released: renders again");
+        assert_eq!(
+            cache.get(6, text, render(6)).await[0],
+            6,
+            "released: renders again"
+        );
         assert_eq!(cache.held(), 600);
         struct Collect(Vec<(String, f64)>, String);
         impl Report for Collect {
@@ -367,7 +375,10 @@ mod tests {
         cache.report(&mut report);
         assert_eq!(
             report.0,
-            vec![(RESPONSE_BYTES.to_owned(), 600.0), (STALE_RESPONSES.to_owned(), 1.0)]
+            vec![
+                (RESPONSE_BYTES.to_owned(), 600.0),
+                (STALE_RESPONSES.to_owned(), 1.0)
+            ]
         );
     }
 
@@ -376,7 +387,11 @@ mod tests {
         let cache = RenderCache::default();
         let page = cache.get(1, Page::Landing, || b"<html>".to_vec()).await;
         let metrics = cache
-            .get(1, Page::Metrics(Format::Text, Compression::Identity), || b"m 1\n".to_vec())
+            .get(
+                1,
+                Page::Metrics(Format::Text, Compression::Identity),
+                || b"m 1\n".to_vec(),
+            )
             .await;
         assert_eq!((&page[..], &metrics[..]), (&b"<html>"[..], &b"m 1\n"[..]));
     }

@@ -156,7 +156,11 @@ pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
 }
 
 async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
-    match state.auth.check(req.authorization.as_deref(), req.peer).await {
+    match state
+        .auth
+        .check(req.authorization.as_deref(), req.peer)
+        .await
+    {
         Verdict::Allowed => {}
         Verdict::Denied => {
             state.stats.count(ClientError::Unauthorized);

@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 secs=${1:-300}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(stats failures exceptions history events web_config framer)
+[ ${#targets[@]} -gt 0 ] || targets=(stats failures exceptions history events web_config framer batches webui)
 fx=../fixtures
 
 seed() { # target file...
@@ -29,6 +29,8 @@ seed failures $fx/locust-*/*/run_failures.csv $fx/torn/*.failures.*
 seed exceptions $fx/locust-*/*/run_exceptions.csv $fx/torn/*.exceptions.*
 seed history $fx/locust-*/*/run_stats_history.csv $fx/torn/*.stats_history.*
 seed events $fx/events/*.jsonl $fx/locust-2.47.0/standalone-full-history/run_stats_history.csv $fx/locust-2.47.0/standalone-full-history/run_stats.csv
+seed webui $fx/webui/*/*/requests.json
+mkdir -p corpus/batches && printf '\x02\x80\xff\xff\xff\xff\x00\x00\x00\x00' > corpus/batches/seed-edges
 seed framer $fx/events/*.jsonl $fx/locust-2.47.0/standalone-full-history/run_exceptions.csv
 mkdir -p corpus/web_config
 printf 'tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n' > corpus/web_config/seed-tls

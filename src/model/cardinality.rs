@@ -28,6 +28,10 @@ pub type Key = (Arc<str>, Arc<str>);
 /// The value excess endpoints, errors and exceptions are folded into.
 pub const OTHER: &str = "__other__";
 
+/// The name an endpoint called `Aggregated` with method `""` or `Aggregated` is recorded
+/// under: those labels are the total rows'.
+pub const RENAMED_TOTAL: &str = "Aggregated (endpoint)";
+
 /// Longest label value, in bytes: longer method names, endpoint names and error texts are
 /// cut (at a UTF-8 character boundary).
 pub const MAX_LABEL_BYTES: usize = 1024;
@@ -143,7 +147,19 @@ impl Guard {
     /// The key to record `key` under (already cut): itself if admitted (admitting it if
     /// there is room), else `(method, __other__)` — or `(__other__, __other__)` past
     /// [`MAX_FOLDED_METHODS`] methods of folded endpoints.
+    /// An endpoint whose labels are a total row's (name `Aggregated` with method `""`, the
+    /// containersolutions total, or `Aggregated`, the seed's) is recorded as name
+    /// [`RENAMED_TOTAL`], so no set serves two series with the same labels.
     pub fn route(&mut self, key: &Key, max: usize) -> Key {
+        let renamed;
+        let key = if &*key.1 == super::update::AGGREGATED
+            && (key.0.is_empty() || &*key.0 == super::update::AGGREGATED)
+        {
+            renamed = (key.0.clone(), Arc::from(RENAMED_TOTAL));
+            &renamed
+        } else {
+            key
+        };
         if self.endpoints.admit(key, max) {
             key.clone()
         } else {
@@ -250,6 +266,16 @@ mod tests {
         let mut g = Guard::default();
         let key = |m: &str, n: &str| (Arc::from(m), Arc::from(n));
         assert_eq!(g.route(&key("GET", "/a"), 1), key("GET", "/a"));
+        let mut h = Guard::default();
+        assert_eq!(
+            h.route(&key("Aggregated", "Aggregated"), 9),
+            key("Aggregated", RENAMED_TOTAL)
+        );
+        assert_eq!(h.route(&key("", "Aggregated"), 9), key("", RENAMED_TOTAL));
+        assert_eq!(
+            h.route(&key("GET", "Aggregated"), 9),
+            key("GET", "Aggregated")
+        );
         let mut folded = std::collections::HashSet::new();
         for i in 0..10_000 {
             folded.insert(g.route(&key(&format!("M{i}"), &format!("/n{i}")), 1));

@@ -156,18 +156,25 @@ pub fn parse_status(input: &[u8]) -> Result<RunnerStatus, ParseError> {
         .and_then(Value::as_array);
     let workers = match listed {
         None => None,
-        Some(list) => Some(
-            list.iter()
-                .take(MAX_WORKERS_LISTED)
-                .map(|w| {
-                    Ok(WorkerStatus {
-                        id: text(&w["id"]),
-                        state: state_named(&w["state"], "worker state", WorkerState::from_name)?,
+        Some(list) => {
+            // Ids are label values: cut to the label limit, and a repeated id (after the
+            // cut) is listed once, its first entry kept, so no two series collide.
+            let mut seen = std::collections::HashSet::new();
+            let mut out = Vec::new();
+            for w in list.iter().take(MAX_WORKERS_LISTED) {
+                let id = text(&w["id"]);
+                let id: Arc<str> = Arc::from(crate::model::cut_label(&id));
+                let state = state_named(&w["state"], "worker state", WorkerState::from_name)?;
+                if seen.insert(id.clone()) {
+                    out.push(WorkerStatus {
+                        id,
+                        state,
                         user_count: number(&w["user_count"]).map_or(0, |u| u as u64),
-                    })
-                })
-                .collect::<Result<Vec<_>, ParseError>>()?,
-        ),
+                    });
+                }
+            }
+            Some(out)
+        }
     };
     let mut rates = Vec::new();
     let mut total_rates = None;
@@ -265,6 +272,27 @@ mod tests {
             "a & b &unknown; &#xZZ;"
         );
         assert_eq!(html_unescape("plain"), "plain");
+    }
+
+    #[test]
+    fn worker_ids_are_cut_and_listed_once() {
+        let huge = "w".repeat(5_000_000);
+        let json = format!(
+            r#"{{"state":"running","user_count":3,"stats":[],"workers":[
+                {{"id":"{huge}","state":"running","user_count":1}},
+                {{"id":"{huge}x","state":"running","user_count":1}},
+                {{"id":"a","state":"running","user_count":1}},
+                {{"id":"a","state":"stopped","user_count":0}}]}}"#
+        );
+        let status = parse_status(json.as_bytes()).unwrap();
+        let workers = status.workers.unwrap();
+        let ids: Vec<usize> = workers.iter().map(|w| w.id.len()).collect();
+        assert_eq!(
+            ids,
+            vec![crate::model::MAX_LABEL_BYTES, 1],
+            "cut, then once each"
+        );
+        assert_eq!(workers[1].state, WorkerState::Run(RunState::Running));
     }
 
     #[test]

@@ -266,7 +266,13 @@ impl EventsPath {
         };
         let mut out: Vec<Target> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            // Symlinks are followed (Kubernetes projected volumes are symlinks): what counts
+            // is what they point at. Other kinds are not listed.
+            .filter(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    || (e.file_type().is_ok_and(|t| t.is_symlink())
+                        && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
+            })
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let wanted = match pattern {
@@ -318,6 +324,23 @@ mod tests {
         ] {
             assert_eq!(glob_match(p, n), want, "{p} vs {n}");
         }
+    }
+
+    #[test]
+    fn symlinked_files_in_an_events_directory_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ev = dir.path().join("ev");
+        std::fs::create_dir(&ev).unwrap();
+        std::fs::write(dir.path().join("real.jsonl"), "").unwrap();
+        std::fs::write(ev.join("plain.jsonl"), "").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real.jsonl"), ev.join("linked.jsonl")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), ev.join("a-dir")).unwrap();
+        let names: Vec<String> = EventsPath::new(ev.join(""), "load".into())
+            .targets()
+            .into_iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["linked.jsonl", "plain.jsonl"]);
     }
 
     #[test]

@@ -122,10 +122,13 @@ impl Config {
                 ),
             ));
         }
-        if ["/-/healthy", "/-/ready"].contains(&args.telemetry_path.as_str()) {
+        if ["/-/healthy", "/-/ready", "/-/quit"].contains(&args.telemetry_path.as_str()) {
             return Err(invalid(
                 "--web.telemetry-path",
-                format!("`{}` is taken by a health endpoint", args.telemetry_path),
+                format!(
+                    "`{}` is taken by a health or lifecycle endpoint",
+                    args.telemetry_path
+                ),
             ));
         }
         let outputs = Outputs::from_args(&args.outputs)?;

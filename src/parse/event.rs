@@ -182,12 +182,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
             ),
         ));
     }
-    let (time, clamped) = match raw.time {
-        Some(t) if t.is_finite() && t > arrival + MAX_FUTURE_SECS => (arrival, true),
-        Some(t) if t.is_finite() => (t, false),
-        Some(_) => return Err(bad(line_no, "`time` is not a number")),
-        None => (arrival, false),
-    };
+    let (time, clamped) = event_time(raw.time, arrival, line_no)?;
     let update = Update::Requests(Box::new(RequestBatch {
         time,
         method,
@@ -208,6 +203,22 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
     } else {
         Item::Update(update)
     })
+}
+
+/// An event's time: its `time` if given, else its arrival. A time ahead of the arrival (a
+/// producer's clock ahead of ours) is taken as the arrival, so one skewed worker cannot end
+/// the current-rate window in the future and empty it for the others; more than
+/// [`MAX_FUTURE_SECS`] ahead, or before the Unix epoch, it is also counted (true: clamped).
+fn event_time(time: Option<f64>, arrival: f64, line_no: u64) -> Result<(f64, bool), ParseError> {
+    match time {
+        Some(t) if t.is_finite() && (t > arrival + MAX_FUTURE_SECS || t < 0.0) => {
+            Ok((arrival, true))
+        }
+        Some(t) if t.is_finite() && t > arrival => Ok((arrival, false)),
+        Some(t) if t.is_finite() => Ok((t, false)),
+        Some(_) => Err(bad(line_no, "`time` is not a number")),
+        None => Ok((arrival, false)),
+    }
 }
 
 /// At most this many requests in one batch (a million per second for a day): more is a
@@ -237,12 +248,7 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
                 None => 0,
                 v => whole(v, "response_length", MAX_RESPONSE_BYTES, line_no)?,
             };
-            let (time, clamped) = match raw.time {
-                Some(t) if t.is_finite() && t > arrival + MAX_FUTURE_SECS => (arrival, true),
-                Some(t) if t.is_finite() => (t, false),
-                Some(_) => return Err(bad(line_no, "`time` is not a number")),
-                None => (arrival, false),
-            };
+            let (time, clamped) = event_time(raw.time, arrival, line_no)?;
             let update = Update::Request(Request {
                 time,
                 method,
@@ -360,7 +366,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse_event(line.as_bytes(), 1, 995.0).unwrap() {
-            Item::Update(Update::Request(r)) => assert_eq!(r.time, 1000.0, "within the skew"),
+            Item::Update(Update::Request(r)) => {
+                assert_eq!(
+                    r.time, 995.0,
+                    "within the skew: not counted, taken as the arrival"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Before the epoch (−1e300 was once served as a `_created` timestamp): the arrival.
+        let line = r#"{"request_type":"GET","name":"/","response_time":1,"time":-1e300}"#;
+        match parse_event(line.as_bytes(), 1, 500.0).unwrap() {
+            Item::Clamped(Update::Request(r)) => assert_eq!(r.time, 500.0),
             other => panic!("{other:?}"),
         }
     }

@@ -523,3 +523,85 @@ fn copy_recording(dir: &Path, prefix: &str) {
         .unwrap();
     }
 }
+
+/// One worker whose clock is 9.5 s ahead (events are accepted up to 10 s ahead) beside
+/// honest ones, 210 requests a second in all: the service's current rate stays about 210 (it
+/// fell to 32 when the window ended at the newest second seen).
+#[test]
+fn a_worker_clock_ahead_cannot_collapse_current_rates() {
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "-"]);
+    let mut stdin = ex.stdin.take().unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(13) {
+        let mut lines = String::new();
+        for i in 0..20 {
+            lines.push_str(&format!("{{\"event\":\"request\",\"request_type\":\"GET\",\"name\":\"/honest\",\"response_time\":{i}.0,\"response_length\":1,\"exception\":null}}\n"));
+        }
+        let ahead = locust_exporter::ingest::wall_clock() + 9.5;
+        lines.push_str(&format!("{{\"event\":\"request\",\"time\":{ahead},\"request_type\":\"GET\",\"name\":\"/skewed\",\"response_time\":1.0,\"response_length\":1,\"exception\":null}}\n"));
+        stdin.write_all(lines.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = ex.scrape();
+    let rps = m.get_one("locust_stats_current_rps", &[("path", "Aggregated")]);
+    let skewed = m.get_one("locust_stats_current_rps", &[("path", "/skewed")]);
+    eprintln!("current rps with one worker 9.5 s ahead: {rps:.1} in all, {skewed:.1} from it (true: ~210 and ~10)");
+    assert!(rps > 150.0 && rps < 260.0, "{rps}");
+    assert!(skewed > 5.0 && skewed < 15.0, "{skewed}");
+    drop(stdin);
+}
+
+/// Endpoints whose labels are a total row's (method and name `Aggregated`, the seed's;
+/// method `""` and name `Aggregated`, the containersolutions set's): no set serves two series
+/// with the same labels (a Pushgateway refused every push), and the totals stay the true 3.
+#[test]
+fn an_endpoint_named_like_a_total_row_is_no_duplicate_series() {
+    let lines = [
+        ("Aggregated", "Aggregated"),
+        ("", "Aggregated"),
+        ("GET", "/real"),
+    ]
+    .iter()
+    .map(|(m, n)| format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"{m}\",\"name\":\"{n}\",\"response_time\":5.0,\"response_length\":1,\"exception\":null}}\n"))
+    .collect::<String>();
+    for sets in ["seed,native", "native,containersolutions"] {
+        let (code, out, err) = run(
+            &["--events", "-", "--once", "--metrics", sets],
+            Some(lines.as_bytes()),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let mut seen = std::collections::HashSet::new();
+        for line in out.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let series = line.rsplit_once(' ').map_or(line, |(s, _)| s);
+            assert!(
+                seen.insert(series.to_owned()),
+                "{sets}: a duplicate series {series}"
+            );
+        }
+        let m = Metrics::parse(&out);
+        if sets.starts_with("seed") {
+            assert_eq!(
+                m.get_one(
+                    "locust_stats_num_requests",
+                    &[("path", "Aggregated"), ("method", "Aggregated")]
+                ),
+                3.0
+            );
+            assert_eq!(
+                m.get_one(
+                    "locust_stats_num_requests",
+                    &[("path", "Aggregated (endpoint)"), ("method", "Aggregated")]
+                ),
+                1.0
+            );
+        } else {
+            assert_eq!(
+                m.get_one(
+                    "locust_requests_num_requests",
+                    &[("method", ""), ("name", "Aggregated")]
+                ),
+                3.0
+            );
+        }
+    }
+}

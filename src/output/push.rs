@@ -198,7 +198,12 @@ impl Pusher {
             let url = self.group_url(&service.name);
             let mut result = self.put(&url, body.clone()).await;
             for wait in BACKOFF {
-                if result.is_ok() {
+                // A Pushgateway that does not answer within the timeout is not asked again
+                // this round: retrying a hanging one kept a failure unseen for 43 s.
+                if matches!(
+                    result,
+                    Ok(()) | Err(PushError::Request(RequestError::Timeout(_)))
+                ) {
                     break;
                 }
                 tokio::time::sleep(wait).await;

@@ -88,7 +88,11 @@ pub(crate) fn whole_records<H>(
         if !read_record(&mut reader, &mut record, line)? {
             return Ok(Some(columns));
         }
-        let fields = utf8_fields(&record, line)?;
+        // A row that is not UTF-8 is read with U+FFFD for its bad bytes: one corrupt name
+        // must not freeze the whole file's snapshot.
+        let owned: Vec<std::borrow::Cow<'_, str>> =
+            record.iter().map(String::from_utf8_lossy).collect();
+        let fields: Vec<&str> = owned.iter().map(AsRef::as_ref).collect();
         if fields.len() != width {
             return Err(ParseError::Incomplete {
                 line,

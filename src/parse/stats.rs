@@ -155,6 +155,15 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_is_not_utf8_is_read_lossily_not_refused() {
+        let mut input = format!("{HEADER}{WEIRD}{TOTAL}").into_bytes();
+        let at = input.windows(6).position(|w| w == b"/weird").unwrap();
+        input[at + 1] = 0xff;
+        let t = parse_stats(&input).unwrap().unwrap();
+        assert_eq!(&*t.rows[0].name, "/\u{fffd}eird,name \"quoted\"");
+    }
+
+    #[test]
     fn first_tick_has_na_percentiles() {
         let input = format!("{HEADER},Aggregated,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n");
         let t = parse_stats(input.as_bytes()).unwrap().unwrap();

@@ -605,3 +605,46 @@ fn an_endpoint_named_like_a_total_row_is_no_duplicate_series() {
         }
     }
 }
+
+/// A Pushgateway that accepts connections and never answers: the first failed push is
+/// logged and counted after one request timeout (10 s), not after every retry (43 s).
+#[test]
+fn a_hanging_pushgateway_is_seen_within_one_timeout() {
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hang.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        hang.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(25) {
+            if let Ok((c, _)) = hang.accept() {
+                conns.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let ex = Exporter::spawn(&[
+        "--csv",
+        fixture("locust-2.47.0/standalone-full-history/run")
+            .to_str()
+            .unwrap(),
+        "--push.url",
+        &format!("http://{addr}"),
+        "--push.interval",
+        "1s",
+    ]);
+    let start = Instant::now();
+    let m = ex.wait_for(20, "a failed push", |m| {
+        m.get("locust_exporter_pushes_total", &[("result", "failure")]) >= Some(1.0)
+    });
+    let seen = start.elapsed();
+    eprintln!("a hanging Pushgateway seen after {seen:?}");
+    assert!(seen < Duration::from_secs(15), "{seen:?}");
+    assert!(ex
+        .stderr()
+        .iter()
+        .any(|l| l.contains("Push to the Pushgateway failed")));
+    assert!(m.get_one("locust_exporter_pushes_total", &[("result", "failure")]) >= 1.0);
+    drop(ex);
+    held.join().unwrap();
+}

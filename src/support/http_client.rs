@@ -127,7 +127,8 @@ impl ClientSettings {
         if let Some((file, line)) = password_file {
             let p = std::fs::read_to_string(&file)
                 .map_err(|e| err(Some(line), format!("password_file {}: {e}", file.display())))?;
-            password = Some(p.trim_end_matches(['\r', '\n']).to_owned());
+            // As Prometheus reads it (common/config: strings.TrimSpace).
+            password = Some(p.trim().to_owned());
         }
         s.basic_auth = match (user, password) {
             (Some(u), Some(p)) => Some((u, p)),

@@ -648,3 +648,170 @@ fn a_hanging_pushgateway_is_seen_within_one_timeout() {
     drop(ex);
     held.join().unwrap();
 }
+
+/// Web config files, valid and not, against the exporter toolkit's own validation
+/// (`promtool check web-config`, Prometheus 2.42): every file it refuses we refuse, every
+/// file it accepts we accept, and read the same values (users, headers, http2).
+#[test]
+fn web_config_files_are_read_as_the_exporter_toolkit_reads_them() {
+    if !have(
+        "web_config_files_are_read_as_the_exporter_toolkit_reads_them",
+        "promtool",
+        "REQUIRE_PROMETHEUS",
+        "prometheus",
+    ) {
+        return;
+    }
+    let h = "$2b$04$K3jgqzDuoRcWwsfhQTDS9eWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2";
+    let csp = "Content-Security-Policy";
+    // (name, text, the users and headers read when accepted)
+    let cases: Vec<(&str, String)> = vec![
+        ("duplicate user", format!("basic_auth_users:\n  alice: {h}\n  alice: {h}\n")),
+        ("duplicate section", format!("basic_auth_users:\n  alice: {h}\nbasic_auth_users:\n  bob: {h}\n")),
+        ("uneven indentation", format!("basic_auth_users:\n  alice: {h}\n   bob: {h}\n")),
+        ("no space after the colon", format!("basic_auth_users:\n  alice:{h}\n")),
+        ("flow map", format!("basic_auth_users: {{alice: '{h}'}}\n")),
+        ("folded block scalar", format!("basic_auth_users:\n  alice: >-\n    {h}\n")),
+        ("literal block scalar", format!("basic_auth_users:\n  alice: |\n    {h}\n")),
+        ("null section", "basic_auth_users: ~\n".to_owned()),
+        ("byte-order mark", format!("\u{feff}basic_auth_users:\n  alice: {h}\n")),
+        ("yes", "http_server_config:\n  http2: yes\n".to_owned()),
+        ("True", "http_server_config:\n  http2: True\n".to_owned()),
+        ("TRUE", "http_server_config:\n  http2: TRUE\n".to_owned()),
+        ("on", "http_server_config:\n  http2: on\n".to_owned()),
+        ("not a boolean", "http_server_config:\n  http2: maybe\n".to_owned()),
+        ("escapes", format!("http_server_config:\n  headers:\n    {csp}: \"default-src \\u0027self\\u0027\\tx\"\n")),
+        ("trailing comment", format!("http_server_config:\n  headers:\n    {csp}: default-src 'self' # a comment\n")),
+        ("quoted, then a comment", format!("basic_auth_users:\n  alice: '{h}' # c\n")),
+        ("single quotes doubled", format!("http_server_config:\n  headers:\n    {csp}: 'it''s'\n")),
+        ("flow headers", "http_server_config:\n  headers: {X-Frame-Options: deny}\n".to_owned()),
+        ("a header one may not set", "http_server_config:\n  headers:\n    Content-Type: text/plain\n".to_owned()),
+        ("an unknown header", "http_server_config:\n  headers:\n    X-A: b\n".to_owned()),
+        ("empty file", String::new()),
+        ("only a comment", "# nothing\n".to_owned()),
+        ("unknown key", "unknown_key: 1\n".to_owned()),
+        ("not a bcrypt hash", "basic_auth_users:\n  alice: notahash\n".to_owned()),
+        ("a list", "basic_auth_users:\n  - alice\n".to_owned()),
+        ("anchor and alias", format!("basic_auth_users:\n  alice: &a '{h}'\n  bob: *a\n")),
+        ("tab indentation", format!("basic_auth_users:\n\talice: {h}\n")),
+        ("double-quoted key and value", format!("basic_auth_users:\n  \"alice\": \"{h}\"\n")),
+        ("duplicate inner key", "http_server_config:\n  http2: false\n  http2: true\n".to_owned()),
+        ("empty flow map", "basic_auth_users: {}\n".to_owned()),
+        ("null http section", "http_server_config: null\n".to_owned()),
+        ("complex key", format!("basic_auth_users:\n  ? alice\n  : {h}\n")),
+        ("a key without a value", format!("basic_auth_users:\n  alice: {h}\n  bob\n")),
+        ("missing TLS files", "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.pem\n".to_owned()),
+        ("TLS without a key", "tls_server_config:\n  cert_file: missing.pem\n".to_owned()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut disagree = Vec::new();
+    for (i, (name, text)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.yml"));
+        std::fs::write(&path, text).unwrap();
+        let toolkit = std::process::Command::new("promtool")
+            .args(["check", "web-config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let theirs = toolkit.status.success();
+        let ours =
+            locust_exporter::output::http::web_config::WebConfig::load(&path).and_then(|c| {
+                // The toolkit opens the TLS files when it checks; so does our start.
+                match &c.tls {
+                    Some(t) if !t.cert.exists() || !t.key.exists() => Err(
+                        locust_exporter::output::http::web_config::WebConfigError::Read {
+                            path: t.cert.display().to_string(),
+                            message: "missing".into(),
+                        },
+                    ),
+                    _ => Ok(c),
+                }
+            });
+        if theirs != ours.is_ok() {
+            disagree.push(format!(
+                "{name}: promtool {} ({}), we {}",
+                if theirs { "accepts" } else { "refuses" },
+                String::from_utf8_lossy(&toolkit.stderr).trim(),
+                match &ours {
+                    Ok(c) => format!("accept ({c:?})"),
+                    Err(e) => format!("refuse ({e})"),
+                }
+            ));
+            continue;
+        }
+        if let Ok(c) = ours {
+            let value = |k: &str| {
+                c.headers
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            match *name {
+                "escapes" => assert_eq!(value(csp), Some("default-src 'self'\tx")),
+                "trailing comment" => assert_eq!(value(csp), Some("default-src 'self'")),
+                "single quotes doubled" => assert_eq!(value(csp), Some("it's")),
+                "flow headers" => assert_eq!(value("X-Frame-Options"), Some("deny")),
+                "yes" | "True" | "TRUE" | "on" => assert!(c.http2, "{name}"),
+                "anchor and alias" => assert_eq!(c.users.get("bob").map(String::as_str), Some(h)),
+                n if n.contains("block scalar") || n == "flow map" || n == "byte-order mark" => {
+                    assert_eq!(c.users.get("alice").map(String::as_str), Some(h), "{name}")
+                }
+                _ => {}
+            }
+        }
+    }
+    eprintln!(
+        "{} web config files checked against promtool check web-config",
+        cases.len()
+    );
+    assert!(
+        disagree.is_empty(),
+        "we and the exporter toolkit disagree:\n{}",
+        disagree.join("\n")
+    );
+}
+
+/// Passwords of `--push.config.file` written four valid ways (`'it''s'`, `"it\u0027s"`,
+/// `it's # a comment`, a `password_file` with trailing spaces and a newline) all reach a
+/// real Pushgateway behind basic auth as `it's` (each used to send another password: 401).
+#[test]
+fn push_config_passwords_are_read_as_yaml_and_prometheus_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("it's", 4).unwrap();
+    let web = dir.path().join("pgw-web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  ops: '{hash}'\n")).unwrap();
+    let Some(pgw) = Pushgateway::start_with(
+        "push_config_passwords_are_read_as_yaml_and_prometheus_read_them",
+        &[&format!("--web.config.file={}", web.display())],
+    ) else {
+        return;
+    };
+    std::fs::write(dir.path().join("password"), "it's  \n").unwrap();
+    let variants = [
+        "password: 'it''s'".to_owned(),
+        "password: \"it\\u0027s\"".to_owned(),
+        "password: it's # a comment".to_owned(),
+        "password_file: password".to_owned(),
+    ];
+    let run_prefix = fixture("locust-2.47.0/standalone-full-history/run");
+    for (i, v) in variants.iter().enumerate() {
+        let cfg = dir.path().join(format!("push{i}.yml"));
+        std::fs::write(&cfg, format!("basic_auth:\n  username: ops\n  {v}\n")).unwrap();
+        let service = format!("variant{i}");
+        let (code, _, err) = run(
+            &[
+                "--csv",
+                &format!("{service}={}", run_prefix.display()),
+                "--once",
+                "--push.url",
+                &pgw.url(),
+                "--push.config.file",
+                cfg.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(code, Some(0), "{v}: {err}");
+    }
+    let (status, _, _) = http_get(pgw.addr, "/metrics", None);
+    assert_eq!(status, 401, "the Pushgateway does want a password");
+}

@@ -142,6 +142,9 @@ impl WebConfig {
                     ))
                 }
                 (["basic_auth_users"], user) => {
+                    // A hash has no whitespace: a literal block scalar's final newline
+                    // (`alice: |`) is not part of it (the toolkit accepts such a file).
+                    let value = value.trim_end();
                     if value.parse::<bcrypt::HashParts>().is_err() {
                         return Err((line, format!("user `{user}`: the password is not a valid bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")));
                     }

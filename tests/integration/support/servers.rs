@@ -193,6 +193,11 @@ pub struct Pushgateway {
 impl Pushgateway {
     /// Starts one; `None` (after saying so) when the binary is missing.
     pub fn start(test: &str) -> Option<Pushgateway> {
+        Pushgateway::start_with(test, &[])
+    }
+
+    /// Starts one with extra arguments (`--web.config.file=…`).
+    pub fn start_with(test: &str, args: &[&str]) -> Option<Pushgateway> {
         if !have(
             test,
             "prometheus-pushgateway",
@@ -205,6 +210,7 @@ impl Pushgateway {
         let child = Command::new("prometheus-pushgateway")
             .arg(format!("--web.listen-address={addr}"))
             .arg("--persistence.file=")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -130,6 +130,16 @@ async fn stalled_h2(
     addr: SocketAddr,
     streams: usize,
 ) -> Option<h2::client::SendRequest<bytes::Bytes>> {
+    h2_client(addr, 0, streams).await
+}
+
+/// An HTTP/2 connection over TLS whose streams start with a `window`-byte flow-control
+/// window, with `streams` requests for `/metrics` left unread.
+async fn h2_client(
+    addr: SocketAddr,
+    window: u32,
+    streams: usize,
+) -> Option<h2::client::SendRequest<bytes::Bytes>> {
     use tokio_rustls::rustls;
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -145,7 +155,7 @@ async fn stalled_h2(
     let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
     let tls = connector.connect(name, tcp).await.ok()?;
     let (mut client, conn) = h2::client::Builder::new()
-        .initial_window_size(0)
+        .initial_window_size(window)
         .handshake::<_, bytes::Bytes>(tls)
         .await
         .ok()?;
@@ -858,8 +868,73 @@ fn hostile_worker_lists_from_a_web_ui_are_cut_and_deduplicated() {
         m.text.len()
     );
     assert_eq!(
-        m.get_one("locust_worker_detail", &[("id", "twin"), ("state", "running")]),
+        m.get_one(
+            "locust_worker_detail",
+            &[("id", "twin"), ("state", "running")]
+        ),
         5.0,
         "the first entry of a repeated id (its users)"
     );
+}
+
+/// An HTTP/2 download at about 400 KB/s that lasts past `--web.read-header-timeout`, its
+/// client sending WINDOW_UPDATE frames all along: it completes, and no header timeout is
+/// counted (any client frame after a request used to arm the header clock: cut at 10.4 s).
+#[test]
+fn a_slow_http2_download_is_not_cut_by_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tls) = tls_config(dir.path()) else {
+        return;
+    };
+    let events = dir.path().join("events.jsonl");
+    many_endpoints_events(&events, 500);
+    let ex = Exporter::spawn(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--web.config.file",
+        tls.to_str().unwrap(),
+        "--web.read-header-timeout",
+        "1s",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !curl_metrics(ex.addr).contains("/api/v1/items/499") {
+        assert!(Instant::now() < deadline, "events never read");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (bytes, took) = rt.block_on(async {
+        let client = h2_client(ex.addr, 16 << 10, 0)
+            .await
+            .expect("an HTTP/2 connection");
+        let mut client = client.ready().await.unwrap();
+        let req = hyper::Request::get(format!("https://{}/metrics", ex.addr))
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(req, true).unwrap();
+        let start = Instant::now();
+        let mut body = response.await.unwrap().into_body();
+        let mut got = 0usize;
+        // A 16 KiB window, given back 40 ms after each chunk: about 400 KB/s.
+        loop {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            match tokio::time::timeout(Duration::from_secs(5), body.data()).await {
+                Ok(Some(Ok(chunk))) => {
+                    got += chunk.len();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                }
+                Ok(None) => break,
+                other => panic!("the download broke after {got} bytes: {other:?}"),
+            }
+        }
+        (got, start.elapsed())
+    });
+    eprintln!("HTTP/2 download: {bytes} bytes in {took:?}");
+    assert!(
+        took > Duration::from_secs(2),
+        "slow enough to outlast the header timeout: {took:?}"
+    );
+    let m = Metrics::parse(&curl_metrics(ex.addr));
+    assert!(m.text.len() > 1_000_000);
+    assert!(bytes > 1_000_000, "{bytes}");
+    assert_eq!(client_errors(&m, "header_timeout"), 0.0);
 }

@@ -179,8 +179,11 @@ impl Service {
             // Another row of the same tick.
             Some((ts, _)) if row.timestamp == ts => None,
             Some((ts, users)) if row.timestamp > ts => Some(row.user_count > users),
-            // The first tick, or time went backwards without a truncation we saw: a new run.
-            _ => Some(row.user_count > 0),
+            // A row from before the newest tick (out of order, or a clock stepped back): it
+            // says nothing of now; a new run starts with a truncation (`HistoryReset`).
+            Some(_) => None,
+            // The first tick.
+            None => Some(row.user_count > 0),
         };
         if let Some(rising) = rising {
             self.rising = rising;

@@ -473,3 +473,32 @@ fn closing_stops_every_service_and_marks_the_live_ones_interrupted() {
         vec![RunState::Stopped, RunState::Stopped]
     );
 }
+
+#[test]
+fn a_history_row_from_the_past_does_not_flap_the_state() {
+    let mut m = Model::new(ModelConfig {
+        stale_after_secs: 3.0,
+        ..ModelConfig::default()
+    });
+    let row = |timestamp: f64, user_count: u64| HistoryRow {
+        timestamp,
+        user_count,
+        method: Arc::from(""),
+        name: Arc::from("Aggregated"),
+        current_rps: 1.0,
+        current_fail_per_sec: 0.0,
+        percentiles: Vec::new(),
+    };
+    m.apply("s", Update::History(row(100.0, 10)), 100.0);
+    m.apply("s", Update::History(row(101.0, 10)), 101.0);
+    assert_eq!(service(&m, 101.0).state, RunState::Running);
+    // Out of order: a row of second 50, then the run goes on.
+    m.apply("s", Update::History(row(50.0, 10)), 101.5);
+    assert_eq!(service(&m, 101.5).state, RunState::Running, "not a new run");
+    m.apply("s", Update::History(row(102.0, 10)), 102.0);
+    assert_eq!(service(&m, 102.0).state, RunState::Running);
+    // A truncation is a new run.
+    m.apply("s", Update::HistoryReset, 103.0);
+    m.apply("s", Update::History(row(10.0, 2)), 103.0);
+    assert_eq!(service(&m, 103.0).state, RunState::Spawning);
+}

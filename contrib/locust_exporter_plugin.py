@@ -32,6 +32,7 @@ Other lines, one per event:
 
     {"event":"test_start"}  {"event":"test_stop"}
     {"event":"users","user_count":20}  {"event":"workers","count":4}
+    {"event":"runner","name":"master"}  (or "standalone")
     {"event":"exception","message":"...","traceback":"..."}
 
 Locust before about 2.16 takes a single `-f` file: import the plugin from your locustfile
@@ -401,8 +402,10 @@ def _write_state(environment, is_master):
     runner = environment.runner
     if runner is None:
         return
+    # What runner this is (the seed serves locust_slave_count only for a master, the Go
+    # exporter's set serves a standalone run's worker counts as 0); workers write no state.
+    _writer.add('{"event":"runner","name":"%s"}' % ("master" if is_master else "standalone"))
     _writer.add('{"event":"users","user_count":%d}' % runner.user_count)
-    # A master counts its workers; a standalone run has none (workers write no state).
     workers = len(runner.clients) if is_master else 0
     _writer.add('{"event":"workers","count":%d}' % workers)
 

@@ -8,7 +8,7 @@ use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, RunnerStatus, Update, WorkerState};
+use super::update::{HistoryRow, Role, RunnerStatus, Update, WorkerState};
 
 /// One service's state.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct Service {
     rising: bool,
     rising_at: f64,
     workers: Option<u64>,
+    /// The kind of runner, when the input says.
+    role: Option<Role>,
     last_activity: Option<f64>,
     /// The newest write time of the service's files, where the input says: then the run's
     /// activity, whenever the files were read.
@@ -63,6 +65,7 @@ impl Service {
             rising: false,
             rising_at: 0.0,
             workers: None,
+            role: None,
             last_activity: None,
             written: None,
             pending_write: None,
@@ -143,7 +146,13 @@ impl Service {
                 self.users = Some(n);
             }
             Update::Workers(n) => self.workers = Some(n),
+            Update::Role(role) => self.role = Some(role),
             Update::Runner(status) => {
+                self.role = Some(if status.workers.is_some() {
+                    Role::Master
+                } else {
+                    Role::Standalone
+                });
                 self.users = Some(status.user_count);
                 self.workers = status
                     .workers
@@ -271,6 +280,7 @@ impl Service {
             state,
             users,
             workers,
+            role: self.role,
             worker_list: self
                 .runner
                 .as_ref()

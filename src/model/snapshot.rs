@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 pub use super::cardinality::Folded;
-pub use super::update::{EndpointStats, ExceptionCount, Failure};
+pub use super::update::{EndpointStats, ExceptionCount, Failure, Role};
 
 /// Run state of a service, the `state` label of `locust_state`: inferred from files and
 /// events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner state
@@ -31,6 +31,8 @@ pub struct ServiceSnapshot {
     pub workers: Option<u64>,
     /// Each worker of a master, from its web UI.
     pub worker_list: Vec<WorkerStatus>,
+    /// The kind of runner, when the input says (a web UI, the plugin's `runner` event).
+    pub role: Option<Role>,
     /// Whether the last poll of a Locust web UI worked (`None`: not fed by a web UI).
     pub up: Option<bool>,
     /// The current (≈10 s) percentiles of all requests, `(quantile, ms)`, where an input

@@ -261,6 +261,29 @@ pub struct RequestBatch<'a> {
     pub buckets: Vec<(i32, u64)>,
 }
 
+/// What kind of Locust runner an input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A `MasterRunner`: it has workers (the seed serves `locust_slave_count` only then).
+    Master,
+    /// A `LocalRunner`: no workers at all.
+    Standalone,
+    /// A `WorkerRunner`.
+    Worker,
+}
+
+impl Role {
+    /// The role named `name` (`master`, `standalone`, `worker`).
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "master" => Some(Role::Master),
+            "standalone" | "local" => Some(Role::Standalone),
+            "worker" => Some(Role::Worker),
+            _ => None,
+        }
+    }
+}
+
 /// A run's state: a runner's as its web UI reports it, or a service's as the model derives
 /// it from its input (no data yet, data arriving, gone quiet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +305,17 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Every state, in label order.
+    pub const ALL: [RunState; 7] = [
+        RunState::Missing,
+        RunState::Ready,
+        RunState::Spawning,
+        RunState::Running,
+        RunState::Stopping,
+        RunState::Stopped,
+        RunState::Cleanup,
+    ];
+
     /// The state Locust's runner calls `name`, if it is one.
     pub fn from_name(name: &str) -> Option<RunState> {
         Some(match name {
@@ -395,6 +429,8 @@ pub enum Update<'a> {
     Users(u64),
     /// The current worker count (event stream, on a master).
     Workers(u64),
+    /// What kind of Locust runner the input comes from (event stream: the plugin says).
+    Role(Role),
     /// Locust's end-of-run report (`--json-file`): the run's exact final numbers, which
     /// replace the last `_stats.csv` (it lags the end by up to a second).
     Final(StatsTable),

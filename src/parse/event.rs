@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::update::{cut_chars, Request, RequestBatch, Update, MAX_MESSAGE_CHARS};
+use crate::model::update::{cut_chars, Request, RequestBatch, Role, Update, MAX_MESSAGE_CHARS};
 
 use super::json::{self, Raw};
 use super::number::at_most;
@@ -272,6 +272,12 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
             line_no,
         )?),
         "workers" => Update::Workers(whole(raw.count, "count", MAX_WORKERS as f64, line_no)?),
+        "runner" => {
+            let name = raw.name.ok_or_else(|| bad(line_no, "no `name`"))?;
+            Update::Role(Role::from_name(&name).ok_or_else(|| {
+                bad(line_no, "`name` is not master, standalone or worker")
+            })?)
+        }
         "exception" => {
             let message = raw.message.ok_or_else(|| bad(line_no, "no `message`"))?;
             Update::Exception(Arc::from(cut_chars(&message, MAX_MESSAGE_CHARS)))

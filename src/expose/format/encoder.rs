@@ -25,6 +25,9 @@ pub enum Kind {
     Histogram,
     /// No type (`untyped` in text 0.0.4, `unknown` in OpenMetrics).
     Untyped,
+    /// A state set: one 0/1 sample per state, the state in a label named as the family
+    /// (OpenMetrics `stateset`; a gauge in text 0.0.4 and protobuf).
+    StateSet,
 }
 
 /// A family's name, help, type and unit.

@@ -159,7 +159,7 @@ impl Encoder for ProtobufEncoder {
         self.close();
         let kind = match meta.kind {
             Kind::Counter => 0,
-            Kind::Gauge => 1,
+            Kind::Gauge | Kind::StateSet => 1,
             Kind::Summary => 2,
             Kind::Untyped => 3,
             Kind::Histogram => 4,

@@ -135,7 +135,7 @@ impl TextEncoder {
                 meta.name,
                 match kind {
                     Kind::Counter => "counter",
-                    Kind::Gauge => "gauge",
+                    Kind::Gauge | Kind::StateSet => "gauge",
                     Kind::Summary => "summary",
                     Kind::Histogram => "histogram",
                     Kind::Untyped => "untyped",
@@ -149,6 +149,7 @@ impl TextEncoder {
                 meta.name,
                 match kind {
                     Kind::Gauge => "gauge",
+                    Kind::StateSet => "stateset",
                     Kind::Summary => "summary",
                     Kind::Histogram => "histogram",
                     Kind::Counter | Kind::Untyped => "unknown",

@@ -11,7 +11,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
-use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot, WorkerState};
+use crate::model::snapshot::{EndpointStats, Role, RunState, ServiceSnapshot, Snapshot, WorkerState};
 
 /// `locust_up`.
 pub const UP: &str = "locust_up";
@@ -102,6 +102,26 @@ fn up(s: &ServiceSnapshot) -> f64 {
     }
 }
 
+/// A web UI that did not answer its last poll: its state, users, workers and current values
+/// are not served (the Go exporter serves only `locust_up 0` then).
+fn down(s: &ServiceSnapshot) -> bool {
+    s.up == Some(false)
+}
+
+/// The workers: the web UI's list, else what the event stream said; 0 for a standalone
+/// Locust (as the Go exporter); unknown for a Locust that does not answer.
+fn worker_count(s: &ServiceSnapshot) -> Option<u64> {
+    if down(s) {
+        None
+    } else if !s.worker_list.is_empty() {
+        Some(s.worker_list.len() as u64)
+    } else if s.role == Some(Role::Standalone) {
+        Some(0)
+    } else {
+        s.workers
+    }
+}
+
 /// The current percentile `q` of all requests, ms: Locust's current window where the input
 /// gives it, else the run's.
 fn current_percentile(s: &ServiceSnapshot, q: f64) -> Option<f64> {
@@ -168,11 +188,16 @@ impl MetricSet for ContainerSolutions {
             Kind::Gauge,
         );
         for (s, l) in snap.services.iter().zip(&services) {
-            f.sample(l, running(s.state));
+            if !down(s) {
+                f.sample(l, running(s.state));
+            }
         }
         if !skip_users {
             let mut f = out.family(USERS, "Running users.", Kind::Gauge);
             for (s, l) in snap.services.iter().zip(&services) {
+                if down(s) {
+                    continue;
+                }
                 if let Some(u) = s.users {
                     f.sample(l, u as f64);
                 }
@@ -184,12 +209,7 @@ impl MetricSet for ContainerSolutions {
             Kind::Gauge,
         );
         for (s, l) in snap.services.iter().zip(&services) {
-            let count = if s.worker_list.is_empty() {
-                s.workers
-            } else {
-                Some(s.worker_list.len() as u64)
-            };
-            if let Some(n) = count {
+            if let Some(n) = worker_count(s) {
                 f.sample(l, n as f64);
             }
         }
@@ -212,9 +232,15 @@ impl MetricSet for ContainerSolutions {
         ] {
             let mut f = out.family(name, help, Kind::Gauge);
             for (s, l) in snap.services.iter().zip(&services) {
+                if down(s) {
+                    continue;
+                }
                 if !s.worker_list.is_empty() {
                     let n = s.worker_list.iter().filter(|w| w.state == state).count();
                     f.sample(l, n as f64);
+                } else if s.role == Some(Role::Standalone) {
+                    // As the Go exporter: a standalone Locust has no workers.
+                    f.sample(l, 0.0);
                 }
             }
         }
@@ -223,7 +249,7 @@ impl MetricSet for ContainerSolutions {
             "Each worker's users, by id and state.",
             Kind::Gauge,
         );
-        for s in &snap.services {
+        for s in snap.services.iter().filter(|s| !down(s)) {
             for w in &s.worker_list {
                 let state = w.state.as_str();
                 f.sample(
@@ -233,10 +259,24 @@ impl MetricSet for ContainerSolutions {
             }
         }
         let rows = endpoint_rows::<E>(snap, RowLabels::MethodName, Some(|t| ("", &t.name)));
+        // Whether each row's service is down (rows come service by service).
+        let rows_down: Vec<bool> = snap
+            .services
+            .iter()
+            .flat_map(|s| {
+                let n = s.endpoints.len() + usize::from(s.total.is_some());
+                std::iter::repeat_n(down(s), n)
+            })
+            .collect();
         for (name, help, value) in REQUESTS {
+            // What a Locust that does not answer is doing now is unknown: its current
+            // rates are not served (its counters and totals stay).
+            let current = name.contains("_current_");
             let mut f = out.family(name, help, Kind::Gauge);
-            for (l, e) in &rows {
-                f.sample(l, value(e));
+            for ((l, e), down) in rows.iter().zip(&rows_down) {
+                if !(current && *down) {
+                    f.sample(l, value(e));
+                }
             }
         }
         let mut f = out.family(
@@ -259,6 +299,9 @@ impl MetricSet for ContainerSolutions {
             Kind::Gauge,
         );
             for (s, l) in snap.services.iter().zip(&services) {
+                if down(s) {
+                    continue;
+                }
                 if let Some(v) = current_percentile(s, q) {
                     f.sample(l, v);
                 }

@@ -4,7 +4,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
-use crate::model::snapshot::{EndpointStats, Snapshot};
+use crate::model::snapshot::{EndpointStats, RunState, Snapshot};
 
 /// `locust_requests_total{method,name}`.
 pub const REQUESTS: &str = "locust_requests_total";
@@ -26,6 +26,8 @@ pub const USERS: &str = "locust_users";
 pub const WORKERS: &str = "locust_workers";
 /// `locust_worker_states{state}`.
 pub const WORKER_STATES: &str = "locust_worker_states";
+/// `locust_runner_state{locust_runner_state}`: a state set.
+pub const RUNNER_STATE: &str = "locust_runner_state";
 /// `locust_up` (web UI input).
 pub const UP: &str = "locust_up";
 /// `locust_exceptions_total{message}`.
@@ -50,6 +52,7 @@ impl MetricSet for Native {
         USERS,
         WORKERS,
         WORKER_STATES,
+        RUNNER_STATE,
         UP,
         EXCEPTIONS,
         LAST_UPDATE,
@@ -158,6 +161,19 @@ impl MetricSet for Native {
                 f.sample(
                     &E::labels(&[("service", &s.name), ("state", state)]),
                     n as f64,
+                );
+            }
+        }
+        let mut f = out.family(
+            RUNNER_STATE,
+            "The run's state, one of missing, ready, spawning, running, stopping, stopped, cleanup: Locust's runner's (web UI), else as the input shows it.",
+            Kind::StateSet,
+        );
+        for s in &snap.services {
+            for state in RunState::ALL {
+                f.sample(
+                    &E::labels(&[("service", &s.name), (RUNNER_STATE, state.as_str())]),
+                    if s.state == state { 1.0 } else { 0.0 },
                 );
             }
         }

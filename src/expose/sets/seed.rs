@@ -5,7 +5,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
-use crate::model::snapshot::{EndpointStats, Snapshot};
+use crate::model::snapshot::{EndpointStats, Role, Snapshot};
 use crate::model::update::AGGREGATED;
 
 /// `locust_state{state}` 1.
@@ -141,12 +141,18 @@ impl MetricSet for Seed {
         for (s, l) in snap.services.iter().zip(&services) {
             // The seed counts every client of the master (its web UI's list), else what the
             // event stream reported.
+            // Only for a master, as the seed (`MasterRunner` only): the input says so, or
+            // (an older plugin) reports workers.
+            let master = match s.role {
+                Some(role) => role == Role::Master,
+                None => s.workers.is_some_and(|n| n > 0),
+            };
             let count = if s.worker_list.is_empty() {
                 s.workers
             } else {
                 Some(s.worker_list.len() as u64)
             };
-            if let Some(workers) = count {
+            if let Some(workers) = count.filter(|_| master) {
                 f.sample(l, workers as f64);
             }
         }

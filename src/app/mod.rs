@@ -94,6 +94,49 @@ async fn exit_after_stop(
     }
 }
 
+/// True when every service is a web UI that stopped its run and then stopped answering:
+/// Locust quit (its `--autoquit` ended it).
+fn locust_quit(snap: &Snapshot) -> bool {
+    !snap.services.is_empty()
+        && snap.services.iter().all(|s| {
+            s.up == Some(false)
+                && matches!(
+                    s.state,
+                    RunState::Stopped | RunState::Stopping | RunState::Cleanup
+                )
+                && s.total.as_ref().is_some_and(|t| t.requests > 0)
+        })
+}
+
+/// `--exit-when-locust-quits`: sets `stop` once [`locust_quit`] has held for `grace`.
+async fn exit_when_locust_quits(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    grace: Duration,
+    stop: watch::Sender<bool>,
+) {
+    let mut since: Option<tokio::time::Instant> = None;
+    loop {
+        let quit = locust_quit(&snapshots.borrow_and_update());
+        since = match (quit, since) {
+            (true, None) => Some(tokio::time::Instant::now()),
+            (true, s) => s,
+            (false, _) => None,
+        };
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            () = sleep_until_opt(since.map(|s| s + grace)) => {
+                tracing::info!(grace = ?grace, "Locust stopped its run and quit; exiting (--exit-when-locust-quits).");
+                let _ = stop.send(true);
+                return;
+            }
+        }
+    }
+}
+
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -177,6 +220,19 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         snap_tx,
         stop_rx.clone(),
     ));
+    if config.inputs.go_style {
+        tracing::info!(
+            uri = %config.inputs.web_uis.first().map_or("", |w| w.url.as_str()),
+            "Configured as the Go exporter (no --csv, --events or --locust.uri): polling Locust's web UI, serving the native and containersolutions sets, exiting once Locust quits. Give an input flag to opt out (docs/kubernetes-operator.md)."
+        );
+    }
+    if let Some(grace) = config.exit_when_locust_quits {
+        tokio::spawn(exit_when_locust_quits(
+            snap_rx.clone(),
+            grace,
+            stop_tx.clone(),
+        ));
+    }
     let no_input = config.exit_after_stop.map(|after| {
         tokio::spawn(exit_after_stop(
             snap_rx.clone(),

@@ -129,14 +129,36 @@ pub struct Args {
     pub shutdown_timeout: String,
 
     /// Metric sets to serve: seed (the Python collector's names), native, containersolutions
-    /// (the Go exporter's names, for its dashboards).
+    /// (the Go exporter's names, for its dashboards) [default: seed,native; configured as the
+    /// Go exporter (no input flag, at most LOCUST_EXPORTER_URI): native,containersolutions].
     #[arg(
         long = "metrics",
         env = "LOCUST_EXPORTER_METRICS",
-        value_name = "SET[,SET]",
-        default_value = "seed,native"
+        value_name = "SET[,SET]"
     )]
-    pub metrics: String,
+    pub metrics: Option<String>,
+
+    /// The Go exporter's metric name prefix (LOCUST_METRIC_NAMESPACE there too): only its
+    /// default, locust, is served.
+    #[arg(
+        long = "locust.namespace",
+        env = "LOCUST_METRIC_NAMESPACE",
+        value_name = "NAME",
+        default_value = "locust"
+    )]
+    pub locust_namespace: String,
+
+    /// Exit 0 once every polled Locust web UI has stopped its run and then stopped answering
+    /// for DURATION (Locust's --autoquit ended it): the sidecar ends with the Job [default:
+    /// off; 15s when configured as the Go exporter].
+    #[arg(
+        long = "exit-when-locust-quits",
+        env = "LOCUST_EXPORTER_EXIT_WHEN_LOCUST_QUITS",
+        value_name = "DURATION",
+        num_args = 0..=1,
+        default_missing_value = "15s"
+    )]
+    pub exit_when_locust_quits: Option<String>,
 
     /// Distinct (method, name) per service before further ones are folded into `__other__`.
     #[arg(

@@ -136,7 +136,13 @@ pub struct Inputs {
     pub max_file_size: u64,
     /// `--csv.vanished-after`.
     pub csv_vanished_after: Duration,
+    /// Configured only as the Go exporter is (no `--csv`, `--events` or `--locust.uri`; at
+    /// most `LOCUST_EXPORTER_URI`): the drop-in defaults apply (docs/kubernetes-operator.md).
+    pub go_style: bool,
 }
+
+/// What the Go exporter polls when given no URI.
+pub const GO_DEFAULT_URI: &str = "http://localhost:8089";
 
 impl Inputs {
     /// Checks the input flags of `args`; `env` gives the Go exporter's variables
@@ -146,14 +152,17 @@ impl Inputs {
         args: &mut InputArgs,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Inputs, ConfigError> {
+        // Configured as the Go exporter is: no input of our own, at most its variable.
+        let go_style = args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty();
         if args.locust_uri.is_empty() {
             args.locust_uri.extend(env("LOCUST_EXPORTER_URI"));
         }
         if args.locust_timeout.is_none() {
             args.locust_timeout = env("LOCUST_EXPORTER_TIMEOUT");
         }
-        if args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty() {
-            return Err(ConfigError::NoInput);
+        if go_style && args.locust_uri.is_empty() {
+            // As the Go exporter: with no input at all, Locust's own web UI in the same pod.
+            args.locust_uri.push(GO_DEFAULT_URI.to_owned());
         }
         let service = args.service.trim().to_owned();
         if service.is_empty() {
@@ -211,6 +220,7 @@ impl Inputs {
             service,
             max_file_size: bytes("--max-file-size", &args.max_file_size)?,
             csv_vanished_after: duration("--csv.vanished-after", &args.csv_vanished_after)?,
+            go_style,
         })
     }
 

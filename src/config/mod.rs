@@ -90,6 +90,8 @@ pub struct Config {
     pub exit_after_stop: Option<Duration>,
     /// `--exit-after-stop.wait`.
     pub exit_after_stop_wait: Duration,
+    /// `--exit-when-locust-quits`.
+    pub exit_when_locust_quits: Option<Duration>,
     /// `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
     /// The outputs: `--push.*`.
@@ -113,6 +115,16 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let inputs = Inputs::from_args(&mut args.inputs, &env)?;
+        let go_style = inputs.go_style;
+        if args.locust_namespace.trim() != "locust" {
+            return Err(invalid(
+                "--locust.namespace",
+                format!(
+                    "`{}`: only the Go exporter's default, locust, is served (the dashboards query locust_*)",
+                    args.locust_namespace
+                ),
+            ));
+        }
         if !args.telemetry_path.starts_with('/') || args.telemetry_path.len() < 2 {
             return Err(invalid(
                 "--web.telemetry-path",
@@ -158,7 +170,11 @@ impl Config {
                 Some(text) => formats(text)?,
                 None => Format::ALL.to_vec(),
             },
-            sets: metric_sets(&args.metrics)?,
+            sets: metric_sets(args.metrics.as_deref().unwrap_or(if go_style {
+                GO_STYLE_METRICS
+            } else {
+                DEFAULT_METRICS
+            }))?,
             max_endpoints: count("--max-endpoints", &args.max_endpoints)?,
             max_errors_per_endpoint: count(
                 "--max-errors-per-endpoint",
@@ -178,6 +194,11 @@ impl Config {
                 .map(|d| duration("--exit-after-stop", d))
                 .transpose()?,
             exit_after_stop_wait: duration("--exit-after-stop.wait", &args.exit_after_stop_wait)?,
+            exit_when_locust_quits: match args.exit_when_locust_quits.as_deref() {
+                Some(d) => Some(duration("--exit-when-locust-quits", d)?),
+                None if go_style => Some(GO_STYLE_QUIT_GRACE),
+                None => None,
+            },
             enable_lifecycle: args.enable_lifecycle,
             outputs,
             log_level: args.log_level.parse().map_err(|_| {
@@ -218,6 +239,13 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
             )
         })
 }
+
+/// `--metrics` when not given.
+pub const DEFAULT_METRICS: &str = "seed,native";
+/// `--metrics` when configured as the Go exporter.
+pub const GO_STYLE_METRICS: &str = "native,containersolutions";
+/// `--exit-when-locust-quits` when configured as the Go exporter.
+pub const GO_STYLE_QUIT_GRACE: Duration = Duration::from_secs(15);
 
 /// `--metrics`: set names ([`crate::expose::sets::ALL`]), comma-separated.
 pub fn metric_sets(text: &str) -> Result<Sets, ConfigError> {

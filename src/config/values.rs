@@ -18,11 +18,6 @@ pub enum ConfigError {
         /// What is wrong, naming the value.
         message: String,
     },
-    /// Nothing to follow.
-    #[error(
-        "no input: give at least one --csv PATH, --events PATH or --locust.uri URL (see --help)"
-    )]
-    NoInput,
     /// A client settings file (`--push.config.file`, …) is unusable.
     #[error(transparent)]
     Client(#[from] ClientConfigError),

@@ -19,7 +19,7 @@ pub mod sets;
 use std::sync::Arc;
 
 use crate::model::snapshot::Snapshot;
-use format::encoder::Encoder;
+use format::encoder::{Encoder, Only};
 use format::protobuf::ProtobufEncoder;
 use format::text::{Dialect, TextEncoder};
 use sets::self_metrics::{self, SelfMetrics};
@@ -120,7 +120,38 @@ pub fn write<E: Encoder>(snap: &Snapshot, sets: Sets, parts: &Parts, out: &mut E
 /// The exposition of `snap` in `format` (self-metrics always included), followed by the
 /// self-metrics of `parts`.
 pub fn render_as(format: Format, snap: &Snapshot, sets: Sets, parts: &Parts) -> Vec<u8> {
-    let bytes = estimate_bytes(snap);
+    render_only(format, snap, sets, parts, &[])
+}
+
+/// Like [`render_as`], with only the families `names` ask for (all when `names` is empty).
+pub fn render_only(
+    format: Format,
+    snap: &Snapshot,
+    sets: Sets,
+    parts: &Parts,
+    names: &[String],
+) -> Vec<u8> {
+    fn go<E: Encoder>(
+        mut out: E,
+        snap: &Snapshot,
+        sets: Sets,
+        parts: &Parts,
+        names: &[String],
+    ) -> Vec<u8> {
+        if names.is_empty() {
+            write(snap, sets, parts, &mut out);
+            out.finish()
+        } else {
+            let mut only = Only::new(out, names.to_vec());
+            write(snap, sets, parts, &mut only);
+            only.finish()
+        }
+    }
+    let bytes = if names.is_empty() {
+        estimate_bytes(snap)
+    } else {
+        4096
+    };
     match format {
         Format::Text | Format::OpenMetrics => {
             let dialect = if format == Format::Text {
@@ -128,15 +159,9 @@ pub fn render_as(format: Format, snap: &Snapshot, sets: Sets, parts: &Parts) -> 
             } else {
                 Dialect::OpenMetrics
             };
-            let mut out = TextEncoder::new(dialect, bytes);
-            write(snap, sets, parts, &mut out);
-            out.finish()
+            go(TextEncoder::new(dialect, bytes), snap, sets, parts, names)
         }
-        Format::Protobuf => {
-            let mut out = ProtobufEncoder::new(bytes / 2);
-            write(snap, sets, parts, &mut out);
-            out.finish()
-        }
+        Format::Protobuf => go(ProtobufEncoder::new(bytes / 2), snap, sets, parts, names),
     }
 }
 

@@ -274,9 +274,10 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
         "workers" => Update::Workers(whole(raw.count, "count", MAX_WORKERS as f64, line_no)?),
         "runner" => {
             let name = raw.name.ok_or_else(|| bad(line_no, "no `name`"))?;
-            Update::Role(Role::from_name(&name).ok_or_else(|| {
-                bad(line_no, "`name` is not master, standalone or worker")
-            })?)
+            Update::Role(
+                Role::from_name(&name)
+                    .ok_or_else(|| bad(line_no, "`name` is not master, standalone or worker"))?,
+            )
         }
         "exception" => {
             let message = raw.message.ok_or_else(|| bad(line_no, "no `message`"))?;

@@ -160,3 +160,65 @@ impl<'a, E: Encoder> Family<'a, E> {
         self.out.histogram(&self.meta, labels, histogram);
     }
 }
+
+/// An encoder that writes only the families a scrape asked for (`?name[]=…`, as
+/// prometheus_client's `restricted_registry`): a family is kept when a name asked for is its
+/// name or one of its sample names (`_total`, `_count`, `_sum`, `_bucket`, `_created`).
+pub struct Only<E> {
+    inner: E,
+    names: Vec<String>,
+}
+
+impl<E: Encoder> Only<E> {
+    /// Writes through `inner` the families `names` ask for.
+    pub fn new(inner: E, names: Vec<String>) -> Self {
+        Only { inner, names }
+    }
+
+    /// True if family `name` was asked for.
+    pub fn keeps(names: &[String], name: &str) -> bool {
+        names.iter().any(|n| {
+            n == name
+                || n.strip_prefix(name).is_some_and(|suffix| {
+                    ["_total", "_count", "_sum", "_bucket", "_created"].contains(&suffix)
+                })
+                || name.strip_suffix("_total") == Some(n.as_str())
+        })
+    }
+}
+
+impl<E: Encoder> Encoder for Only<E> {
+    type Labels = E::Labels;
+
+    fn labels(pairs: &[(&str, &str)]) -> Self::Labels {
+        E::labels(pairs)
+    }
+
+    fn header(&mut self, meta: &Meta<'_>) {
+        if Self::keeps(&self.names, meta.name) {
+            self.inner.header(meta);
+        }
+    }
+
+    fn value(&mut self, meta: &Meta<'_>, labels: &Self::Labels, value: f64, created: Option<f64>) {
+        if Self::keeps(&self.names, meta.name) {
+            self.inner.value(meta, labels, value, created);
+        }
+    }
+
+    fn summary(&mut self, meta: &Meta<'_>, labels: &Self::Labels, summary: &Summary<'_>) {
+        if Self::keeps(&self.names, meta.name) {
+            self.inner.summary(meta, labels, summary);
+        }
+    }
+
+    fn histogram(&mut self, meta: &Meta<'_>, labels: &Self::Labels, histogram: &Histogram<'_>) {
+        if Self::keeps(&self.names, meta.name) {
+            self.inner.histogram(meta, labels, histogram);
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.inner.finish()
+    }
+}

@@ -11,7 +11,9 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Kind};
-use crate::model::snapshot::{EndpointStats, Role, RunState, ServiceSnapshot, Snapshot, WorkerState};
+use crate::model::snapshot::{
+    EndpointStats, Role, RunState, ServiceSnapshot, Snapshot, WorkerState,
+};
 
 /// `locust_up`.
 pub const UP: &str = "locust_up";

@@ -97,6 +97,12 @@ impl Drop for Held {
     }
 }
 
+/// Renders restricted to some families (`?name[]=…`) kept at once, newest last.
+pub const FILTERED_ENTRIES: usize = 16;
+
+/// One restricted render: (snapshot, page, names asked for, body).
+type Filtered = (u64, Page, Vec<String>, Bytes);
+
 /// Default `--web.max-response-bytes`.
 pub const DEFAULT_BUDGET: usize = 16 << 20;
 
@@ -114,6 +120,8 @@ pub struct RenderCache {
     gate: Arc<Semaphore>,
     stale: AtomicU64,
     warn: LogEvery,
+    /// Restricted renders, at most [`FILTERED_ENTRIES`].
+    filtered: Mutex<std::collections::VecDeque<Filtered>>,
 }
 
 impl Default for RenderCache {
@@ -148,6 +156,7 @@ impl RenderCache {
             gate: Arc::new(Semaphore::new(1)),
             stale: AtomicU64::new(0),
             warn: LogEvery::default(),
+            filtered: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -216,6 +225,48 @@ impl RenderCache {
             }
             _ => self.fill(&entry, page, render).await,
         }
+    }
+
+    /// The body of `page` for snapshot `seq` with only the families `names` ask for;
+    /// `render` makes the uncompressed bytes. The last [`FILTERED_ENTRIES`] such renders are
+    /// kept, so a Prometheus scraping with `params` costs one render per snapshot, as any.
+    pub async fn get_filtered(
+        &self,
+        seq: u64,
+        page: Page,
+        names: Vec<String>,
+        render: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Bytes {
+        let found = self
+            .filtered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(s, p, n, _)| *s == seq && *p == page && *n == names)
+            .map(|(_, _, _, body)| body.clone());
+        if let Some(body) = found {
+            return body;
+        }
+        let (gate, held) = (self.gate.clone(), self.held.clone());
+        let gzipped = matches!(page, Page::Metrics(_, Compression::Gzip));
+        let body = async move {
+            let _turn = gate.acquire_owned().await.ok();
+            tokio::task::spawn_blocking(move || {
+                let plain = render();
+                let bytes = if gzipped { gzip(&plain) } else { plain };
+                held.fetch_add(bytes.len(), Ordering::Relaxed);
+                Bytes::from_owner(Held { bytes, held })
+            })
+            .await
+            .unwrap_or_default()
+        }
+        .await;
+        let mut kept = self.filtered.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.push_back((seq, page, names, body.clone()));
+        while kept.len() > FILTERED_ENTRIES {
+            kept.pop_front();
+        }
+        body
     }
 
     async fn fill(

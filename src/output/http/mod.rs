@@ -132,6 +132,53 @@ pub struct Request {
     pub accept: Option<String>,
     /// The client's address.
     pub peer: Option<std::net::IpAddr>,
+    /// `name[]` query parameters: only these families (all when empty).
+    pub names: Vec<String>,
+}
+
+/// Most `name[]` parameters read from one request.
+pub const MAX_NAMES: usize = 64;
+
+/// Percent-decodes a query component (`+` is a space, as HTML forms and Go's `url.Values`
+/// encode one); `None` if the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The `name[]` values of a query string (at most [`MAX_NAMES`]), sorted, each once.
+pub fn names_asked(query: Option<&str>) -> Vec<String> {
+    let mut names: Vec<String> = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| percent_decode(k).is_some_and(|k| k == "name[]"))
+        .filter_map(|(_, v)| percent_decode(v))
+        .filter(|v| !v.is_empty())
+        .take(MAX_NAMES)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
@@ -245,12 +292,28 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
     };
     let render_state = state.clone();
     let seq = snap.seq;
-    let body = state
-        .cache
-        .get(seq, Page::Metrics(format, compression), move || {
-            render_state.render(&snap, format)
-        })
-        .await;
+    let page = Page::Metrics(format, compression);
+    let body = if req.names.is_empty() {
+        state
+            .cache
+            .get(seq, page, move || render_state.render(&snap, format))
+            .await
+    } else {
+        let names = req.names.clone();
+        let asked = names.clone();
+        state
+            .cache
+            .get_filtered(seq, page, names, move || {
+                expose::render_only(
+                    format,
+                    &snap,
+                    render_state.sets,
+                    &render_state.parts,
+                    &asked,
+                )
+            })
+            .await
+    };
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
@@ -288,6 +351,52 @@ pub async fn handle<B>(
         accept_encoding: text(header::ACCEPT_ENCODING),
         accept: text(header::ACCEPT),
         peer,
+        names: names_asked(req.uri().query()),
     };
     respond(request, state).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_parameters_as_prometheus_sends_them() {
+        assert_eq!(
+            names_asked(Some(
+                "name%5B%5D=locust_users&name[]=locust_up&x=1&name%5B%5D=locust_users"
+            )),
+            vec!["locust_up".to_owned(), "locust_users".to_owned()]
+        );
+        assert_eq!(
+            names_asked(Some("name[]=a+b%2Fc")),
+            vec!["a b/c".to_owned()]
+        );
+        assert!(names_asked(None).is_empty());
+        assert!(
+            names_asked(Some("name[]=&name[]=%ff")).is_empty(),
+            "empty and not UTF-8"
+        );
+        let many: Vec<String> = (0..100).map(|i| format!("name[]=m{i:03}")).collect();
+        assert_eq!(names_asked(Some(&many.join("&"))).len(), MAX_NAMES);
+        assert_eq!(names_asked(Some("name[]=100%")), vec!["100%".to_owned()]);
+    }
+
+    #[test]
+    fn a_family_is_kept_by_its_name_or_a_sample_name() {
+        use crate::expose::format::encoder::Only;
+        use crate::expose::format::text::TextEncoder;
+        let names = vec![
+            "locust_requests_total".to_owned(),
+            "h_seconds_bucket".to_owned(),
+        ];
+        type O = Only<TextEncoder>;
+        assert!(O::keeps(&names, "locust_requests_total"));
+        assert!(O::keeps(&names, "h_seconds"));
+        assert!(!O::keeps(&names, "locust_users"));
+        assert!(O::keeps(
+            &["locust_requests".to_owned()],
+            "locust_requests_total"
+        ));
+    }
 }

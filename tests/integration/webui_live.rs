@@ -397,3 +397,272 @@ fn live_containersolutions_dashboard_queries_in_prometheus() {
     );
     locust.resume();
 }
+
+/// Peak RSS (KiB) and CPU seconds of process `pid` so far.
+fn rss_and_cpu(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: f64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
+    (hwm, ticks / 100.0)
+}
+
+/// The Kubernetes operator's sidecar, exactly: the exporter with the two variables the
+/// operator sets (`LOCUST_EXPORTER_URI`, `LOCUST_EXPORTER_WEB_LISTEN_ADDRESS`) and no
+/// argument, beside a real Locust master and worker started as the operator starts them
+/// (`--autostart --autoquit`), 100 endpoints: a real Prometheus gets data for every query
+/// of the Go exporter's dashboard, and the exporter exits 0 after Locust quits. Peak RSS and
+/// CPU are printed (the operator's limits: 128 Mi, 250m).
+#[test]
+fn the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_run() {
+    let test = "the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_run";
+    let Some(bin) = venv_bin(test) else {
+        return;
+    };
+    let target = crate::locust::Target::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let locustfile = dir.path().join("locustfile.py");
+    std::fs::write(
+        &locustfile,
+        "import random\nfrom locust import HttpUser, task, constant\n\nclass U(HttpUser):\n    wait_time = constant(0.02)\n\n    @task\n    def item(self):\n        i = random.randrange(100)\n        self.client.get(f\"/item/{i}\", name=f\"/item/{i}\")\n\n    @task\n    def missing(self):\n        self.client.get(\"/missing\")\n",
+    )
+    .unwrap();
+    let web = free_addr();
+    let master_port = free_addr().port().to_string();
+    let lf = locustfile.to_str().unwrap();
+    let mut master = Command::new(bin.join("locust"))
+        .args([
+            "-f",
+            lf,
+            "-H",
+            &target.url,
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+        ])
+        .args(["--master-bind-port", &master_port, "--expect-workers", "1"])
+        .args([
+            "--autostart",
+            "--autoquit",
+            "2",
+            "--only-summary",
+            "-u",
+            "10",
+            "-r",
+            "10",
+            "-t",
+            "20s",
+        ])
+        .args([
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            &web.port().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut worker = Command::new(bin.join("locust"))
+        .args([
+            "-f",
+            lf,
+            "--worker",
+            "--master-host",
+            "127.0.0.1",
+            "--master-port",
+            &master_port,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut cmd = Command::new(crate::support::bin());
+    cmd.env("LOCUST_EXPORTER_URI", format!("http://{web}"))
+        .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:0");
+    let mut ex = Exporter::spawn_as_is(cmd);
+    assert!(
+        ex.stderr()
+            .iter()
+            .any(|l| l.contains("Configured as the Go exporter")),
+        "{:?}",
+        ex.stderr()
+    );
+    let Some(prometheus) = Prometheus::start(test, &[("locust", ex.addr, false)]) else {
+        return;
+    };
+    let queries: Vec<(String, String)> =
+        std::fs::read_to_string(fixture("compat/containersolutions-dashboard-queries.tsv"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(p, q)| (p.trim().to_owned(), q.trim().to_owned()))
+            .collect();
+    assert_eq!(queries.len(), 28);
+    ex.wait_for(30, "the run", |m| {
+        m.get("locust_running", &[]) == Some(2.0)
+            && m.find("locust_requests_num_requests", &[]).len() > 90
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    let mut empty = Vec::new();
+    for (panel, q) in &queries {
+        if prometheus.query_all(q).is_empty() {
+            empty.push(format!("{panel}: {q}"));
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "queries without data:\n{}",
+        empty.join("\n")
+    );
+    let m = ex.scrape();
+    assert!(m.get("locust_runner_state", &[("locust_runner_state", "running")]) == Some(1.0));
+    let (mut peak, mut cpu) = rss_and_cpu(ex.pid());
+    let pid = ex.pid();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(code) = ex.try_exit() {
+            break Some(code);
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            break None;
+        }
+        (peak, cpu) = {
+            let (p, c) = rss_and_cpu(pid);
+            (p.max(peak), if c > 0.0 { c } else { cpu })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let locust_code = master.wait().unwrap().code();
+    let _ = worker.kill();
+    let _ = worker.wait();
+    eprintln!(
+        "operator sidecar: peak RSS {peak} KiB, {cpu:.2} s of CPU over the run; exited {code:?} after Locust ({locust_code:?}) quit"
+    );
+    assert_eq!(code, Some(0), "{:?}", ex.stderr());
+    assert!(ex
+        .stderr()
+        .iter()
+        .any(|l| l.contains("--exit-when-locust-quits")));
+    assert!(peak < 128 * 1024, "peak RSS {peak} KiB");
+}
+
+/// Beside a real standalone Locust, then a master, then Locust killed, as the Go exporter
+/// and the seed serve them: no `locust_slave_count` for a standalone Locust (the seed serves
+/// it only for a master), worker counts 0 in the Go set; a master's `locust_slave_count`;
+/// Locust gone: `locust_up 0` and no state, users or current rates (the counts stay).
+#[test]
+fn standalone_master_and_a_vanished_locust_as_the_seed_and_the_go_exporter_serve_them() {
+    let Some(bin) = venv_bin("standalone_master_and_a_vanished_locust") else {
+        return;
+    };
+    let standalone = LiveLocust::start(&bin, 0, true);
+    let seed = Exporter::spawn(&[
+        "--locust.uri",
+        &standalone.url(),
+        "--poll-interval",
+        "300ms",
+    ]);
+    let go = Exporter::spawn(&[
+        "--locust.uri",
+        &standalone.url(),
+        "--metrics",
+        "native,containersolutions",
+        "--poll-interval",
+        "300ms",
+    ]);
+    let m = go.wait_for(30, "a running standalone Locust", |m| {
+        m.get("locust_running", &[]) == Some(2.0)
+    });
+    for name in [
+        "locust_workers_count",
+        "locust_workers_running_count",
+        "locust_workers_hatching_count",
+        "locust_workers_missing_count",
+    ] {
+        assert_eq!(m.get(name, &[]), Some(0.0), "{name}");
+    }
+    let s = seed.wait_for(30, "the seed set", |m| {
+        m.get("locust_user_count", &[]).is_some()
+    });
+    assert!(
+        s.find("locust_slave_count", &[]).is_empty(),
+        "standalone: no slave count"
+    );
+    drop(standalone);
+    let m = go.wait_for(30, "Locust gone", |m| m.get("locust_up", &[]) == Some(0.0));
+    for name in [
+        "locust_running",
+        "locust_users",
+        "locust_requests_current_rps",
+    ] {
+        assert!(
+            m.find(name, &[]).is_empty(),
+            "{name} served for a Locust that is gone"
+        );
+    }
+    assert!(
+        !m.find("locust_requests_num_requests", &[]).is_empty(),
+        "the counts stay"
+    );
+    let master = LiveLocust::start(&bin, 1, false);
+    let seed = Exporter::spawn(&["--locust.uri", &master.url(), "--poll-interval", "300ms"]);
+    seed.wait_for(30, "a master's slave count", |m| {
+        m.get("locust_slave_count", &[]) == Some(1.0)
+    });
+}
+
+/// `/metrics?name[]=…` (repeatable), from a real Prometheus's scrape config `params`: it
+/// stores only those families (and its own `up` and `scrape_*`).
+#[test]
+fn name_parameters_in_a_prometheus_scrape_config_restrict_what_it_stores() {
+    let test = "name_parameters_in_a_prometheus_scrape_config_restrict_what_it_stores";
+    let run = fixture("locust-2.47.0/standalone-full-history/run");
+    let ex = Exporter::spawn(&["--csv", run.to_str().unwrap()]);
+    let config = format!(
+        "  - job_name: only\n    params:\n      'name[]': [locust_requests_total, locust_stats_num_requests]\n    static_configs:\n      - targets: ['{}']\n",
+        ex.addr
+    );
+    let Some(prometheus) = Prometheus::start_raw(test, &config, &[]) else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let names = loop {
+        let got = prometheus.query_all("count by (__name__) ({job=\"only\"})");
+        if got
+            .iter()
+            .any(|(l, _)| l.get("__name__").map(String::as_str) == Some("locust_requests_total"))
+        {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "nothing stored: {got:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let names: Vec<&str> = names
+        .iter()
+        .filter_map(|(l, _)| l.get("__name__").map(String::as_str))
+        .collect();
+    eprintln!("stored with name[]: {names:?}");
+    for n in &names {
+        assert!(
+            ["locust_requests_total", "locust_stats_num_requests", "up"].contains(n)
+                || n.starts_with("scrape_"),
+            "{n} stored though not asked for"
+        );
+    }
+    assert!(names.contains(&"locust_stats_num_requests"));
+    // The full exposition is still served without the parameter.
+    assert!(ex.scrape().text.contains("locust_exporter_build_info"));
+}

@@ -136,7 +136,8 @@ impl MetricSet for Native {
             );
         }
         let mut f = out.family(USERS, "Running users.", Kind::Gauge);
-        for s in &snap.services {
+        // A web UI that does not answer: how many users it runs now is unknown.
+        for s in snap.services.iter().filter(|s| s.up != Some(false)) {
             if let Some(n) = s.users {
                 f.sample(&E::labels(&[("service", &s.name)]), n as f64);
             }

@@ -55,8 +55,14 @@ impl Exporter {
     /// Starts `cmd` (the binary with its arguments; it must listen on 127.0.0.1:0) with
     /// debug logs, and reads the address it reports.
     pub fn spawn_command(mut cmd: Command) -> Exporter {
+        cmd.args(["--log.level", "debug"]);
+        Exporter::spawn_as_is(cmd)
+    }
+
+    /// Spawns `cmd` with no argument added (it must log at info level or below, to announce
+    /// its address).
+    pub fn spawn_as_is(mut cmd: Command) -> Exporter {
         let mut child = cmd
-            .args(["--log.level", "debug"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

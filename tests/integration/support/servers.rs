@@ -82,19 +82,27 @@ impl Prometheus {
         jobs: &[(&str, Vec<SocketAddr>, bool)],
         flags: &[&str],
     ) -> Option<Prometheus> {
+        let mut scrape_configs = String::new();
+        for (job, targets, honor) in jobs {
+            let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+            scrape_configs.push_str(&format!(
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
+            ));
+        }
+        Self::start_raw(test, &scrape_configs, flags)
+    }
+
+    /// Starts one with `scrape_configs` (YAML list items, indented two spaces), scraping
+    /// every second.
+    pub fn start_raw(test: &str, scrape_configs: &str, flags: &[&str]) -> Option<Prometheus> {
         if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
-        for (job, targets, honor) in jobs {
-            let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-            config.push_str(&format!(
-                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: [{}]\n",
-                targets.join(", ")
-            ));
-        }
+        config.push_str(scrape_configs);
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let addr = free_addr();
         let child = Command::new("prometheus")

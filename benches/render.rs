@@ -86,6 +86,7 @@ fn snapshot(n: usize, events: bool) -> Snapshot {
             users: Some(20),
             workers: None,
             worker_list: Vec::new(),
+            role: None,
             up: None,
             current_percentiles: Vec::new(),
             total: Some(endpoint(0, events)),

@@ -442,53 +442,57 @@ fn the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_r
     let web = free_addr();
     let master_port = free_addr().port().to_string();
     let lf = locustfile.to_str().unwrap();
-    let mut master = Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            lf,
-            "-H",
-            &target.url,
-            "--master",
-            "--master-bind-host",
-            "127.0.0.1",
-        ])
-        .args(["--master-bind-port", &master_port, "--expect-workers", "1"])
-        .args([
-            "--autostart",
-            "--autoquit",
-            "2",
-            "--only-summary",
-            "-u",
-            "10",
-            "-r",
-            "10",
-            "-t",
-            "20s",
-        ])
-        .args([
-            "--web-host",
-            "127.0.0.1",
-            "--web-port",
-            &web.port().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut worker = Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            lf,
-            "--worker",
-            "--master-host",
-            "127.0.0.1",
-            "--master-port",
-            &master_port,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut master = Daemon(
+        Command::new(bin.join("locust"))
+            .args([
+                "-f",
+                lf,
+                "-H",
+                &target.url,
+                "--master",
+                "--master-bind-host",
+                "127.0.0.1",
+            ])
+            .args(["--master-bind-port", &master_port, "--expect-workers", "1"])
+            .args([
+                "--autostart",
+                "--autoquit",
+                "2",
+                "--only-summary",
+                "-u",
+                "10",
+                "-r",
+                "10",
+                "-t",
+                "20s",
+            ])
+            .args([
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                &web.port().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let worker = Daemon(
+        Command::new(bin.join("locust"))
+            .args([
+                "-f",
+                lf,
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                &master_port,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut cmd = Command::new(crate::support::bin());
     cmd.env("LOCUST_EXPORTER_URI", format!("http://{web}"))
         .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:0");
@@ -545,9 +549,8 @@ fn the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_r
         };
         std::thread::sleep(Duration::from_millis(200));
     };
-    let locust_code = master.wait().unwrap().code();
-    let _ = worker.kill();
-    let _ = worker.wait();
+    let locust_code = master.0.wait().unwrap().code();
+    drop(worker);
     eprintln!(
         "operator sidecar: peak RSS {peak} KiB, {cpu:.2} s of CPU over the run; exited {code:?} after Locust ({locust_code:?}) quit"
     );
@@ -600,6 +603,18 @@ fn standalone_master_and_a_vanished_locust_as_the_seed_and_the_go_exporter_serve
     assert!(
         s.find("locust_slave_count", &[]).is_empty(),
         "standalone: no slave count"
+    );
+    // After a stop: what a stopped run is doing (Locust 2.47 keeps reporting its last
+    // rates; the Go exporter passes them on: COMPARISON.md).
+    assert_eq!(standalone.post("/stop", ""), 200);
+    let m = go.wait_for(30, "stopped", |m| m.get("locust_running", &[]) == Some(0.0));
+    for r in m.find_some("locust_requests_current_rps", &[]) {
+        assert_eq!(r.value, 0.0, "{r:?}");
+    }
+    assert_eq!(m.get("locust_users", &[]), Some(0.0));
+    assert_eq!(
+        m.get("locust_runner_state", &[("locust_runner_state", "stopped")]),
+        Some(1.0)
     );
     drop(standalone);
     let m = go.wait_for(30, "Locust gone", |m| m.get("locust_up", &[]) == Some(0.0));

@@ -345,14 +345,7 @@ fn live_containersolutions_dashboard_queries_in_prometheus() {
     let Some(prometheus) = Prometheus::start(test, &[("locust", ex.addr, false)]) else {
         return;
     };
-    let queries: Vec<(String, String)> =
-        std::fs::read_to_string(fixture("compat/containersolutions-dashboard-queries.tsv"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(p, q)| (p.trim().to_owned(), q.trim().to_owned()))
-            .collect();
-    assert_eq!(queries.len(), 28);
+    let queries = go_dashboard_queries();
     // Data for every query while the run goes on (rate() needs two scrapes).
     std::thread::sleep(Duration::from_secs(8));
     let mut empty = Vec::new();
@@ -396,6 +389,19 @@ fn live_containersolutions_dashboard_queries_in_prometheus() {
         status["user_count"].as_f64()
     );
     locust.resume();
+}
+
+/// The Go exporter's dashboard (11985): `(panel, PromQL)` of each of its 28 targets.
+fn go_dashboard_queries() -> Vec<(String, String)> {
+    let queries: Vec<(String, String)> =
+        std::fs::read_to_string(fixture("compat/containersolutions-dashboard-queries.tsv"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(p, q)| (p.trim().to_owned(), q.trim().to_owned()))
+            .collect();
+    assert_eq!(queries.len(), 28);
+    queries
 }
 
 /// Peak RSS (KiB) and CPU seconds of process `pid` so far.
@@ -507,14 +513,7 @@ fn the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_r
     let Some(prometheus) = Prometheus::start(test, &[("locust", ex.addr, false)]) else {
         return;
     };
-    let queries: Vec<(String, String)> =
-        std::fs::read_to_string(fixture("compat/containersolutions-dashboard-queries.tsv"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(p, q)| (p.trim().to_owned(), q.trim().to_owned()))
-            .collect();
-    assert_eq!(queries.len(), 28);
+    let queries = go_dashboard_queries();
     ex.wait_for(30, "the run", |m| {
         m.get("locust_running", &[]) == Some(2.0)
             && m.find("locust_requests_num_requests", &[]).len() > 90

@@ -5,7 +5,7 @@ use crate::support::*;
 
 #[test]
 fn bad_arguments_exit_2_naming_the_flag() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--csv", "x", "--bogus"], "--bogus"),
         (
             &["--csv", "x", "--max-endpoints", "many"],
@@ -19,7 +19,16 @@ fn bad_arguments_exit_2_naming_the_flag() {
         ),
         (&["--csv", "x", "--buckets", "1,0.5"], "--buckets"),
         (&["--csv", "x", "--log.format", "xml"], "--log.format"),
-        (&[], "--csv"),
+        // No input is no error (the drop-in rule polls http://localhost:8089; webui_live.rs);
+        // a bad value for any of the size and duration flags is.
+        (
+            &["--csv", "x", "--web.max-response-bytes", "lots"],
+            "--web.max-response-bytes",
+        ),
+        (
+            &["--csv", "x", "--csv.vanished-after", "soon"],
+            "--csv.vanished-after",
+        ),
     ];
     for (args, flag) in cases {
         let (code, _, err) = run(args, None);

@@ -1,5 +1,5 @@
 //! Bad input gets a clear error and loses nothing: torn and garbage snapshots, an unknown
-//! header, a 10 MB line, invalid UTF-8, a truncated file, a deleted directory. The process
+//! header, a 10 MB line, a row that is not UTF-8 (read lossily), a truncated file, a deleted directory. The process
 //! keeps serving the last good state and counts what it rejected.
 
 use std::io::Write;
@@ -110,12 +110,35 @@ fn bad_number_keeps_the_last_good_one() {
     bad_snapshot_keeps_the_last_good_one("bad_number", content.as_bytes());
 }
 
+/// A row that is not UTF-8 is read lossily (U+FFFD for the bad byte), not refused: refusing it
+/// froze the file's numbers for the rest of the run (issue 18). Nothing is counted as a parse
+/// error, and every other row keeps its values.
 #[test]
-fn invalid_utf8_snapshot_keeps_the_last_good_one() {
+fn a_non_utf8_snapshot_row_is_read_lossily() {
+    let (_dir, stats, ex) = following_good_stats();
     let mut content = good_stats();
     let at = content.windows(4).position(|w| w == b"/big").unwrap();
     content[at + 1] = 0xff;
-    bad_snapshot_keeps_the_last_good_one("invalid_utf8", &content);
+    replace(&stats, &content);
+    let m = ex.wait_for(5, "the lossy name served", |m| {
+        m.find("locust_stats_num_requests", &[]).iter().any(|s| {
+            s.labels
+                .get("path")
+                .is_some_and(|p| p.starts_with("/\u{fffd}ig"))
+        })
+    });
+    assert_eq!(errors(&m, "any"), 0.0, "nothing refused");
+    assert_eq!(m.get("locust_stats_num_requests", &AGG), Some(good_total()));
+    let lossy = m
+        .find("locust_stats_num_requests", &[])
+        .into_iter()
+        .filter(|s| {
+            s.labels
+                .get("path")
+                .is_some_and(|p| p.starts_with("/\u{fffd}ig"))
+        })
+        .count();
+    assert_eq!(lossy, 1, "one row renamed");
 }
 
 #[test]

@@ -328,6 +328,37 @@ mod tests {
         }
     }
 
+    /// A web UI polled while `state`, then down: the native `locust_users` it serves.
+    fn native_users_once_down(state: &str) -> Option<String> {
+        let mut ingest = Ingest::new(Model::new(ModelConfig::default()));
+        let origin = std::sync::Arc::new(Origin {
+            service: "ui".into(),
+            role: FileRole::Status,
+            source: "http://127.0.0.1:8089".into(),
+        });
+        let json = fixture(&format!(
+            "fixtures/webui/locust-2.47.0-standalone/{state}/requests.json"
+        ));
+        for (body, at) in [(Body::Whole(json), 1.7e9), (Body::Missing, 1.7e9 + 1.0)] {
+            let origin = origin.clone();
+            ingest.apply(Chunk { origin, body }, at);
+        }
+        let native = Sets::NONE.with("native");
+        let text = crate::expose::render(&ingest.snapshot(1.7e9 + 2.0), native, &[]);
+        text.lines()
+            .find(|l| l.starts_with("locust_users{"))
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn native_users_of_a_web_ui_gone_mid_run_are_unknown_and_after_its_stop_none() {
+        assert_eq!(native_users_once_down("running"), None);
+        assert_eq!(
+            native_users_once_down("stopped").as_deref(),
+            Some(r#"locust_users{service="ui"} 0"#)
+        );
+    }
+
     #[test]
     fn names_and_conflicts_come_from_the_registry() {
         assert_eq!(Sets::parse("native").unwrap(), Sets::NONE.with("native"));

@@ -4,7 +4,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
-use crate::model::snapshot::{EndpointStats, RunState, Snapshot};
+use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot};
 
 /// `locust_requests_total{method,name}`.
 pub const REQUESTS: &str = "locust_requests_total";
@@ -136,8 +136,11 @@ impl MetricSet for Native {
             );
         }
         let mut f = out.family(USERS, "Running users.", Kind::Gauge);
-        // A web UI that does not answer: how many users it runs now is unknown.
-        for s in snap.services.iter().filter(|s| s.up != Some(false)) {
+        // A web UI that does not answer: how many users it runs now is unknown, unless its
+        // last answer said the run had stopped (none then, as a Locust that quit after its
+        // run: `--autoquit`, the operator's Job).
+        let known = |s: &&ServiceSnapshot| s.up != Some(false) || s.state == RunState::Stopped;
+        for s in snap.services.iter().filter(known) {
             if let Some(n) = s.users {
                 f.sample(&E::labels(&[("service", &s.name)]), n as f64);
             }

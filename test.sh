@@ -7,7 +7,8 @@
 #                          root or through sudo); .ci/run asks for this
 #
 # Locust 2.47.0 is installed into .venv/ (a local virtualenv, never a system package) when
-# .venv/bin/locust is missing. With --install the tests that need promtool, a Prometheus
+# .venv/bin/locust is missing; with --install, Prometheus 3.x and VictoriaMetrics are
+# downloaded from Debian's sid suite into target/sid (contrib/ci/sid-servers.sh). With --install the tests that need promtool, a Prometheus
 # server or Locust cannot skip (REQUIRE_*); without it they skip, loudly, if their tool is
 # missing.
 set -euo pipefail
@@ -47,6 +48,16 @@ if [ "$install" = 1 ]; then
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   fi
   export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1 REQUIRE_DOCKER=1
+  # Prometheus 3.5 and VictoriaMetrics, the remote-write receivers: from Debian's sid suite,
+  # downloaded and extracted under target/sid, never installed.
+  echo "== Prometheus 3.x and VictoriaMetrics from Debian sid (contrib/ci/sid-servers.sh)"
+  LOCUST_EXPORTER_SID_BIN="$(contrib/ci/sid-servers.sh)"
+  export LOCUST_EXPORTER_SID_BIN REQUIRE_SID=1
+elif [ -x target/sid/bin/prometheus ] && [ -x target/sid/bin/victoria-metrics ]; then
+  export LOCUST_EXPORTER_SID_BIN="$PWD/target/sid/bin"
+else
+  echo "!! no Prometheus 3.5 / VictoriaMetrics under target/sid: the remote-write tests will skip. Get them with:"
+  echo "!!   contrib/ci/sid-servers.sh      (or run ./test.sh --install)"
 fi
 
 # Each stage by name; when one fails, the summary says which passed, which failed and which

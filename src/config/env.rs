@@ -14,12 +14,14 @@ use super::cli::Args;
 use super::ConfigError;
 
 /// The flags that may be given more than once, and so take a list from their variable.
-pub const REPEATABLE: [&str; 5] = [
+pub const REPEATABLE: [&str; 7] = [
     "csv",
     "events",
     "locust.uri",
     "web.listen-address",
     "push.label",
+    "remote-write.url",
+    "remote-write.label",
 ];
 
 /// What was parsed, and where each value came from.

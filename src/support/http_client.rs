@@ -14,6 +14,11 @@
 //!   cert_file: client.pem                  # client certificate, with key_file
 //!   key_file: client.key
 //!   insecure_skip_verify: false            # true is logged, loudly
+//! authorization:                           # instead of basic_auth
+//!   type: Bearer                           # the default
+//!   credentials_file: /run/secrets/token   # or credentials: ...
+//! headers:                                 # sent with every request
+//!   X-Scope-OrgID: load-tests
 //! ```
 //!
 //! Every request is bounded in time; a response body is bounded in size; redirects are not
@@ -85,6 +90,10 @@ pub struct ClientSettings {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// `tls_config.insecure_skip_verify`.
     pub insecure_skip_verify: bool,
+    /// `authorization`: (type, credentials), e.g. `Bearer` and a token.
+    pub authorization: Option<(String, String)>,
+    /// `headers`: sent with every request.
+    pub headers: Vec<(String, String)>,
 }
 
 impl ClientSettings {
@@ -101,12 +110,34 @@ impl ClientSettings {
         let entries = crate::support::yaml::entries(&text).map_err(|(l, m)| err(Some(l), m))?;
         let (mut user, mut password, mut password_file) = (None, None, None);
         let (mut cert, mut key) = (None, None);
+        let (mut auth_type, mut credentials, mut credentials_file) = (None, None, None);
         let mut s = ClientSettings::default();
         for e in entries {
             let at = Some(e.line);
             let flag = crate::support::yaml::boolean(&e.value);
             match (e.name().as_str(), e.value.as_str()) {
-                ("basic_auth" | "tls_config", _) if e.is_map => {}
+                ("basic_auth" | "tls_config" | "authorization" | "headers", _) if e.is_map => {}
+                ("authorization.type", v) => auth_type = Some(v.to_owned()),
+                ("authorization.credentials", v) => credentials = Some(v.to_owned()),
+                ("authorization.credentials_file", v) => {
+                    credentials_file = Some((dir.join(v), e.line));
+                }
+                (name, v) if name.starts_with("headers.") => {
+                    let header = &name["headers.".len()..];
+                    let valid = hyper::header::HeaderName::from_bytes(header.as_bytes()).is_ok()
+                        && HeaderValue::from_str(v).is_ok();
+                    let reserved = ["authorization", "content-type", "content-encoding", "content-length", "host"]
+                        .iter()
+                        .any(|r| header.eq_ignore_ascii_case(r))
+                        || header.to_ascii_lowercase().starts_with("x-prometheus-remote-write-");
+                    if !valid {
+                        return Err(err(at, format!("`{header}: {v}` is not a valid HTTP header")));
+                    }
+                    if reserved {
+                        return Err(err(at, format!("the header `{header}` is set by the exporter (authorization: for credentials)")));
+                    }
+                    s.headers.push((header.to_owned(), v.to_owned()));
+                }
                 ("basic_auth.username", v) => user = Some(v.to_owned()),
                 ("basic_auth.password", v) => password = Some(v.to_owned()),
                 ("basic_auth.password_file", v) => password_file = Some((dir.join(v), e.line)),
@@ -119,7 +150,7 @@ impl ClientSettings {
                 (name, _) => {
                     return Err(err(
                         at,
-                        format!("`{name}` is not supported (supported: basic_auth.username, .password, .password_file; tls_config.ca_file, .cert_file, .key_file, .insecure_skip_verify)"),
+                        format!("`{name}` is not supported (supported: basic_auth.username, .password, .password_file; authorization.type, .credentials, .credentials_file; tls_config.ca_file, .cert_file, .key_file, .insecure_skip_verify; headers.NAME)"),
                     ))
                 }
             }
@@ -139,6 +170,31 @@ impl ClientSettings {
                     "basic_auth needs a username and a password (or password_file)".into(),
                 ))
             }
+        };
+        if let Some((file, line)) = credentials_file {
+            let c = std::fs::read_to_string(&file).map_err(|e| {
+                err(
+                    Some(line),
+                    format!("credentials_file {}: {e}", file.display()),
+                )
+            })?;
+            credentials = Some(c.trim().to_owned());
+        }
+        s.authorization = match (auth_type, credentials) {
+            (_, Some(_)) if s.basic_auth.is_some() => {
+                return Err(err(
+                    None,
+                    "basic_auth and authorization are mutually exclusive".into(),
+                ));
+            }
+            (t, Some(c)) => Some((t.unwrap_or_else(|| "Bearer".to_owned()), c)),
+            (Some(_), None) => {
+                return Err(err(
+                    None,
+                    "authorization needs credentials (or credentials_file)".into(),
+                ))
+            }
+            (None, None) => None,
         };
         s.client_cert = match (cert, key) {
             (Some(c), Some(k)) => Some((c, k)),
@@ -219,6 +275,8 @@ pub struct Response {
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     authorization: Option<HeaderValue>,
+    /// `headers` of the settings file.
+    headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
     timeout: Duration,
 }
 
@@ -288,13 +346,30 @@ impl HttpClient {
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        let authorization = settings.basic_auth.as_ref().and_then(|(u, p)| {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            HeaderValue::from_str(&format!("Basic {token}")).ok()
-        });
+        let authorization = match (&settings.basic_auth, &settings.authorization) {
+            (Some((u, p)), _) => {
+                let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                HeaderValue::from_str(&format!("Basic {token}")).ok()
+            }
+            (None, Some((kind, credentials))) => {
+                HeaderValue::from_str(&format!("{kind} {credentials}")).ok()
+            }
+            (None, None) => None,
+        };
+        let headers = settings
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    hyper::header::HeaderName::from_bytes(k.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
         Ok(HttpClient {
             inner,
             authorization,
+            headers,
             timeout,
         })
     }
@@ -315,6 +390,9 @@ impl HttpClient {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(auth) = &self.authorization {
             req = req.header(AUTHORIZATION, auth.clone());
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v.clone());
         }
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -275,7 +275,7 @@ fn json_entries(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// Per (method, name): (num_requests, num_failures) from Locust's `--json-file` output.
-fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64, f64)> {
+pub fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64, f64)> {
     json_entries(path)
         .iter()
         .map(|e| {

@@ -28,6 +28,8 @@ mod locust;
 mod native;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
+/// Remote write into Prometheus 3.5 and VictoriaMetrics, faults through a proxy.
+mod remote_write;
 /// Replays fixtures into a temp dir exactly as Locust writes them.
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.

@@ -63,6 +63,8 @@ pub struct HttpState {
     pub stats: Arc<HttpStats>,
     /// `--web.enable-lifecycle`: `POST /-/quit` sets this to true.
     pub quit: Option<watch::Sender<bool>>,
+    /// When the state was made: renders are keyed by the snapshot and the second since.
+    started: std::time::Instant,
 }
 
 impl HttpState {
@@ -103,6 +105,7 @@ impl HttpState {
             cache,
             stats,
             quit: None,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -291,7 +294,10 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
         Compression::Identity
     };
     let render_state = state.clone();
-    let seq = snap.seq;
+    // The parts' own metrics (the process, this server, the outputs) move without a new
+    // snapshot: a render is reused within the second it was made, never longer.
+    let second = state.started.elapsed().as_secs() & 0xff_ffff;
+    let seq = (snap.seq << 24 | second).min(u64::MAX - 1);
     let page = Page::Metrics(format, compression);
     let body = if req.names.is_empty() {
         state

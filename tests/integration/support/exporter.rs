@@ -220,6 +220,17 @@ impl Exporter {
         }
     }
 
+    /// Sends SIGTERM, waits (bounded) for the exit code, and returns it with everything the
+    /// process logged.
+    pub fn terminate_logged(self) -> (Option<i32>, Vec<String>) {
+        let log = self.stderr.clone();
+        let code = self.terminate();
+        // The reader thread takes the last lines once the pipe closes.
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = log.lock().unwrap().clone();
+        (code, lines)
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let _ = Command::new("kill")

@@ -131,41 +131,7 @@ impl Prometheus {
 
     /// Every result of an instant query: (labels, value).
     pub fn query_all(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let (status, _, body) =
-            http_get(self.addr, &format!("/api/v1/query?query={encoded}"), None);
-        if status != 200 {
-            return Vec::new();
-        }
-        let v: serde_json::Value = match serde_json::from_str(&body) {
-            Ok(v) => v,
-            Err(_) => return Vec::new(),
-        };
-        v["data"]["result"]
-            .as_array()
-            .map(|results| {
-                results
-                    .iter()
-                    .filter_map(|r| {
-                        let labels = r["metric"]
-                            .as_object()?
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
-                            .collect();
-                        let value = r["value"][1].as_str()?.parse().ok()?;
-                        Some((labels, value))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        query_all_at(self.addr, promql)
     }
 
     /// The value of an instant query's first result, if any.

@@ -1,0 +1,101 @@
+//! A snapshot of `n` endpoints fed by CSV (11 percentile columns) or by events (classic
+//! buckets and a native histogram of ~170 buckets, times 50–300 ms), names and values after
+//! the real fixture's rows: what the render and remote-write benches encode.
+
+use std::sync::Arc;
+
+use locust_exporter::model::endpoint::DEFAULT_BUCKETS;
+use locust_exporter::model::native_histogram::{self, NativeBuckets};
+use locust_exporter::model::snapshot::{
+    EndpointStats, Failure, RunState, ServiceSnapshot, Snapshot,
+};
+
+const QUANTILES: [f64; 11] = [
+    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+
+fn endpoint(i: usize, events: bool) -> EndpointStats {
+    EndpointStats {
+        method: Arc::from(if i % 4 == 0 { "POST" } else { "GET" }),
+        // Realistic names, with a name that needs escaping every 100th endpoint.
+        name: Arc::from(
+            if i % 100 == 0 {
+                format!("/weird,name \"quoted\"/{i}")
+            } else {
+                format!("/api/v1/items/{i}")
+            }
+            .as_str(),
+        ),
+        requests: 216 + i as u64,
+        failures: (i % 7) as u64,
+        avg_ms: 180.69732400927361,
+        min_ms: 53.86000600083207,
+        max_ms: 302.03665499902854,
+        median_ms: 180.0,
+        avg_content_bytes: 286.45871559633025,
+        current_rps: 6.7,
+        quantiles: QUANTILES.iter().map(|&q| (q, 100.0 + q * 200.0)).collect(),
+        duration_sum_ms: 39248.33697100439,
+        content_bytes_total: 1744.0,
+        timed: 216 + i as u64,
+        buckets: events.then(|| {
+            DEFAULT_BUCKETS
+                .iter()
+                .enumerate()
+                .map(|(k, &le)| (le, (k * 10) as u64))
+                .collect()
+        }),
+        native: events.then(|| {
+            let (lo, hi) = (
+                native_histogram::bucket_index(0.05, native_histogram::SCHEMA),
+                native_histogram::bucket_index(0.3, native_histogram::SCHEMA),
+            );
+            NativeBuckets {
+                zero_count: 0,
+                offset: lo,
+                counts: (lo..=hi).map(|k| (k.unsigned_abs() % 13) as u64).collect(),
+            }
+        }),
+        created: events.then_some(1795542000.0),
+        // Fields a new Locust column adds need no edit here.
+        ..EndpointStats::default()
+    }
+}
+
+/// The snapshot of `n` endpoints.
+pub fn snapshot(n: usize, events: bool) -> Snapshot {
+    let endpoints: Vec<EndpointStats> = (0..n).map(|i| endpoint(i, events)).collect();
+    let errors = (0..n / 10)
+        .map(|i| Failure {
+            method: Arc::from("GET"),
+            name: Arc::from(format!("/item/{i}").as_str()),
+            error: Arc::from(
+                "HTTPError('500 Server Error: Internal Server Error for url: /flaky')",
+            ),
+            occurrences: i as u64,
+        })
+        .collect();
+    Snapshot {
+        services: vec![ServiceSnapshot {
+            name: Arc::from("locust"),
+            state: RunState::Running,
+            users: Some(20),
+            workers: None,
+            worker_list: Vec::new(),
+            role: None,
+            up: None,
+            current_percentiles: Vec::new(),
+            total: Some(endpoint(0, events)),
+            endpoints,
+            errors,
+            exceptions: Vec::new(),
+            last_update: Some(1795542142.0),
+            folded: Default::default(),
+            interrupted: false,
+        }],
+        sources: Vec::new(),
+        seq: 1,
+        closed: false,
+    }
+}
+

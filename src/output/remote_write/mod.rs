@@ -302,6 +302,7 @@ impl RemoteWriter {
             self.protocol(),
             ts,
             self.config.max_request_bytes,
+            &self.config.labels,
             &mut tracker,
         )
     }

@@ -9,15 +9,17 @@
 //! stale marker (and all of them once more at exit).
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use foldhash::fast::FixedState;
 
-use super::proto::{
-    self, BucketSpan, Label, MetadataV2, MetricMetadata, MetricType, RequestV2, Sample, TimeSeries,
-    TimeSeriesV2, WriteRequest,
+use prost::encoding::{
+    encode_key, encode_varint, encoded_len_varint, key_len, message, WireType,
 };
+
+use super::proto::{self, BucketSpan, MetadataV2, MetricMetadata, MetricType, Sample};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Meta, Summary};
 use crate::expose::format::text::push_float_label;
 use crate::model::native_histogram;
@@ -60,13 +62,17 @@ impl Protocol {
     }
 }
 
-/// A family's metadata.
+/// A family's metadata, and the names of its series.
 #[derive(Debug, Clone)]
 pub struct FamilyMeta {
-    name: String,
-    help: String,
+    name: Bytes,
+    help: Bytes,
     kind: MetricType,
-    unit: String,
+    unit: Bytes,
+    /// `_bucket`, `_sum`, `_count` names (for summaries and histograms).
+    bucket: Bytes,
+    sum: Bytes,
+    count: Bytes,
 }
 
 /// One series' value.
@@ -80,17 +86,20 @@ enum Value {
 #[derive(Debug, Clone)]
 struct Point {
     /// `__name__`.
-    name: String,
+    name: Bytes,
     /// The row's labels, sorted by name.
-    row: Arc<[(String, String)]>,
-    /// `quantile` or `le`.
-    extra: Option<(&'static str, String)>,
+    row: Arc<[(Bytes, Bytes)]>,
+    /// `quantile` or `le`, and its value.
+    extra: Option<(Bytes, Bytes)>,
     value: Value,
     /// Index into [`Collector::families`].
     family: usize,
     /// Milliseconds; 0: unknown.
     created: i64,
 }
+
+const LE: Bytes = Bytes::from_static(b"le");
+const QUANTILE: Bytes = Bytes::from_static(b"quantile");
 
 /// Collects what the metric sets write.
 #[derive(Debug, Default)]
@@ -99,6 +108,8 @@ pub struct Collector {
     points: Vec<Point>,
     /// Leave native histograms out (a receiver without them refuses whole requests).
     classic_only: bool,
+    /// `le` and `quantile` values as written, by the float's bits: every row shares them.
+    floats: HashMap<u64, Bytes, FixedState>,
 }
 
 fn metric_type(kind: Kind) -> MetricType {
@@ -116,10 +127,8 @@ fn millis(unix: Option<f64>) -> i64 {
     unix.map_or(0, |t| (t * 1000.0).round() as i64)
 }
 
-fn float_label(v: f64) -> String {
-    let mut s = String::new();
-    push_float_label(&mut s, v);
-    s
+fn text(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
 }
 
 impl Collector {
@@ -135,21 +144,38 @@ impl Collector {
         self.families.len().saturating_sub(1)
     }
 
-    fn point(&mut self, name: String, row: &Arc<[(String, String)]>, value: Value, created: i64) {
+    fn float_label(&mut self, v: f64) -> Bytes {
+        self.floats
+            .entry(v.to_bits())
+            .or_insert_with(|| {
+                let mut s = String::new();
+                push_float_label(&mut s, v);
+                Bytes::from(s)
+            })
+            .clone()
+    }
+
+    fn point(
+        &mut self,
+        name: Bytes,
+        row: &Arc<[(Bytes, Bytes)]>,
+        extra: Option<(Bytes, Bytes)>,
+        value: Value,
+        created: i64,
+    ) {
         self.points.push(Point {
             name,
             row: row.clone(),
-            extra: None,
+            extra,
             value,
             family: self.open_family(),
             created,
         });
     }
 
-    fn with_extra(&mut self, extra: (&'static str, String)) {
-        if let Some(p) = self.points.last_mut() {
-            p.extra = Some(extra);
-        }
+    /// The open family's metadata (a family always has its header first).
+    fn meta(&self) -> Option<&FamilyMeta> {
+        self.families.last()
     }
 
     /// The series collected (for tests and the benchmark).
@@ -164,23 +190,23 @@ impl Collector {
 }
 
 impl Encoder for Collector {
-    type Labels = Arc<[(String, String)]>;
+    type Labels = Arc<[(Bytes, Bytes)]>;
 
     fn labels(pairs: &[(&str, &str)]) -> Self::Labels {
-        let mut v: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut v: Vec<(Bytes, Bytes)> = pairs.iter().map(|(k, v)| (text(k), text(v))).collect();
         v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         v.into()
     }
 
     fn header(&mut self, meta: &Meta<'_>) {
         self.families.push(FamilyMeta {
-            name: meta.name.to_owned(),
-            help: meta.help.to_owned(),
+            name: text(meta.name),
+            help: text(meta.help),
             kind: metric_type(meta.kind),
-            unit: meta.unit.unwrap_or_default().to_owned(),
+            unit: text(meta.unit.unwrap_or_default()),
+            bucket: text(&format!("{}_bucket", meta.name)),
+            sum: text(&format!("{}_sum", meta.name)),
+            count: text(&format!("{}_count", meta.name)),
         });
     }
 
@@ -190,39 +216,42 @@ impl Encoder for Collector {
         } else {
             0
         };
-        self.point(meta.name.to_owned(), labels, Value::Float(value), created);
+        let Some(name) = self.meta().map(|m| m.name.clone()) else {
+            return;
+        };
+        self.point(name, labels, None, Value::Float(value), created);
     }
 
-    fn summary(&mut self, meta: &Meta<'_>, labels: &Self::Labels, s: &Summary<'_>) {
+    fn summary(&mut self, _meta: &Meta<'_>, labels: &Self::Labels, s: &Summary<'_>) {
+        let Some(m) = self.meta().cloned() else {
+            return;
+        };
         let created = millis(s.created);
         for &(q, v) in s.quantiles {
-            self.point(
-                meta.name.to_owned(),
-                labels,
-                Value::Float(v / s.divisor),
-                created,
-            );
-            self.with_extra(("quantile", float_label(q)));
+            let extra = Some((QUANTILE, self.float_label(q)));
+            let value = Value::Float(v / s.divisor);
+            self.point(m.name.clone(), labels, extra, value, created);
         }
-        let sum = format!("{}_sum", meta.name);
-        self.point(sum, labels, Value::Float(s.sum), created);
-        let count = format!("{}_count", meta.name);
-        self.point(count, labels, Value::Float(s.count as f64), created);
+        self.point(m.sum, labels, None, Value::Float(s.sum), created);
+        let count = Value::Float(s.count as f64);
+        self.point(m.count, labels, None, count, created);
     }
 
-    fn histogram(&mut self, meta: &Meta<'_>, labels: &Self::Labels, h: &Histogram<'_>) {
+    fn histogram(&mut self, _meta: &Meta<'_>, labels: &Self::Labels, h: &Histogram<'_>) {
+        let Some(m) = self.meta().cloned() else {
+            return;
+        };
         let created = millis(h.created);
-        let bucket = format!("{}_bucket", meta.name);
         for &(le, count) in h.buckets {
-            self.point(bucket.clone(), labels, Value::Float(count as f64), created);
-            self.with_extra(("le", float_label(le)));
+            let extra = Some((LE, self.float_label(le)));
+            let value = Value::Float(count as f64);
+            self.point(m.bucket.clone(), labels, extra, value, created);
         }
-        self.point(bucket, labels, Value::Float(h.count as f64), created);
-        self.with_extra(("le", "+Inf".to_owned()));
-        let sum = format!("{}_sum", meta.name);
-        self.point(sum, labels, Value::Float(h.sum), created);
-        let count = format!("{}_count", meta.name);
-        self.point(count, labels, Value::Float(h.count as f64), created);
+        let inf = Some((LE, Bytes::from_static(b"+Inf")));
+        let count = Value::Float(h.count as f64);
+        self.point(m.bucket, labels, inf, count.clone(), created);
+        self.point(m.sum, labels, None, Value::Float(h.sum), created);
+        self.point(m.count, labels, None, count, created);
         if let (Some(n), false) = (h.native, self.classic_only) {
             let (spans, deltas) = n.spans_and_deltas();
             let native = proto::Histogram {
@@ -239,7 +268,7 @@ impl Encoder for Collector {
                 reset_hint: 0,
                 timestamp: 0,
             };
-            self.point(meta.name.to_owned(), labels, Value::Native(native), created);
+            self.point(m.name, labels, None, Value::Native(native), created);
         }
     }
 
@@ -270,63 +299,92 @@ pub struct Batch {
     pub timestamp: i64,
 }
 
-/// A series' labels as written: sorted by name, `__name__` among them.
-type Labels = Vec<(String, String)>;
+/// A series' labels as written: (name, value) slices borrowed from the points, sorted by
+/// name, `__name__` among them, empty values left out (as a scrape leaves them out).
+type Labels<'a> = Vec<(&'a [u8], &'a [u8])>;
 
-fn full_labels(p: &Point, external: &[(String, String)]) -> Labels {
-    let mut l: Labels = Vec::with_capacity(p.row.len() + 2 + external.len());
-    l.push(("__name__".to_owned(), p.name.clone()));
-    l.extend(p.row.iter().cloned());
+/// Fills `out` with `p`'s labels.
+fn labels_of<'a>(p: &'a Point, external: &'a [(Bytes, Bytes)], out: &mut Labels<'a>) {
+    out.clear();
+    out.push((b"__name__", &p.name[..]));
+    out.extend(p.row.iter().map(|(k, v)| (&k[..], &v[..])));
     if let Some((k, v)) = &p.extra {
-        l.push(((*k).to_owned(), v.clone()));
+        out.push((&k[..], &v[..]));
     }
     for (k, v) in external {
         // The series' own labels win over external ones (as Prometheus' external_labels).
-        if !l.iter().any(|(name, _)| name == k) {
-            l.push((k.clone(), v.clone()));
+        if !out.iter().any(|(name, _)| *name == &k[..]) {
+            out.push((&k[..], &v[..]));
         }
     }
-    l.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    l
+    out.retain(|(_, v)| !v.is_empty());
+    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
 }
 
-fn key(labels: &Labels) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut h);
+/// The hasher of label sets: fixed, so a set hashes alike in every interval.
+fn hasher() -> FixedState {
+    FixedState::with_seed(0x5eed_1abe_15e7)
+}
+
+fn key(labels: &Labels<'_>) -> u64 {
+    let mut h = hasher().build_hasher();
+    for (k, v) in labels {
+        h.write(k);
+        h.write_u8(0xff);
+        h.write(v);
+        h.write_u8(0xfe);
+    }
     h.finish()
 }
 
-/// The label sets written in the last interval, to mark the ones that vanish as stale.
+/// The series of the last interval, to mark the ones that vanish as stale.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    last: HashMap<u64, Labels>,
+    points: Vec<Point>,
+    keys: HashMap<u64, u32, FixedState>,
 }
 
 impl Tracker {
     /// Series known from the last interval.
     pub fn len(&self) -> usize {
-        self.last.len()
+        self.keys.len()
     }
 
     /// True when no series is known.
     pub fn is_empty(&self) -> bool {
-        self.last.is_empty()
+        self.keys.is_empty()
     }
 }
 
-/// Writes requests of at most `max_bytes` (uncompressed) each.
+/// A length-delimited field of `tag` holding `b`.
+fn put_bytes(tag: u32, b: &[u8], buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(b.len() as u64, buf);
+    buf.extend_from_slice(b);
+}
+
+fn bytes_len(tag: u32, b: &[u8]) -> usize {
+    key_len(tag) + encoded_len_varint(b.len() as u64) + b.len()
+}
+
+/// Writes requests of at most `max_bytes` (uncompressed) each: each series framed with
+/// prost's encoding functions straight from the points' label slices (no copy, no
+/// reference count per label), its sample, histogram and metadata as the derived messages.
 struct Writer<'a> {
     protocol: Protocol,
     max_bytes: usize,
     timestamp: i64,
     families: &'a [FamilyMeta],
     batch: Batch,
-    v1: WriteRequest,
-    v2: RequestV2,
-    symbols: HashMap<String, u32>,
+    /// 1.0: the request's fields; 2.0: its `timeseries` fields (symbols go first at the cut).
+    buf: Vec<u8>,
+    symbols: Vec<&'a [u8]>,
+    symbol_ix: HashMap<&'a [u8], u32, FixedState>,
+    refs: Vec<u32>,
+    /// Bytes the symbols will take (2.0).
+    symbols_bytes: usize,
     /// Families whose 1.0 metadata is in the open request.
     meta_sent: Vec<bool>,
-    bytes: usize,
     samples: u64,
     histograms: u64,
     metadata: u64,
@@ -348,11 +406,12 @@ impl<'a> Writer<'a> {
                 requests: Vec::new(),
                 timestamp,
             },
-            v1: WriteRequest::default(),
-            v2: RequestV2::default(),
-            symbols: HashMap::new(),
+            buf: Vec::with_capacity(max_bytes.min(1 << 22) + 4096),
+            symbols: Vec::new(),
+            symbol_ix: HashMap::with_hasher(hasher()),
+            refs: Vec::new(),
+            symbols_bytes: 0,
             meta_sent: vec![false; families.len()],
-            bytes: 0,
             samples: 0,
             histograms: 0,
             metadata: 0,
@@ -362,28 +421,35 @@ impl<'a> Writer<'a> {
     }
 
     fn reset(&mut self) {
-        self.v1 = WriteRequest::default();
-        self.v2 = RequestV2 {
-            symbols: vec![String::new()],
-            timeseries: Vec::new(),
-        };
+        self.buf.clear();
         self.symbols.clear();
-        self.symbols.insert(String::new(), 0);
+        self.symbol_ix.clear();
+        self.symbols.push(b"");
+        self.symbol_ix.insert(b"", 0);
+        self.symbols_bytes = bytes_len(4, b"");
         self.meta_sent.iter_mut().for_each(|m| *m = false);
-        self.bytes = 0;
         self.samples = 0;
         self.histograms = 0;
         self.metadata = 0;
     }
 
-    fn symbol(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.symbols.get(s) {
+    fn symbol(&mut self, s: &'a [u8]) -> u32 {
+        if let Some(&i) = self.symbol_ix.get(s) {
             return i;
         }
-        let i = self.v2.symbols.len() as u32;
-        self.v2.symbols.push(s.to_owned());
-        self.symbols.insert(s.to_owned(), i);
+        let i = self.symbols.len() as u32;
+        self.symbols.push(s);
+        self.symbol_ix.insert(s, i);
+        self.symbols_bytes += bytes_len(4, s);
         i
+    }
+
+    /// Bytes the open request will have.
+    fn size(&self) -> usize {
+        match self.protocol {
+            Protocol::V1 => self.buf.len(),
+            Protocol::V2 => self.buf.len() + self.symbols_bytes,
+        }
     }
 
     fn cut(&mut self) {
@@ -391,12 +457,18 @@ impl<'a> Writer<'a> {
             return;
         }
         let raw = match self.protocol {
-            Protocol::V1 => proto::encode(&self.v1),
-            Protocol::V2 => proto::encode(&self.v2),
+            Protocol::V1 => std::mem::take(&mut self.buf),
+            Protocol::V2 => {
+                let mut raw = Vec::with_capacity(self.size());
+                for s in &self.symbols {
+                    put_bytes(4, s, &mut raw);
+                }
+                raw.extend_from_slice(&self.buf);
+                raw
+            }
         };
         // Compressing a buffer this encoder wrote cannot fail but for a size past snap's
-        // limit (~4 GB), which max_bytes keeps far off; such a request is dropped, counted
-        // by the caller as samples never sent.
+        // limit (~4 GB), which max_bytes keeps far off.
         if let Ok(body) = snap::raw::Encoder::new().compress_vec(&raw) {
             self.batch.requests.push(Request {
                 body: Bytes::from(body),
@@ -409,90 +481,121 @@ impl<'a> Writer<'a> {
     }
 
     /// Adds one series with `labels` and its family (`None`: a stale marker, no metadata).
-    fn add(&mut self, labels: &Labels, value: &Value, family: Option<usize>, created: i64) {
-        let size = 24
-            + labels
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 4)
-                .sum::<usize>()
+    fn add(&mut self, labels: &Labels<'a>, value: &'a Value, family: Option<usize>, created: i64) {
+        // At most this many bytes more (2.0 shares its symbols, so it often takes fewer).
+        let most = 64
+            + labels.iter().map(|(k, v)| k.len() + v.len() + 12).sum::<usize>()
             + match value {
-                Value::Float(_) => 12,
-                Value::Native(h) => 48 + h.positive_deltas.len() * 3 + h.positive_spans.len() * 6,
-            };
-        if self.bytes + size > self.max_bytes {
+                Value::Float(_) => 0,
+                Value::Native(h) => 64 + h.positive_deltas.len() * 10 + h.positive_spans.len() * 12,
+            }
+            + family.map_or(0, |f| {
+                let m = &self.families[f];
+                m.name.len() + m.help.len() + m.unit.len() + 24
+            });
+        if self.size() + most > self.max_bytes {
             self.cut();
         }
-        self.bytes += size;
-        let (samples, histograms) = match value {
-            Value::Float(v) => (
-                vec![Sample {
-                    value: *v,
-                    timestamp: self.timestamp,
-                }],
-                Vec::new(),
-            ),
-            Value::Native(h) => {
-                let mut h = h.clone();
-                h.timestamp = self.timestamp;
-                (Vec::new(), vec![h])
-            }
+        let sample = match value {
+            Value::Float(v) => Some(Sample {
+                value: *v,
+                timestamp: self.timestamp,
+            }),
+            Value::Native(_) => None,
         };
-        self.samples += samples.len() as u64;
-        self.histograms += histograms.len() as u64;
+        let values_len = match (value, &sample) {
+            (_, Some(s)) => message::encoded_len(2, s),
+            (Value::Native(h), None) => message::encoded_len(if self.protocol == Protocol::V1 { 4 } else { 3 }, h),
+            _ => 0,
+        };
+        match sample {
+            Some(_) => self.samples += 1,
+            None => self.histograms += 1,
+        }
         match self.protocol {
             Protocol::V1 => {
                 if let Some(f) = family {
                     if !self.meta_sent[f] {
                         self.meta_sent[f] = true;
                         let m = &self.families[f];
-                        self.v1.metadata.push(MetricMetadata {
+                        let meta = MetricMetadata {
                             r#type: m.kind as i32,
                             metric_family_name: m.name.clone(),
                             help: m.help.clone(),
                             unit: m.unit.clone(),
-                        });
+                        };
+                        message::encode(3, &meta, &mut self.buf);
                         self.metadata += 1;
-                        self.bytes += m.name.len() + m.help.len() + 16;
                     }
                 }
-                self.v1.timeseries.push(TimeSeries {
-                    labels: labels
-                        .iter()
-                        .map(|(name, value)| Label {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
-                    samples,
-                    histograms,
-                });
+                let label_len = |(k, v): &(&[u8], &[u8])| bytes_len(1, k) + bytes_len(2, v);
+                let len: usize = labels
+                    .iter()
+                    .map(|l| {
+                        let n = label_len(l);
+                        key_len(1) + encoded_len_varint(n as u64) + n
+                    })
+                    .sum::<usize>()
+                    + values_len;
+                encode_key(1, WireType::LengthDelimited, &mut self.buf);
+                encode_varint(len as u64, &mut self.buf);
+                for l in labels {
+                    encode_key(1, WireType::LengthDelimited, &mut self.buf);
+                    encode_varint(label_len(l) as u64, &mut self.buf);
+                    put_bytes(1, l.0, &mut self.buf);
+                    put_bytes(2, l.1, &mut self.buf);
+                }
+                match (value, &sample) {
+                    (_, Some(s)) => message::encode(2, s, &mut self.buf),
+                    (Value::Native(h), None) => message::encode(4, h, &mut self.buf),
+                    _ => {}
+                }
             }
             Protocol::V2 => {
-                let mut refs = Vec::with_capacity(labels.len() * 2);
+                let mut refs = std::mem::take(&mut self.refs);
+                refs.clear();
                 for (k, v) in labels {
                     refs.push(self.symbol(k));
                     refs.push(self.symbol(v));
                 }
-                let metadata = match family {
-                    Some(f) => {
-                        let (help, unit) =
-                            (self.families[f].help.clone(), self.families[f].unit.clone());
-                        self.metadata += 1;
-                        Some(MetadataV2 {
-                            r#type: self.families[f].kind as i32,
-                            help_ref: self.symbol(&help),
-                            unit_ref: self.symbol(&unit),
-                        })
+                let metadata = family.map(|f| {
+                    let m = &self.families[f];
+                    let (kind, help, unit) = (m.kind, &m.help[..], &m.unit[..]);
+                    self.metadata += 1;
+                    MetadataV2 {
+                        r#type: kind as i32,
+                        help_ref: self.symbol(help),
+                        unit_ref: self.symbol(unit),
                     }
-                    None => None,
-                };
-                self.v2.timeseries.push(TimeSeriesV2 {
-                    labels_refs: refs,
-                    samples,
-                    histograms,
-                    metadata,
-                    created_timestamp: created,
                 });
+                let refs_len: usize = refs.iter().map(|&r| encoded_len_varint(u64::from(r))).sum();
+                let mut len = key_len(1) + encoded_len_varint(refs_len as u64) + refs_len + values_len;
+                if let Some(m) = &metadata {
+                    len += message::encoded_len(5, m);
+                }
+                if created != 0 {
+                    len += key_len(6) + encoded_len_varint(created as u64);
+                }
+                encode_key(5, WireType::LengthDelimited, &mut self.buf);
+                encode_varint(len as u64, &mut self.buf);
+                encode_key(1, WireType::LengthDelimited, &mut self.buf);
+                encode_varint(refs_len as u64, &mut self.buf);
+                for &r in &refs {
+                    encode_varint(u64::from(r), &mut self.buf);
+                }
+                match (value, &sample) {
+                    (_, Some(s)) => message::encode(2, s, &mut self.buf),
+                    (Value::Native(h), None) => message::encode(3, h, &mut self.buf),
+                    _ => {}
+                }
+                if let Some(m) = &metadata {
+                    message::encode(5, m, &mut self.buf);
+                }
+                if created != 0 {
+                    encode_key(6, WireType::Varint, &mut self.buf);
+                    encode_varint(created as u64, &mut self.buf);
+                }
+                self.refs = refs;
             }
         }
     }
@@ -502,6 +605,8 @@ impl<'a> Writer<'a> {
         self.batch
     }
 }
+
+const STALE: Value = Value::Float(f64::from_bits(STALE_NAN));
 
 impl Batch {
     /// The requests of `collected` at `timestamp` (ms) in `protocol`, each at most
@@ -517,23 +622,42 @@ impl Batch {
         tracker: &mut Tracker,
     ) -> Batch {
         let Collector {
-            families, points, ..
+            families,
+            mut points,
+            ..
         } = collected;
-        let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
-        let mut now = HashMap::with_capacity(points.len());
-        for p in &points {
-            let labels = full_labels(p, external);
-            w.add(&labels, &p.value, Some(p.family), p.created);
-            now.insert(key(&labels), labels);
-        }
-        let stale = Value::Float(f64::from_bits(STALE_NAN));
-        for (k, labels) in &tracker.last {
-            if !now.contains_key(k) {
-                w.add(labels, &stale, None, 0);
+        for p in &mut points {
+            if let Value::Native(h) = &mut p.value {
+                h.timestamp = timestamp;
             }
         }
-        tracker.last = now;
-        w.finish()
+        let external: Vec<(Bytes, Bytes)> =
+            external.iter().map(|(k, v)| (text(k), text(v))).collect();
+        let old = std::mem::take(&mut tracker.points);
+        let old_keys = std::mem::take(&mut tracker.keys);
+        let mut keys = HashMap::with_capacity_and_hasher(points.len(), hasher());
+        let batch = {
+            let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
+            let mut labels = Vec::with_capacity(16);
+            for (i, p) in points.iter().enumerate() {
+                labels_of(p, &external, &mut labels);
+                keys.insert(key(&labels), i as u32);
+                w.add(&labels, &p.value, Some(p.family), p.created);
+            }
+            for (k, &i) in &old_keys {
+                if keys.contains_key(k) {
+                    continue;
+                }
+                if let Some(p) = old.get(i as usize) {
+                    labels_of(p, &external, &mut labels);
+                    w.add(&labels, &STALE, None, 0);
+                }
+            }
+            w.finish()
+        };
+        tracker.points = points;
+        tracker.keys = keys;
+        batch
     }
 
     /// Stale markers at `timestamp` for every series `tracker` knows (the exporter is
@@ -542,14 +666,21 @@ impl Batch {
         protocol: Protocol,
         timestamp: i64,
         max_bytes: usize,
+        external: &[(String, String)],
         tracker: &mut Tracker,
     ) -> Batch {
+        let external: Vec<(Bytes, Bytes)> =
+            external.iter().map(|(k, v)| (text(k), text(v))).collect();
+        let old = std::mem::take(&mut tracker.points);
+        let old_keys = std::mem::take(&mut tracker.keys);
         let mut w = Writer::new(protocol, max_bytes, timestamp, &[]);
-        let stale = Value::Float(f64::from_bits(STALE_NAN));
-        for labels in tracker.last.values() {
-            w.add(labels, &stale, None, 0);
+        let mut labels = Vec::with_capacity(16);
+        for &i in old_keys.values() {
+            if let Some(p) = old.get(i as usize) {
+                labels_of(p, &external, &mut labels);
+                w.add(&labels, &STALE, None, 0);
+            }
         }
-        tracker.last.clear();
         w.finish()
     }
 
@@ -562,6 +693,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::proto::{RequestV2, WriteRequest};
     use prost::Message;
 
     fn collect() -> Collector {
@@ -610,7 +742,7 @@ mod tests {
                 let l: Vec<String> = ts
                     .labels
                     .iter()
-                    .map(|l| format!("{}={}", l.name, l.value))
+                    .map(|l| format!("{}={}", String::from_utf8_lossy(&l.name), String::from_utf8_lossy(&l.value)))
                     .collect();
                 l.join(",")
             })
@@ -647,7 +779,7 @@ mod tests {
         assert_eq!(counts, [1, 1]);
         assert_eq!(h.positive_spans.iter().map(|s| s.length).sum::<u32>(), 2);
         assert_eq!(w.metadata.len(), 2);
-        assert_eq!(w.metadata[1].unit, "seconds");
+        assert_eq!(&w.metadata[1].unit[..], b"seconds");
         assert_eq!(b.requests[0].samples, 5);
         assert_eq!(b.requests[0].histograms, 1);
     }
@@ -669,7 +801,7 @@ mod tests {
             .collect();
         assert_eq!(stale.len(), 5, "the histogram's five series");
         assert_eq!(t.len(), 1);
-        let b = Batch::stale_all(Protocol::V1, 3000, 1 << 20, &mut t);
+        let b = Batch::stale_all(Protocol::V1, 3000, 1 << 20, &[], &mut t);
         let w = decode_v1(&b);
         assert_eq!(w.timeseries.len(), 1);
         assert_eq!(w.timeseries[0].samples[0].value.to_bits(), STALE_NAN);
@@ -692,20 +824,20 @@ mod tests {
             let raw = snap::raw::Decoder::new().decompress_vec(&r.body).unwrap();
             assert!(raw.len() <= 8 << 10, "{} bytes", raw.len());
             let req = RequestV2::decode(raw.as_slice()).unwrap();
-            assert_eq!(req.symbols[0], "");
+            assert!(req.symbols[0].is_empty());
             for ts in &req.timeseries {
-                let l: Vec<&str> = ts
+                let l: Vec<&[u8]> = ts
                     .labels_refs
                     .iter()
-                    .map(|&i| req.symbols[i as usize].as_str())
+                    .map(|&i| &req.symbols[i as usize][..])
                     .collect();
-                assert_eq!(l[0], "__name__");
-                assert_eq!(l[1], "g");
-                assert_eq!(l[2], "name");
+                assert_eq!(l[0], &b"__name__"[..]);
+                assert_eq!(l[1], &b"g"[..]);
+                assert_eq!(l[2], &b"name"[..]);
                 assert_eq!(ts.samples[0].value, seen as f64);
                 assert_eq!(
-                    req.symbols[ts.metadata.unwrap().help_ref as usize],
-                    "help g"
+                    &req.symbols[ts.metadata.unwrap().help_ref as usize][..],
+                    b"help g"
                 );
                 seen += 1;
             }

@@ -18,7 +18,10 @@ fn interval(snap: &Snapshot, protocol: Protocol, tracker: &mut Tracker) -> (usiz
     let mut c = Collector::new(false);
     expose::sets::write(snap, Sets::default(), &mut c);
     let series = c.len();
-    (series, Batch::encode(c, protocol, 1_795_542_000_000, 1 << 20, &[], tracker))
+    (
+        series,
+        Batch::encode(c, protocol, 1_795_542_000_000, 1 << 20, &[], tracker),
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -98,4 +98,3 @@ pub fn snapshot(n: usize, events: bool) -> Snapshot {
         closed: false,
     }
 }
-

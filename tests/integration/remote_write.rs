@@ -349,10 +349,18 @@ def _flush(**_kwargs):
     _out.flush()
 "#;
 
-fn exact(samples: &mut [f64], q: f64) -> f64 {
+/// The exact q-quantile of `samples` (nearest rank), and its neighbours' values: Prometheus
+/// ranks at q·n, so where the ranks straddle a gap between two response-time modes its
+/// estimate may sit beside either.
+fn exact(samples: &mut [f64], q: f64) -> (f64, f64, f64) {
     samples.sort_by(f64::total_cmp);
-    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-    samples[rank - 1]
+    let n = samples.len();
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    (
+        samples[rank.saturating_sub(2)],
+        samples[rank - 1],
+        samples[rank.min(n - 1)],
+    )
 }
 
 /// A real run (master + 2 workers, the plugin's streams, one exporter per stream, all three
@@ -465,7 +473,7 @@ fn a_distributed_run_written(protocol: &str) {
     assert_eq!(prom.query(count), Some(requests));
     let mut report = String::new();
     for q in [0.5, 0.9, 0.95, 0.99] {
-        let want = exact(&mut samples, q);
+        let (below, want, above) = exact(&mut samples, q);
         let got = prom
             .query(&format!(
                 r#"histogram_quantile({q}, sum(locust_request_duration_seconds{{service="load"}}))"#
@@ -473,10 +481,14 @@ fn a_distributed_run_written(protocol: &str) {
             .unwrap();
         let err = (got - want) / want;
         report.push_str(&format!(
-            "q={q}: exact {want:.6} s, native {got:.6} s ({:+.2} %)\n",
+            "q={q}: exact {want:.6} s (ranks beside: {below:.6}, {above:.6}), native {got:.6} s ({:+.2} %)\n",
             err * 100.0
         ));
-        assert!(err.abs() <= 0.02, "{report}");
+        let within = |v: f64| ((got - v) / v).abs() <= 0.02;
+        assert!(
+            within(want) || (got >= below * 0.98 && got <= above * 1.02),
+            "{report}"
+        );
     }
     eprintln!("{protocol}:\n{report}");
     // The end of the run: every exporter's final write, then every series stale.

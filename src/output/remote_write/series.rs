@@ -15,9 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 
-use prost::encoding::{
-    encode_key, encode_varint, encoded_len_varint, key_len, message, WireType,
-};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, message, WireType};
 
 use super::proto::{self, BucketSpan, MetadataV2, MetricMetadata, MetricType, Sample};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Meta, Summary};
@@ -79,8 +77,11 @@ pub struct FamilyMeta {
 #[derive(Debug, Clone)]
 enum Value {
     Float(f64),
-    Native(proto::Histogram),
+    Native(Box<proto::Histogram>),
 }
+
+/// A series' `quantile` or `le` label, if it has one.
+type Extra = Option<(&'static [u8], Bytes)>;
 
 /// One series of an interval.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ struct Point {
     /// The row's labels, sorted by name.
     row: Arc<[(Bytes, Bytes)]>,
     /// `quantile` or `le`, and its value.
-    extra: Option<(Bytes, Bytes)>,
+    extra: Extra,
     value: Value,
     /// Index into [`Collector::families`].
     family: usize,
@@ -98,8 +99,8 @@ struct Point {
     created: i64,
 }
 
-const LE: Bytes = Bytes::from_static(b"le");
-const QUANTILE: Bytes = Bytes::from_static(b"quantile");
+const LE: &[u8] = b"le";
+const QUANTILE: &[u8] = b"quantile";
 
 /// Collects what the metric sets write.
 #[derive(Debug, Default)]
@@ -159,7 +160,7 @@ impl Collector {
         &mut self,
         name: Bytes,
         row: &Arc<[(Bytes, Bytes)]>,
-        extra: Option<(Bytes, Bytes)>,
+        extra: Extra,
         value: Value,
         created: i64,
     ) {
@@ -268,7 +269,13 @@ impl Encoder for Collector {
                 reset_hint: 0,
                 timestamp: 0,
             };
-            self.point(m.name, labels, None, Value::Native(native), created);
+            self.point(
+                m.name,
+                labels,
+                None,
+                Value::Native(Box::new(native)),
+                created,
+            );
         }
     }
 
@@ -303,13 +310,35 @@ pub struct Batch {
 /// name, `__name__` among them, empty values left out (as a scrape leaves them out).
 type Labels<'a> = Vec<(&'a [u8], &'a [u8])>;
 
-/// Fills `out` with `p`'s labels.
-fn labels_of<'a>(p: &'a Point, external: &'a [(Bytes, Bytes)], out: &mut Labels<'a>) {
+/// A series' identity: what its labels are made of.
+#[derive(Debug, Clone)]
+struct Seen {
+    name: Bytes,
+    row: Arc<[(Bytes, Bytes)]>,
+    extra: Extra,
+}
+
+impl Point {
+    fn seen(self) -> Seen {
+        Seen {
+            name: self.name,
+            row: self.row,
+            extra: self.extra,
+        }
+    }
+}
+
+/// Fills `out` with the labels of the series `name`, `row`, `extra`.
+fn labels_of<'a>(
+    (name, row, extra): (&'a Bytes, &'a [(Bytes, Bytes)], &'a Extra),
+    external: &'a [(Bytes, Bytes)],
+    out: &mut Labels<'a>,
+) {
     out.clear();
-    out.push((b"__name__", &p.name[..]));
-    out.extend(p.row.iter().map(|(k, v)| (&k[..], &v[..])));
-    if let Some((k, v)) = &p.extra {
-        out.push((&k[..], &v[..]));
+    out.push((b"__name__", &name[..]));
+    out.extend(row.iter().map(|(k, v)| (&k[..], &v[..])));
+    if let Some((k, v)) = extra {
+        out.push((k, &v[..]));
     }
     for (k, v) in external {
         // The series' own labels win over external ones (as Prometheus' external_labels).
@@ -340,7 +369,7 @@ fn key(labels: &Labels<'_>) -> u64 {
 /// The series of the last interval, to mark the ones that vanish as stale.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    points: Vec<Point>,
+    points: Vec<Seen>,
     keys: HashMap<u64, u32, FixedState>,
 }
 
@@ -484,7 +513,10 @@ impl<'a> Writer<'a> {
     fn add(&mut self, labels: &Labels<'a>, value: &'a Value, family: Option<usize>, created: i64) {
         // At most this many bytes more (2.0 shares its symbols, so it often takes fewer).
         let most = 64
-            + labels.iter().map(|(k, v)| k.len() + v.len() + 12).sum::<usize>()
+            + labels
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 12)
+                .sum::<usize>()
             + match value {
                 Value::Float(_) => 0,
                 Value::Native(h) => 64 + h.positive_deltas.len() * 10 + h.positive_spans.len() * 12,
@@ -505,7 +537,9 @@ impl<'a> Writer<'a> {
         };
         let values_len = match (value, &sample) {
             (_, Some(s)) => message::encoded_len(2, s),
-            (Value::Native(h), None) => message::encoded_len(if self.protocol == Protocol::V1 { 4 } else { 3 }, h),
+            (Value::Native(h), None) => {
+                message::encoded_len(if self.protocol == Protocol::V1 { 4 } else { 3 }, h)
+            }
             _ => 0,
         };
         match sample {
@@ -569,7 +603,8 @@ impl<'a> Writer<'a> {
                     }
                 });
                 let refs_len: usize = refs.iter().map(|&r| encoded_len_varint(u64::from(r))).sum();
-                let mut len = key_len(1) + encoded_len_varint(refs_len as u64) + refs_len + values_len;
+                let mut len =
+                    key_len(1) + encoded_len_varint(refs_len as u64) + refs_len + values_len;
                 if let Some(m) = &metadata {
                     len += message::encoded_len(5, m);
                 }
@@ -640,7 +675,7 @@ impl Batch {
             let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
             let mut labels = Vec::with_capacity(16);
             for (i, p) in points.iter().enumerate() {
-                labels_of(p, &external, &mut labels);
+                labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
                 keys.insert(key(&labels), i as u32);
                 w.add(&labels, &p.value, Some(p.family), p.created);
             }
@@ -649,13 +684,14 @@ impl Batch {
                     continue;
                 }
                 if let Some(p) = old.get(i as usize) {
-                    labels_of(p, &external, &mut labels);
+                    labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
                     w.add(&labels, &STALE, None, 0);
                 }
             }
             w.finish()
         };
-        tracker.points = points;
+        drop(old);
+        tracker.points = points.into_iter().map(Point::seen).collect();
         tracker.keys = keys;
         batch
     }
@@ -677,7 +713,7 @@ impl Batch {
         let mut labels = Vec::with_capacity(16);
         for &i in old_keys.values() {
             if let Some(p) = old.get(i as usize) {
-                labels_of(p, &external, &mut labels);
+                labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
                 w.add(&labels, &STALE, None, 0);
             }
         }
@@ -692,8 +728,8 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::proto::{RequestV2, WriteRequest};
+    use super::*;
     use prost::Message;
 
     fn collect() -> Collector {
@@ -742,7 +778,13 @@ mod tests {
                 let l: Vec<String> = ts
                     .labels
                     .iter()
-                    .map(|l| format!("{}={}", String::from_utf8_lossy(&l.name), String::from_utf8_lossy(&l.value)))
+                    .map(|l| {
+                        format!(
+                            "{}={}",
+                            String::from_utf8_lossy(&l.name),
+                            String::from_utf8_lossy(&l.value)
+                        )
+                    })
                     .collect();
                 l.join(",")
             })

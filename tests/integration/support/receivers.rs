@@ -99,22 +99,31 @@ impl Receiver {
     pub fn write_url(&self) -> String {
         format!("http://{}/api/v1/write", self.addr)
     }
+}
+
+impl PromQl for Receiver {
+    fn api(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// A server answering the Prometheus query API: instant queries, and waiting on one.
+pub trait PromQl {
+    /// Where its API listens.
+    fn api(&self) -> SocketAddr;
 
     /// Every result of an instant query: (labels, value).
-    pub fn query_all(
-        &self,
-        promql: &str,
-    ) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
-        query_all_at(self.addr, promql)
+    fn query_all(&self, promql: &str) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+        query_all_at(self.api(), promql)
     }
 
-    /// The value of an instant query's first result.
-    pub fn query(&self, promql: &str) -> Option<f64> {
+    /// The value of an instant query's first result, if any.
+    fn query(&self, promql: &str) -> Option<f64> {
         self.query_all(promql).first().map(|r| r.1)
     }
 
-    /// Queries until `cond` holds, at most `secs`; the last value.
-    pub fn wait_query(
+    /// Queries until `cond` holds of the value, at most `secs`; the last value.
+    fn wait_query(
         &self,
         secs: u64,
         promql: &str,

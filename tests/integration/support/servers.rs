@@ -1,7 +1,6 @@
 //! Real servers beside the exporter: Prometheus and the Pushgateway, started on free
 //! loopback ports and stopped when dropped; how a test finds (or, loudly, skips) a tool.
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -128,33 +127,11 @@ impl Prometheus {
             addr,
         })
     }
+}
 
-    /// Every result of an instant query: (labels, value).
-    pub fn query_all(&self, promql: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-        query_all_at(self.addr, promql)
-    }
-
-    /// The value of an instant query's first result, if any.
-    pub fn query(&self, promql: &str) -> Option<f64> {
-        self.query_all(promql).first().map(|r| r.1)
-    }
-
-    /// Queries until `cond` holds of the value, at most `secs`; the last value.
-    pub fn wait_query(
-        &self,
-        secs: u64,
-        promql: &str,
-        cond: impl Fn(Option<f64>) -> bool,
-    ) -> Option<f64> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let v = self.query(promql);
-            if cond(v) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "{promql}: last value {v:?}");
-            std::thread::sleep(Duration::from_millis(250));
-        }
+impl PromQl for Prometheus {
+    fn api(&self) -> SocketAddr {
+        self.addr
     }
 }
 

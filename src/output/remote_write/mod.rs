@@ -91,7 +91,6 @@ pub struct RemoteWriteStats {
     last_success_ms: AtomicU64,
     send_micros: AtomicU64,
     intervals: AtomicU64,
-    refused_requests: AtomicU64,
     queued: AtomicUsize,
 }
 
@@ -398,7 +397,8 @@ impl RemoteWriter {
 
     /// Sends the front request until it is taken, refused for good or dropped.
     async fn send_front(&self, id: u64, index: usize, req: Request, fallback_now: f64) -> Sent {
-        let protocol = self.protocol_of_queue();
+        // The queue holds requests of the protocol in use: a fall back empties it.
+        let protocol = self.protocol();
         let headers = [
             ("content-type", protocol.content_type()),
             ("content-encoding", "snappy"),
@@ -498,7 +498,6 @@ impl RemoteWriter {
                         .take(200)
                         .collect();
                     self.stats.requests_failed.fetch_add(1, Ordering::Relaxed);
-                    self.stats.refused_requests.fetch_add(1, Ordering::Relaxed);
                     self.stats
                         .failed_points
                         .fetch_add(req.samples + req.histograms, Ordering::Relaxed);
@@ -521,11 +520,6 @@ impl RemoteWriter {
             attempt = attempt.saturating_add(1);
             tokio::time::sleep(wait).await;
         }
-    }
-
-    /// The protocol the queued requests were encoded in.
-    fn protocol_of_queue(&self) -> Protocol {
-        self.protocol()
     }
 
     /// Sends until the queue is empty; `now` stamps successes when no clock is set.
@@ -616,7 +610,7 @@ impl RemoteWriter {
             protocol = self.protocol().name(),
             intervals = n(&self.stats.intervals),
             dropped_intervals = n(&self.stats.dropped_intervals),
-            refused_requests = n(&self.stats.refused_requests),
+            refused_requests = n(&self.stats.requests_failed),
             retries = n(&self.stats.retries),
             "Remote write finished."
         );

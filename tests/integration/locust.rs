@@ -621,6 +621,66 @@ fn plugin_exposition_passes_promtool() {
     assert_promtool_clean(&run.last.text);
 }
 
+/// A distributed run of 8 s: a master (`--expect-workers 2`, `--json-file json`) and two
+/// workers, each with the plugin writing its stream to `dir` (`master.jsonl`,
+/// `worker0.jsonl`, `worker1.jsonl`); the workers also load `worker_files`, and each process
+/// (`"master"`, `"worker0"`, …) gets the variable `env(name)` gives.
+pub fn start_distributed(
+    bin: &Path,
+    target: &Target,
+    dir: &Path,
+    json: &Path,
+    worker_files: &[&Path],
+    env: impl Fn(&str) -> Option<(&'static str, String)>,
+) -> (Child, Vec<Child>) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let stream = |name: &str| dir.join(format!("{name}.jsonl")).display().to_string();
+    let mut master = locust_command(bin, target, 8, true);
+    master
+        .args(["--master", "--expect-workers", "2"])
+        .args([
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            &port,
+        ])
+        .args(["--json-file", json.to_str().unwrap()])
+        .args(["--exporter-events", &stream("master")])
+        .stdout(Stdio::null());
+    if let Some((k, v)) = env("master") {
+        master.env(k, v);
+    }
+    let master = master.spawn().unwrap();
+    let workers = (0..2)
+        .map(|i| {
+            let name = format!("worker{i}");
+            let mut files = vec![
+                fixture("record/locustfile.py"),
+                root().join("contrib/locust_exporter_plugin.py"),
+            ];
+            files.extend(worker_files.iter().map(|f| f.to_path_buf()));
+            let locustfile: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            let mut worker = Command::new(bin.join("locust"));
+            worker
+                .args(["-f", &locustfile.join(","), "--worker"])
+                .args(["--master-host", "127.0.0.1", "--master-port", &port])
+                .args(["--exporter-events", &stream(&name)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some((k, v)) = env(&name) {
+                worker.env(k, v);
+            }
+            worker.spawn().unwrap()
+        })
+        .collect();
+    (master, workers)
+}
+
 #[test]
 fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let Some(bin) = venv_bin("distributed_workers_each_write_a_stream_nothing_counted_twice")
@@ -630,56 +690,9 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("final");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
     let stream = |name: &str| dir.path().join(name).display().to_string();
-    let mut master = locust_command(&bin, &target, 8, true)
-        .args([
-            "--master",
-            "--expect-workers",
-            "2",
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-        ])
-        .args([
-            "--json-file",
-            json.to_str().unwrap(),
-            "--exporter-events",
-            &stream("master.jsonl"),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut workers: Vec<Child> = (0..2)
-        .map(|i| {
-            let locustfile = format!(
-                "{},{}",
-                fixture("record/locustfile.py").display(),
-                root().join("contrib/locust_exporter_plugin.py").display()
-            );
-            Command::new(bin.join("locust"))
-                .args([
-                    "-f",
-                    &locustfile,
-                    "--worker",
-                    "--master-host",
-                    "127.0.0.1",
-                    "--master-port",
-                    &port,
-                ])
-                .args(["--exporter-events", &stream(&format!("worker{i}.jsonl"))])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let (mut master, mut workers) =
+        start_distributed(&bin, &target, dir.path(), &json, &[], |_| None);
     let (m0, w0, w1) = (
         format!("load={}", stream("master.jsonl")),
         format!("load={}", stream("worker0.jsonl")),

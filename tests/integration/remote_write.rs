@@ -6,10 +6,9 @@
 //! or counted as dropped, nothing twice.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{json_totals, locust_command, venv_bin, wait_child, Target};
+use crate::locust::{json_totals, start_distributed, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// The one series every interval carries for the recorded stream's service.
@@ -328,7 +327,7 @@ fn a_1_0_receiver_gets_1_0_after_one_2_0_request() {
         .iter()
         .find(|l| l.contains("Remote write finished."))
         .unwrap_or_else(|| panic!("{log:?}"));
-    assert!(last.contains("protocol=") && last.contains("1.0"), "{last}");
+    assert!(last.contains(r#"protocol="1.0""#), "{last}");
 }
 
 /// A listener beside the locustfile that writes every response time (ms) of its process to
@@ -381,41 +380,10 @@ fn a_distributed_run_written(protocol: &str) {
     let json = dir.path().join("final");
     let times = dir.path().join("times.py");
     std::fs::write(&times, TIMES).unwrap();
-    let port = free_addr().port().to_string();
     let stream = |name: &str| dir.path().join(name).display().to_string();
-    let mut master = locust_command(&locust_bin, &target, 8, true)
-        .args(["--master", "--expect-workers", "2"])
-        .args([
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-        ])
-        .args(["--json-file", json.to_str().unwrap()])
-        .args(["--exporter-events", &stream("master.jsonl")])
-        .env("TIMES_FILE", stream("master.times"))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut workers: Vec<Child> = (0..2)
-        .map(|i| {
-            let locustfile = format!(
-                "{},{},{}",
-                fixture("record/locustfile.py").display(),
-                root().join("contrib/locust_exporter_plugin.py").display(),
-                times.display()
-            );
-            Command::new(locust_bin.join("locust"))
-                .args(["-f", &locustfile, "--worker"])
-                .args(["--master-host", "127.0.0.1", "--master-port", &port])
-                .args(["--exporter-events", &stream(&format!("worker{i}.jsonl"))])
-                .env("TIMES_FILE", stream(&format!("worker{i}.times")))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let times_of = |name: &str| Some(("TIMES_FILE", stream(&format!("{name}.times"))));
+    let (mut master, mut workers) =
+        start_distributed(&locust_bin, &target, dir.path(), &json, &[&times], times_of);
     let exporters: Vec<Exporter> = ["master", "worker0", "worker1"]
         .iter()
         .map(|name| {

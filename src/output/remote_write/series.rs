@@ -302,8 +302,6 @@ pub struct Request {
 pub struct Batch {
     /// The requests.
     pub requests: Vec<Request>,
-    /// The snapshot time they carry (milliseconds).
-    pub timestamp: i64,
 }
 
 /// A series' labels as written: (name, value) slices borrowed from the points, sorted by
@@ -431,10 +429,7 @@ impl<'a> Writer<'a> {
             max_bytes,
             timestamp,
             families,
-            batch: Batch {
-                requests: Vec::new(),
-                timestamp,
-            },
+            batch: Batch::default(),
             buf: Vec::with_capacity(max_bytes.min(1 << 22) + 4096),
             symbols: Vec::new(),
             symbol_ix: HashMap::with_hasher(hasher()),
@@ -718,11 +713,6 @@ impl Batch {
             }
         }
         w.finish()
-    }
-
-    /// Float samples and histograms in the batch.
-    pub fn points(&self) -> u64 {
-        self.requests.iter().map(|r| r.samples + r.histograms).sum()
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,8 +45,8 @@ impl Receiver {
         std::fs::create_dir_all(data).unwrap();
         let config = data.join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1s\n").unwrap();
-        let child = Command::new(bin.join("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
+        let mut cmd = Command::new(bin.join("prometheus"));
+        cmd.arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.join("tsdb").display()))
             .arg(format!("--web.listen-address={addr}"))
             .args([
@@ -55,15 +55,9 @@ impl Receiver {
                 "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request",
                 "--enable-feature=native-histograms",
                 "--query.lookback-delta=1m",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon(child);
-        wait_listening(addr, 30);
+            ]);
         let r = Receiver {
-            _daemon: daemon,
+            _daemon: Daemon::listening(cmd, addr),
             addr,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -79,18 +73,12 @@ impl Receiver {
 
     /// Starts VictoriaMetrics from `bin` on `addr`, its data in `data`.
     pub fn victoria_metrics(bin: &Path, addr: SocketAddr, data: &Path) -> Receiver {
-        let child = Command::new(bin.join("victoria-metrics"))
-            .arg(format!("-storageDataPath={}", data.display()))
+        let mut cmd = Command::new(bin.join("victoria-metrics"));
+        cmd.arg(format!("-storageDataPath={}", data.display()))
             .arg(format!("-httpListenAddr={addr}"))
-            .args(["-search.latencyOffset=0s", "-search.disableCache"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon(child);
-        wait_listening(addr, 30);
+            .args(["-search.latencyOffset=0s", "-search.disableCache"]);
         Receiver {
-            _daemon: daemon,
+            _daemon: Daemon::listening(cmd, addr),
             addr,
         }
     }

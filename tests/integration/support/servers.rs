@@ -10,6 +10,20 @@ use super::*;
 /// A background server process, killed on drop.
 pub struct Daemon(pub Child);
 
+impl Daemon {
+    /// Starts `cmd` (output discarded) and waits (bounded) until it listens on `addr`.
+    pub fn listening(mut cmd: Command, addr: SocketAddr) -> Daemon {
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        let daemon = Daemon(child);
+        wait_listening(addr, 30);
+        daemon
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -104,23 +118,18 @@ impl Prometheus {
         config.push_str(scrape_configs);
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let addr = free_addr();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon(child);
-        wait_listening(addr, 30);
+        let mut cmd = Command::new("prometheus");
+        cmd.arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address={addr}"))
+        .args(flags);
+        let daemon = Daemon::listening(cmd, addr);
         Some(Prometheus {
             _daemon: daemon,
             _dir: dir,
@@ -158,16 +167,11 @@ impl Pushgateway {
             return None;
         }
         let addr = free_addr();
-        let child = Command::new("prometheus-pushgateway")
-            .arg(format!("--web.listen-address={addr}"))
+        let mut cmd = Command::new("prometheus-pushgateway");
+        cmd.arg(format!("--web.listen-address={addr}"))
             .arg("--persistence.file=")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = Daemon(child);
-        wait_listening(addr, 30);
+            .args(args);
+        let daemon = Daemon::listening(cmd, addr);
         Some(Pushgateway {
             _daemon: daemon,
             addr,

@@ -35,10 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "!!   sudo apt-get install ${missing[*]}      (or run ./test.sh --install)"
   fi
 fi
-if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client" 2>/dev/null; then
-  echo "== installing Locust 2.47.0 into .venv"
+if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client, junitparser" 2>/dev/null; then
+  echo "== installing Locust 2.47.0 (and the seed's prometheus_client, a JUnit parser) into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1"
+  .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1" "junitparser==3.2.0"
 fi
 if [ "$install" = 1 ]; then
   if ! docker info >/dev/null 2>&1; then
@@ -53,7 +53,7 @@ if [ "$install" = 1 ]; then
   echo "== Prometheus 3.x and VictoriaMetrics from Debian sid (contrib/ci/sid-servers.sh)"
   LOCUST_EXPORTER_SID_BIN="$(contrib/ci/sid-servers.sh)"
   export LOCUST_EXPORTER_SID_BIN REQUIRE_SID=1
-elif [ -x target/sid/bin/prometheus ] && [ -x target/sid/bin/victoria-metrics ]; then
+elif [ -x target/sid/bin/prometheus ] && [ -x target/sid/bin/promtool ] && [ -x target/sid/bin/victoria-metrics ]; then
   export LOCUST_EXPORTER_SID_BIN="$PWD/target/sid/bin"
 else
   echo "!! no Prometheus 3.5 / VictoriaMetrics under target/sid: the remote-write tests will skip. Get them with:"

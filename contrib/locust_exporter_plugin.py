@@ -398,13 +398,33 @@ def _on_init(environment, **_kwargs):
         _flush()
 
 
+def _runner_line(environment, is_master):
+    """The runner line: its role, and what the run says of itself (locust_run_info's
+    labels: Locust's version, the locustfile, the host under test), where known."""
+    line = {"event": "runner", "name": "master" if is_master else "standalone"}
+    try:
+        from locust import __version__ as version
+
+        line["locust_version"] = str(version)
+    except ImportError:
+        pass
+    options = getattr(environment, "parsed_options", None)
+    locustfile = getattr(options, "locustfile", None)
+    if locustfile:
+        line["locustfile"] = str(locustfile)
+    host = getattr(environment, "host", None) or getattr(options, "host", None)
+    if host:
+        line["host"] = str(host)
+    return json.dumps(line, separators=(",", ":"))
+
+
 def _write_state(environment, is_master):
     runner = environment.runner
     if runner is None:
         return
     # What runner this is (the seed serves locust_slave_count only for a master, the Go
     # exporter's set serves a standalone run's worker counts as 0); workers write no state.
-    _writer.add('{"event":"runner","name":"%s"}' % ("master" if is_master else "standalone"))
+    _writer.add(_runner_line(environment, is_master))
     _writer.add('{"event":"users","user_count":%d}' % runner.user_count)
     workers = len(runner.clients) if is_master else 0
     _writer.add('{"event":"workers","count":%d}' % workers)

@@ -92,9 +92,12 @@ pub fn snapshot(n: usize, events: bool) -> Snapshot {
             last_update: Some(1795542142.0),
             folded: Default::default(),
             interrupted: false,
+            started: Some(1795542100.0),
+            info: Default::default(),
         }],
         sources: Vec::new(),
         seq: 1,
         closed: false,
+        ..Snapshot::default()
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Downloads Prometheus 3.x and VictoriaMetrics from Debian's `sid` suite (the same mirror and
+# Downloads Prometheus 3.x (with its promtool) and VictoriaMetrics from Debian's `sid` suite (the same mirror and
 # keyring as the system's own sources) and extracts their binaries into a cache folder; nothing
-# is installed system-wide. Prints the folder holding `prometheus` and `victoria-metrics`.
+# is installed system-wide. Prints the folder holding `prometheus`, `promtool` and
+# `victoria-metrics`.
 #
 #   contrib/ci/sid-servers.sh [CACHE]      (default: .cache/sid beside this repository's target/)
 #
@@ -10,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${1:-$root/target/sid}"
 bin="$cache/bin"
-if [ -x "$bin/prometheus" ] && [ -x "$bin/victoria-metrics" ]; then
+if [ -x "$bin/prometheus" ] && [ -x "$bin/promtool" ] && [ -x "$bin/victoria-metrics" ]; then
   echo "$bin"; exit 0
 fi
 mkdir -p "$cache/lists/partial" "$cache/archives/partial" "$cache/debs" "$cache/root" "$bin"
@@ -22,9 +23,10 @@ apt_opts=(-o "Dir::Etc::SourceList=$cache/sources.list" -o Dir::Etc::SourceParts
   -o "Dir::State::Lists=$cache/lists" -o "Dir::Cache=$cache" -o "Dir::Cache::archives=$cache/archives"
   -o Debug::NoLocking=1)
 apt-get "${apt_opts[@]}" update -qq >&2
-(cd "$cache/debs" && apt-get "${apt_opts[@]}" download prometheus victoria-metrics >&2)
+(cd "$cache/debs" && apt-get "${apt_opts[@]}" download prometheus promtool victoria-metrics >&2)
 for deb in "$cache"/debs/*.deb; do dpkg-deb -x "$deb" "$cache/root"; done
 ln -sf "$cache/root/usr/bin/prometheus" "$bin/prometheus"
+ln -sf "$cache/root/usr/bin/promtool" "$bin/promtool"
 vm="$cache/root/usr/bin/victoria-metrics"
 [ -x "$vm" ] || { echo "victoria-metrics binary not found in the package" >&2; exit 1; }
 ln -sf "$vm" "$bin/victoria-metrics"

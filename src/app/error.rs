@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::config::ConfigError;
 use crate::output::http::web_config::WebConfigError;
+use crate::output::summary::CHECKS_FAILED_EXIT_CODE;
 use crate::output::DeliveryError;
 use crate::source::ReadError;
 
@@ -44,6 +45,9 @@ pub enum AppError {
     /// An output's delivery (`--once`'s, or the final one on exit) failed. Exit code 1.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// The run ended and this many `--check`s failed. Exit code 99.
+    #[error("{0} check(s) failed (the summary above names them)")]
+    ChecksFailed(usize),
 }
 
 impl AppError {
@@ -56,6 +60,7 @@ impl AppError {
             | AppError::Read(_)
             | AppError::Delivery(_) => 1,
             AppError::NoInput(_) => 3,
+            AppError::ChecksFailed(_) => CHECKS_FAILED_EXIT_CODE,
         }
     }
 }

@@ -29,9 +29,11 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// take).
 pub const FINAL_DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
 
+mod abort;
 pub mod build;
 mod error;
 mod once;
+mod verdict;
 
 pub use error::AppError;
 pub use once::once;
@@ -241,6 +243,23 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
             stop_tx.clone(),
         ))
     });
+    if config.verdict.abort {
+        if let Some(ui) = config.inputs.web_uis.first() {
+            let client = crate::support::http_client::HttpClient::new(
+                "--locust.config.file",
+                &config.inputs.locust_client,
+                config.inputs.locust_timeout,
+            )
+            .map_err(crate::config::ConfigError::from)?;
+            tokio::spawn(abort::run(
+                snap_rx.clone(),
+                client,
+                ui.url.clone(),
+                config.verdict.grace,
+                wall_clock,
+            ));
+        }
+    }
     for output in &outputs {
         tokio::spawn(
             output
@@ -284,11 +303,14 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         let mut closed = snap_rx.clone();
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed.wait_for(|s| s.closed)).await;
         let snap = snap_rx.borrow().clone();
-        deliver_all(&outputs, snap, wall_clock(), FINAL_DELIVERY_TIMEOUT).await
+        let delivered =
+            deliver_all(&outputs, snap.clone(), wall_clock(), FINAL_DELIVERY_TIMEOUT).await;
+        (delivered, snap)
     };
-    let ((), delivered) = tokio::join!(server, final_delivery);
+    let ((), (delivered, last)) = tokio::join!(server, final_delivery);
     ingest_task.abort();
     tracing::info!("Shut down.");
+    let judged = verdict::finish(&config, &last, verdict::run_ended(&last), wall_clock());
     delivered?;
     let gave_up = match no_input {
         Some(task) if task.is_finished() => task.await.unwrap_or(false),
@@ -297,7 +319,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     if gave_up {
         return Err(AppError::NoInput(config.exit_after_stop_wait));
     }
-    Ok(())
+    judged
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed now.

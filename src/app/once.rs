@@ -49,10 +49,11 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
             })?;
         runtime.block_on(deliver_all(
             &outputs,
-            Arc::new(snap),
+            Arc::new(snap.clone()),
             now,
             ONCE_DELIVERY_TIMEOUT,
         ))?;
     }
-    Ok(())
+    // What was read is the run: its checks are the verdict.
+    super::verdict::finish(config, &snap, true, now)
 }

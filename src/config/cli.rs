@@ -18,6 +18,7 @@ pub const VERSION: &str = concat!(
     ")"
 );
 pub use super::outputs::OutputArgs;
+pub use super::verdict::VerdictArgs;
 
 /// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
 /// statistics as Prometheus metrics.
@@ -237,9 +238,13 @@ pub struct Args {
     )]
     pub enable_lifecycle: bool,
 
-    /// The outputs' flags (`--push.*`).
+    /// The outputs' flags (`--push.*`, `--remote-write.*`).
     #[command(flatten)]
     pub outputs: OutputArgs,
+
+    /// The verdict's flags (`--check*`, `--summary.file`, `--junit.file`, `--run.id`).
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
 
     /// Read everything present, print the exposition to stdout (and deliver it to the
     /// outputs, e.g. --push.url), then exit: 0, or 1 when an input had nothing to read or a

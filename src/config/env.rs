@@ -14,7 +14,7 @@ use super::cli::Args;
 use super::ConfigError;
 
 /// The flags that may be given more than once, and so take a list from their variable.
-pub const REPEATABLE: [&str; 7] = [
+pub const REPEATABLE: [&str; 8] = [
     "csv",
     "events",
     "locust.uri",
@@ -22,6 +22,7 @@ pub const REPEATABLE: [&str; 7] = [
     "push.label",
     "remote-write.url",
     "remote-write.label",
+    "check",
 ];
 
 /// What was parsed, and where each value came from.
@@ -47,6 +48,48 @@ pub fn split_list(text: &str) -> Vec<String> {
             },
             ',' => out.push(String::new()),
             c => out.last_mut().into_iter().for_each(|s| s.push(c)),
+        }
+    }
+    out.into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Splits `LOCUST_EXPORTER_CHECK` on the commas between checks: those outside a selector's
+/// braces and quotes (`p95{name="/a",method="GET"}<1s,fail_ratio<1%` is two checks).
+pub fn split_checks(text: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let (mut depth, mut quote): (u32, Option<char>) = (0, None);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let Some(current) = out.last_mut() else { break };
+        match (c, quote) {
+            ('\\', _) => {
+                current.push(c);
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            (q, Some(open)) if q == open => {
+                quote = None;
+                current.push(c);
+            }
+            (_, Some(_)) => current.push(c),
+            ('"' | '\'', None) => {
+                quote = Some(c);
+                current.push(c);
+            }
+            ('{', None) => {
+                depth += 1;
+                current.push(c);
+            }
+            ('}', None) => {
+                depth = depth.saturating_sub(1);
+                current.push(c);
+            }
+            (',', None) if depth == 0 => out.push(String::new()),
+            _ => current.push(c),
         }
     }
     out.into_iter()
@@ -105,6 +148,14 @@ pub fn parse(
     split(&mut args.inputs.locust_uri, "locust_uri");
     split(&mut args.outputs.push_labels, "push_labels");
     split(&mut args.listen_address, "listen_address");
+    if from_env("checks") {
+        args.verdict.checks = args
+            .verdict
+            .checks
+            .iter()
+            .flat_map(|v| split_checks(v))
+            .collect();
+    }
     Ok(Parsed { args, matches })
 }
 
@@ -174,6 +225,22 @@ mod tests {
         assert_eq!(split_list(r"out/a\,b,c"), ["out/a,b", "c"]);
         assert_eq!(split_list(r"c:\\x,y"), [r"c:\x", "y"]);
         assert_eq!(split_list(r"a\b"), [r"a\b"]);
+    }
+
+    #[test]
+    fn checks_split_on_commas_between_them() {
+        assert_eq!(
+            split_checks(r#"p95{name="/a",method="GET"}<1s, fail_ratio<1%,p99{name=~'a,b'}<2s"#),
+            [
+                r#"p95{name="/a",method="GET"}<1s"#,
+                "fail_ratio<1%",
+                "p99{name=~'a,b'}<2s"
+            ]
+        );
+        assert_eq!(
+            split_checks(r#"p95{name="a\",b"}<1s"#),
+            [r#"p95{name="a\",b"}<1s"#]
+        );
     }
 
     #[test]

@@ -9,11 +9,13 @@ pub mod env;
 mod inputs;
 mod outputs;
 mod values;
+mod verdict;
 
 pub use values::{bytes, count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
 
 pub use inputs::{source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, STDIN_SOURCE};
 pub use outputs::{Outputs, Push};
+pub use verdict::{Verdict, VerdictArgs, MAX_RUN_ID_BYTES};
 
 use crate::config::cli::Args;
 use crate::expose::{Format, Sets};
@@ -94,8 +96,11 @@ pub struct Config {
     pub exit_when_locust_quits: Option<Duration>,
     /// `--web.enable-lifecycle`.
     pub enable_lifecycle: bool,
-    /// The outputs: `--push.*`.
+    /// The outputs: `--push.*`, `--remote-write.*`.
     pub outputs: Outputs,
+    /// Checks, summary and run identity: `--check*`, `--summary.file`, `--junit.file`,
+    /// `--run.id`.
+    pub verdict: Verdict,
     /// `--log.level`.
     pub log_level: tracing::Level,
     /// `--log.format`.
@@ -144,6 +149,7 @@ impl Config {
             ));
         }
         let outputs = Outputs::from_args(&args.outputs)?;
+        let verdict = Verdict::from_args(&args.verdict, !inputs.web_uis.is_empty())?;
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -201,6 +207,7 @@ impl Config {
             },
             enable_lifecycle: args.enable_lifecycle,
             outputs,
+            verdict,
             log_level: args.log_level.parse().map_err(|_| {
                 invalid(
                     "--log.level",

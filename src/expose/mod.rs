@@ -112,7 +112,11 @@ pub type Parts = [Arc<dyn SelfMetrics>];
 
 /// Writes the chosen sets, the snapshot's self-metrics and then each part's through `out`.
 pub fn write<E: Encoder>(snap: &Snapshot, sets: Sets, parts: &Parts, out: &mut E) {
+    if let Some(run) = &snap.run {
+        out.label_every_series("run", run);
+    }
     sets::write(snap, sets, out);
+    sets::verdict::write(snap, out);
     self_metrics::write(snap, out);
     self_metrics::write_parts(parts, out);
 }

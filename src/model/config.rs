@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::check::Check;
 use super::endpoint;
 use super::update::{EndpointStats, ExceptionCount, Failure};
 
@@ -24,6 +25,22 @@ pub struct ModelConfig {
     pub max_exceptions: usize,
     /// Prometheus bucket upper bounds in seconds, ascending (`--buckets`).
     pub buckets: Arc<[f64]>,
+    /// The checks every snapshot judges (`--check`).
+    pub checks: Arc<[Check]>,
+    /// The `run` label (`--run.id`).
+    pub run: RunId,
+}
+
+/// `--run.id`: none, a given id, or one made from the run's start.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunId {
+    /// No `run` label.
+    #[default]
+    None,
+    /// This id.
+    Fixed(Arc<str>),
+    /// `auto`: the earliest start of any service, UTC, as `20261202T183647Z`.
+    Auto,
 }
 
 impl Default for ModelConfig {
@@ -34,6 +51,8 @@ impl Default for ModelConfig {
             max_errors_per_endpoint: 20,
             max_exceptions: 200,
             buckets: Arc::from(&endpoint::DEFAULT_BUCKETS[..]),
+            checks: Arc::from(Vec::new()),
+            run: RunId::None,
         }
     }
 }

@@ -12,10 +12,12 @@
 //! `config` holds the settings and the view a feed serves, which every room imports.
 
 mod cardinality;
+pub mod check;
 mod config;
 mod csv_feed;
 pub mod endpoint;
 mod event_feed;
+pub mod judge;
 pub mod native_histogram;
 mod service;
 pub mod snapshot;
@@ -25,7 +27,7 @@ pub mod window;
 use std::sync::Arc;
 
 pub use cardinality::{cut_label, MAX_FOLDED_REMEMBERED, MAX_LABEL_BYTES, OTHER};
-pub use config::{FastHash, ModelConfig};
+pub use config::{FastHash, ModelConfig, RunId};
 use service::Service;
 use snapshot::Snapshot;
 use update::Update;
@@ -110,17 +112,59 @@ impl Model {
 
     /// Everything as served at `now` (the `sources` list is left empty for the caller).
     pub fn snapshot(&self, now: f64) -> Snapshot {
-        Snapshot {
-            services: self
-                .services
+        let services: Vec<_> = self
+            .services
+            .iter()
+            .map(|s| s.snapshot(&self.config, now))
+            .collect();
+        let run = match &self.config.run {
+            RunId::None => None,
+            RunId::Fixed(id) => Some(id.clone()),
+            RunId::Auto => services
                 .iter()
-                .map(|s| s.snapshot(&self.config, now))
-                .collect(),
+                .filter_map(|s| s.started)
+                .reduce(f64::min)
+                .map(|t| Arc::from(utc_stamp(t))),
+        };
+        Snapshot {
+            outcomes: judge::evaluate(&self.config.checks, &services, now),
+            checks: self.config.checks.clone(),
+            run,
+            services,
             sources: Vec::new(),
             seq: 0,
             closed: false,
         }
     }
+}
+
+/// Unix seconds as UTC (year, month, day, hour, minute, second).
+fn civil(unix: f64) -> (i64, i64, i64, i64, i64, i64) {
+    let secs = unix.floor() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Unix seconds as a compact UTC stamp, `20261202T183647Z` (`--run.id auto`).
+pub fn utc_stamp(unix: f64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+/// Unix seconds as ISO 8601 UTC, `2026-12-02T18:36:47Z` (JUnit's timestamp).
+pub fn utc_iso(unix: f64) -> String {
+    let (y, mo, d, h, mi, s) = civil(unix);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 #[cfg(test)]

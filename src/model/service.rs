@@ -8,7 +8,23 @@ use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, Role, RunnerStatus, Update, WorkerState};
+use super::update::{HistoryRow, Role, RunInfo, RunnerStatus, Update, WorkerState};
+
+/// When the data of `update` was made, for the run's start: its own time where it has one,
+/// else the file's write time (`pending`), else `now`; `None` for updates that are no data
+/// of the run (a role, a poll that failed, a file's write time on its own).
+fn data_time(update: &Update<'_>, pending: Option<f64>, now: f64) -> Option<f64> {
+    match update {
+        Update::Request(r) => Some(r.time.min(now)),
+        Update::Requests(b) => Some(b.time.min(now)),
+        Update::History(row) => Some(row.timestamp.min(now)),
+        Update::Stats(t) | Update::Final(t) if t.total.requests > 0 => {
+            Some(pending.unwrap_or(now).min(now))
+        }
+        Update::Runner(status) if status.total_rates.is_some_and(|r| r.0 > 0.0) => Some(now),
+        _ => None,
+    }
+}
 
 /// One service's state.
 #[derive(Debug, Clone)]
@@ -50,6 +66,11 @@ pub struct Service {
     history_percentiles: Vec<(f64, f64)>,
     /// The history has per-endpoint rows (`--csv-full-history`).
     full_history: bool,
+    /// Unix seconds of the run's earliest data: a request's time, a history row's
+    /// timestamp, a file's write time, or when a web UI first answered with a run.
+    started: Option<f64>,
+    /// What the run says of itself.
+    info: RunInfo,
 }
 
 impl Service {
@@ -78,6 +99,8 @@ impl Service {
             up: None,
             history_percentiles: Vec::new(),
             full_history: false,
+            started: None,
+            info: RunInfo::default(),
         }
     }
 
@@ -88,6 +111,9 @@ impl Service {
 
     /// Applies one update observed at `now`.
     pub fn apply(&mut self, update: Update<'_>, config: &ModelConfig, now: f64) {
+        if let Some(at) = data_time(&update, self.pending_write, now) {
+            self.started = Some(self.started.map_or(at, |s| s.min(at)));
+        }
         let guard = &mut self.guard;
         match update {
             Update::Request(ev) => self.events.record(&ev, guard, config),
@@ -146,7 +172,10 @@ impl Service {
                 self.users = Some(n);
             }
             Update::Workers(n) => self.workers = Some(n),
-            Update::Role(role) => self.role = Some(role),
+            Update::Role(role, info) => {
+                self.role = Some(role);
+                self.info.merge(info);
+            }
             Update::Runner(status) => {
                 self.role = Some(if status.workers.is_some() {
                     Role::Master
@@ -295,6 +324,8 @@ impl Service {
             last_update: self.last_activity.map(|a| self.written.unwrap_or(a)),
             folded: self.guard.folded(),
             interrupted: self.interrupted,
+            started: self.started,
+            info: self.info.clone(),
         }
     }
 }

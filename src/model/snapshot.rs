@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 pub use super::cardinality::Folded;
-pub use super::update::{EndpointStats, ExceptionCount, Failure, Role};
+pub use super::check::{Check, Outcome};
+pub use super::update::{EndpointStats, ExceptionCount, Failure, Role, RunInfo};
 
 /// Run state of a service, the `state` label of `locust_state`: inferred from files and
 /// events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner state
@@ -52,6 +53,10 @@ pub struct ServiceSnapshot {
     pub folded: Folded,
     /// The exporter stopped while this run was still live: its last values are partial.
     pub interrupted: bool,
+    /// Unix seconds of the run's earliest data, when any.
+    pub started: Option<f64>,
+    /// What the run says of itself (`locust_run_info`).
+    pub info: RunInfo,
 }
 
 /// Health and counters of one input (a file or a stream), for the self-metrics.
@@ -97,6 +102,14 @@ impl Snapshot {
                 .collect(),
             seq: self.seq,
             closed: self.closed,
+            run: self.run.clone(),
+            checks: self.checks.clone(),
+            outcomes: self
+                .outcomes
+                .iter()
+                .filter(|o| &*o.service == service)
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -113,4 +126,10 @@ pub struct Snapshot {
     /// The exporter is stopping: every service is closed (the snapshot final deliveries
     /// send).
     pub closed: bool,
+    /// The `run` label every series carries (`--run.id`), once known.
+    pub run: Option<Arc<str>>,
+    /// The checks (`--check`), in the order given.
+    pub checks: Arc<[Check]>,
+    /// Each check judged on this snapshot ([`super::judge::evaluate`]).
+    pub outcomes: Vec<Outcome>,
 }

@@ -261,6 +261,32 @@ pub struct RequestBatch<'a> {
     pub buckets: Vec<(i32, u64)>,
 }
 
+/// What a run says of itself, where the input knows (the plugin's `runner` line): the
+/// labels of `locust_run_info`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunInfo {
+    /// Locust's version.
+    pub locust_version: Option<Arc<str>>,
+    /// The locustfile(s), as given to `-f`.
+    pub locustfile: Option<Arc<str>>,
+    /// The host under test (`--host`).
+    pub host: Option<Arc<str>>,
+}
+
+impl RunInfo {
+    /// Fields `newer` knows replace this one's.
+    pub fn merge(&mut self, newer: RunInfo) {
+        let RunInfo {
+            locust_version,
+            locustfile,
+            host,
+        } = newer;
+        self.locust_version = locust_version.or(self.locust_version.take());
+        self.locustfile = locustfile.or(self.locustfile.take());
+        self.host = host.or(self.host.take());
+    }
+}
+
 /// What kind of Locust runner an input comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -429,8 +455,9 @@ pub enum Update<'a> {
     Users(u64),
     /// The current worker count (event stream, on a master).
     Workers(u64),
-    /// What kind of Locust runner the input comes from (event stream: the plugin says).
-    Role(Role),
+    /// What kind of Locust runner the input comes from, and what the run says of itself
+    /// (event stream: the plugin's `runner` line).
+    Role(Role, RunInfo),
     /// Locust's end-of-run report (`--json-file`): the run's exact final numbers, which
     /// replace the last `_stats.csv` (it lags the end by up to a second).
     Final(StatsTable),

@@ -8,5 +8,6 @@ mod delivery;
 pub mod http;
 pub mod push;
 pub mod remote_write;
+pub mod summary;
 
 pub use delivery::{deliver_all, DeliveryError, Output, Task};

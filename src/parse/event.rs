@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::model::update::{cut_chars, Request, RequestBatch, Role, Update, MAX_MESSAGE_CHARS};
+use crate::model::cut_label;
+use crate::model::update::{
+    cut_chars, Request, RequestBatch, Role, RunInfo, Update, MAX_MESSAGE_CHARS,
+};
 
 use super::json::{self, Raw};
 use super::number::at_most;
@@ -274,9 +277,19 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
         "workers" => Update::Workers(whole(raw.count, "count", MAX_WORKERS as f64, line_no)?),
         "runner" => {
             let name = raw.name.ok_or_else(|| bad(line_no, "no `name`"))?;
+            let role = Role::from_name(&name)
+                .ok_or_else(|| bad(line_no, "`name` is not master, standalone or worker"))?;
+            let known = |v: Option<Cow<'_, str>>| {
+                v.filter(|v| !v.is_empty())
+                    .map(|v| Arc::from(cut_label(&v)))
+            };
             Update::Role(
-                Role::from_name(&name)
-                    .ok_or_else(|| bad(line_no, "`name` is not master, standalone or worker"))?,
+                role,
+                RunInfo {
+                    locust_version: known(raw.locust_version),
+                    locustfile: known(raw.locustfile),
+                    host: known(raw.host),
+                },
             )
         }
         "exception" => {

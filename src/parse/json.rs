@@ -33,6 +33,12 @@ pub(super) struct Raw<'a> {
     pub count: Option<f64>,
     #[serde(borrow, default)]
     pub message: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub locust_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub locustfile: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub host: Option<Cow<'a, str>>,
 }
 
 enum Value<'a> {
@@ -69,6 +75,9 @@ enum Field {
     UserCount,
     Count,
     Message,
+    LocustVersion,
+    Locustfile,
+    Host,
 }
 
 impl Field {
@@ -88,6 +97,9 @@ impl Field {
             (10, Some(b'u')) => (Field::UserCount, b"user_count"),
             (5, Some(b'c')) => (Field::Count, b"count"),
             (7, Some(b'm')) => (Field::Message, b"message"),
+            (14, Some(b'l')) => (Field::LocustVersion, b"locust_version"),
+            (10, Some(b'l')) => (Field::Locustfile, b"locustfile"),
+            (4, Some(b'h')) => (Field::Host, b"host"),
             _ => return None,
         };
         (b == want).then_some(field)
@@ -274,6 +286,11 @@ pub(crate) fn scan(text: &str) -> Option<Raw<'_>> {
             (Some(Field::Name), Value::Str(s)) => set(&mut raw.name, Cow::Borrowed(s))?,
             (Some(Field::Exception), Value::Str(s)) => set(&mut raw.exception, Cow::Borrowed(s))?,
             (Some(Field::Message), Value::Str(s)) => set(&mut raw.message, Cow::Borrowed(s))?,
+            (Some(Field::LocustVersion), Value::Str(s)) => {
+                set(&mut raw.locust_version, Cow::Borrowed(s))?
+            }
+            (Some(Field::Locustfile), Value::Str(s)) => set(&mut raw.locustfile, Cow::Borrowed(s))?,
+            (Some(Field::Host), Value::Str(s)) => set(&mut raw.host, Cow::Borrowed(s))?,
             (Some(Field::Time), Value::Num(n)) => set(&mut raw.time, n)?,
             (Some(Field::ResponseTime), Value::Num(n)) => set(&mut raw.response_time, n)?,
             (Some(Field::ResponseLength), Value::Num(n)) => set(&mut raw.response_length, n)?,

@@ -9,12 +9,17 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::locust::{locust_command, venv_bin, wait_child, Target};
+use crate::locust::{json_totals, locust_command, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// Every (panel title, target expression) of the dashboard, with its variables filled in as
-/// Grafana would for "All" services and a 1 m rate interval.
+/// Grafana would for "All" services and runs, a 1 m rate interval and a 1 h range.
 fn queries() -> Vec<(String, String)> {
+    queries_for(".*", ".*")
+}
+
+/// Every (panel title, target expression), for the runs `run` and `compare_run`.
+fn queries_for(run: &str, compare_run: &str) -> Vec<(String, String)> {
     let text =
         std::fs::read_to_string(root().join("contrib/grafana/locust-exporter.json")).unwrap();
     let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -25,7 +30,10 @@ fn queries() -> Vec<(String, String)> {
                 .as_str()
                 .unwrap()
                 .replace("$service", ".*")
-                .replace("$__rate_interval", "1m");
+                .replace("$compare_run", compare_run)
+                .replace("$run", run)
+                .replace("$__rate_interval", "1m")
+                .replace("$__range", "1h");
             out.push((panel["title"].as_str().unwrap().to_owned(), expr));
         }
     }
@@ -245,6 +253,11 @@ fn every_query_returns_data(run: &DashRun, input: Input) {
         if input != Input::Events && expr.contains("locust_workers") {
             continue;
         }
+        // These runs have no --check: the checks' panel and threshold lines are empty
+        // (verdict::the_dashboard_shows_checks_and_compares_two_runs fills them).
+        if expr.contains("locust_check_") {
+            continue;
+        }
         if results.is_empty() {
             empty.push(format!("{title}: {expr}"));
         }
@@ -354,6 +367,87 @@ fn dashboard_totals_equal_locusts_with_event_input() {
     assert_eq!(workers, 0.0, "a standalone run has no workers");
 }
 
+/// Two runs told apart by `--run.id` (two exporters replaying two recorded runs, scraped by
+/// one Prometheus): the comparison panel's queries, for run r1 against r2, return both runs,
+/// each with its own values; the checks' panel and threshold lines return each run's checks.
+#[test]
+fn dashboard_compares_two_runs_told_apart_by_run_id() {
+    let test = "dashboard_compares_two_runs_told_apart_by_run_id";
+    let runs = [
+        ("r1", "fixtures/events/locust-2.47.0-standalone.jsonl"),
+        ("r2", "fixtures/events/locust-2.47.0-heavy-20s.jsonl"),
+    ];
+    let exporters: Vec<Exporter> = runs
+        .iter()
+        .map(|(id, events)| {
+            Exporter::spawn(&[
+                "--events",
+                &format!("shop={}", root().join(events).display()),
+                "--run.id",
+                id,
+                "--check",
+                "p95<10s",
+            ])
+        })
+        .collect();
+    let targets: Vec<std::net::SocketAddr> = exporters.iter().map(|e| e.addr).collect();
+    let Some(prom) = Prometheus::start_jobs(test, &[("locust", targets, false)], &[]) else {
+        return;
+    };
+    let comparison: Vec<(String, String)> = queries_for("r1", "r2")
+        .into_iter()
+        .filter(|(title, _)| title == "Run comparison")
+        .collect();
+    assert_eq!(comparison.len(), 3, "p95, rps and failures");
+    let expected: Vec<(&str, f64)> = runs
+        .iter()
+        .map(|(id, events)| {
+            let totals = json_totals(&root().join(events.replace(".jsonl", "_final.json")));
+            (*id, totals.values().map(|t| t.1).sum::<f64>())
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answers: Vec<Vec<(BTreeMap<String, String>, f64)>> =
+            comparison.iter().map(|(_, q)| prom.query_all(q)).collect();
+        let complete = answers.iter().all(|a| a.len() == 2);
+        if complete {
+            for ((_, q), a) in comparison.iter().zip(&answers) {
+                let mut ids: Vec<&str> = a.iter().map(|(l, _)| l["run"].as_str()).collect();
+                ids.sort_unstable();
+                assert_eq!(ids, ["r1", "r2"], "{q}");
+                assert!(
+                    a.iter().all(|(_, v)| v.is_finite() && *v > 0.0),
+                    "{q}: {a:?}"
+                );
+            }
+            // The failures column is each run's own total.
+            let failures = &answers[2];
+            for (id, total) in &expected {
+                let got = failures.iter().find(|(l, _)| l["run"] == *id).map(|r| r.1);
+                assert_eq!(got, Some(*total), "failures of run {id}");
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "comparison incomplete: {answers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for (title, q) in queries_for("r1", "r1") {
+        if q.contains("locust_check_") {
+            let a = prom.query_all(&q);
+            assert!(!a.is_empty(), "{title}: {q}");
+            assert!(
+                a.iter()
+                    .all(|(l, _)| l.get("run").is_none_or(|r| r == "r1")),
+                "{title}: {a:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn dashboard_has_a_service_variable_and_only_native_names_but_state() {
     let text =
@@ -365,15 +459,29 @@ fn dashboard_has_a_service_variable_and_only_native_names_but_state() {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
-    assert!(vars.contains(&"service"), "{vars:?}");
+    for var in ["service", "run", "compare_run"] {
+        assert!(vars.contains(&var), "{vars:?}");
+    }
     for (title, expr) in queries() {
         assert!(
             !expr.contains("locust_stats_"),
             "{title}: a seed name in {expr}"
         );
+        // A check's threshold belongs to no service.
+        if expr.contains("locust_check_threshold") {
+            assert!(
+                expr.contains(r#"run=~".*""#),
+                "{title}: not filtered by run: {expr}"
+            );
+            continue;
+        }
         assert!(
             expr.contains(r#"service=~".*""#),
             "{title}: not filtered by service: {expr}"
+        );
+        assert!(
+            expr.contains(r#"run=~".*""#) || expr.contains(r#"run=~".*|.*""#),
+            "{title}: not filtered by run: {expr}"
         );
     }
 }

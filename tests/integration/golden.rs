@@ -44,7 +44,12 @@ const FIXTURES: [(&str, &str); 8] = [
 fn mask(text: &str) -> String {
     text.lines()
         .map(|l| {
-            if l.starts_with("locust_last_update_timestamp_seconds{") {
+            let timed = [
+                "locust_last_update_timestamp_seconds{",
+                "locust_run_start_timestamp_seconds{",
+                "locust_run_end_timestamp_seconds{",
+            ];
+            if timed.iter().any(|t| l.starts_with(t)) {
                 format!("{} <time>", l.rsplit_once(' ').map_or(l, |x| x.0))
             } else {
                 l.to_owned()

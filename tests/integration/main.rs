@@ -34,6 +34,8 @@ mod remote_write;
 mod replay;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
 mod robust;
+/// The rule pack: promtool unit tests, and its alert firing in a real Prometheus.
+mod rules;
 /// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
 mod serving;
 /// Environment variables, the Job lifecycle, Pushgateway push.
@@ -44,6 +46,8 @@ mod streams;
 mod structure;
 /// The harness: the binary, HTTP, the exposition, CSV files, real servers.
 mod support;
+/// Verdicts: checks, exit codes, the summary and JUnit files, --check.abort, on real runs.
+mod verdict;
 /// The web UI input, replayed from recordings of four Locust versions.
 mod webui;
 /// The web UI input against a real Locust's web UI (and the seed collector beside it).

@@ -82,6 +82,10 @@ pub trait Encoder {
     /// Renders `name, value` pairs (names are valid label names; values are escaped here).
     fn labels(pairs: &[(&str, &str)]) -> Self::Labels;
 
+    /// A label every series written from now on carries besides its own (`--run.id`'s
+    /// `run`); called before the first family.
+    fn label_every_series(&mut self, name: &str, value: &str);
+
     /// A family starts (called before its first sample); the previous one, if any, ends.
     fn header(&mut self, meta: &Meta<'_>);
 
@@ -192,6 +196,10 @@ impl<E: Encoder> Encoder for Only<E> {
 
     fn labels(pairs: &[(&str, &str)]) -> Self::Labels {
         E::labels(pairs)
+    }
+
+    fn label_every_series(&mut self, name: &str, value: &str) {
+        self.inner.label_every_series(name, value);
     }
 
     fn header(&mut self, meta: &Meta<'_>) {

@@ -94,6 +94,8 @@ pub struct ProtobufEncoder {
     inner: Vec<u8>,
     /// The innermost message's body (a bucket, a quantile).
     leaf: Vec<u8>,
+    /// The encoded label pair every metric carries (`--run.id`), or empty.
+    every: Vec<u8>,
 }
 
 impl ProtobufEncoder {
@@ -110,6 +112,7 @@ impl ProtobufEncoder {
     fn metric(&mut self, labels: &[u8], field: u32, body: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) {
         self.metric.clear();
         self.metric.extend_from_slice(labels);
+        self.metric.extend_from_slice(&self.every);
         self.inner.clear();
         body(&mut self.inner, &mut self.leaf);
         bytes(&mut self.metric, field, &self.inner);
@@ -142,6 +145,10 @@ impl Encoder for ProtobufEncoder {
             });
         }
         out
+    }
+
+    fn label_every_series(&mut self, name: &str, value: &str) {
+        self.every = Self::labels(&[(name, value)]);
     }
 
     fn header(&mut self, meta: &Meta<'_>) {

@@ -112,6 +112,8 @@ pub struct TextEncoder {
     dialect: Dialect,
     /// Formatted `le`/`quantile` values: every row shares the same few numbers.
     floats: Vec<(u64, String)>,
+    /// `name="value"` every series carries (`--run.id`), or empty.
+    every: String,
 }
 
 impl TextEncoder {
@@ -121,6 +123,7 @@ impl TextEncoder {
             buf: String::with_capacity(bytes),
             dialect,
             floats: Vec::new(),
+            every: String::new(),
         }
     }
 
@@ -170,11 +173,17 @@ impl TextEncoder {
         let b = &mut self.buf;
         b.push_str(name);
         b.push_str(suffix);
-        if !labels.is_empty() || extra.is_some() {
+        if !labels.is_empty() || extra.is_some() || !self.every.is_empty() {
             b.push('{');
             b.push_str(labels);
-            if let Some((k, v)) = extra {
+            if !self.every.is_empty() {
                 if !labels.is_empty() {
+                    b.push(',');
+                }
+                b.push_str(&self.every);
+            }
+            if let Some((k, v)) = extra {
+                if !labels.is_empty() || !self.every.is_empty() {
                     b.push(',');
                 }
                 b.push_str(k);
@@ -217,6 +226,10 @@ impl Encoder for TextEncoder {
 
     fn labels(pairs: &[(&str, &str)]) -> String {
         label_set(pairs)
+    }
+
+    fn label_every_series(&mut self, name: &str, value: &str) {
+        self.every = label_set(&[(name, value)]);
     }
 
     fn header(&mut self, meta: &Meta<'_>) {

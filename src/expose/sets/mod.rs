@@ -10,12 +10,14 @@
 //! below renders every set over real recordings and checks that each family written is one
 //! its set declares, so a forgotten declaration fails a test.
 //!
-//! The self-metrics ([`self_metrics`]) are not a set: they are always served.
+//! The self-metrics ([`self_metrics`]) and the run's identity and checks ([`verdict`]) are
+//! not sets: they are always served.
 
 pub mod containersolutions;
 pub mod native;
 pub mod seed;
 pub mod self_metrics;
+pub mod verdict;
 
 use crate::expose::format::encoder::Encoder;
 use crate::model::snapshot::{EndpointStats, Snapshot};
@@ -228,6 +230,7 @@ mod tests {
     impl Encoder for Names {
         type Labels = ();
         fn labels(_: &[(&str, &str)]) {}
+        fn label_every_series(&mut self, _: &str, _: &str) {}
         fn header(&mut self, meta: &Meta<'_>) {
             self.0.insert(meta.name.to_owned());
         }

@@ -276,6 +276,7 @@ impl RemoteWriter {
     fn encode(&self, snap: &Snapshot, ts: i64) -> Batch {
         let mut collected = Collector::new(self.config.classic_only);
         expose::sets::write(snap, self.sets, &mut collected);
+        expose::sets::verdict::write(snap, &mut collected);
         self_metrics::write(snap, &mut collected);
         let mut tracker = match self.tracker.lock() {
             Ok(t) => t,
@@ -286,13 +287,26 @@ impl RemoteWriter {
             self.protocol(),
             ts,
             self.config.max_request_bytes,
-            &self.config.labels,
+            &self.external(snap),
             &mut tracker,
         )
     }
 
-    /// Stale markers at `ts` for every series written.
-    fn stale_all(&self, ts: i64) -> Batch {
+    /// The labels every series gets: `--remote-write.label`s, and the snapshot's `run`
+    /// (`--run.id`) unless a label of that name is given.
+    fn external(&self, snap: &Snapshot) -> Vec<(String, String)> {
+        let mut labels = self.config.labels.clone();
+        if let Some(run) = &snap.run {
+            if !labels.iter().any(|(k, _)| k == "run") {
+                labels.push(("run".to_owned(), run.to_string()));
+                labels.sort();
+            }
+        }
+        labels
+    }
+
+    /// Stale markers at `ts` for every series written (`snap`: the last one encoded).
+    fn stale_all(&self, ts: i64, snap: &Snapshot) -> Batch {
         let mut tracker = match self.tracker.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
@@ -301,7 +315,7 @@ impl RemoteWriter {
             self.protocol(),
             ts,
             self.config.max_request_bytes,
-            &self.config.labels,
+            &self.external(snap),
             &mut tracker,
         )
     }
@@ -636,7 +650,7 @@ impl RemoteWriter {
         let batch = tokio::task::spawn_blocking(move || {
             let mut batch = me.encode(&snap, ts);
             if me.config.stale_on_exit {
-                let stale = me.stale_all(ts + 1);
+                let stale = me.stale_all(ts + 1, &snap);
                 batch.requests.extend(stale.requests);
             }
             batch

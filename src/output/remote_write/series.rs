@@ -199,6 +199,10 @@ impl Encoder for Collector {
         v.into()
     }
 
+    /// Remote write gives every series the run as one of its external labels (sorted in
+    /// with the series' own), so the collected label sets stay shared per row.
+    fn label_every_series(&mut self, _name: &str, _value: &str) {}
+
     fn header(&mut self, meta: &Meta<'_>) {
         self.families.push(FamilyMeta {
             name: text(meta.name),

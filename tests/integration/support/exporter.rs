@@ -220,6 +220,16 @@ impl Exporter {
         }
     }
 
+    /// Waits up to `secs` for the process to exit on its own; its exit code (`None`: still
+    /// running) and everything it logged.
+    pub fn wait_exit_logged(self, secs: u64) -> (Option<i32>, Vec<String>) {
+        let log = self.stderr.clone();
+        let code = self.wait_exit(secs);
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = log.lock().unwrap().clone();
+        (code, lines)
+    }
+
     /// Sends SIGTERM, waits (bounded) for the exit code, and returns it with everything the
     /// process logged.
     pub fn terminate_logged(self) -> (Option<i32>, Vec<String>) {

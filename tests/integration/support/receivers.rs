@@ -20,12 +20,15 @@ pub fn sid_bin(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("LOCUST_EXPORTER_SID_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/sid/bin"));
-    if dir.join("prometheus").exists() && dir.join("victoria-metrics").exists() {
+    if ["prometheus", "promtool", "victoria-metrics"]
+        .iter()
+        .all(|b| dir.join(b).exists())
+    {
         return Some(dir);
     }
     assert!(
         std::env::var_os("REQUIRE_SID").is_none(),
-        "{test}: REQUIRE_SID is set but {} has no prometheus and victoria-metrics (contrib/ci/sid-servers.sh)",
+        "{test}: REQUIRE_SID is set but {} lacks prometheus, promtool or victoria-metrics (contrib/ci/sid-servers.sh)",
         dir.display()
     );
     eprintln!("\n*** SKIPPED {test}: no Prometheus 3.5 / VictoriaMetrics in {} (run contrib/ci/sid-servers.sh) ***\n", dir.display());

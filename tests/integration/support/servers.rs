@@ -109,12 +109,30 @@ impl Prometheus {
     /// Starts one with `scrape_configs` (YAML list items, indented two spaces), scraping
     /// every second.
     pub fn start_raw(test: &str, scrape_configs: &str, flags: &[&str]) -> Option<Prometheus> {
+        Self::start_with_rules(test, scrape_configs, None, flags)
+    }
+
+    /// Like [`Prometheus::start_raw`], evaluating the rule file `rules` (its text) every
+    /// second.
+    pub fn start_with_rules(
+        test: &str,
+        scrape_configs: &str,
+        rules: Option<&str>,
+        flags: &[&str],
+    ) -> Option<Prometheus> {
         if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+        let mut config = String::from(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n",
+        );
+        if let Some(rules) = rules {
+            let path = dir.path().join("rules.yml");
+            std::fs::write(&path, rules).unwrap();
+            config.push_str(&format!("rule_files: ['{}']\n", path.display()));
+        }
+        config.push_str("scrape_configs:\n");
         config.push_str(scrape_configs);
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let addr = free_addr();

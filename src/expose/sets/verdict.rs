@@ -1,0 +1,123 @@
+//! The run's identity and its checks, served with every set (`docs/checks.md`):
+//! `locust_run_info`, `locust_run_start_timestamp_seconds`, `locust_run_end_timestamp_seconds`,
+//! and for each `--check` `locust_check_passing`, `locust_check_value` and
+//! `locust_check_threshold`. The `run` label itself is on every series: the encoder adds it
+//! ([`crate::expose::format::encoder::Encoder::label_every_series`]).
+
+use crate::expose::format::encoder::{Encoder, Kind};
+use crate::model::check::Status;
+use crate::model::snapshot::{RunState, Snapshot};
+
+/// `locust_run_info{service,locust_version,locustfile,host}`.
+pub const RUN_INFO: &str = "locust_run_info";
+/// `locust_run_start_timestamp_seconds{service}`.
+pub const RUN_START: &str = "locust_run_start_timestamp_seconds";
+/// `locust_run_end_timestamp_seconds{service}`.
+pub const RUN_END: &str = "locust_run_end_timestamp_seconds";
+/// `locust_check_passing{check,service,method,name}`.
+pub const CHECK_PASSING: &str = "locust_check_passing";
+/// `locust_check_value{check,service,method,name}`.
+pub const CHECK_VALUE: &str = "locust_check_value";
+/// `locust_check_threshold{check}`.
+pub const CHECK_THRESHOLD: &str = "locust_check_threshold";
+
+/// Every family written here.
+pub const FAMILIES: [&str; 6] = [
+    RUN_INFO,
+    RUN_START,
+    RUN_END,
+    CHECK_PASSING,
+    CHECK_VALUE,
+    CHECK_THRESHOLD,
+];
+
+/// Writes the run's identity and the checks of `snap`.
+pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
+    let live = |s: &&crate::model::snapshot::ServiceSnapshot| s.state != RunState::Missing;
+    let mut f = out.family(
+        RUN_INFO,
+        "1 per service with data, labelled with what the input says of the run (the plugin's runner line: Locust's version, locustfile, host).",
+        Kind::Gauge,
+    );
+    for s in snap.services.iter().filter(live) {
+        let i = &s.info;
+        let known = [
+            ("locust_version", &i.locust_version),
+            ("locustfile", &i.locustfile),
+            ("host", &i.host),
+        ];
+        let mut pairs: Vec<(&str, &str)> = vec![("service", &s.name)];
+        pairs.extend(known.iter().filter_map(|(k, v)| Some((*k, v.as_deref()?))));
+        f.sample(&E::labels(&pairs), 1.0);
+    }
+    let mut f = out
+        .family(
+            RUN_START,
+            "Unix time of the run's earliest data (a request's time, a history row's, a file's write time).",
+            Kind::Gauge,
+        )
+        .unit("seconds");
+    for s in &snap.services {
+        if let Some(t) = s.started {
+            f.sample(&E::labels(&[("service", &s.name)]), t);
+        }
+    }
+    let mut f = out
+        .family(
+            RUN_END,
+            "Unix time of the run's last data, once it has stopped.",
+            Kind::Gauge,
+        )
+        .unit("seconds");
+    for s in snap
+        .services
+        .iter()
+        .filter(|s| s.state == RunState::Stopped)
+    {
+        if let Some(t) = s.last_update {
+            f.sample(&E::labels(&[("service", &s.name)]), t);
+        }
+    }
+    if snap.checks.is_empty() {
+        return;
+    }
+    let rows: Vec<E::Labels> = snap
+        .outcomes
+        .iter()
+        .map(|o| {
+            let check = snap.checks.get(o.check).map_or("", |c| &*c.text);
+            E::labels(&[
+                ("check", check),
+                ("service", &o.service),
+                ("method", &o.method),
+                ("name", &o.name),
+            ])
+        })
+        .collect();
+    let mut f = out.family(
+        CHECK_PASSING,
+        "1 while the check holds for the row (a service's total, or an endpoint its selector matches), 0 while it does not or has no data yet.",
+        Kind::Gauge,
+    );
+    for (o, l) in snap.outcomes.iter().zip(&rows) {
+        f.sample(l, if o.status == Status::Pass { 1.0 } else { 0.0 });
+    }
+    let mut f = out.family(
+        CHECK_VALUE,
+        "The checked statistic's current value, in base units (seconds, ratio, per second, count).",
+        Kind::Gauge,
+    );
+    for (o, l) in snap.outcomes.iter().zip(&rows) {
+        if let Some(v) = o.value {
+            f.sample(l, v);
+        }
+    }
+    let mut f = out.family(
+        CHECK_THRESHOLD,
+        "The check's threshold, in the unit of locust_check_value.",
+        Kind::Gauge,
+    );
+    for c in snap.checks.iter() {
+        f.sample(&E::labels(&[("check", &c.text)]), c.threshold);
+    }
+}

@@ -1,0 +1,498 @@
+//! The run summary at the end of a run (`docs/checks.md`): each service's endpoints
+//! (requests, failures, p50/p95/p99, rps) and each check with its value and verdict, as
+//! plain text (stderr), Markdown (`--summary.file`, for a CI job summary) and JUnit XML
+//! (`--junit.file`, one test case per check). Pure: the wiring writes the files.
+
+use std::fmt::Write as _;
+
+use crate::model::check::{format_value, Outcome, Stat, Status, Unit};
+use crate::model::judge::statistic;
+use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
+
+/// Whether the checks of a snapshot are the run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No check was given.
+    NoChecks,
+    /// Every check passed.
+    Passed,
+    /// This many checks failed (or had no data).
+    Failed(usize),
+    /// The exporter stopped while the run was still live: nothing is judged.
+    Interrupted,
+}
+
+/// The verdict of `snap`, the final snapshot (`finished`: the run ended, or `--once`).
+pub fn verdict(snap: &Snapshot, finished: bool) -> Verdict {
+    if snap.checks.is_empty() {
+        return Verdict::NoChecks;
+    }
+    if !finished {
+        return Verdict::Interrupted;
+    }
+    match failed_checks(snap) {
+        0 => Verdict::Passed,
+        n => Verdict::Failed(n),
+    }
+}
+
+/// Checks with at least one outcome that is not a pass.
+fn failed_checks(snap: &Snapshot) -> usize {
+    (0..snap.checks.len())
+        .filter(|&i| !check_passed(snap, i))
+        .count()
+}
+
+fn check_passed(snap: &Snapshot, i: usize) -> bool {
+    let mut outcomes = outcomes_of(snap, i).peekable();
+    outcomes.peek().is_some() && outcomes.all(|o| o.status == Status::Pass)
+}
+
+fn outcomes_of(snap: &Snapshot, i: usize) -> impl Iterator<Item = &Outcome> {
+    snap.outcomes.iter().filter(move |o| o.check == i)
+}
+
+/// The run's length in seconds for service `s` at `now`.
+fn seconds(s: &ServiceSnapshot, now: f64) -> Option<f64> {
+    let start = s.started?;
+    let end = match s.state {
+        crate::model::snapshot::RunState::Stopped => s.last_update.unwrap_or(now),
+        _ => now,
+    };
+    Some((end - start).max(0.0))
+}
+
+/// One endpoint row's columns: requests, failures, p50, p95, p99, rps.
+fn columns(s: &ServiceSnapshot, e: &EndpointStats, is_total: bool, now: f64) -> [String; 6] {
+    let stat = |stat: Stat| match statistic(stat, s, e, is_total, now).0 {
+        Ok(v) => format_value(stat.unit(), v),
+        Err(_) => "–".to_owned(),
+    };
+    [
+        e.requests.to_string(),
+        if e.failures > 0 {
+            format!(
+                "{} ({})",
+                e.failures,
+                format_value(Unit::Ratio, e.fail_ratio())
+            )
+        } else {
+            "0".to_owned()
+        },
+        stat(Stat::Quantile(0.5)),
+        stat(Stat::Quantile(0.95)),
+        stat(Stat::Quantile(0.99)),
+        stat(Stat::Rps),
+    ]
+}
+
+/// `service GET /cart` of an outcome (`shop total` for a total row).
+fn row_name(o: &Outcome) -> String {
+    if o.service.is_empty() {
+        return "nothing matched".to_owned();
+    }
+    if o.method.is_empty() {
+        format!("{} total", o.service)
+    } else {
+        format!("{} {} {}", o.service, o.method, o.name)
+    }
+}
+
+/// What one outcome says: `612ms (events, HDR histogram …)` or `no data: …`.
+fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
+    let unit = snap
+        .checks
+        .get(o.check)
+        .map_or(Unit::Count, |c| c.stat.unit());
+    match (o.value, o.missing) {
+        (Some(v), _) => format!("{} ({})", format_value(unit, v), o.source.describe()),
+        (None, why) => format!("no data: {}", why.unwrap_or("no value")),
+    }
+}
+
+fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::NoData => "NO DATA",
+    }
+}
+
+fn headline(snap: &Snapshot, finished: bool) -> String {
+    match verdict(snap, finished) {
+        Verdict::NoChecks => "no checks given".to_owned(),
+        Verdict::Passed => format!("PASSED: all {} checks passed", snap.checks.len()),
+        Verdict::Failed(n) => format!(
+            "FAILED: {n} of {} checks failed (exit code {})",
+            snap.checks.len(),
+            CHECKS_FAILED_EXIT_CODE
+        ),
+        Verdict::Interrupted => {
+            "NOT JUDGED: the exporter stopped while the run was still live".to_owned()
+        }
+    }
+}
+
+/// The exit code of a finished run whose checks failed.
+pub const CHECKS_FAILED_EXIT_CODE: u8 = 99;
+
+/// The summary as plain text (for stderr).
+pub fn text(snap: &Snapshot, finished: bool, now: f64) -> String {
+    let mut out = String::new();
+    let run = snap
+        .run
+        .as_deref()
+        .map(|r| format!(", run {r}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "== Locust run summary{run}");
+    for s in &snap.services {
+        let length = seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let _ = writeln!(out, "service {} ({}{length})", s.name, s.state.as_str());
+        let header = [
+            "Type", "Name", "Requests", "Failures", "p50", "p95", "p99", "rps",
+        ];
+        let mut table: Vec<[String; 8]> = vec![header.map(str::to_owned)];
+        for e in &s.endpoints {
+            let [a, b, c, d, f, g] = columns(s, e, false, now);
+            table.push([e.method.to_string(), e.name.to_string(), a, b, c, d, f, g]);
+        }
+        if let Some(t) = &s.total {
+            let [a, b, c, d, f, g] = columns(s, t, true, now);
+            table.push([String::new(), t.name.to_string(), a, b, c, d, f, g]);
+        }
+        let mut widths = [0usize; 8];
+        for row in &table {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count()).min(60);
+            }
+        }
+        for row in &table {
+            out.push_str("  ");
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                let pad = w.saturating_sub(cell.chars().count());
+                if i < 2 {
+                    out.push_str(cell);
+                    out.push_str(&" ".repeat(pad + 2));
+                } else {
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(cell);
+                    out.push_str("  ");
+                }
+            }
+            let trimmed = out.trim_end_matches(' ').len();
+            out.truncate(trimmed);
+            out.push('\n');
+        }
+    }
+    if !snap.checks.is_empty() {
+        let _ = writeln!(out, "checks:");
+        for (i, c) in snap.checks.iter().enumerate() {
+            for o in outcomes_of(snap, i) {
+                let _ = writeln!(
+                    out,
+                    "  {:<7} {}  {}: {}",
+                    mark(o.status),
+                    c.text,
+                    row_name(o),
+                    outcome_text(snap, o)
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "verdict: {}", headline(snap, finished));
+    out
+}
+
+/// Escapes `|` and newlines for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+        .replace('`', "'")
+}
+
+/// The summary as Markdown (a CI job summary: GitHub's `$GITHUB_STEP_SUMMARY`, GitLab's
+/// report artefacts).
+pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
+    let mut out = String::new();
+    let run = snap
+        .run
+        .as_deref()
+        .map(|r| format!(" · run `{}`", cell(r)))
+        .unwrap_or_default();
+    let _ = writeln!(out, "## Locust run summary{run}\n");
+    let icon = match verdict(snap, finished) {
+        Verdict::Passed => "✅ ",
+        Verdict::Failed(_) => "❌ ",
+        Verdict::Interrupted => "⚠️ ",
+        Verdict::NoChecks => "",
+    };
+    let _ = writeln!(out, "**{icon}{}**\n", headline(snap, finished));
+    if !snap.checks.is_empty() {
+        let _ = writeln!(
+            out,
+            "| | Check | Row | Value | Threshold |\n|---|---|---|---|---|"
+        );
+        for (i, c) in snap.checks.iter().enumerate() {
+            for o in outcomes_of(snap, i) {
+                let icon = match o.status {
+                    Status::Pass => "✅",
+                    Status::Fail => "❌",
+                    Status::NoData => "❔",
+                };
+                let _ = writeln!(
+                    out,
+                    "| {icon} | `{}` | {} | {} | {} {} |",
+                    cell(&c.text),
+                    cell(&row_name(o)),
+                    cell(&outcome_text(snap, o)),
+                    c.op.as_str().replace('<', "&lt;").replace('>', "&gt;"),
+                    c.threshold_text()
+                );
+            }
+        }
+        out.push('\n');
+    }
+    for s in &snap.services {
+        let length = seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let _ = writeln!(
+            out,
+            "### {} ({}{length})\n",
+            cell(&s.name),
+            s.state.as_str()
+        );
+        let _ = writeln!(
+            out,
+            "| Type | Name | Requests | Failures | p50 | p95 | p99 | rps |\n|---|---|--:|--:|--:|--:|--:|--:|"
+        );
+        let rows = s
+            .endpoints
+            .iter()
+            .map(|e| (e, false))
+            .chain(s.total.iter().map(|t| (t, true)));
+        for (e, is_total) in rows {
+            let [a, b, c, d, f, g] = columns(s, e, is_total, now);
+            let name = if is_total {
+                format!("**{}**", cell(&e.name))
+            } else {
+                cell(&e.name)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {name} | {a} | {b} | {c} | {d} | {f} | {g} |",
+                cell(&e.method)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Escapes XML text and attribute values (and drops the characters XML 1.0 cannot hold).
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The checks as JUnit XML: one test suite, one test case per check; a failed check's
+/// `<failure>` names every row that failed and its value. A run that was interrupted marks
+/// every case skipped.
+pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> String {
+    let tests = snap.checks.len();
+    let failures = if finished { failed_checks(snap) } else { 0 };
+    let skipped = if finished { 0 } else { tests };
+    let time = snap
+        .services
+        .iter()
+        .filter_map(|s| seconds(s, now))
+        .fold(0.0, f64::max);
+    let suite = match snap.run.as_deref() {
+        Some(r) => format!("locust checks (run {r})"),
+        None => "locust checks".to_owned(),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let _ = writeln!(
+        out,
+        r#"<testsuites name="locust-exporter" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="{time:.3}">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="{time:.3}" timestamp="{}">"#,
+        xml(&suite),
+        xml(timestamp)
+    );
+    for (i, c) in snap.checks.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r#"    <testcase classname="locust.checks" name="{}" time="0">"#,
+            xml(&c.text)
+        );
+        let details: Vec<String> = outcomes_of(snap, i)
+            .map(|o| {
+                format!(
+                    "{} {}: {}",
+                    mark(o.status),
+                    row_name(o),
+                    outcome_text(snap, o)
+                )
+            })
+            .collect();
+        if !finished {
+            let _ = writeln!(
+                out,
+                r#"      <skipped message="the exporter stopped while the run was still live: not judged"/>"#
+            );
+        } else if !check_passed(snap, i) {
+            let failing: Vec<String> = outcomes_of(snap, i)
+                .filter(|o| o.status != Status::Pass)
+                .map(|o| format!("{}: {}", row_name(o), outcome_text(snap, o)))
+                .collect();
+            let message = format!(
+                "{} {} {} failed for {}",
+                c.text,
+                c.op.as_str(),
+                c.threshold_text(),
+                failing.join("; ")
+            );
+            let _ = writeln!(
+                out,
+                r#"      <failure message="{}" type="check">{}</failure>"#,
+                xml(&message),
+                xml(&details.join("\n"))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "      <system-out>{}</system-out>",
+            xml(&details.join("\n"))
+        );
+        let _ = writeln!(out, "    </testcase>");
+    }
+    let _ = writeln!(out, "  </testsuite>\n</testsuites>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::check::Check;
+    use crate::model::judge::evaluate;
+    use crate::model::snapshot::RunState;
+
+    fn snapshot() -> Snapshot {
+        let row =
+            |method: &str, name: &str, requests: u64, failures: u64, p95: f64| EndpointStats {
+                method: Arc::from(method),
+                name: Arc::from(name),
+                requests,
+                failures,
+                avg_ms: 50.0,
+                min_ms: 1.0,
+                max_ms: 900.0,
+                quantiles: vec![(0.5, 40.0), (0.95, p95), (0.99, p95 * 1.5)],
+                ..EndpointStats::default()
+            };
+        let service = ServiceSnapshot {
+            name: Arc::from("shop"),
+            state: RunState::Stopped,
+            users: Some(0),
+            workers: None,
+            worker_list: Vec::new(),
+            role: None,
+            up: None,
+            current_percentiles: Vec::new(),
+            endpoints: vec![
+                row("GET", "/a|b <&>", 900, 0, 120.0),
+                row("POST", "/cart", 100, 10, 700.0),
+            ],
+            total: Some(row("", "Aggregated", 1000, 10, 650.0)),
+            errors: Vec::new(),
+            exceptions: Vec::new(),
+            last_update: Some(1100.0),
+            folded: Default::default(),
+            interrupted: false,
+            started: Some(1000.0),
+            info: Default::default(),
+        };
+        let checks: Vec<Check> = [
+            "p95<500ms",
+            "fail_ratio<1%",
+            "rps>=5",
+            "p95{name=~\"/.*\"}<1s",
+        ]
+        .iter()
+        .map(|t| Check::parse(t).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+        let outcomes = evaluate(&checks, std::slice::from_ref(&service), 1200.0);
+        Snapshot {
+            services: vec![service],
+            checks: Arc::from(checks),
+            outcomes,
+            run: Some(Arc::from("r1")),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn failed_checks_are_named_in_every_form() {
+        let snap = snapshot();
+        assert_eq!(verdict(&snap, true), Verdict::Failed(2));
+        assert_eq!(verdict(&snap, false), Verdict::Interrupted);
+        let text = text(&snap, true, 1200.0);
+        assert!(
+            text.contains("FAIL    p95<500ms  shop total: 650ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL    fail_ratio<1%  shop total: 1%"),
+            "{text}"
+        );
+        assert!(text.contains("PASS    rps>=5  shop total: 10"), "{text}");
+        assert!(
+            text.contains("FAILED: 2 of 4 checks failed (exit code 99)"),
+            "{text}"
+        );
+        let md = markdown(&snap, true, 1200.0);
+        assert!(md.contains("| ❌ | `p95<500ms` | shop total | 650ms (Locust's _stats.csv percentile) | &lt; 500ms |"), "{md}");
+        assert!(
+            md.contains("| GET | /a\\|b <&> | 900 | 0 | 40ms | 120ms | 180ms | 9 |"),
+            "{md}"
+        );
+        assert!(md.contains("| POST | /cart | 100 | 10 (10%) |"), "{md}");
+        let xml = junit(&snap, true, 1200.0, "2026-12-02T18:00:00Z");
+        assert!(
+            xml.contains(r#"tests="4" failures="2" errors="0" skipped="0" time="100.000""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase classname="locust.checks" name="p95&lt;500ms" time="0">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<failure message="p95&lt;500ms &lt; 500ms failed for shop total: 650ms"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("/a|b &lt;&amp;&gt;"), "names escaped: {xml}");
+        assert_eq!(xml.matches("<failure").count(), 2);
+        let interrupted = junit(&snap, false, 1200.0, "t");
+        assert_eq!(interrupted.matches("<skipped").count(), 4);
+        assert_eq!(interrupted.matches("<failure").count(), 0);
+    }
+}

@@ -3,13 +3,20 @@
 //! for CSV-fed endpoints (11 percentile columns) and event-fed ones (classic buckets and a
 //! native histogram of ~170 buckets, times 50–300 ms, too), in each format: `csv/N` and
 //! `events/N` are text 0.0.4, `*-openmetrics/N` and `*-protobuf/N` the others. Endpoint
-//! names and values follow the real fixture's rows.
+//! names and values follow the real fixture's rows. `judge/*` is what `--check` adds to every
+//! snapshot: four checks (a total's p95 and fail ratio, a regex selector's p95 on every
+//! endpoint, a p97 from the native histograms) judged over the same endpoints, and
+//! `render/events-run/N` the text exposition with a `run` label on every series.
 
 #[path = "support/snapshot.rs"]
 mod snapshot;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::sync::Arc;
+
 use locust_exporter::expose::{render_as, Format, Sets};
+use locust_exporter::model::check::Check;
+use locust_exporter::model::judge::evaluate;
 use snapshot::snapshot;
 
 fn bench(c: &mut Criterion) {
@@ -29,6 +36,35 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| render_as(format, s, Sets::default(), &[]))
                 });
             }
+        }
+    }
+    for n in [1_000, 10_000] {
+        let mut snap = snapshot(n, true);
+        snap.run = Some(Arc::from("20261202T183647Z"));
+        group.bench_with_input(BenchmarkId::new("events-run", n), &snap, |b, s| {
+            b.iter(|| render_as(Format::Text, s, Sets::default(), &[]))
+        });
+    }
+    group.finish();
+    let checks: Vec<Check> = [
+        "p95<500ms",
+        "fail_ratio<1%",
+        r#"p95{name=~"/item/.*"}<300ms"#,
+        "p97<1s",
+    ]
+    .iter()
+    .map(|t| Check::parse(t).unwrap())
+    .collect();
+    let mut group = c.benchmark_group("judge");
+    group.sample_size(20);
+    for n in [1_000, 10_000] {
+        for (kind, events) in [("csv", false), ("events", true)] {
+            let snap = snapshot(n, events);
+            let outcomes = evaluate(&checks, &snap.services, 1795542142.0).len();
+            eprintln!("judge {kind} {n}: {outcomes} outcomes");
+            group.bench_with_input(BenchmarkId::new(kind, n), &snap, |b, s| {
+                b.iter(|| evaluate(&checks, &s.services, 1795542142.0))
+            });
         }
     }
     group.finish();

@@ -1,6 +1,8 @@
 //! Exit codes and messages (`docs/configuration.md`): bad arguments → 2 naming the flag; the listen address
 //! in use → 1 naming the address; `--once` → 0; SIGTERM → 0.
 
+use std::io::Write;
+
 use crate::support::*;
 
 #[test]
@@ -195,4 +197,143 @@ fn version_names_the_revision_and_its_date() {
         .next()
         .unwrap_or_default();
     assert_eq!(date.len(), 10, "a YYYY-MM-DD date: {out:?}");
+}
+
+/// `--once` judges what it read: every check passing exits 0, a failing one 99 (the summary
+/// on stderr names it), the checks served as metrics; a malformed check is refused at start
+/// (exit 2) with the position of the mistake.
+#[test]
+fn once_judges_checks_with_exit_codes_0_99_and_2() {
+    let csv = "fixtures/locust-2.47.0/standalone-full-history/run";
+    let (code, out, err) = run(
+        &[
+            "--once",
+            "--csv",
+            csv,
+            "--check",
+            "requests>=100",
+            "--check",
+            r#"p95{name="/big"}<1s"#,
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("verdict: PASSED: all 2 checks passed"),
+        "{err}"
+    );
+    let m = Metrics::parse(&out);
+    assert_eq!(
+        m.get("locust_check_passing", &[("check", "requests>=100")]),
+        Some(1.0)
+    );
+    // The /big row of the file: its 95 % column, 6 ms.
+    assert_eq!(
+        m.get(
+            "locust_check_value",
+            &[("check", r#"p95{name="/big"}<1s"#), ("name", "/big")]
+        ),
+        Some(0.006)
+    );
+    assert_eq!(
+        m.get(
+            "locust_check_threshold",
+            &[("check", r#"p95{name="/big"}<1s"#)]
+        ),
+        Some(1.0)
+    );
+
+    let (code, out, err) = run(
+        &[
+            "--once",
+            "--csv",
+            csv,
+            "--check",
+            r#"max{name="/"}<10ms"#,
+            "--check",
+            "p97<1s",
+            "--run.id",
+            "ci-42",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(99), "{err}");
+    assert!(
+        err.contains(r#"FAIL    max{name="/"}<10ms  locust GET /: 29.42ms (counted)"#),
+        "{err}"
+    );
+    assert!(
+        err.contains("NO DATA p97<1s  locust total: no data: the input has no such percentile"),
+        "{err}"
+    );
+    assert!(
+        err.contains("verdict: FAILED: 2 of 2 checks failed (exit code 99)"),
+        "{err}"
+    );
+    let m = Metrics::parse(&out);
+    assert_eq!(
+        m.get(
+            "locust_check_passing",
+            &[("check", r#"max{name="/"}<10ms"#), ("run", "ci-42")]
+        ),
+        Some(0.0)
+    );
+    for s in &m.samples {
+        assert_eq!(
+            s.labels.get("run").map(String::as_str),
+            Some("ci-42"),
+            "{s:?}"
+        );
+    }
+
+    let (code, _, err) = run(
+        &["--once", "--csv", csv, "--check", "p95{name=/x}<1s"],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--check: expected a quoted value at position 10 of `p95{name=/x}<1s`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  p95{name=/x}<1s\n           ^"),
+        "a caret under the mistake: {err}"
+    );
+}
+
+/// SIGTERM while the run is still live judges nothing: exit 0, "NOT JUDGED", JUnit cases
+/// skipped.
+#[test]
+fn sigterm_mid_run_judges_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("j.xml");
+    let ex = Exporter::spawn_with_stdin(&[
+        "--events",
+        "-",
+        "--check",
+        "requests>=1000000",
+        "--junit.file",
+        junit.to_str().unwrap(),
+    ]);
+    let mut ex = ex;
+    let mut stdin = ex.stdin.take().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    writeln!(
+        stdin,
+        r#"{{"event":"request","time":{now},"request_type":"GET","name":"/a","response_time":5,"response_length":1,"exception":null}}"#
+    )
+    .unwrap();
+    ex.wait_for(5, "running", |m| {
+        m.get("locust_check_passing", &[("check", "requests>=1000000")]) == Some(0.0)
+    });
+    let (code, log) = ex.terminate_logged();
+    let log = log.join("\n");
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("verdict: NOT JUDGED"), "{log}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+    drop(stdin);
 }

@@ -737,3 +737,30 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
         "the master writes no requests"
     );
 }
+
+/// The plugin's runner line says what the run is: `locust_run_info` carries Locust's version,
+/// the locustfile and the host under test, and the run's start and end are served.
+#[test]
+fn plugin_run_info_names_the_version_locustfile_and_host() {
+    let Some(run) = plugin_run("plugin_run_info_names_the_version_locustfile_and_host") else {
+        return;
+    };
+    let info = run.last.find_some("locust_run_info", &[("service", "shop")]);
+    assert_eq!(info.len(), 1, "{info:?}");
+    let labels = &info[0].labels;
+    assert_eq!(labels.get("locust_version").map(String::as_str), Some("2.47.0"));
+    assert!(
+        labels.get("locustfile").is_some_and(|f| f.contains("locustfile.py")),
+        "{labels:?}"
+    );
+    assert!(
+        labels.get("host").is_some_and(|h| h.starts_with("http://127.0.0.1:")),
+        "{labels:?}"
+    );
+    let start = run.last.get_one("locust_run_start_timestamp_seconds", &[("service", "shop")]);
+    let end = run.last.get_one("locust_run_end_timestamp_seconds", &[("service", "shop")]);
+    assert!(end > start, "{start} .. {end}");
+    // Locust ran `ran_secs`; the run's data spans at most that (and most of it).
+    assert!(end - start <= run.ran_secs + 1.0, "{} of {}", end - start, run.ran_secs);
+    assert!(end - start >= run.ran_secs - 4.0, "{} of {}", end - start, run.ran_secs);
+}

@@ -572,16 +572,20 @@ impl fmt::Display for Check {
     }
 }
 
+/// `s` parsed, for tests (a mistake panics, naming it).
+#[cfg(test)]
+pub(crate) fn parsed(s: &str) -> Check {
+    match Check::parse(s) {
+        Ok(c) => c,
+        Err(e) => panic!("{s}: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Check {
-        match Check::parse(s) {
-            Ok(c) => c,
-            Err(e) => panic!("{s}: {e}"),
-        }
-    }
+    use super::parsed as parse;
 
     #[test]
     fn the_issue_s_examples_parse_to_base_units() {

@@ -219,12 +219,7 @@ pub fn all_pass(outcomes: &[Outcome]) -> bool {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Check {
-        match Check::parse(s) {
-            Ok(c) => c,
-            Err(e) => panic!("{s}: {e}"),
-        }
-    }
+    use crate::model::check::parsed as parse;
 
     fn endpoint(name: &str, requests: u64, failures: u64, p95_ms: f64) -> EndpointStats {
         EndpointStats {
@@ -244,21 +239,11 @@ mod tests {
         ServiceSnapshot {
             name: Arc::from("shop"),
             state: RunState::Stopped,
-            users: Some(0),
-            workers: None,
-            worker_list: Vec::new(),
-            role: None,
-            up: None,
-            current_percentiles: Vec::new(),
             endpoints,
             total: Some(total),
-            errors: Vec::new(),
-            exceptions: Vec::new(),
             last_update: Some(1010.0),
-            folded: Default::default(),
-            interrupted: false,
             started: Some(1000.0),
-            info: Default::default(),
+            ..ServiceSnapshot::default()
         }
     }
 

@@ -19,7 +19,7 @@ pub use super::update::RunState;
 pub use super::update::{WorkerState, WorkerStatus};
 
 /// One service (one `service` label value).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceSnapshot {
     /// The `service` label.
     pub name: Arc<str>,

@@ -312,9 +312,10 @@ impl Role {
 
 /// A run's state: a runner's as its web UI reports it, or a service's as the model derives
 /// it from its input (no data yet, data arriving, gone quiet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunState {
     /// No data yet.
+    #[default]
     Missing,
     /// Waiting for a test to start (web UI).
     Ready,

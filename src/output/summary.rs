@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use crate::model::check::{format_value, Outcome, Stat, Status, Unit};
 use crate::model::judge::statistic;
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
+use crate::support::markup::escape;
 
 /// Whether the checks of a snapshot are the run's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,24 +289,6 @@ pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
     out
 }
 
-/// Escapes XML text and attribute values (and drops the characters XML 1.0 cannot hold).
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The checks as JUnit XML: one test suite, one test case per check; a failed check's
 /// `<failure>` names every row that failed and its value. A run that was interrupted marks
 /// every case skipped.
@@ -331,14 +314,14 @@ pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> Stri
     let _ = writeln!(
         out,
         r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}" time="{time:.3}" timestamp="{}">"#,
-        xml(&suite),
-        xml(timestamp)
+        escape(&suite),
+        escape(timestamp)
     );
     for (i, c) in snap.checks.iter().enumerate() {
         let _ = writeln!(
             out,
             r#"    <testcase classname="locust.checks" name="{}" time="0">"#,
-            xml(&c.text)
+            escape(&c.text)
         );
         let details: Vec<String> = outcomes_of(snap, i)
             .map(|o| {
@@ -370,14 +353,14 @@ pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> Stri
             let _ = writeln!(
                 out,
                 r#"      <failure message="{}" type="check">{}</failure>"#,
-                xml(&message),
-                xml(&details.join("\n"))
+                escape(&message),
+                escape(&details.join("\n"))
             );
         }
         let _ = writeln!(
             out,
             "      <system-out>{}</system-out>",
-            xml(&details.join("\n"))
+            escape(&details.join("\n"))
         );
         let _ = writeln!(out, "    </testcase>");
     }
@@ -390,7 +373,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::check::Check;
+    use crate::model::check::{parsed, Check};
     use crate::model::judge::evaluate;
     use crate::model::snapshot::RunState;
 
@@ -410,24 +393,14 @@ mod tests {
         let service = ServiceSnapshot {
             name: Arc::from("shop"),
             state: RunState::Stopped,
-            users: Some(0),
-            workers: None,
-            worker_list: Vec::new(),
-            role: None,
-            up: None,
-            current_percentiles: Vec::new(),
             endpoints: vec![
                 row("GET", "/a|b <&>", 900, 0, 120.0),
                 row("POST", "/cart", 100, 10, 700.0),
             ],
             total: Some(row("", "Aggregated", 1000, 10, 650.0)),
-            errors: Vec::new(),
-            exceptions: Vec::new(),
             last_update: Some(1100.0),
-            folded: Default::default(),
-            interrupted: false,
             started: Some(1000.0),
-            info: Default::default(),
+            ..ServiceSnapshot::default()
         };
         let checks: Vec<Check> = [
             "p95<500ms",
@@ -436,7 +409,7 @@ mod tests {
             "p95{name=~\"/.*\"}<1s",
         ]
         .iter()
-        .map(|t| Check::parse(t).unwrap_or_else(|e| panic!("{e}")))
+        .map(|t| parsed(t))
         .collect();
         let outcomes = evaluate(&checks, std::slice::from_ref(&service), 1200.0);
         Snapshot {

@@ -745,22 +745,45 @@ fn plugin_run_info_names_the_version_locustfile_and_host() {
     let Some(run) = plugin_run("plugin_run_info_names_the_version_locustfile_and_host") else {
         return;
     };
-    let info = run.last.find_some("locust_run_info", &[("service", "shop")]);
+    let info = run
+        .last
+        .find_some("locust_run_info", &[("service", "shop")]);
     assert_eq!(info.len(), 1, "{info:?}");
     let labels = &info[0].labels;
-    assert_eq!(labels.get("locust_version").map(String::as_str), Some("2.47.0"));
+    assert_eq!(
+        labels.get("locust_version").map(String::as_str),
+        Some("2.47.0")
+    );
     assert!(
-        labels.get("locustfile").is_some_and(|f| f.contains("locustfile.py")),
+        labels
+            .get("locustfile")
+            .is_some_and(|f| f.contains("locustfile.py")),
         "{labels:?}"
     );
     assert!(
-        labels.get("host").is_some_and(|h| h.starts_with("http://127.0.0.1:")),
+        labels
+            .get("host")
+            .is_some_and(|h| h.starts_with("http://127.0.0.1:")),
         "{labels:?}"
     );
-    let start = run.last.get_one("locust_run_start_timestamp_seconds", &[("service", "shop")]);
-    let end = run.last.get_one("locust_run_end_timestamp_seconds", &[("service", "shop")]);
+    let start = run
+        .last
+        .get_one("locust_run_start_timestamp_seconds", &[("service", "shop")]);
+    let end = run
+        .last
+        .get_one("locust_run_end_timestamp_seconds", &[("service", "shop")]);
     assert!(end > start, "{start} .. {end}");
     // Locust ran `ran_secs`; the run's data spans at most that (and most of it).
-    assert!(end - start <= run.ran_secs + 1.0, "{} of {}", end - start, run.ran_secs);
-    assert!(end - start >= run.ran_secs - 4.0, "{} of {}", end - start, run.ran_secs);
+    assert!(
+        end - start <= run.ran_secs + 1.0,
+        "{} of {}",
+        end - start,
+        run.ran_secs
+    );
+    assert!(
+        end - start >= run.ran_secs - 4.0,
+        "{} of {}",
+        end - start,
+        run.ran_secs
+    );
 }

@@ -149,31 +149,51 @@ fn stated_fail_ratio(summary: &Path) -> f64 {
         / 100.0
 }
 
-#[test]
-fn verdicts_of_a_real_csv_run() {
-    let Some(bin) = venv_bin("verdicts_of_a_real_csv_run") else {
-        return;
-    };
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = dir.path().join("run");
-    let input = [
-        "--csv",
-        &format!("shop={}", prefix.display()),
-        "--exit-after-stop",
-        "1s",
-    ];
-    let input: Vec<&str> = input.iter().map(|s| &**s).collect();
-    let pass = judge(dir.path(), "pass", &input, &PASSING, &[]);
-    let fail = judge(dir.path(), "fail", &input, &FAILING, &[]);
-    let mut locust = locust_command(&bin, &target, 8, false)
-        .args(["--csv", prefix.to_str().unwrap()])
+/// A real 8 s headless run (the plugin first with `plugin`; `locust_args` added) followed by
+/// a passing and a failing judge reading `flag shop=path`, each exiting 1 s after the run
+/// stopped; their verdicts asserted. The failing judge's summary file.
+#[allow(clippy::too_many_arguments)]
+fn judge_headless_run(
+    bin: &Path,
+    dir: &Path,
+    flag: &str,
+    path: &Path,
+    plugin: bool,
+    locust_args: &[&str],
+    source: &str,
+) -> PathBuf {
+    let target = Target::start(bin);
+    let spec = format!("shop={}", path.display());
+    let input = [flag, &spec, "--exit-after-stop", "1s"];
+    let pass = judge(dir, "pass", &input, &PASSING, &[]);
+    let fail = judge(dir, "fail", &input, &FAILING, &[]);
+    let mut locust = locust_command(bin, &target, 8, plugin)
+        .args(locust_args)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     wait_child(&mut locust, 60);
     let summary = fail.summary.clone();
-    assert_verdicts(&bin, pass, fail, "Locust's _stats.csv percentile", 30);
+    assert_verdicts(bin, pass, fail, source, 30);
+    summary
+}
+
+#[test]
+fn verdicts_of_a_real_csv_run() {
+    let Some(bin) = venv_bin("verdicts_of_a_real_csv_run") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("run");
+    let summary = judge_headless_run(
+        &bin,
+        dir.path(),
+        "--csv",
+        &prefix,
+        false,
+        &["--csv", prefix.to_str().unwrap()],
+        "Locust's _stats.csv percentile",
+    );
     // The value judged is Locust's own: its final _stats.csv's total.
     let (h, rows) = read_csv(&PathBuf::from(format!("{}_stats.csv", prefix.display())));
     let total = rows.last().unwrap();
@@ -190,29 +210,24 @@ fn verdicts_of_a_real_event_run() {
     let Some(bin) = venv_bin("verdicts_of_a_real_event_run") else {
         return;
     };
-    let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let json = dir.path().join("final");
     std::fs::write(&events, "").unwrap();
-    let input = [
+    let summary = judge_headless_run(
+        &bin,
+        dir.path(),
         "--events",
-        &format!("shop={}", events.display()),
-        "--exit-after-stop",
-        "1s",
-    ];
-    let input: Vec<&str> = input.iter().map(|s| &**s).collect();
-    let pass = judge(dir.path(), "pass", &input, &PASSING, &[]);
-    let fail = judge(dir.path(), "fail", &input, &FAILING, &[]);
-    let mut locust = locust_command(&bin, &target, 8, true)
-        .args(["--exporter-events", events.to_str().unwrap()])
-        .args(["--json-file", json.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_child(&mut locust, 60);
-    let summary = fail.summary.clone();
-    assert_verdicts(&bin, pass, fail, "events, HDR histogram (within 1 %)", 30);
+        &events,
+        true,
+        &[
+            "--exporter-events",
+            events.to_str().unwrap(),
+            "--json-file",
+            json.to_str().unwrap(),
+        ],
+        "events, HDR histogram (within 1 %)",
+    );
     let totals = json_totals(&PathBuf::from(format!("{}.json", json.display())));
     let (requests, failures) = totals
         .values()

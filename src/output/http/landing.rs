@@ -3,22 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::model::snapshot::Snapshot;
-
-/// Escapes text for HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::support::markup::escape;
 
 /// The landing page.
 pub fn page(snap: &Snapshot, telemetry_path: &str) -> String {

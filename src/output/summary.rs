@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::model::check::{format_value, Outcome, Stat, Status, Unit};
-use crate::model::judge::statistic;
+use crate::model::judge::{run_seconds, statistic};
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
 use crate::support::markup::escape;
 
@@ -51,16 +51,6 @@ fn check_passed(snap: &Snapshot, i: usize) -> bool {
 
 fn outcomes_of(snap: &Snapshot, i: usize) -> impl Iterator<Item = &Outcome> {
     snap.outcomes.iter().filter(move |o| o.check == i)
-}
-
-/// The run's length in seconds for service `s` at `now`.
-fn seconds(s: &ServiceSnapshot, now: f64) -> Option<f64> {
-    let start = s.started?;
-    let end = match s.state {
-        crate::model::snapshot::RunState::Stopped => s.last_update.unwrap_or(now),
-        _ => now,
-    };
-    Some((end - start).max(0.0))
 }
 
 /// One endpoint row's columns: requests, failures, p50, p95, p99, rps.
@@ -147,7 +137,7 @@ pub fn text(snap: &Snapshot, finished: bool, now: f64) -> String {
         .unwrap_or_default();
     let _ = writeln!(out, "== Locust run summary{run}");
     for s in &snap.services {
-        let length = seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let length = run_seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
         let _ = writeln!(out, "service {} ({}{length})", s.name, s.state.as_str());
         let header = [
             "Type", "Name", "Requests", "Failures", "p50", "p95", "p99", "rps",
@@ -255,7 +245,7 @@ pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
         out.push('\n');
     }
     for s in &snap.services {
-        let length = seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let length = run_seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
         let _ = writeln!(
             out,
             "### {} ({}{length})\n",
@@ -299,7 +289,7 @@ pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> Stri
     let time = snap
         .services
         .iter()
-        .filter_map(|s| seconds(s, now))
+        .filter_map(|s| run_seconds(s, now))
         .fold(0.0, f64::max);
     let suite = match snap.run.as_deref() {
         Some(r) => format!("locust checks (run {r})"),

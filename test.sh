@@ -35,10 +35,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "!!   sudo apt-get install ${missing[*]}      (or run ./test.sh --install)"
   fi
 fi
-if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client, junitparser" 2>/dev/null; then
-  echo "== installing Locust 2.47.0 (and the seed's prometheus_client, a JUnit parser) into .venv"
+if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client, junitparser, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, opentelemetry.instrumentation.requests" 2>/dev/null; then
+  echo "== installing Locust 2.47.0 (with its OpenTelemetry exporters: locust[otel] as pinned pieces, since the extra does not resolve; the seed's prometheus_client, a JUnit parser) into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1" "junitparser==3.2.0"
+  .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1" "junitparser==3.2.0" \
+    "opentelemetry-sdk==1.45.1" "opentelemetry-exporter-otlp-proto-grpc==1.45.1" \
+    "opentelemetry-exporter-otlp-proto-http==1.45.1" "opentelemetry-instrumentation-requests==0.66b1" \
+    "opentelemetry-instrumentation-urllib3==0.66b1"
 fi
 if [ "$install" = 1 ]; then
   if ! docker info >/dev/null 2>&1; then

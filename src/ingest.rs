@@ -17,10 +17,11 @@ use tokio::time::Instant;
 use crate::model::snapshot::{Folded, RunState, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
+use crate::parse::otlp::{self, Receiving};
 use crate::parse::sniff::LineParser;
 use crate::parse::{self, FileRole, Item, ParseError};
 use crate::source::lines::{LineBatch, MAX_LINE_BYTES};
-use crate::source::{Body, Chunk, Origin};
+use crate::source::{Body, Chunk, Counted, Origin, OtlpRequest};
 
 /// Shortest time between two published snapshots while data flows.
 pub const COALESCE: Duration = Duration::from_millis(25);
@@ -94,6 +95,8 @@ impl SourceEntry {
 pub struct Ingest {
     model: Model,
     sources: BTreeMap<String, SourceEntry>,
+    /// The OTLP mapping's memory (cumulative streams).
+    otlp: Receiving,
 }
 
 impl Ingest {
@@ -102,13 +105,27 @@ impl Ingest {
         Ingest {
             model,
             sources: BTreeMap::new(),
+            otlp: Receiving::default(),
         }
+    }
+
+    /// Maps OTLP export requests with `options` (`--otlp.*`).
+    pub fn with_otlp(mut self, options: otlp::Options) -> Self {
+        self.otlp = Receiving::new(options);
+        self
     }
 
     /// Applies one chunk observed at `now` (Unix seconds).
     pub fn apply(&mut self, chunk: Chunk, now: f64) {
         let origin = &*chunk.origin;
-        let Ingest { model, sources } = self;
+        let Ingest {
+            model,
+            sources,
+            otlp,
+        } = self;
+        if let Body::Otlp(req) = chunk.body {
+            return apply_otlp(model, sources, otlp, origin, req, now);
+        }
         if chunk.body == Body::Vanished {
             sources.retain(|_, e| e.status.service != origin.service);
             model.remove(&origin.service);
@@ -147,7 +164,7 @@ impl Ingest {
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
             }
-            Body::Vanished => {}
+            Body::Vanished | Body::Otlp(_) => {}
         }
     }
 
@@ -159,7 +176,7 @@ impl Ingest {
 
     /// Marks every service's input as ended (`--once`).
     pub fn end_of_input(&mut self, now: f64) {
-        let Ingest { model, sources } = self;
+        let Ingest { model, sources, .. } = self;
         for e in sources.values() {
             model.apply(&e.status.service, Update::EndOfInput, now);
         }
@@ -184,6 +201,49 @@ impl Ingest {
             .collect();
         snap
     }
+}
+
+/// Maps one OTLP export request, applies what each service got, and answers the receiver.
+/// Each service it feeds is a source of its own (`SOURCE service`), so its lines and state
+/// are counted as any input's; what was rejected the receiver counts and logs.
+fn apply_otlp(
+    model: &mut Model,
+    sources: &mut BTreeMap<String, SourceEntry>,
+    otlp: &mut Receiving,
+    origin: &Origin,
+    req: OtlpRequest,
+    now: f64,
+) {
+    let outcome = otlp
+        .export(req.signal, req.encoding, &req.body)
+        .map(|export| {
+            let used = export.accepted;
+            for (service, updates) in export.services {
+                let source = format!("{} {service}", origin.source);
+                let entry = sources.entry(source.clone()).or_insert_with(|| {
+                    model.declare(&service);
+                    SourceEntry {
+                        status: SourceStatus {
+                            source,
+                            service: service.clone(),
+                            ..SourceStatus::default()
+                        },
+                        errors: BTreeMap::new(),
+                        last_logged: HashMap::new(),
+                        lines: LineParser::sniffing(),
+                    }
+                });
+                entry.accept(updates.len() as u64);
+                model.apply_all(&service, updates, now);
+            }
+            Counted {
+                accepted: used,
+                ignored: export.ignored,
+                rejected: export.rejected,
+                reason: export.reason,
+            }
+        });
+    req.reply.send(outcome);
 }
 
 fn apply_whole(

@@ -51,6 +51,7 @@ fn endpoint(i: usize, events: bool) -> EndpointStats {
                 native_histogram::bucket_index(0.3, native_histogram::SCHEMA),
             );
             NativeBuckets {
+                schema: native_histogram::SCHEMA,
                 zero_count: 0,
                 offset: lo,
                 counts: (lo..=hi).map(|k| (k.unsigned_abs() % 13) as u64).collect(),

@@ -16,6 +16,7 @@ use crate::model::Model;
 use crate::output::deliver_all;
 use crate::output::http::web_config::WebConfig;
 use crate::output::http::{self, HttpState};
+use crate::source::otlp::Receiver;
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
@@ -33,6 +34,7 @@ mod abort;
 pub mod build;
 mod error;
 mod once;
+mod otlp;
 mod verdict;
 
 pub use error::AppError;
@@ -146,6 +148,9 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// The `source` label of the OTLP receiver's services (`otlp SERVICE`).
+pub const OTLP_SOURCE: &str = "otlp";
+
 /// Descriptors kept for everything but tails and clients: listeners, directory watchers,
 /// outbound clients, the standard streams.
 pub const DESCRIPTOR_RESERVE: usize = 64;
@@ -210,18 +215,31 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
             .map_or_else(|_| text.clone(), |a| a.to_string());
         listeners.push((listener, address));
     }
+    let otlp_listener = match &config.inputs.otlp {
+        Some(o) => Some(
+            TcpListener::bind(o.listen)
+                .await
+                .map_err(|source| AppError::Bind {
+                    address: o.listen_text.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     for source in inputs {
         tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
+    let receiver = otlp_listener
+        .as_ref()
+        .map(|_| Arc::new(Receiver::new(chunk_tx.clone(), OTLP_SOURCE)));
     drop(chunk_tx);
-    let ingest_task = tokio::spawn(ingest::run(
-        Ingest::new(Model::new(build::model_config(&config))),
-        chunk_rx,
-        snap_tx,
-        stop_rx.clone(),
-    ));
+    let mut ingest = Ingest::new(Model::new(build::model_config(&config)));
+    if let Some(o) = &config.inputs.otlp {
+        ingest = ingest.with_otlp(o.options.clone());
+    }
+    let ingest_task = tokio::spawn(ingest::run(ingest, chunk_rx, snap_tx, stop_rx.clone()));
     if config.inputs.go_style {
         tracing::info!(
             uri = %config.inputs.web_uis.first().map_or("", |w| w.url.as_str()),
@@ -277,6 +295,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     for output in &outputs {
         state.report(output.self_metrics());
     }
+    if let Some(r) = &receiver {
+        state.report(r.stats());
+    }
     state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
     state.formats = config.formats.clone();
     let state = Arc::new(state);
@@ -289,6 +310,32 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
             listener,
             state.clone(),
             tls.clone(),
+            config.limits,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    if let (Some(listener), Some(receiver)) = (otlp_listener, receiver) {
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| String::new(), |a| a.to_string());
+        tracing::info!(%address, %scheme, "Receiving OTLP (gRPC and HTTP).");
+        let otlp_tls = web
+            .tls
+            .as_ref()
+            .map(|files| http::tls::acceptor(files, true))
+            .transpose()?;
+        let handler = Arc::new(otlp::OtlpListener {
+            receiver,
+            auth: http::auth::Auth::new(web.users.clone()),
+            stats: state.stats.clone(),
+        });
+        let mut stopped = stop_rx.clone();
+        servers.spawn(http::server::serve(
+            listener,
+            handler,
+            otlp_tls,
             config.limits,
             async move {
                 let _ = stopped.wait_for(|s| *s).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::values::{bytes, duration, invalid, ConfigError};
-use crate::parse::FileRole;
+use crate::parse::{otlp, FileRole};
 use crate::source::discover::{has_wildcard, CsvPath};
 use crate::source::follow::Follower;
 use crate::source::stdin::Stdin;
@@ -107,6 +107,37 @@ pub struct InputArgs {
     )]
     pub csv_vanished_after: String,
 
+    /// Receive OpenTelemetry from `locust --otel` (or any OTLP exporter) on this address:
+    /// OTLP/gRPC and OTLP/HTTP (protobuf or JSON) on the one port (conventionally 4317 for
+    /// gRPC, 4318 for HTTP: either works). Off unless given.
+    #[arg(
+        long = "otlp.listen-address",
+        env = "LOCUST_EXPORTER_OTLP_LISTEN_ADDRESS",
+        value_name = "ADDR"
+    )]
+    pub otlp_listen_address: Option<String>,
+
+    /// The service OTLP data feeds [default: each resource's service.name, which Locust
+    /// sets from OTEL_SERVICE_NAME, `locust` by default].
+    #[arg(
+        long = "otlp.service",
+        env = "LOCUST_EXPORTER_OTLP_SERVICE",
+        value_name = "NAME"
+    )]
+    pub otlp_service: Option<String>,
+
+    /// Where OTLP request counts and times come from: `metrics` (Locust's
+    /// locust.client.duration histogram: every request) or `spans` (HTTP client spans:
+    /// exact times of what the HTTP instrumentation sees). The other is ignored, so no
+    /// request counts twice.
+    #[arg(
+        long = "otlp.requests-from",
+        env = "LOCUST_EXPORTER_OTLP_REQUESTS_FROM",
+        value_name = "metrics|spans",
+        default_value = "metrics"
+    )]
+    pub otlp_requests_from: String,
+
     /// The `service` label where none is given.
     #[arg(
         long = "service",
@@ -136,9 +167,22 @@ pub struct Inputs {
     pub max_file_size: u64,
     /// `--csv.vanished-after`.
     pub csv_vanished_after: Duration,
+    /// `--otlp.*`: the OTLP receiver, when asked for.
+    pub otlp: Option<OtlpInput>,
     /// Configured only as the Go exporter is (no `--csv`, `--events` or `--locust.uri`; at
     /// most `LOCUST_EXPORTER_URI`): the drop-in defaults apply (docs/kubernetes-operator.md).
     pub go_style: bool,
+}
+
+/// The OTLP receiver's settings.
+#[derive(Debug, Clone)]
+pub struct OtlpInput {
+    /// `--otlp.listen-address`, resolved.
+    pub listen: std::net::SocketAddr,
+    /// As typed (for messages).
+    pub listen_text: String,
+    /// `--otlp.service` and `--otlp.requests-from`.
+    pub options: otlp::Options,
 }
 
 /// What the Go exporter polls when given no URI.
@@ -153,7 +197,10 @@ impl Inputs {
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Inputs, ConfigError> {
         // Configured as the Go exporter is: no input of our own, at most its variable.
-        let go_style = args.csv.is_empty() && args.events.is_empty() && args.locust_uri.is_empty();
+        let go_style = args.csv.is_empty()
+            && args.events.is_empty()
+            && args.locust_uri.is_empty()
+            && args.otlp_listen_address.is_none();
         if args.locust_uri.is_empty() {
             args.locust_uri.extend(env("LOCUST_EXPORTER_URI"));
         }
@@ -208,7 +255,34 @@ impl Inputs {
             Some(path) => ClientSettings::load("--locust.config.file", path)?,
             None => ClientSettings::default(),
         };
+        let otlp = match &args.otlp_listen_address {
+            None => None,
+            Some(text) => Some(OtlpInput {
+                listen: super::values::listen_address_of("--otlp.listen-address", text)?,
+                listen_text: text.clone(),
+                options: otlp::Options {
+                    service: match args.otlp_service.as_deref().map(str::trim) {
+                        Some("") => return Err(invalid("--otlp.service", "the name is empty")),
+                        other => other.map(str::to_owned),
+                    },
+                    requests_from: match args.otlp_requests_from.trim() {
+                        "metrics" => otlp::RequestsFrom::Metrics,
+                        "spans" => otlp::RequestsFrom::Spans,
+                        other => {
+                            return Err(invalid(
+                                "--otlp.requests-from",
+                                format!("`{other}`: metrics or spans"),
+                            ))
+                        }
+                    },
+                },
+            }),
+        };
+        if otlp.is_none() && args.otlp_service.is_some() {
+            return Err(invalid("--otlp.service", "needs --otlp.listen-address"));
+        }
         Ok(Inputs {
+            otlp,
             csv,
             events,
             web_uis,

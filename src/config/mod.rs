@@ -1,6 +1,6 @@
 //! Validated, typed settings from [`crate::config::cli::Args`]. Every error names its flag.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -148,6 +148,12 @@ impl Config {
                 ),
             ));
         }
+        if args.once && inputs.otlp.is_some() {
+            return Err(invalid(
+                "--otlp.listen-address",
+                "receives while the exporter serves; --once reads files and exits",
+            ));
+        }
         let outputs = Outputs::from_args(&args.outputs)?;
         let verdict = Verdict::from_args(&args.verdict, !inputs.web_uis.is_empty())?;
         let limits = Limits {
@@ -228,23 +234,7 @@ impl Config {
 
 /// `:9646`, `0.0.0.0:9646`, `[::1]:9646`, `localhost:9646`.
 pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
-    let full = if text.starts_with(':') {
-        format!("0.0.0.0{text}")
-    } else {
-        text.to_owned()
-    };
-    if let Ok(a) = full.parse() {
-        return Ok(a);
-    }
-    full.to_socket_addrs()
-        .ok()
-        .and_then(|mut it| it.next())
-        .ok_or_else(|| {
-            invalid(
-                "--web.listen-address",
-                format!("`{text}` is not HOST:PORT or :PORT"),
-            )
-        })
+    values::listen_address_of("--web.listen-address", text)
 }
 
 /// `--metrics` when not given.

@@ -1,6 +1,7 @@
 //! The checked value types every flag shares — counts and durations — and the error that
 //! names the flag.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -104,6 +105,22 @@ pub fn bytes(flag: &'static str, text: &str) -> Result<u64, ConfigError> {
                 format!("`{text}` is not a size of at least 1KiB (e.g. 64MiB, 512KiB)"),
             )
         })
+}
+
+/// An address to listen on, given to `flag` (which its error names).
+pub fn listen_address_of(flag: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| invalid(flag, format!("`{text}` is not HOST:PORT or :PORT")))
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ pub struct EventEndpoint {
     pub bucket_counts: Vec<u64>,
     /// Unix seconds of the first request counted (the counters' `_created`).
     pub created: Option<f64>,
+    /// A producer's own classic buckets (OTLP explicit bounds), `(le seconds, count)` per
+    /// bucket, served instead of `bucket_counts` once a batch brought them.
+    explicit: Option<Vec<(f64, u64)>>,
     hist: Option<Histogram<u32>>,
     native: NativeHistogram,
     window: SecondBuckets,
@@ -95,6 +98,7 @@ impl EventEndpoint {
             content_bytes: 0,
             bucket_counts: vec![0; bounds.len() + 1],
             created: None,
+            explicit: None,
             hist: new_histogram(),
             native: NativeHistogram::default(),
             window: SecondBuckets::default(),
@@ -150,6 +154,11 @@ impl EventEndpoint {
                 *c += n;
             }
         }
+        self.record_hdr(ms, n);
+    }
+
+    /// Counts `n` timed requests of about `ms` in the HDR histogram.
+    fn record_hdr(&mut self, ms: f64, n: u64) {
         if let Some(h) = self.hist.as_mut() {
             let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
             // A bin holds at most u32::MAX: what does not fit is not recorded at all, so the
@@ -189,13 +198,60 @@ impl EventEndpoint {
             }
             self.distribute(bounds, lo, batch.zero_count);
         }
+        if !batch.explicit.is_empty() {
+            self.record_explicit(&batch.explicit, lo, hi);
+        }
         for &(index, n) in &batch.buckets {
             if !self.is_total {
                 self.native.add_at(index, batch.schema, n);
             }
-            let mid_seconds = (f64::from(index) - 0.5) / f64::from(1u32 << batch.schema);
+            let mid_seconds = (f64::from(index) - 0.5) * (-f64::from(batch.schema)).exp2();
             let ms = (mid_seconds.exp2() * 1000.0).clamp(lo, hi);
             self.distribute(bounds, ms, n);
+        }
+    }
+
+    /// A producer's classic buckets: their counts are kept with their own bounds (a bound
+    /// the first batch did not have counts in the next one above it: still a true upper
+    /// bound), and the HDR histogram takes each bucket's count spread evenly over the part
+    /// of the bucket within [`lo`, `hi`] ms (so percentiles fall within their bucket, as
+    /// `histogram_quantile` interpolates them).
+    fn record_explicit(&mut self, buckets: &[(f64, u64)], lo: f64, hi: f64) {
+        /// Points a bucket's count is spread over.
+        const SPREAD: u64 = 16;
+        if !self.is_total {
+            let kept = self
+                .explicit
+                .get_or_insert_with(|| buckets.iter().map(|&(le, _)| (le, 0)).collect());
+            for &(le, n) in buckets {
+                let slot = kept
+                    .partition_point(|&(k, _)| k < le)
+                    .min(kept.len().saturating_sub(1));
+                if let Some((_, c)) = kept.get_mut(slot) {
+                    *c = c.saturating_add(n);
+                }
+            }
+        }
+        let mut below = 0.0;
+        for &(le, n) in buckets {
+            let (a, b) = ((below * 1000.0f64).max(lo), (le * 1000.0).min(hi));
+            below = le;
+            if n == 0 {
+                continue;
+            }
+            let (a, b) = if a <= b { (a, b) } else { (b, b) };
+            // From the bucket's low end to its high end, both included (so the top bucket
+            // reaches the maximum); a single value takes the high end.
+            let k = n.min(SPREAD);
+            for j in 0..k {
+                let share = n / k + u64::from(j < n % k);
+                let ms = if k == 1 {
+                    b
+                } else {
+                    a + (b - a) * j as f64 / (k - 1) as f64
+                };
+                self.record_hdr(ms, share);
+            }
         }
     }
 
@@ -260,6 +316,16 @@ impl EventEndpoint {
     /// Cumulative bucket counts paired with their bounds; `+Inf` is left to the encoder.
     pub fn cumulative_buckets(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
         let mut acc = 0;
+        if let Some(explicit) = &self.explicit {
+            return explicit
+                .iter()
+                .filter(|(le, _)| le.is_finite())
+                .map(|&(le, c)| {
+                    acc += c;
+                    (le, acc)
+                })
+                .collect();
+        }
         bounds
             .iter()
             .zip(&self.bucket_counts)
@@ -273,6 +339,14 @@ impl EventEndpoint {
     /// The native histogram's buckets.
     pub fn native_buckets(&self) -> NativeBuckets {
         self.native.buckets()
+    }
+
+    /// The native histogram as served: none for an endpoint fed only classic buckets by
+    /// its producer (an empty native histogram would claim there were no requests).
+    pub fn served_native(&self) -> Option<NativeBuckets> {
+        let b = self.native.buckets();
+        let empty = b.zero_count == 0 && b.counts.is_empty();
+        (!(empty && self.explicit.is_some())).then_some(b)
     }
 
     /// Bytes this endpoint holds on the heap and inline (for the memory figure).

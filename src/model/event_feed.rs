@@ -188,7 +188,7 @@ fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) ->
     s.content_bytes_total = e.content_bytes as f64;
     if !e.is_total() {
         s.buckets = Some(e.cumulative_buckets(bounds));
-        s.native = Some(e.native_buckets());
+        s.native = e.served_native();
     }
     s.created = e.created;
     s

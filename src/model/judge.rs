@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::check::{Check, Field, Outcome, Source, Stat, Status};
-use super::native_histogram::{upper_bound, NativeBuckets, SCHEMA};
+use super::native_histogram::{upper_bound, NativeBuckets};
 use super::snapshot::{RunState, ServiceSnapshot};
 use super::update::EndpointStats;
 
@@ -26,15 +26,26 @@ fn native_quantile(b: &NativeBuckets, q: f64, min_s: f64, max_s: f64) -> Option<
             let index = b
                 .offset
                 .saturating_add(i32::try_from(i).unwrap_or(i32::MAX));
-            return Some(upper_bound(index, SCHEMA).clamp(min_s, max_s));
+            return Some(upper_bound(index, b.schema).clamp(min_s, max_s));
         }
     }
     Some(max_s)
 }
 
-/// The endpoints' native buckets summed (the total row has none of its own).
+/// The endpoints' native buckets summed (the total row has none of its own), at the
+/// coarsest of their schemas.
 fn merged_native(endpoints: &[EndpointStats]) -> Option<NativeBuckets> {
-    let natives: Vec<&NativeBuckets> = endpoints.iter().filter_map(|e| e.native.as_ref()).collect();
+    let schema = endpoints
+        .iter()
+        .filter_map(|e| e.native.as_ref())
+        .map(|b| b.schema)
+        .min()?;
+    let reduced: Vec<NativeBuckets> = endpoints
+        .iter()
+        .filter_map(|e| e.native.as_ref())
+        .map(|b| b.reduced_to(schema))
+        .collect();
+    let natives: Vec<&NativeBuckets> = reduced.iter().collect();
     let lo = natives
         .iter()
         .filter(|b| !b.counts.is_empty())
@@ -47,6 +58,7 @@ fn merged_native(endpoints: &[EndpointStats]) -> Option<NativeBuckets> {
         .max();
     let first = natives.first()?;
     let mut out = NativeBuckets {
+        schema,
         zero_count: 0,
         offset: lo.unwrap_or(first.offset),
         counts: vec![0; usize::try_from(hi.unwrap_or(0) - lo.unwrap_or(0)).unwrap_or(0)],

@@ -65,12 +65,18 @@ fn frexp(v: f64) -> (f64, i32) {
     (fraction, exp_bits - 1022)
 }
 
-/// The bucket index of `v` (seconds, `> 0`, finite) at `schema` (0..=8).
+/// The lowest schema Prometheus defines (a bucket spans a factor of 2^16).
+pub const MIN_SCHEMA: i32 = -4;
+
+/// The bucket index of `v` (seconds, `> 0`, finite) at `schema` (-4..=8).
 pub fn bucket_index(v: f64, schema: i32) -> i32 {
     let (fraction, exp) = frexp(v);
-    if schema == 0 {
-        // Boundaries are the powers of two: (2^(i-1), 2^i].
-        return if fraction == 0.5 { exp - 1 } else { exp };
+    if schema <= 0 {
+        // Boundaries are the powers of two: (2^(i-1), 2^i], merged 2^-schema at a time
+        // (client_golang's rounding).
+        let key = if fraction == 0.5 { exp - 1 } else { exp };
+        let shift = (-schema).clamp(0, -MIN_SCHEMA);
+        return (key + (1 << shift) - 1) >> shift;
     }
     let bounds = fraction_bounds(schema);
     let i = bounds.partition_point(|&b| b < fraction) as i32;
@@ -117,7 +123,7 @@ pub fn bucket_index_fast(v: f64) -> i32 {
 
 /// The upper bound (inclusive) of bucket `index` at `schema`, seconds.
 pub fn upper_bound(index: i32, schema: i32) -> f64 {
-    (f64::from(index) / f64::from(1u32 << schema.clamp(0, MAX_SCHEMA))).exp2()
+    (f64::from(index) * (-f64::from(schema.clamp(MIN_SCHEMA, MAX_SCHEMA))).exp2()).exp2()
 }
 
 /// The index at `to` (≤ `from`) of the bucket that holds bucket `index` of schema `from`:
@@ -200,9 +206,13 @@ impl Counts {
     }
 }
 
-/// A native histogram at [`SCHEMA`] (positive values only: response times).
+/// A native histogram at [`SCHEMA`], or at a coarser schema when a producer's buckets are
+/// coarser (an OTLP exponential histogram at scale 3 stays at schema 3: merged exactly,
+/// never split); positive values only: response times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeHistogram {
+    /// The schema of `counts` (≤ [`SCHEMA`]).
+    schema: i32,
     zero_count: u64,
     /// Index of `counts[0]`.
     offset: i32,
@@ -212,6 +222,7 @@ pub struct NativeHistogram {
 impl Default for NativeHistogram {
     fn default() -> Self {
         NativeHistogram {
+            schema: SCHEMA,
             zero_count: 0,
             offset: 0,
             counts: Counts::Narrow(Vec::new()),
@@ -221,14 +232,27 @@ impl Default for NativeHistogram {
 
 /// What a scrape serves of a native histogram: the zero bucket and a dense run of counts
 /// (zeros included) starting at bucket `offset`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NativeBuckets {
+    /// The schema: [`SCHEMA`], or a producer's coarser one.
+    pub schema: i32,
     /// Observations at or below [`ZERO_THRESHOLD`].
     pub zero_count: u64,
-    /// Index of `counts[0]` at [`SCHEMA`].
+    /// Index of `counts[0]` at `schema`.
     pub offset: i32,
     /// Per-bucket (not cumulative) counts.
     pub counts: Vec<u64>,
+}
+
+impl Default for NativeBuckets {
+    fn default() -> Self {
+        NativeBuckets {
+            schema: SCHEMA,
+            zero_count: 0,
+            offset: 0,
+            counts: Vec::new(),
+        }
+    }
 }
 
 impl NativeHistogram {
@@ -238,7 +262,11 @@ impl NativeHistogram {
             self.zero_count = self.zero_count.saturating_add(1);
             return;
         }
-        let index = bucket_index_fast(seconds);
+        let index = if self.schema == SCHEMA {
+            bucket_index_fast(seconds)
+        } else {
+            bucket_index(seconds, self.schema)
+        };
         // The common case: a bucket inside the run, far from overflowing.
         if let Counts::Narrow(counts) = &mut self.counts {
             let slot = i64::from(index) - i64::from(self.offset);
@@ -257,10 +285,38 @@ impl NativeHistogram {
         self.zero_count = self.zero_count.saturating_add(n);
     }
 
-    /// Adds `n` to bucket `index` of `schema` (≥ [`SCHEMA`]), merged into this histogram's
-    /// bucket exactly.
+    /// Adds `n` to bucket `index` of `schema` (-4..=8), merged into this histogram's bucket
+    /// exactly: a finer schema is downscaled to this one; a coarser one first downscales
+    /// this histogram to it (Prometheus' rule when it adds histograms of two schemas).
     pub fn add_at(&mut self, index: i32, schema: i32, n: u64) {
-        self.add(downscale(index, schema, SCHEMA), n);
+        if schema < self.schema {
+            self.reduce_to(schema);
+        }
+        self.add(downscale(index, schema, self.schema), n);
+    }
+
+    /// The schema of the buckets.
+    pub fn schema(&self) -> i32 {
+        self.schema
+    }
+
+    /// Merges neighbouring buckets down to `schema` (< the current one).
+    fn reduce_to(&mut self, schema: i32) {
+        let old = std::mem::replace(
+            self,
+            NativeHistogram {
+                schema,
+                zero_count: self.zero_count,
+                ..NativeHistogram::default()
+            },
+        );
+        for i in 0..old.counts.len() {
+            let n = old.counts.get(i);
+            if n > 0 {
+                let index = old.offset.saturating_add(i as i32);
+                self.add(downscale(index, old.schema, schema), n);
+            }
+        }
     }
 
     fn add(&mut self, index: i32, n: u64) {
@@ -290,6 +346,7 @@ impl NativeHistogram {
     /// The buckets, for a snapshot.
     pub fn buckets(&self) -> NativeBuckets {
         NativeBuckets {
+            schema: self.schema,
             zero_count: self.zero_count,
             offset: self.offset,
             counts: (0..self.counts.len()).map(|i| self.counts.get(i)).collect(),
@@ -306,6 +363,25 @@ impl NativeHistogram {
 }
 
 impl NativeBuckets {
+    /// The same buckets at `schema` (≤ their own), merged exactly.
+    pub fn reduced_to(&self, schema: i32) -> NativeBuckets {
+        if schema >= self.schema {
+            return self.clone();
+        }
+        let mut h = NativeHistogram {
+            schema,
+            zero_count: self.zero_count,
+            ..NativeHistogram::default()
+        };
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n > 0 {
+                let index = self.offset.saturating_add(i as i32);
+                h.add(downscale(index, self.schema, schema), n);
+            }
+        }
+        h.buckets()
+    }
+
     /// Spans `(offset, length)` and count deltas, as the protobuf format carries them: a
     /// run of more than two empty buckets starts a new span, shorter runs are cheaper as
     /// zero deltas (client_golang's rule).
@@ -348,7 +424,7 @@ mod tests {
 
     #[test]
     fn index_bounds_hold_the_value() {
-        for schema in 0..=MAX_SCHEMA {
+        for schema in MIN_SCHEMA..=MAX_SCHEMA {
             let mut v = 1e-6;
             while v < 1e5 {
                 let i = bucket_index(v, schema);
@@ -459,6 +535,7 @@ mod tests {
     #[test]
     fn spans_and_deltas_like_client_golang() {
         let b = NativeBuckets {
+            schema: SCHEMA,
             zero_count: 0,
             offset: -3,
             counts: vec![2, 0, 1, 0, 0, 0, 4, 4],

@@ -199,6 +199,7 @@ proptest! {
                 schema,
                 zero_count: zero,
                 buckets: buckets.into_iter().collect(),
+                explicit: Vec::new(),
             };
             batched.apply("s", Update::Requests(Box::new(batch)), 1.0);
         }

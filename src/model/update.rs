@@ -259,6 +259,10 @@ pub struct RequestBatch<'a> {
     pub zero_count: u64,
     /// `(bucket index at schema, count)`, the rest of the timed requests.
     pub buckets: Vec<(i32, u64)>,
+    /// A producer's own classic buckets instead (OTLP explicit-bucket histograms):
+    /// `(upper bound in seconds, count)` per bucket, not cumulative, the last bound `+Inf`;
+    /// empty for native buckets. With these, `zero_count` and `buckets` are empty.
+    pub explicit: Vec<(f64, u64)>,
 }
 
 /// What a run says of itself, where the input knows (the plugin's `runner` line): the

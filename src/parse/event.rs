@@ -200,6 +200,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         schema,
         zero_count: raw.zero_count,
         buckets: raw.buckets,
+        explicit: Vec::new(),
     }));
     Ok(if clamped {
         Item::Clamped(update)

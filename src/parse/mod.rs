@@ -16,6 +16,7 @@ pub mod final_json;
 pub mod header;
 pub mod history;
 mod json;
+pub mod otlp;
 pub mod sniff;
 pub mod stats;
 pub mod webui;

@@ -11,6 +11,7 @@
 pub mod discover;
 pub mod follow;
 pub mod lines;
+pub mod otlp;
 pub mod rewritten;
 pub mod stdin;
 pub mod tail;
@@ -19,14 +20,15 @@ pub mod webui;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use lines::LineBatch;
 
+use crate::parse::otlp::{Encoding, Invalid, Signal};
 use crate::parse::FileRole;
 
 /// A running source: a future the server spawns.
@@ -89,6 +91,64 @@ pub enum Body {
     /// Every file of the origin's service has been gone from its `--csv` directory for
     /// [`follow::VANISHED_AFTER`]: the service and its sources are let go.
     Vanished,
+    /// An OTLP export request, received whole (decompressed, within the size limit).
+    Otlp(OtlpRequest),
+}
+
+/// An OTLP export request for the ingest task, and where it says how it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpRequest {
+    /// What it carries.
+    pub signal: Signal,
+    /// How it is encoded.
+    pub encoding: Encoding,
+    /// The message (one protobuf message or JSON document).
+    pub body: bytes::Bytes,
+    /// Answered once it is applied.
+    pub reply: Reply,
+}
+
+/// How an OTLP export request went: counts of what it held, or why it was refused whole.
+pub type Outcome = Result<Counted, Invalid>;
+
+/// What an applied OTLP export request held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counted {
+    /// Data points, spans or log records used.
+    pub accepted: u64,
+    /// Those read and ignored.
+    pub ignored: u64,
+    /// Those rejected.
+    pub rejected: u64,
+    /// Why the first rejected one was.
+    pub reason: Option<String>,
+}
+
+/// The one-shot answer channel of an [`OtlpRequest`] (shared so the chunk stays `Clone`;
+/// the first answer wins).
+#[derive(Debug, Clone)]
+pub struct Reply(Arc<Mutex<Option<oneshot::Sender<Outcome>>>>);
+
+impl Reply {
+    /// A reply and the receiver its answer arrives on.
+    pub fn new() -> (Reply, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        (Reply(Arc::new(Mutex::new(Some(tx)))), rx)
+    }
+
+    /// Answers (once; later answers and a gone receiver are ignored).
+    pub fn send(&self, outcome: Outcome) {
+        let tx = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(tx) = tx {
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Body {
@@ -97,6 +157,7 @@ impl Body {
         match self {
             Body::Whole(bytes) => bytes.len(),
             Body::Lines(batch) => batch.text.len(),
+            Body::Otlp(req) => req.body.len(),
             _ => 0,
         }
     }

@@ -26,6 +26,8 @@ mod lifecycle;
 mod locust;
 /// Native histograms: quantiles across three exporters in a real Prometheus.
 mod native;
+/// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests.
+mod otlp;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
 /// Remote write into Prometheus 3.5 and VictoriaMetrics, faults through a proxy.

@@ -211,7 +211,7 @@ impl Encoder for ProtobufEncoder {
                 timestamp(m, 15, t);
             }
             let Some(n) = h.native else { return };
-            prost::encoding::sint32::encode(5, &native_histogram::SCHEMA, m);
+            prost::encoding::sint32::encode(5, &n.schema, m);
             double(m, 6, native_histogram::ZERO_THRESHOLD);
             uint(m, 7, n.zero_count);
             let (spans, deltas) = n.spans_and_deltas();
@@ -355,6 +355,7 @@ mod tests {
     #[test]
     fn a_histogram_with_classic_and_native_buckets() {
         let native = NativeBuckets {
+            schema: native_histogram::SCHEMA,
             zero_count: 1,
             offset: -5,
             counts: vec![2, 0, 3],

@@ -205,24 +205,27 @@ pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
     r
 }
 
-async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
-    match state
-        .auth
-        .check(req.authorization.as_deref(), req.peer)
-        .await
-    {
-        Verdict::Allowed => {}
+/// The answer to a request `auth` does not let through (counted in `stats`), or `None`
+/// when it may go on: the web config's basic auth, for every listener.
+pub async fn gate(
+    auth: &Auth,
+    stats: &HttpStats,
+    authorization: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+) -> Option<Response<Bytes>> {
+    match auth.check(authorization, peer).await {
+        Verdict::Allowed => None,
         Verdict::Denied => {
-            state.stats.count(ClientError::Unauthorized);
+            stats.count(ClientError::Unauthorized);
             let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"locust-exporter\""),
             );
-            return r;
+            Some(r)
         }
         Verdict::Throttled => {
-            state.stats.count(ClientError::AuthThrottled);
+            stats.count(ClientError::AuthThrottled);
             let mut r = plain(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many password checks; try again shortly\n",
@@ -231,8 +234,15 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
                 header::RETRY_AFTER,
                 HeaderValue::from(auth::RETRY_AFTER.as_secs()),
             );
-            return r;
+            Some(r)
         }
+    }
+}
+
+async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
+    let authorization = req.authorization.as_deref();
+    if let Some(denied) = gate(&state.auth, &state.stats, authorization, req.peer).await {
+        return denied;
     }
     let quit = req.path == "/-/quit";
     let allowed = if quit {

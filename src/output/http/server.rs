@@ -45,8 +45,51 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use super::client_errors::ClientError;
+use super::client_errors::{ClientError, HttpStats};
 use super::HttpState;
+
+/// What a listener serves: one function from a request to its response, and the counters
+/// its client errors go to. [`HttpState`] (`/metrics` and the rest) is one; the OTLP
+/// receiver is another.
+pub trait Handler: Send + Sync + 'static {
+    /// The response body.
+    type Body: Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Unpin
+        + 'static;
+
+    /// The response to `req` from `peer`.
+    fn call(
+        self: Arc<Self>,
+        req: hyper::Request<Incoming>,
+        peer: Option<std::net::IpAddr>,
+    ) -> impl Future<Output = hyper::Response<Self::Body>> + Send;
+
+    /// Where refused, dropped and denied clients are counted.
+    fn stats(&self) -> &HttpStats;
+
+    /// True to serve HTTP/2 with prior knowledge (h2c, gRPC's cleartext) beside HTTP/1.1
+    /// on plain TCP, told apart by the connection preface.
+    fn h2c(&self) -> bool {
+        false
+    }
+}
+
+impl Handler for HttpState {
+    type Body = Chunked;
+
+    async fn call(
+        self: Arc<Self>,
+        req: hyper::Request<Incoming>,
+        peer: Option<std::net::IpAddr>,
+    ) -> hyper::Response<Chunked> {
+        super::handle(req, self, peer).await.map(Chunked)
+    }
+
+    fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
+}
 
 /// Concurrent HTTP/2 streams per connection.
 pub const MAX_H2_STREAMS: u32 = 8;
@@ -310,14 +353,10 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body: a shared rendered body handed over in [`CHUNK`] slices, each poll
-/// telling the watchdog the client is taking it.
-pub struct Sending {
-    rest: Bytes,
-    request: InFlight,
-}
+/// A shared rendered body handed over in [`CHUNK`] slices, never copied.
+pub struct Chunked(pub Bytes);
 
-impl Body for Sending {
+impl Body for Chunked {
     type Data = Bytes;
     type Error = Infallible;
 
@@ -326,20 +365,50 @@ impl Body for Sending {
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        if this.rest.is_empty() {
+        if this.0.is_empty() {
             return Poll::Ready(None);
         }
-        this.request.progress();
-        let n = this.rest.len().min(CHUNK);
-        Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(n)))))
+        let n = this.0.len().min(CHUNK);
+        Poll::Ready(Some(Ok(Frame::data(this.0.split_to(n)))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty()
+        self.0.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.rest.len() as u64)
+        SizeHint::with_exact(self.0.len() as u64)
+    }
+}
+
+/// A response body on its way: each frame polled tells the watchdog the client is taking it.
+pub struct Sending<B> {
+    rest: B,
+    request: InFlight,
+}
+
+impl<B: Body + Unpin> Body for Sending<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.rest).poll_frame(cx);
+        if let Poll::Ready(Some(_)) = &polled {
+            this.request.progress();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.rest.size_hint()
     }
 }
 
@@ -405,9 +474,9 @@ impl Conns {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, over TLS when `tls` is given.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    state: Arc<HttpState>,
+    state: Arc<H>,
     tls: Option<TlsAcceptor>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -429,12 +498,12 @@ pub async fn serve(
         };
         let watch = Arc::new(Watch::new());
         let Some((slot, evicted)) = conns.admit(&watch, limits.max_connections) else {
-            state.stats.count(ClientError::Refused);
+            state.stats().count(ClientError::Refused);
             tokio::spawn(refuse(tcp));
             continue;
         };
         if evicted {
-            state.stats.count(ClientError::Evicted);
+            state.stats().count(ClientError::Evicted);
         }
         let (handler, on_conn) = (state.clone(), watch.clone());
         let peer = Some(peer.ip());
@@ -442,7 +511,7 @@ pub async fn serve(
             let request = on_conn.start_request();
             let state = handler.clone();
             async move {
-                let response = super::handle(req, state, peer).await;
+                let response = state.call(req, peer).await;
                 Ok::<_, Infallible>(response.map(|body| Sending {
                     rest: body,
                     request,
@@ -460,7 +529,9 @@ pub async fn serve(
             };
             let outcome = match tls {
                 None => {
-                    let b = builder(false);
+                    let h2 = state.h2c() && h2_preface(&io.io, limits.read_header_timeout).await;
+                    watch.multiplexed.store(h2, Ordering::Relaxed);
+                    let b = builder(h2);
                     let conn = b.serve_connection(TokioIo::new(io), service);
                     supervise(guard.watch(conn.into_owned()), &watch, &limits).await
                 }
@@ -474,7 +545,7 @@ pub async fn serve(
                     let plain = matches!(peeked, Ok(Ok(1))) && first[0] != 0x16;
                     if plain {
                         plain_http_to_tls(io.io).await;
-                        return_early(&state, ClientError::Protocol);
+                        return_early(&*state, ClientError::Protocol);
                         return;
                     }
                     let handshake =
@@ -497,7 +568,7 @@ pub async fn serve(
             };
             if let Err(e) = outcome {
                 tracing::debug!(reason = e.as_str(), "Dropped an HTTP client.");
-                state.stats.count(e);
+                state.stats().count(e);
             }
         });
     }
@@ -512,7 +583,7 @@ pub async fn serve(
     {
         let left = conns.len();
         for _ in 0..left {
-            state.stats.count(ClientError::Shutdown);
+            state.stats().count(ClientError::Shutdown);
         }
         tracing::info!(
             connections = left,
@@ -561,11 +632,34 @@ async fn supervise<E: std::fmt::Display>(
     }
 }
 
-/// Answers a connection over the limit with a `503` and closes it.
 /// Counts a client dropped before it was served.
-fn return_early(state: &HttpState, e: ClientError) {
+fn return_early<H: Handler>(state: &H, e: ClientError) {
     tracing::debug!(reason = e.as_str(), "Dropped an HTTP client.");
-    state.stats.count(e);
+    state.stats().count(e);
+}
+
+/// True when the connection starts with HTTP/2's preface (`PRI * HTTP/2.0`), read without
+/// consuming it: a client with prior knowledge (gRPC without TLS). Waits at most `timeout`
+/// for the first bytes; anything else is HTTP/1.1.
+async fn h2_preface(tcp: &TcpStream, timeout: Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; PREFACE.len()];
+    // Bounded: each round waits for more bytes than the last, and the deadline ends it.
+    for _ in 0..PREFACE.len() {
+        let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await else {
+            return false;
+        };
+        if n == 0 || buf[..n] != PREFACE[..n] {
+            return false;
+        }
+        if n == PREFACE.len() {
+            return true;
+        }
+        // Part of the preface is in: wait for the rest to arrive.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
 }
 
 /// Plain HTTP sent to the TLS port: `400`, as the exporter toolkit (Go's server) answers.

@@ -262,7 +262,7 @@ impl Encoder for Collector {
             let native = proto::Histogram {
                 count_int: h.count,
                 sum: h.sum,
-                schema: native_histogram::SCHEMA,
+                schema: n.schema,
                 zero_threshold: native_histogram::ZERO_THRESHOLD,
                 zero_count_int: n.zero_count,
                 positive_spans: spans

@@ -1,0 +1,262 @@
+use prost::Message;
+
+use super::proto::*;
+use super::*;
+
+fn kv(key: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(v.into())),
+        }),
+    }
+}
+
+/// One exponential `locust.client.duration` point of `name` as a protobuf export.
+fn exp_export(name: &str, temporality: i32, p: ExponentialHistogramDataPoint) -> Vec<u8> {
+    let mut p = p;
+    p.attributes = vec![kv("name", name)];
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "shop")],
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: DURATION_METRIC.into(),
+                    unit: "s".into(),
+                    data: Some(MetricData::ExponentialHistogram(ExponentialHistogram {
+                        data_points: vec![p],
+                        aggregation_temporality: temporality,
+                    })),
+                }],
+            }],
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn point(scale: i32, offset: i32, counts: Vec<u64>, sum: f64) -> ExponentialHistogramDataPoint {
+    ExponentialHistogramDataPoint {
+        start_time_unix_nano: 7,
+        time_unix_nano: 1_800_000_000_000_000_000,
+        count: counts.iter().sum(),
+        sum: Some(sum),
+        scale,
+        positive: Some(Buckets {
+            offset,
+            bucket_counts: counts,
+        }),
+        min: Some(0.01),
+        max: Some(0.2),
+        ..ExponentialHistogramDataPoint::default()
+    }
+}
+
+fn batches(e: &Export) -> Vec<&RequestBatch<'static>> {
+    e.services
+        .iter()
+        .flat_map(|(_, u)| u)
+        .filter_map(|u| match u {
+            Update::Requests(b) => Some(&**b),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn exponential_buckets_map_exactly_with_the_index_shifted_by_one() {
+    let mut r = Receiving::default();
+    let body = exp_export("/a", TEMPORALITY_DELTA, point(3, -50, vec![2, 0, 5], 0.4));
+    let e = r
+        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .unwrap();
+    assert_eq!((e.accepted, e.rejected), (1, 0));
+    assert_eq!(e.services[0].0, "shop");
+    let b = batches(&e)[0];
+    assert_eq!((b.requests, b.schema), (7, 3));
+    // OTLP bucket i is (base^i, base^(i+1)]: Prometheus' bucket i + 1.
+    assert_eq!(b.buckets, vec![(-49, 2), (-47, 5)]);
+    assert!((b.sum_ms - 400.0).abs() < 1e-9);
+}
+
+#[test]
+fn scales_above_8_merge_down_to_8_as_prometheus_does() {
+    let mut r = Receiving::default();
+    // Scale 10: four neighbours per schema-8 bucket. OTLP indices 0..4 → Prometheus 1..5
+    // at scale 10 → ((i-1)>>2)+1: 1, 1, 1, 1, 2 at schema 8.
+    let body = exp_export(
+        "/a",
+        TEMPORALITY_DELTA,
+        point(10, 0, vec![1, 1, 1, 1, 1], 5.0),
+    );
+    let e = r
+        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .unwrap();
+    let b = batches(&e)[0];
+    assert_eq!(b.schema, 8);
+    assert_eq!(b.buckets, vec![(1, 4), (2, 1)]);
+}
+
+#[test]
+fn cumulative_points_become_deltas_and_a_restart_counts_whole() {
+    let mut r = Receiving::default();
+    let first = exp_export(
+        "/a",
+        TEMPORALITY_CUMULATIVE,
+        point(3, -50, vec![2, 0, 5], 0.4),
+    );
+    let second = exp_export(
+        "/a",
+        TEMPORALITY_CUMULATIVE,
+        point(3, -50, vec![3, 1, 5], 0.6),
+    );
+    let e1 = r
+        .export(Signal::Metrics, Encoding::Protobuf, &first)
+        .unwrap();
+    let e2 = r
+        .export(Signal::Metrics, Encoding::Protobuf, &second)
+        .unwrap();
+    assert_eq!(batches(&e1)[0].requests, 7);
+    let d = batches(&e2)[0];
+    assert_eq!(d.requests, 2);
+    assert_eq!(d.buckets, vec![(-49, 1), (-48, 1)]);
+    assert!((d.sum_ms - 200.0).abs() < 1e-6);
+    // The same point again: no new requests, no batch.
+    let e3 = r
+        .export(Signal::Metrics, Encoding::Protobuf, &second)
+        .unwrap();
+    assert!(batches(&e3).is_empty());
+    // Counts went down (the process restarted with the same start time): counted whole.
+    let e4 = r
+        .export(Signal::Metrics, Encoding::Protobuf, &first)
+        .unwrap();
+    assert_eq!(batches(&e4)[0].requests, 7);
+    assert_eq!(r.streams(), 1);
+}
+
+#[test]
+fn bad_points_are_rejected_alone_with_a_reason() {
+    let mut r = Receiving::default();
+    let cases = [
+        (point(3, 0, vec![1], f64::NAN), "sum is NaN"),
+        (
+            ExponentialHistogramDataPoint {
+                count: 9,
+                ..point(3, 0, vec![1], 1.0)
+            },
+            "its buckets hold 1 values, its count says 9",
+        ),
+        (point(21, 0, vec![1], 1.0), "scale 21 is out of range"),
+        (
+            ExponentialHistogramDataPoint {
+                negative: Some(Buckets {
+                    offset: 0,
+                    bucket_counts: vec![1],
+                }),
+                count: 2,
+                ..point(3, 0, vec![1], 1.0)
+            },
+            "negative durations",
+        ),
+        (point(0, 20, vec![1], 1.0), "beyond"),
+    ];
+    for (p, why) in cases {
+        let e = r
+            .export(Signal::Metrics, Encoding::Protobuf, &exp_export("/a", 1, p))
+            .unwrap();
+        assert_eq!((e.accepted, e.rejected), (0, 1), "{why}");
+        assert!(e.reason.as_deref().unwrap().contains(why), "{:?}", e.reason);
+    }
+}
+
+#[test]
+fn explicit_buckets_keep_their_bounds() {
+    let mut r = Receiving::default();
+    let body = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: None,
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: DURATION_METRIC.into(),
+                    unit: "s".into(),
+                    data: Some(MetricData::Histogram(Histogram {
+                        data_points: vec![HistogramDataPoint {
+                            attributes: vec![kv("name", "/a"), kv("error.type", "HTTPError")],
+                            count: 4,
+                            sum: Some(0.1),
+                            bucket_counts: vec![3, 1, 0],
+                            explicit_bounds: vec![0.0, 5.0],
+                            ..HistogramDataPoint::default()
+                        }],
+                        aggregation_temporality: TEMPORALITY_DELTA,
+                    })),
+                }],
+            }],
+        }],
+    }
+    .encode_to_vec();
+    let e = r
+        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .unwrap();
+    assert_eq!(e.services[0].0, DEFAULT_SERVICE);
+    let b = batches(&e)[0];
+    assert_eq!(b.explicit, vec![(0.0, 3), (5.0, 1), (f64::INFINITY, 0)]);
+    assert_eq!(b.errors, vec![("HTTPError".into(), 4)]);
+}
+
+#[test]
+fn json_takes_integers_as_strings_or_numbers_and_names_nonfinite_floats() {
+    let mut r = Receiving::default();
+    let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"locust.client.duration","exponentialHistogram":{"aggregationTemporality":1,"dataPoints":[
+        {"attributes":[{"key":"name","value":{"stringValue":"/a"}}],"count":"3","sum":0.3,"scale":2,"positive":{"offset":-10,"bucketCounts":[1,"2"]}},
+        {"attributes":[{"key":"name","value":{"stringValue":"/b"}}],"count":1,"sum":"Infinity","scale":2,"positive":{"offset":-10,"bucketCounts":["1"]}}]}}]}]}]}"#;
+    let e = r.export(Signal::Metrics, Encoding::Json, json).unwrap();
+    assert_eq!((e.accepted, e.rejected), (1, 1));
+    assert_eq!(batches(&e)[0].buckets, vec![(-9, 1), (-8, 2)]);
+    let bad = r.export(Signal::Metrics, Encoding::Json, br#"{"resourceMetrics":7}"#);
+    assert!(bad
+        .unwrap_err()
+        .to_string()
+        .starts_with("not a valid OTLP metrics export request (JSON)"));
+}
+
+#[test]
+fn spans_become_requests_only_when_asked() {
+    let span = Span {
+        name: "GET /item/[id]".into(),
+        kind: SPAN_KIND_CLIENT,
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 1_012_500_000,
+        attributes: vec![kv("http.request.method", "GET")],
+        status: Some(Status {
+            message: String::new(),
+            code: STATUS_CODE_ERROR,
+        }),
+    };
+    let body = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: None,
+            scope_spans: vec![ScopeSpans { spans: vec![span] }],
+        }],
+    }
+    .encode_to_vec();
+    let e = Receiving::default()
+        .export(Signal::Traces, Encoding::Protobuf, &body)
+        .unwrap();
+    assert_eq!((e.accepted, e.ignored), (0, 1));
+    let mut spans = Receiving::new(Options {
+        service: Some("api".into()),
+        requests_from: RequestsFrom::Spans,
+    });
+    let e = spans
+        .export(Signal::Traces, Encoding::Protobuf, &body)
+        .unwrap();
+    assert_eq!(e.services[0].0, "api");
+    let Update::Request(r) = &e.services[0].1[0] else {
+        panic!("{:?}", e.services)
+    };
+    assert_eq!((&*r.method, &*r.name), ("GET", "/item/[id]"));
+    assert_eq!(r.response_time_ms, Some(12.5));
+    assert_eq!(r.error.as_deref(), Some("error"));
+}

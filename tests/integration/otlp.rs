@@ -1,0 +1,500 @@
+//! The OTLP receiver (`--otlp.listen-address`) against real `locust --otel` runs, over gRPC
+//! and over HTTP/protobuf, with exponential and with the SDK's default explicit buckets;
+//! and against hostile requests over real HTTP/1.1 and HTTP/2 on loopback.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::locust::{json_totals, locust_command_with, venv_bin, wait_child, Target};
+use crate::support::*;
+
+/// The OTLP address the exporter announced (`Receiving OTLP … address=…`).
+fn otlp_addr(e: &Exporter) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = e.stderr().iter().find_map(|l| {
+            l.contains("Receiving OTLP")
+                .then(|| {
+                    l.split("address=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .parse()
+                        .ok()
+                })
+                .flatten()
+        });
+        if let Some(a) = found {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no OTLP address in {:?}",
+            e.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One real run's results.
+struct OtelRun {
+    last: Metrics,
+    /// Per name: (requests, failures) from Locust's `--json-file`.
+    totals: BTreeMap<String, (f64, f64)>,
+    /// Per name: every response time Locust measured, ms, sorted.
+    exact: BTreeMap<String, Vec<f64>>,
+    /// Most users the exporter served while Locust ran.
+    max_users: f64,
+}
+
+/// `locust --otel` (10 users, 8 s) against the local target, exporting to a fresh exporter
+/// with `protocol` (`grpc`, `http/protobuf`); with the base-2 exponential aggregation
+/// when `exponential`. A listener beside the locustfile writes every response time.
+fn otel_run(test: &str, protocol: &str, exponential: bool) -> Option<OtelRun> {
+    let bin = venv_bin(test)?;
+    let target = Target::start(&bin);
+    let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
+    let addr = otlp_addr(&exporter);
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("requests.jsonl");
+    let json = dir.path().join("final");
+    let mut cmd = locust_command_with(&bin, &target, 8, false, &[fixture("record/per_request.py")]);
+    cmd.arg("--otel")
+        .arg("--json-file")
+        .arg(&json)
+        .env("PER_REQUEST_EVENTS", &events)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+        .env("PYTHONPATH", fixture("record"))
+        .stdout(Stdio::null());
+    if exponential {
+        cmd.env(
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+        );
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut max_users: f64 = 0.0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        if let Some(u) = exporter
+            .try_scrape()
+            .and_then(|m| m.get("locust_users", &[]))
+        {
+            max_users = max_users.max(u);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_child(&mut child, 5);
+    let totals: BTreeMap<String, (f64, f64)> = json_totals(&json.with_extension("json"))
+        .into_iter()
+        .filter(|((_, name), _)| name != "Aggregated")
+        .map(|((_, name), v)| (name, v))
+        .collect();
+    let all: f64 = totals.values().map(|(n, _)| n).sum();
+    assert!(all > 100.0, "{test}: only {all} requests");
+    let last = exporter.wait_for(20, "every request", |m| {
+        m.find("locust_requests_total", &[])
+            .iter()
+            .map(|s| s.value)
+            .sum::<f64>()
+            == all
+    });
+    let mut exact: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for line in std::fs::read_to_string(&events).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(ms) = v["response_time"].as_f64() {
+            exact
+                .entry(v["name"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(ms);
+        }
+    }
+    for times in exact.values_mut() {
+        times.sort_by(f64::total_cmp);
+    }
+    drop(target);
+    Some(OtelRun {
+        last,
+        totals,
+        exact,
+        max_users,
+    })
+}
+
+/// Nearest-rank quantile of sorted `v`.
+fn exact_quantile(v: &[f64], q: f64) -> f64 {
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// Per name, requests and failures equal Locust's final totals exactly; and errors by
+/// `error.type` add up to the failures.
+fn assert_totals(run: &OtelRun) {
+    for (name, (requests, failures)) in &run.totals {
+        let labels = [("name", name.as_str())];
+        assert_eq!(
+            run.last.get("locust_requests_total", &labels),
+            Some(*requests),
+            "{name}"
+        );
+        assert_eq!(
+            run.last.get("locust_request_failures_total", &labels),
+            Some(*failures),
+            "{name}"
+        );
+    }
+    let failures: f64 = run.totals.values().map(|(_, f)| f).sum();
+    let errors: f64 = run
+        .last
+        .find("locust_errors", &[])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert!(failures > 0.0, "the locustfile fails some requests");
+    assert_eq!(
+        errors, failures,
+        "errors by error.type add up to the failures"
+    );
+    assert_eq!(
+        run.max_users, 10.0,
+        "locust.users.count served as locust_users"
+    );
+}
+
+/// Served p50/p95/p99 against the exact quantile of every response time; returns the
+/// largest relative error (names with at least 30 timed requests).
+fn quantile_errors(run: &OtelRun) -> f64 {
+    let mut worst: f64 = 0.0;
+    for (name, times) in run.exact.iter().filter(|(_, t)| t.len() >= 30) {
+        for q in [0.5, 0.95, 0.99] {
+            let served = run.last.get_one(
+                "locust_response_time_seconds",
+                &[("name", name.as_str()), ("quantile", &q.to_string())],
+            ) * 1000.0;
+            let want = exact_quantile(times, q);
+            let err = (served - want).abs() / want;
+            eprintln!(
+                "{name} p{}: served {served:.3} ms, exact {want:.3} ms, {:+.2} %",
+                q * 100.0,
+                (served / want - 1.0) * 100.0
+            );
+            worst = worst.max(err);
+        }
+    }
+    worst
+}
+
+#[test]
+fn otel_grpc_exponential_counts_are_exact_and_percentiles_within_2_percent() {
+    let Some(run) = otel_run(
+        "otel_grpc_exponential_counts_are_exact_and_percentiles_within_2_percent",
+        "grpc",
+        true,
+    ) else {
+        return;
+    };
+    assert_totals(&run);
+    let worst = quantile_errors(&run);
+    assert!(
+        worst < 0.02,
+        "worst percentile error {:.2} %",
+        worst * 100.0
+    );
+}
+
+#[test]
+fn otel_http_protobuf_default_buckets_counts_are_exact() {
+    let Some(run) = otel_run(
+        "otel_http_protobuf_default_buckets_counts_are_exact",
+        "http/protobuf",
+        false,
+    ) else {
+        return;
+    };
+    assert_totals(&run);
+    // The SDK's default bounds (0, 5, 10, 25 … s) put every answer in the first bucket:
+    // the percentiles can only be spread between min and max; printed, for the docs.
+    let worst = quantile_errors(&run);
+    eprintln!(
+        "default buckets: worst percentile error {:.1} %",
+        worst * 100.0
+    );
+    for (name, times) in &run.exact {
+        let max = run.last.get_one(
+            "locust_response_time_seconds",
+            &[("name", name.as_str()), ("quantile", "1.0")],
+        ) * 1000.0;
+        let want = *times.last().unwrap();
+        assert!(
+            (max - want).abs() <= want * 1e-6 + 1e-6,
+            "{name}: max {max} ms, exact {want} ms"
+        );
+    }
+}
+
+/// A POST over HTTP/1.1 with `headers` and `body`: (status, head, body).
+fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The server may answer before reading everything (too large): ignore a reset write.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A JSON export with one exponential `locust.client.duration` point per `(name, sum)`.
+fn json_export(points: &[(&str, &str)]) -> String {
+    let points: Vec<String> = points
+        .iter()
+        .map(|(name, sum)| {
+            format!(
+                r#"{{"attributes":[{{"key":"name","value":{{"stringValue":"{name}"}}}}],"startTimeUnixNano":"1","timeUnixNano":"1800000000000000000","count":"3","sum":{sum},"scale":3,"zeroCount":"0","positive":{{"offset":-30,"bucketCounts":["1","0","2"]}},"min":0.07,"max":0.095}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"shop"}}}}]}},"scopeMetrics":[{{"metrics":[{{"name":"locust.client.duration","unit":"s","exponentialHistogram":{{"aggregationTemporality":1,"dataPoints":[{}]}}}}]}}]}}]}}"#,
+        points.join(",")
+    )
+}
+
+#[test]
+fn otlp_http_bad_input_gets_otlp_errors_and_keeps_the_good_points() {
+    let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
+    let addr = otlp_addr(&exporter);
+    let json = "Content-Type: application/json\r\n";
+    // One good point and one with a NaN sum: 200, a partial success naming the bad one.
+    let (status, _, body) = post(
+        addr,
+        "/v1/metrics",
+        json,
+        json_export(&[("/a", "0.25"), ("/b", "\"NaN\"")]).as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["partialSuccess"]["rejectedDataPoints"], "1", "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("sum is NaN"),
+        "{v}"
+    );
+    // The same, gzipped.
+    let gz = format!("{json}Content-Encoding: gzip\r\n");
+    let (status, _, body) = post(
+        addr,
+        "/v1/metrics",
+        &gz,
+        &gzip(json_export(&[("/a", "0.25")]).as_bytes()),
+    );
+    assert_eq!((status, body.as_slice()), (200, &b"{}"[..]));
+    let m = exporter.wait_for(5, "the good points", |m| {
+        m.get(
+            "locust_requests_total",
+            &[("service", "shop"), ("name", "/a")],
+        ) == Some(6.0)
+    });
+    assert_eq!(
+        m.get("locust_requests_total", &[("name", "/b")]),
+        None,
+        "the NaN point is not counted"
+    );
+    // Not protobuf: 400 with a google.rpc.Status; not JSON: 400.
+    let proto = "Content-Type: application/x-protobuf\r\n";
+    let (status, _, _) = post(addr, "/v1/metrics", proto, b"\xff\xff\xff\xff garbage");
+    assert_eq!(status, 400);
+    let (status, _, body) = post(addr, "/v1/traces", json, b"{\"resourceSpans\": 3}");
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("\"code\":3"));
+    // A gzip bomb: 1 GiB of zeros in about 1 MiB; refused at 16 MiB, memory untouched.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    assert!(bomb.len() < 2 << 20, "{}", bomb.len());
+    let (status, _, body) = post(
+        addr,
+        "/v1/metrics",
+        &format!("{proto}Content-Encoding: gzip\r\n"),
+        &bomb,
+    );
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        exporter.rss_kib() < 200 * 1024,
+        "RSS {} KiB after the bomb",
+        exporter.rss_kib()
+    );
+    // Over 16 MiB on the wire: 413.
+    let (status, _, _) = post(addr, "/v1/logs", proto, &vec![0u8; (16 << 20) + 1]);
+    assert_eq!(status, 413);
+    // Wrong content type, encoding, method, path.
+    assert_eq!(
+        post(addr, "/v1/metrics", "Content-Type: text/plain\r\n", b"x").0,
+        415
+    );
+    assert_eq!(
+        post(
+            addr,
+            "/v1/metrics",
+            &format!("{proto}Content-Encoding: br\r\n"),
+            b"x"
+        )
+        .0,
+        415
+    );
+    assert_eq!(post(addr, "/v2/metrics", proto, b"").0, 404);
+    // Logs are accepted and counted (an empty export is valid protobuf).
+    assert_eq!(post(addr, "/v1/logs", proto, b"").0, 200);
+    let m = exporter.wait_for(5, "the counts", |m| {
+        m.get(
+            "locust_exporter_otlp_requests_total",
+            &[("signal", "logs"), ("outcome", "ok")],
+        ) == Some(1.0)
+    });
+    let count = |signal: &str, outcome: &str| {
+        m.get_one(
+            "locust_exporter_otlp_requests_total",
+            &[("signal", signal), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(count("metrics", "partial"), 1.0);
+    assert_eq!(count("metrics", "invalid"), 1.0);
+    assert_eq!(count("traces", "invalid"), 1.0);
+    assert_eq!(count("metrics", "too_large"), 1.0);
+    assert_eq!(count("logs", "too_large"), 1.0);
+    assert_eq!(count("metrics", "unsupported"), 2.0);
+    assert_eq!(
+        m.get_one(
+            "locust_exporter_otlp_items_total",
+            &[("signal", "metrics"), ("outcome", "rejected")]
+        ),
+        1.0
+    );
+    let logged = exporter
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("OTLP metrics export"))
+        .count();
+    assert_eq!(logged, 1, "rate-limited: one warning a minute");
+}
+
+/// An HTTP/2 gRPC call with prior knowledge (h2c), as grpcio makes it: (HTTP status,
+/// grpc-status, grpc-message).
+fn grpc_call(
+    addr: SocketAddr,
+    path: &str,
+    frame: Vec<u8>,
+    encoding: Option<&str>,
+) -> (u16, String, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(conn);
+        let mut req = hyper::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        if let Some(e) = encoding {
+            req = req.header("grpc-encoding", e);
+        }
+        let (resp, mut send) = client.send_request(req.body(()).unwrap(), false).unwrap();
+        send.send_data(bytes::Bytes::from(frame), true).unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(10), resp)
+            .await
+            .unwrap()
+            .unwrap();
+        let status = resp.status().as_u16();
+        let head = resp.headers().clone();
+        let mut body = resp.into_body();
+        while let Some(chunk) = body.data().await {
+            let _ = chunk.unwrap();
+        }
+        let trailers = body.trailers().await.unwrap().unwrap_or_default();
+        let field = |k: &str| {
+            trailers
+                .get(k)
+                .or_else(|| head.get(k))
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        (status, field("grpc-status"), field("grpc-message"))
+    })
+}
+
+fn frame(compressed: bool, message: &[u8]) -> Vec<u8> {
+    let mut f = vec![u8::from(compressed)];
+    f.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    f.extend_from_slice(message);
+    f
+}
+
+#[test]
+fn otlp_grpc_bad_input_gets_grpc_status_codes() {
+    let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
+    let addr = otlp_addr(&exporter);
+    let metrics = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    // An empty export: OK.
+    assert_eq!(grpc_call(addr, metrics, frame(false, b""), None).1, "0");
+    // Garbage: INVALID_ARGUMENT, naming the decoder's complaint.
+    let (_, code, message) = grpc_call(addr, metrics, frame(false, b"\xff\xff\xff"), None);
+    assert_eq!(code, "3", "{message}");
+    assert!(
+        message.contains("not%20a%20valid%20OTLP%20metrics")
+            || message.contains("not a valid OTLP metrics"),
+        "{message}"
+    );
+    // A gzip bomb in a compressed frame: INVALID_ARGUMENT at 16 MiB.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    let (_, code, _) = grpc_call(addr, metrics, frame(true, &bomb), Some("gzip"));
+    assert_eq!(code, "3");
+    // gzip of a valid (empty) message: OK; an unknown compression: refused.
+    assert_eq!(
+        grpc_call(addr, metrics, frame(true, &gzip(b"")), Some("gzip")).1,
+        "0"
+    );
+    assert_eq!(
+        grpc_call(addr, metrics, frame(true, b"x"), Some("snappy")).1,
+        "3"
+    );
+    // A frame that lies about its length; an unknown method.
+    let mut short = frame(false, b"abc");
+    short.truncate(6);
+    assert_eq!(grpc_call(addr, metrics, short, None).1, "3");
+    assert_eq!(grpc_call(addr, "/x.Y/Z", frame(false, b""), None).1, "12");
+    assert!(
+        exporter.rss_kib() < 200 * 1024,
+        "RSS {} KiB",
+        exporter.rss_kib()
+    );
+}

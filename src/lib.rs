@@ -14,7 +14,7 @@
 //! 5  main ─── parses arguments, sets up logging, exits (the only place that does)
 //! 4  app ──── wiring: build (model settings), once, serve; the verdict at the end, --check.abort
 //! 3  ingest ─ the one place parse meets model   config ─ the command line, its checks, the inputs
-//! 2  source ─ bytes from files, stdin, a web UI  output ─ http (pull), push, remote write, summary
+//! 2  source ─ bytes from files, stdin, a web UI, OTLP  output ─ http (pull), push, remote write, summary
 //! 1  parse ── bytes → updates (pure); FileRole   expose ─ snapshot → exposition: sets × formats
 //! 0  model ── the stats model (pure, time given); checks and their judging  support ─ HTTP client, YAML
 //! ```

@@ -6,7 +6,9 @@
 //! to its end by `--once` ([`Source::read_now`]) or run as a task by the server
 //! ([`Source::run`]). Each running source sends [`Chunk`]s on a bounded channel to the
 //! ingest task (backpressure, never drops). The kinds: followed files ([`follow`]),
-//! standard input ([`stdin`]) and a polled web UI ([`webui`]).
+//! standard input ([`stdin`]), a polled web UI ([`webui`]) and the OTLP receiver
+//! ([`otlp`], a server the app wires to its own listener; it waits for the ingest task's
+//! answer to each request).
 
 pub mod discover;
 pub mod follow;

@@ -248,45 +248,29 @@ impl Receiving {
                     && self.options.requests_from == RequestsFrom::Metrics;
                 match metric.data {
                     Some(MetricData::Histogram(h)) if durations => {
+                        let stream = Stream::new(
+                            &service,
+                            &resource_key,
+                            &metric.name,
+                            h.aggregation_temporality,
+                            per_second,
+                        );
                         for p in h.data_points {
-                            let point = Point {
-                                service: &service,
-                                resource: &resource_key,
-                                metric: &metric.name,
-                                cumulative: h.aggregation_temporality
-                                    == proto::TEMPORALITY_CUMULATIVE,
-                                attributes: &p.attributes,
-                                start_ns: p.start_time_unix_nano,
-                                time_ns: p.time_unix_nano,
-                                count: p.count,
-                                sum: p.sum,
-                                min: p.min,
-                                max: p.max,
-                                per_second,
-                            };
                             let shape = explicit_shape(&p, per_second);
-                            self.histogram(&mut out, point, shape);
+                            self.histogram(&mut out, stream.point(&p), shape);
                         }
                     }
                     Some(MetricData::ExponentialHistogram(h)) if durations => {
+                        let stream = Stream::new(
+                            &service,
+                            &resource_key,
+                            &metric.name,
+                            h.aggregation_temporality,
+                            per_second,
+                        );
                         for p in h.data_points {
-                            let point = Point {
-                                service: &service,
-                                resource: &resource_key,
-                                metric: &metric.name,
-                                cumulative: h.aggregation_temporality
-                                    == proto::TEMPORALITY_CUMULATIVE,
-                                attributes: &p.attributes,
-                                start_ns: p.start_time_unix_nano,
-                                time_ns: p.time_unix_nano,
-                                count: p.count,
-                                sum: p.sum,
-                                min: p.min,
-                                max: p.max,
-                                per_second,
-                            };
                             let shape = exponential_shape(&p, per_second);
-                            self.histogram(&mut out, point, shape);
+                            self.histogram(&mut out, stream.point(&p), shape);
                         }
                     }
                     Some(MetricData::Gauge(g)) if metric.name == USERS_METRIC => {
@@ -486,6 +470,83 @@ fn user_count(p: &proto::NumberDataPoint) -> Result<u64, String> {
         return Err(format!("{USERS_METRIC}: {v} is not a user count"));
     }
     Ok(v.round() as u64)
+}
+
+/// What the points of one duration metric share.
+struct Stream<'a> {
+    service: &'a str,
+    resource: &'a str,
+    metric: &'a str,
+    cumulative: bool,
+    per_second: f64,
+}
+
+impl<'a> Stream<'a> {
+    fn new(
+        service: &'a str,
+        resource: &'a str,
+        metric: &'a str,
+        temporality: i32,
+        per_second: f64,
+    ) -> Self {
+        Stream {
+            service,
+            resource,
+            metric,
+            cumulative: temporality == proto::TEMPORALITY_CUMULATIVE,
+            per_second,
+        }
+    }
+
+    fn point<P: HistogramPoint>(&self, p: &'a P) -> Point<'a> {
+        let (start_ns, time_ns, count) = p.times_and_count();
+        let (sum, min, max) = p.sum_min_max();
+        Point {
+            service: self.service,
+            resource: self.resource,
+            metric: self.metric,
+            cumulative: self.cumulative,
+            attributes: p.attributes(),
+            start_ns,
+            time_ns,
+            count,
+            sum,
+            min,
+            max,
+            per_second: self.per_second,
+        }
+    }
+}
+
+/// The fields explicit and exponential histogram points share.
+trait HistogramPoint {
+    fn attributes(&self) -> &[KeyValue];
+    fn times_and_count(&self) -> (u64, u64, u64);
+    fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>);
+}
+
+impl HistogramPoint for proto::HistogramDataPoint {
+    fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    fn times_and_count(&self) -> (u64, u64, u64) {
+        (self.start_time_unix_nano, self.time_unix_nano, self.count)
+    }
+    fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        (self.sum, self.min, self.max)
+    }
+}
+
+impl HistogramPoint for proto::ExponentialHistogramDataPoint {
+    fn attributes(&self) -> &[KeyValue] {
+        &self.attributes
+    }
+    fn times_and_count(&self) -> (u64, u64, u64) {
+        (self.start_time_unix_nano, self.time_unix_nano, self.count)
+    }
+    fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        (self.sum, self.min, self.max)
+    }
 }
 
 /// One duration data point, read but not yet a batch.

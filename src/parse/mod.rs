@@ -17,6 +17,7 @@ pub mod header;
 pub mod history;
 mod json;
 pub mod otlp;
+pub mod request_log;
 pub mod sniff;
 pub mod stats;
 pub mod webui;

@@ -3,12 +3,14 @@
 //! A `_stats_history.csv` is read as a history from its first line. Any other stream
 //! (`--events`) is what its first line says: a history header (`Timestamp,…`) makes it a
 //! piped history, a `_stats.csv` header (`Type,Name,…`) a piped `_stats.csv` (each
-//! `Aggregated` row closes a snapshot), anything else JSON lines.
+//! `Aggregated` row closes a snapshot), `CsvRequestLogger`'s header a per-request CSV
+//! ([`super::request_log`]), anything else JSON lines.
 
 use crate::model::update::Update;
 
 use super::event::parse_event;
 use super::history::{is_header, HistoryItem, HistoryParser};
+use super::request_log::{self, RequestLog};
 use super::stats::parse_stats;
 use super::types::{Item, ParseError};
 
@@ -36,6 +38,8 @@ enum Format {
     History(Box<HistoryParser>),
     /// A `_stats.csv`: rows gathered (header first) until the `Aggregated` row.
     Stats(Vec<u8>),
+    /// Locust's per-request CSV (`CsvRequestLogger`).
+    RequestLog(RequestLog),
 }
 
 /// Parses the lines of one appended file or stream.
@@ -90,7 +94,10 @@ impl LineParser {
         if let Format::Undecided = self.format {
             let text = line.trim_ascii_start();
             let no_event = !text.is_empty() && !text.starts_with(b"{");
-            if no_event && !is_header(line) && !line.starts_with(STATS_HEADER_START) {
+            let csv_header = is_header(line)
+                || line.starts_with(STATS_HEADER_START)
+                || request_log::is_header(line);
+            if no_event && !csv_header {
                 // Not JSON, not a CSV: text before the stream's first event, at most a few.
                 if self.preamble < MAX_PREAMBLE_LINES {
                     self.preamble += 1;
@@ -101,6 +108,8 @@ impl LineParser {
                 Format::History(Box::default())
             } else if line.starts_with(STATS_HEADER_START) {
                 Format::Stats(Vec::new())
+            } else if request_log::is_header(line) {
+                Format::RequestLog(RequestLog::default())
             } else {
                 Format::Json
             };
@@ -118,6 +127,7 @@ impl LineParser {
                 HistoryItem::Row(row) => Item::Update(Update::History(row)),
             }),
             Format::Stats(text) => piped_stats(text, line, line_no),
+            Format::RequestLog(log) => log.line(line, line_no),
         }
     }
 }

@@ -26,7 +26,7 @@ mod lifecycle;
 mod locust;
 /// Native histograms: quantiles across three exporters in a real Prometheus.
 mod native;
-/// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests.
+/// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests; Locust's per-request CSV.
 mod otlp;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;

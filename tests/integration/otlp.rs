@@ -1,6 +1,7 @@
 //! The OTLP receiver (`--otlp.listen-address`) against real `locust --otel` runs, over gRPC
 //! and over HTTP/protobuf, with exponential and with the SDK's default explicit buckets;
-//! and against hostile requests over real HTTP/1.1 and HTTP/2 on loopback.
+//! and against hostile requests over real HTTP/1.1 and HTTP/2 on loopback. And the other
+//! plugin-free input of issue 20: Locust's per-request CSV (`CsvRequestLogger`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -496,5 +497,74 @@ fn otlp_grpc_bad_input_gets_grpc_status_codes() {
         exporter.rss_kib() < 200 * 1024,
         "RSS {} KiB",
         exporter.rss_kib()
+    );
+}
+
+/// Locust's own per-request CSV (`CsvRequestLogger`) followed with `--events` while a real
+/// run writes it: per-name requests and failures equal Locust's `--json-file` totals, and
+/// errors by exception add up to the failures.
+#[test]
+fn csv_request_logger_counts_equal_locusts_totals() {
+    let Some(bin) = venv_bin("csv_request_logger_counts_equal_locusts_totals") else {
+        return;
+    };
+    let target = Target::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("requests.csv");
+    std::fs::write(&csv, "").unwrap();
+    let json = dir.path().join("final");
+    let exporter = Exporter::spawn(&["--events", &format!("shop={}", csv.display())]);
+    let mut cmd = locust_command_with(
+        &bin,
+        &target,
+        6,
+        false,
+        &[fixture("record/request_logger.py")],
+    );
+    cmd.arg("--json-file")
+        .arg(&json)
+        .env("REQUEST_LOG_CSV", &csv)
+        .stdout(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_child(&mut child, 60);
+    let totals: BTreeMap<String, (f64, f64)> = json_totals(&json.with_extension("json"))
+        .into_iter()
+        .filter(|((_, name), _)| name != "Aggregated")
+        .map(|((method, name), v)| (format!("{method} {name}"), v))
+        .collect();
+    let all: f64 = totals.values().map(|(n, _)| n).sum();
+    assert!(all > 50.0, "only {all} requests");
+    let m = exporter.wait_for(20, "every row", |m| {
+        m.find("locust_requests_total", &[("service", "shop")])
+            .iter()
+            .map(|s| s.value)
+            .sum::<f64>()
+            == all
+    });
+    for (key, (requests, failures)) in &totals {
+        let (method, name) = key.split_once(' ').unwrap();
+        let labels = [("method", method), ("name", name)];
+        assert_eq!(
+            m.get("locust_requests_total", &labels),
+            Some(*requests),
+            "{key}"
+        );
+        assert_eq!(
+            m.get("locust_request_failures_total", &labels),
+            Some(*failures),
+            "{key}"
+        );
+    }
+    let failures: f64 = totals.values().map(|(_, f)| f).sum();
+    let errors: f64 = m.find("locust_errors", &[]).iter().map(|s| s.value).sum();
+    assert!(failures > 0.0);
+    assert_eq!(errors, failures);
+    assert!(
+        m.get(
+            "locust_request_duration_seconds_count",
+            &[("name", "/slow")]
+        )
+        .unwrap_or(0.0)
+            > 0.0
     );
 }

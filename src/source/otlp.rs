@@ -126,16 +126,6 @@ impl OtlpStats {
         row[1].fetch_add(c.ignored, Ordering::Relaxed);
         row[2].fetch_add(c.rejected, Ordering::Relaxed);
     }
-
-    /// Requests of `signal` that ended with `outcome` (`ok`, `partial`, `invalid`, …).
-    pub fn requests(&self, signal: Signal, outcome: &str) -> u64 {
-        RequestOutcome::ALL
-            .iter()
-            .find(|o| o.as_str() == outcome)
-            .map_or(0, |o| {
-                self.requests[signal as usize][*o as usize].load(Ordering::Relaxed)
-            })
-    }
 }
 
 impl SelfMetrics for OtlpStats {

@@ -295,7 +295,10 @@ pub fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), 
 }
 
 /// Per endpoint, served requests and failures equal Locust's final totals exactly.
-fn assert_totals(m: &Metrics, totals: &std::collections::BTreeMap<(String, String), (f64, f64)>) {
+pub fn assert_totals(
+    m: &Metrics,
+    totals: &std::collections::BTreeMap<(String, String), (f64, f64)>,
+) {
     for ((method, name), (requests, failures)) in totals {
         let labels = [("method", method.as_str()), ("name", name.as_str())];
         assert_eq!(

@@ -527,11 +527,8 @@ fn csv_request_logger_counts_equal_locusts_totals() {
         .stdout(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     wait_child(&mut child, 60);
-    let totals: BTreeMap<String, (f64, f64)> = json_totals(&json.with_extension("json"))
-        .into_iter()
-        .filter(|((_, name), _)| name != "Aggregated")
-        .map(|((method, name), v)| (format!("{method} {name}"), v))
-        .collect();
+    let mut totals = json_totals(&json.with_extension("json"));
+    totals.retain(|(_, name), _| name != "Aggregated");
     let all: f64 = totals.values().map(|(n, _)| n).sum();
     assert!(all > 50.0, "only {all} requests");
     let m = exporter.wait_for(20, "every row", |m| {
@@ -541,20 +538,7 @@ fn csv_request_logger_counts_equal_locusts_totals() {
             .sum::<f64>()
             == all
     });
-    for (key, (requests, failures)) in &totals {
-        let (method, name) = key.split_once(' ').unwrap();
-        let labels = [("method", method), ("name", name)];
-        assert_eq!(
-            m.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{key}"
-        );
-        assert_eq!(
-            m.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{key}"
-        );
-    }
+    crate::locust::assert_totals(&m, &totals);
     let failures: f64 = totals.values().map(|(_, f)| f).sum();
     let errors: f64 = m.find("locust_errors", &[]).iter().map(|s| s.value).sum();
     assert!(failures > 0.0);

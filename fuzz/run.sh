@@ -34,6 +34,12 @@ mkdir -p corpus/batches && printf '\x02\x80\xff\xff\xff\xff\x00\x00\x00\x00' > c
 seed framer $fx/events/*.jsonl $fx/locust-2.47.0/standalone-full-history/run_exceptions.csv
 mkdir -p corpus/otlp
 printf '\x80{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"s"}}]},"scopeMetrics":[{"metrics":[{"name":"locust.client.duration","unit":"s","exponentialHistogram":{"aggregationTemporality":2,"dataPoints":[{"attributes":[{"key":"name","value":{"stringValue":"/a"}}],"startTimeUnixNano":"1","timeUnixNano":"2","count":"3","sum":0.3,"scale":3,"positive":{"offset":-30,"bucketCounts":["1","0","2"]}}]}},{"name":"locust.client.duration","histogram":{"aggregationTemporality":1,"dataPoints":[{"count":"2","sum":0.1,"bucketCounts":["1","1"],"explicitBounds":[0.05]}]}},{"name":"locust.users.count","gauge":{"dataPoints":[{"asInt":"4"}]}}]}]}]}' > corpus/otlp/seed-json
+# The smallest body of each signal a real `locust --otel` run sent (fixtures/otlp), behind
+# its pick byte: metrics (0), traces with requests from spans (0x40: 64 % 3 = 1), logs (2).
+for sp in metrics:00 traces:40 logs:02; do
+  f=$(ls -S $fx/otlp/locust-2.47.0-exponential/*."${sp%%:*}".pb | tail -n1)
+  { printf "\\x${sp#*:}"; head -c 2047 "$f"; } > "corpus/otlp/seed-recorded-${sp%%:*}"
+done
 mkdir -p corpus/web_config
 printf 'tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n' > corpus/web_config/seed-tls
 printf 'basic_auth_users:\n  alice: $2b$04$K3jgqzDuoRcWwsfhQTDS9eWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2\n' > corpus/web_config/seed-users

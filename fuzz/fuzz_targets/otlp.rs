@@ -1,7 +1,8 @@
 //! OTLP export requests (protobuf and JSON, every signal), hostile bytes first: never a
 //! panic; what maps goes into a model (cumulative streams remembered across inputs) that
 //! renders in every format, native histograms at any schema included. The first byte picks
-//! the signal and the encoding, the rest is the message.
+//! the signal (`% 3`), the encoding (bit 7: JSON) and where requests come from (bit 6:
+//! spans); the rest is the message.
 #![no_main]
 use std::cell::RefCell;
 
@@ -11,10 +12,10 @@ use locust_exporter::model::{Model, ModelConfig};
 use locust_exporter::parse::otlp::{Encoding, Options, Receiving, RequestsFrom, Signal};
 
 thread_local! {
-    static RECEIVING: RefCell<Receiving> = RefCell::new(Receiving::new(Options {
-        service: None,
-        requests_from: RequestsFrom::Metrics,
-    }));
+    static RECEIVING: RefCell<[Receiving; 2]> = RefCell::new(
+        [RequestsFrom::Metrics, RequestsFrom::Spans]
+            .map(|requests_from| Receiving::new(Options { service: None, requests_from })),
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let signal = [Signal::Metrics, Signal::Traces, Signal::Logs][usize::from(pick % 3)];
     let encoding = if pick & 0x80 == 0 { Encoding::Protobuf } else { Encoding::Json };
-    let Ok(export) = RECEIVING.with(|r| r.borrow_mut().export(signal, encoding, body)) else {
+    let from = usize::from(pick & 0x40 != 0);
+    let Ok(export) = RECEIVING.with(|r| r.borrow_mut()[from].export(signal, encoding, body)) else {
         return;
     };
     let mut model = Model::new(ModelConfig::default());

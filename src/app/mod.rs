@@ -231,9 +231,18 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     for source in inputs {
         tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
-    let receiver = otlp_listener
+    let receiver = config
+        .inputs
+        .otlp
         .as_ref()
-        .map(|_| Arc::new(Receiver::new(chunk_tx.clone(), OTLP_SOURCE)));
+        .filter(|_| otlp_listener.is_some())
+        .map(|o| {
+            Arc::new(Receiver::new(
+                chunk_tx.clone(),
+                OTLP_SOURCE,
+                o.max_message_bytes,
+            ))
+        });
     drop(chunk_tx);
     let mut ingest = Ingest::new(Model::new(build::model_config(&config)));
     if let Some(o) = &config.inputs.otlp {

@@ -138,6 +138,15 @@ pub struct InputArgs {
     )]
     pub otlp_requests_from: String,
 
+    /// Largest OTLP message taken, on the wire and once inflated (gzip): larger ones get
+    /// 413 / INVALID_ARGUMENT [default: 16MiB].
+    #[arg(
+        long = "otlp.max-message-bytes",
+        env = "LOCUST_EXPORTER_OTLP_MAX_MESSAGE_BYTES",
+        value_name = "SIZE"
+    )]
+    pub otlp_max_message_bytes: Option<String>,
+
     /// The `service` label where none is given.
     #[arg(
         long = "service",
@@ -183,7 +192,13 @@ pub struct OtlpInput {
     pub listen_text: String,
     /// `--otlp.service` and `--otlp.requests-from`.
     pub options: otlp::Options,
+    /// `--otlp.max-message-bytes`.
+    pub max_message_bytes: usize,
 }
+
+/// Most `--otlp.max-message-bytes` may say: four messages are read at once, each held
+/// twice while it is inflated.
+pub const MAX_OTLP_MESSAGE_BYTES: u64 = 1 << 30;
 
 /// What the Go exporter polls when given no URI.
 pub const GO_DEFAULT_URI: &str = "http://localhost:8089";
@@ -260,6 +275,19 @@ impl Inputs {
             Some(text) => Some(OtlpInput {
                 listen: super::values::listen_address_of("--otlp.listen-address", text)?,
                 listen_text: text.clone(),
+                max_message_bytes: match &args.otlp_max_message_bytes {
+                    None => crate::source::otlp::DEFAULT_MAX_MESSAGE_BYTES,
+                    Some(size) => match bytes("--otlp.max-message-bytes", size)? {
+                        0 => return Err(invalid("--otlp.max-message-bytes", "0: at least 1 byte")),
+                        n if n > MAX_OTLP_MESSAGE_BYTES => {
+                            return Err(invalid(
+                                "--otlp.max-message-bytes",
+                                format!("{size}: at most 1GiB"),
+                            ))
+                        }
+                        n => usize::try_from(n).unwrap_or(usize::MAX),
+                    },
+                },
                 options: otlp::Options {
                     service: match args.otlp_service.as_deref().map(str::trim) {
                         Some("") => return Err(invalid("--otlp.service", "the name is empty")),
@@ -278,8 +306,18 @@ impl Inputs {
                 },
             }),
         };
-        if otlp.is_none() && args.otlp_service.is_some() {
-            return Err(invalid("--otlp.service", "needs --otlp.listen-address"));
+        if otlp.is_none() {
+            for (flag, given) in [
+                ("--otlp.service", args.otlp_service.is_some()),
+                (
+                    "--otlp.max-message-bytes",
+                    args.otlp_max_message_bytes.is_some(),
+                ),
+            ] {
+                if given {
+                    return Err(invalid(flag, "needs --otlp.listen-address"));
+                }
+            }
         }
         Ok(Inputs {
             otlp,

@@ -199,7 +199,8 @@ impl EventEndpoint {
             self.distribute(bounds, lo, batch.zero_count);
         }
         if !batch.explicit.is_empty() {
-            self.record_explicit(&batch.explicit, lo, hi);
+            let mean = batch.sum_ms / batch.timed as f64;
+            self.record_explicit(&batch.explicit, lo, hi, mean);
         }
         for &(index, n) in &batch.buckets {
             if !self.is_total {
@@ -215,8 +216,10 @@ impl EventEndpoint {
     /// the first batch did not have counts in the next one above it: still a true upper
     /// bound), and the HDR histogram takes each bucket's count spread evenly over the part
     /// of the bucket within [`lo`, `hi`] ms (so percentiles fall within their bucket, as
-    /// `histogram_quantile` interpolates them).
-    fn record_explicit(&mut self, buckets: &[(f64, u64)], lo: f64, hi: f64) {
+    /// `histogram_quantile` interpolates them). When the whole batch lies in one bucket (a
+    /// producer's default bounds are often far too coarse), its `mean` is that bucket's
+    /// too: the spread is centred on it, as wide as the bucket's part allows.
+    fn record_explicit(&mut self, buckets: &[(f64, u64)], lo: f64, hi: f64, mean: f64) {
         /// Points a bucket's count is spread over.
         const SPREAD: u64 = 16;
         if !self.is_total {
@@ -232,6 +235,7 @@ impl EventEndpoint {
                 }
             }
         }
+        let one_bucket = buckets.iter().filter(|(_, n)| *n > 0).count() == 1;
         let mut below = 0.0;
         for &(le, n) in buckets {
             let (a, b) = ((below * 1000.0f64).max(lo), (le * 1000.0).min(hi));
@@ -240,8 +244,15 @@ impl EventEndpoint {
                 continue;
             }
             let (a, b) = if a <= b { (a, b) } else { (b, b) };
-            // From the bucket's low end to its high end, both included (so the top bucket
-            // reaches the maximum); a single value takes the high end.
+            let (a, b) = if one_bucket && mean.is_finite() {
+                let centre = mean.clamp(a, b);
+                let half = (centre - a).min(b - centre);
+                (centre - half, centre + half)
+            } else {
+                (a, b)
+            };
+            // From the low end to the high end, both included; a single value takes the
+            // high end (the maximum is served exactly whatever the spread).
             let k = n.min(SPREAD);
             for j in 0..k {
                 let share = n / k + u64::from(j < n % k);
@@ -263,7 +274,11 @@ impl EventEndpoint {
             Some(h) if !h.is_empty() => {
                 let v = h.value_at_quantile(q) as f64 * HDR_UNIT_MS;
                 // HDR reports the bucket's highest equivalent value: keep it within [min, max].
-                v.clamp(self.min_ms.unwrap_or(0.0), self.max_ms)
+                if q >= 1.0 {
+                    self.max_ms
+                } else {
+                    v.clamp(self.min_ms.unwrap_or(0.0), self.max_ms)
+                }
             }
             _ => f64::NAN,
         }
@@ -282,7 +297,9 @@ impl EventEndpoint {
                             Some(units) => units as f64 * HDR_UNIT_MS,
                             None => h.value_at_quantile(q) as f64 * HDR_UNIT_MS,
                         };
-                        (q, v.clamp(lo, hi))
+                        // The top quantile is the maximum itself, not its HDR bin (which
+                        // rounds to 10 µs and may sit below it).
+                        (q, if q >= 1.0 { hi } else { v.clamp(lo, hi) })
                     })
                     .collect()
             }

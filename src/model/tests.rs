@@ -145,6 +145,9 @@ proptest! {
             let want = sorted[rank];
             prop_assert!((got - want).abs() <= want * 0.01 + 0.01, "q={} got={} want={}", q, got, want);
         }
+        // The top quantile is the maximum exactly, not its 10 µs HDR bin.
+        let top = e.quantiles.iter().find(|(q, _)| *q >= 1.0).map(|&(_, v)| v);
+        prop_assert_eq!(top, sorted.last().copied());
     }
 
     /// The same requests sent one by one and as a producer's batches (split at random, at

@@ -4,14 +4,14 @@
 //! protocol the exporter picks (`docs/otlp.md`).
 //!
 //! A source like the others: it speaks bytes only. It reads a request's body within
-//! [`MAX_MESSAGE_BYTES`] (before and after decompression), hands the message to the ingest
-//! task as a [`Body::Otlp`] chunk (backpressure: the client waits while the ingest queue is
-//! full) and answers once the ingest task has applied it, with what it says: the counts of
-//! accepted and rejected points (OTLP's partial success), or why the message was refused
-//! whole (`400` / `INVALID_ARGUMENT`, never retried by exporters). At most
-//! [`MAX_CONCURRENT`] messages are read at once, so memory stays bounded however many
-//! clients send. Rejections are counted in `locust_exporter_otlp_*` and logged at most once
-//! a minute.
+//! `--otlp.max-message-bytes` ([`DEFAULT_MAX_MESSAGE_BYTES`]; before and after
+//! decompression), hands the message to the ingest task as a [`Body::Otlp`] chunk
+//! (backpressure: the client waits while the ingest queue is full) and answers once the
+//! ingest task has applied it, with what it says: the counts of accepted and rejected
+//! points (OTLP's partial success), or why the message was refused whole (`400` /
+//! `INVALID_ARGUMENT`, never retried by exporters). At most [`MAX_CONCURRENT`] messages are
+//! read at once, so memory stays bounded however many clients send. Rejections are counted
+//! in `locust_exporter_otlp_*` and logged at most once a minute.
 //!
 //! gRPC framing, status codes and trailers are tonic's ([`tonic::server::Grpc`]); the
 //! message is read and decompressed here first, because tonic's gzip has no limit on what
@@ -40,10 +40,11 @@ use crate::parse::otlp::proto::{ExportResponse, PartialSuccess, RpcStatus};
 use crate::parse::otlp::{Encoding, Signal};
 use crate::support::log_every::LogEvery;
 
-/// Largest message accepted, after decompression (and on the wire).
-pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
-/// Messages read and applied at once (each may hold twice [`MAX_MESSAGE_BYTES`] while it
-/// is inflated); the others wait.
+/// Largest message accepted by default (`--otlp.max-message-bytes`), after decompression
+/// (and on the wire).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Messages read and applied at once (each may hold twice the largest message while it is
+/// inflated); the others wait.
 pub const MAX_CONCURRENT: usize = 4;
 
 /// `locust_exporter_otlp_requests_total{signal,outcome}`.
@@ -62,7 +63,7 @@ enum RequestOutcome {
     Partial,
     /// Not a valid export request.
     Invalid,
-    /// Over [`MAX_MESSAGE_BYTES`].
+    /// Over `--otlp.max-message-bytes`.
     TooLarge,
     /// A content type, encoding or method the receiver does not take.
     Unsupported,
@@ -163,6 +164,8 @@ pub struct Receiver {
     origin: Arc<Origin>,
     stats: Arc<OtlpStats>,
     permits: Semaphore,
+    /// Largest message, before and after decompression.
+    max_bytes: usize,
 }
 
 /// Why a body could not be read.
@@ -172,8 +175,9 @@ enum Unreadable {
 }
 
 impl Receiver {
-    /// A receiver sending to `tx`; `source` names it in the self-metrics (`otlp`).
-    pub fn new(tx: mpsc::Sender<Chunk>, source: &str) -> Self {
+    /// A receiver sending to `tx`, taking messages of at most `max_bytes`; `source` names it
+    /// in the self-metrics (`otlp`).
+    pub fn new(tx: mpsc::Sender<Chunk>, source: &str, max_bytes: usize) -> Self {
         Receiver {
             tx,
             origin: Arc::new(Origin {
@@ -183,6 +187,7 @@ impl Receiver {
             }),
             stats: Arc::new(OtlpStats::default()),
             permits: Semaphore::new(MAX_CONCURRENT),
+            max_bytes,
         }
     }
 
@@ -269,26 +274,21 @@ impl Receiver {
         let Ok(_permit) = self.permits.acquire().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
         };
-        let message = match read_body(req.into_body(), MAX_MESSAGE_BYTES)
+        let message = match read_body(req.into_body(), self.max_bytes)
             .await
             .and_then(|b| {
                 if gzip {
-                    gunzip(&b).map(Bytes::from)
+                    gunzip(&b, self.max_bytes).map(Bytes::from)
                 } else {
                     Ok(b)
                 }
             }) {
             Ok(m) => m,
-            Err(Unreadable::TooLarge) => {
-                let why = format!("a message over {MAX_MESSAGE_BYTES} bytes");
-                self.stats
-                    .request(signal, RequestOutcome::TooLarge, Some(&why));
-                return error(StatusCode::PAYLOAD_TOO_LARGE, encoding, 8, &why);
-            }
-            Err(Unreadable::Broken(why)) => {
-                self.stats
-                    .request(signal, RequestOutcome::Invalid, Some(&why));
-                return error(StatusCode::BAD_REQUEST, encoding, 3, &why);
+            Err(e) => {
+                return match self.unreadable(signal, e) {
+                    (true, why) => error(StatusCode::PAYLOAD_TOO_LARGE, encoding, 8, &why),
+                    (false, why) => error(StatusCode::BAD_REQUEST, encoding, 3, &why),
+                }
             }
         };
         match self.submit(signal, encoding, message).await {
@@ -326,13 +326,13 @@ impl Receiver {
             return Status::unavailable("shutting down").into_http();
         };
         // The message and its 5-byte frame header.
-        let message = match read_body(body, MAX_MESSAGE_BYTES + 5)
+        let message = match read_body(body, self.max_bytes.saturating_add(5))
             .await
             .and_then(|frame| {
-                let (compressed, message) = grpc_message(&frame)?;
+                let (compressed, message) = grpc_message(&frame, self.max_bytes)?;
                 match (compressed, compression.as_deref()) {
                     (false, _) => Ok(message),
-                    (true, Some("gzip")) => gunzip(&message).map(Bytes::from),
+                    (true, Some("gzip")) => gunzip(&message, self.max_bytes).map(Bytes::from),
                     (true, other) => Err(Unreadable::Broken(format!(
                         "grpc-encoding {:?} is not supported (gzip or none)",
                         other.unwrap_or("")
@@ -340,17 +340,7 @@ impl Receiver {
                 }
             }) {
             Ok(m) => m,
-            Err(Unreadable::TooLarge) => {
-                let why = format!("a message over {MAX_MESSAGE_BYTES} bytes");
-                self.stats
-                    .request(signal, RequestOutcome::TooLarge, Some(&why));
-                return Status::invalid_argument(why).into_http();
-            }
-            Err(Unreadable::Broken(why)) => {
-                self.stats
-                    .request(signal, RequestOutcome::Invalid, Some(&why));
-                return Status::invalid_argument(why).into_http();
-            }
+            Err(e) => return Status::invalid_argument(self.unreadable(signal, e).1).into_http(),
         };
         // The message again as one uncompressed frame, for tonic to decode and answer.
         let mut framed = Vec::with_capacity(message.len() + 5);
@@ -368,12 +358,28 @@ impl Receiver {
             receiver: self.clone(),
             signal,
         };
-        let mut grpc =
-            tonic::server::Grpc::new(RawCodec).max_decoding_message_size(MAX_MESSAGE_BYTES + 1);
+        let mut grpc = tonic::server::Grpc::new(RawCodec)
+            .max_decoding_message_size(self.max_bytes.saturating_add(1));
         let mut r = grpc.unary(service, req).await;
         r.headers_mut()
             .insert("grpc-accept-encoding", HeaderValue::from_static("gzip"));
         r
+    }
+
+    /// Counts and logs a body that could not be read: (over the limit, why).
+    fn unreadable(&self, signal: Signal, e: Unreadable) -> (bool, String) {
+        let (outcome, why) = match e {
+            Unreadable::TooLarge => (
+                RequestOutcome::TooLarge,
+                format!(
+                    "a message over {} bytes (--otlp.max-message-bytes)",
+                    self.max_bytes
+                ),
+            ),
+            Unreadable::Broken(why) => (RequestOutcome::Invalid, why),
+        };
+        self.stats.request(signal, outcome, Some(&why));
+        (outcome == RequestOutcome::TooLarge, why)
     }
 
     /// Hands the message to the ingest task and waits for its answer (`None`: it is gone).
@@ -437,22 +443,23 @@ where
     }
 }
 
-/// Inflates gzip within [`MAX_MESSAGE_BYTES`]: a bomb stops at the limit.
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, Unreadable> {
+/// Inflates gzip within `max` bytes: a bomb stops at the limit.
+fn gunzip(data: &[u8], max: usize) -> Result<Vec<u8>, Unreadable> {
     let mut out = Vec::new();
-    let limit = MAX_MESSAGE_BYTES as u64 + 1;
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     match flate2::read::GzDecoder::new(data)
         .take(limit)
         .read_to_end(&mut out)
     {
-        Ok(_) if out.len() > MAX_MESSAGE_BYTES => Err(Unreadable::TooLarge),
+        Ok(_) if out.len() > max => Err(Unreadable::TooLarge),
         Ok(_) => Ok(out),
         Err(e) => Err(Unreadable::Broken(format!("gzip: {e}"))),
     }
 }
 
-/// The one message of a unary gRPC request body: `(compressed, message)`.
-fn grpc_message(frame: &Bytes) -> Result<(bool, Bytes), Unreadable> {
+/// The one message (of at most `max` bytes) of a unary gRPC request body:
+/// `(compressed, message)`.
+fn grpc_message(frame: &Bytes, max: usize) -> Result<(bool, Bytes), Unreadable> {
     let broken = |why: &str| Unreadable::Broken(format!("not one gRPC message: {why}"));
     if frame.len() < 5 {
         return Err(broken("shorter than a frame header"));
@@ -463,7 +470,7 @@ fn grpc_message(frame: &Bytes) -> Result<(bool, Bytes), Unreadable> {
         _ => return Err(broken("an unknown compression flag")),
     };
     let len = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
-    if len > MAX_MESSAGE_BYTES {
+    if len > max {
         return Err(Unreadable::TooLarge);
     }
     if frame.len() != len + 5 {

@@ -7,7 +7,7 @@ use crate::support::*;
 
 #[test]
 fn bad_arguments_exit_2_naming_the_flag() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["--csv", "x", "--bogus"], "--bogus"),
         (
             &["--csv", "x", "--max-endpoints", "many"],
@@ -30,6 +30,37 @@ fn bad_arguments_exit_2_naming_the_flag() {
         (
             &["--csv", "x", "--csv.vanished-after", "soon"],
             "--csv.vanished-after",
+        ),
+        (
+            &[
+                "--otlp.listen-address",
+                "127.0.0.1:0",
+                "--otlp.max-message-bytes",
+                "0",
+            ],
+            "--otlp.max-message-bytes",
+        ),
+        (
+            &[
+                "--otlp.listen-address",
+                "127.0.0.1:0",
+                "--otlp.max-message-bytes",
+                "2GiB",
+            ],
+            "--otlp.max-message-bytes",
+        ),
+        (
+            &["--csv", "x", "--otlp.max-message-bytes", "1MiB"],
+            "--otlp.max-message-bytes",
+        ),
+        (
+            &[
+                "--otlp.listen-address",
+                "127.0.0.1:0",
+                "--otlp.requests-from",
+                "logs",
+            ],
+            "--otlp.requests-from",
         ),
     ];
     for (args, flag) in cases {

@@ -627,14 +627,14 @@ fn plugin_exposition_passes_promtool() {
 /// A distributed run of 8 s: a master (`--expect-workers 2`, `--json-file json`) and two
 /// workers, each with the plugin writing its stream to `dir` (`master.jsonl`,
 /// `worker0.jsonl`, `worker1.jsonl`); the workers also load `worker_files`, and each process
-/// (`"master"`, `"worker0"`, …) gets the variable `env(name)` gives.
+/// (`"master"`, `"worker0"`, …) gets the variables `env(name)` gives.
 pub fn start_distributed(
     bin: &Path,
     target: &Target,
     dir: &Path,
     json: &Path,
     worker_files: &[&Path],
-    env: impl Fn(&str) -> Option<(&'static str, String)>,
+    env: impl Fn(&str) -> Vec<(&'static str, String)>,
 ) -> (Child, Vec<Child>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -655,9 +655,7 @@ pub fn start_distributed(
         .args(["--json-file", json.to_str().unwrap()])
         .args(["--exporter-events", &stream("master")])
         .stdout(Stdio::null());
-    if let Some((k, v)) = env("master") {
-        master.env(k, v);
-    }
+    master.envs(env("master"));
     let master = master.spawn().unwrap();
     let workers = (0..2)
         .map(|i| {
@@ -675,9 +673,7 @@ pub fn start_distributed(
                 .args(["--exporter-events", &stream(&name)])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            if let Some((k, v)) = env(&name) {
-                worker.env(k, v);
-            }
+            worker.envs(env(&name));
             worker.spawn().unwrap()
         })
         .collect();
@@ -695,7 +691,7 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let json = dir.path().join("final");
     let stream = |name: &str| dir.path().join(name).display().to_string();
     let (mut master, mut workers) =
-        start_distributed(&bin, &target, dir.path(), &json, &[], |_| None);
+        start_distributed(&bin, &target, dir.path(), &json, &[], |_| Vec::new());
     let (m0, w0, w1) = (
         format!("load={}", stream("master.jsonl")),
         format!("load={}", stream("worker0.jsonl")),

@@ -28,6 +28,8 @@ mod locust;
 mod native;
 /// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests; Locust's per-request CSV.
 mod otlp;
+/// The OTLP recordings of `fixtures/otlp/` replayed into the receiver: totals, percentiles, spans.
+mod otlp_replay;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
 /// Remote write into Prometheus 3.5 and VictoriaMetrics, faults through a proxy.

@@ -9,11 +9,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::locust::{json_totals, locust_command_with, venv_bin, wait_child, Target};
+use crate::locust::{
+    json_totals, locust_command_with, start_distributed, venv_bin, wait_child, Target,
+};
 use crate::support::*;
 
 /// The OTLP address the exporter announced (`Receiving OTLP … address=…`).
-fn otlp_addr(e: &Exporter) -> SocketAddr {
+pub fn otlp_addr(e: &Exporter) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let found = e.stderr().iter().find_map(|l| {
@@ -40,15 +42,48 @@ fn otlp_addr(e: &Exporter) -> SocketAddr {
     }
 }
 
-/// One real run's results.
-struct OtelRun {
-    last: Metrics,
+/// One real run's results (live, or replayed from a recording).
+pub struct OtelRun {
+    pub last: Metrics,
     /// Per name: (requests, failures) from Locust's `--json-file`.
-    totals: BTreeMap<String, (f64, f64)>,
+    pub totals: BTreeMap<String, (f64, f64)>,
     /// Per name: every response time Locust measured, ms, sorted.
-    exact: BTreeMap<String, Vec<f64>>,
+    pub exact: BTreeMap<String, Vec<f64>>,
     /// Most users the exporter served while Locust ran.
-    max_users: f64,
+    pub max_users: f64,
+}
+
+/// Per name, (requests, failures) of Locust's `--json-file` (names are unique across
+/// methods in the locustfile, as OTLP's `name` attribute needs).
+pub fn name_totals(json: &std::path::Path) -> BTreeMap<String, (f64, f64)> {
+    json_totals(json)
+        .into_iter()
+        .filter(|((_, name), _)| name != "Aggregated")
+        .map(|((_, name), v)| (name, v))
+        .collect()
+}
+
+/// Per name, every response time of a `record/per_request.py` file, ms, sorted.
+pub fn exact_times(events: &std::path::Path) -> BTreeMap<String, Vec<f64>> {
+    let mut exact: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for line in std::fs::read_to_string(events).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(ms) = v["response_time"].as_f64() {
+            exact
+                .entry(v["name"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(ms);
+        }
+    }
+    for times in exact.values_mut() {
+        times.sort_by(f64::total_cmp);
+    }
+    assert!(
+        !exact.is_empty(),
+        "no response times in {}",
+        events.display()
+    );
+    exact
 }
 
 /// `locust --otel` (10 users, 8 s) against the local target, exporting to a fresh exporter
@@ -80,8 +115,25 @@ fn otel_run(test: &str, protocol: &str, exponential: bool) -> Option<OtelRun> {
         );
     }
     let mut child = cmd.spawn().unwrap();
+    let max_users = users_while(&exporter, &mut child);
+    let totals = name_totals(&json.with_extension("json"));
+    let all: f64 = totals.values().map(|(n, _)| n).sum();
+    assert!(all > 100.0, "{test}: only {all} requests");
+    let last = all_served(&exporter, all);
+    drop(target);
+    Some(OtelRun {
+        last,
+        totals,
+        exact: exact_times(&events),
+        max_users,
+    })
+}
+
+/// The most users `exporter` served while `child` (Locust, or its master) ran; it is
+/// waited for (at most 90 s).
+fn users_while(exporter: &Exporter, child: &mut std::process::Child) -> f64 {
     let mut max_users: f64 = 0.0;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         if let Some(u) = exporter
             .try_scrape()
@@ -91,40 +143,19 @@ fn otel_run(test: &str, protocol: &str, exponential: bool) -> Option<OtelRun> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    wait_child(&mut child, 5);
-    let totals: BTreeMap<String, (f64, f64)> = json_totals(&json.with_extension("json"))
-        .into_iter()
-        .filter(|((_, name), _)| name != "Aggregated")
-        .map(|((_, name), v)| (name, v))
-        .collect();
-    let all: f64 = totals.values().map(|(n, _)| n).sum();
-    assert!(all > 100.0, "{test}: only {all} requests");
-    let last = exporter.wait_for(20, "every request", |m| {
+    wait_child(child, 5);
+    max_users
+}
+
+/// The scrape once `requests` requests in all are served (the snapshot is published a
+/// moment after an export is answered).
+pub fn all_served(exporter: &Exporter, requests: f64) -> Metrics {
+    exporter.wait_for(20, "every request", |m| {
         m.find("locust_requests_total", &[])
             .iter()
             .map(|s| s.value)
             .sum::<f64>()
-            == all
-    });
-    let mut exact: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for line in std::fs::read_to_string(&events).unwrap().lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        if let Some(ms) = v["response_time"].as_f64() {
-            exact
-                .entry(v["name"].as_str().unwrap().to_owned())
-                .or_default()
-                .push(ms);
-        }
-    }
-    for times in exact.values_mut() {
-        times.sort_by(f64::total_cmp);
-    }
-    drop(target);
-    Some(OtelRun {
-        last,
-        totals,
-        exact,
-        max_users,
+            == requests
     })
 }
 
@@ -135,8 +166,8 @@ fn exact_quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// Per name, requests and failures equal Locust's final totals exactly; and errors by
-/// `error.type` add up to the failures.
-fn assert_totals(run: &OtelRun) {
+/// `error.type` add up to the failures; the most users served is `users`.
+pub fn assert_totals(run: &OtelRun, users: f64) {
     for (name, (requests, failures)) in &run.totals {
         let labels = [("name", name.as_str())];
         assert_eq!(
@@ -163,14 +194,24 @@ fn assert_totals(run: &OtelRun) {
         "errors by error.type add up to the failures"
     );
     assert_eq!(
-        run.max_users, 10.0,
+        run.max_users, users,
         "locust.users.count served as locust_users"
+    );
+}
+
+/// Every [`quantile_errors`] under 2 %.
+pub fn assert_percentiles_within_2_percent(run: &OtelRun) {
+    let worst = quantile_errors(run);
+    assert!(
+        worst < 0.02,
+        "worst percentile error {:.2} %",
+        worst * 100.0
     );
 }
 
 /// Served p50/p95/p99 against the exact quantile of every response time; returns the
 /// largest relative error (names with at least 30 timed requests).
-fn quantile_errors(run: &OtelRun) -> f64 {
+pub fn quantile_errors(run: &OtelRun) -> f64 {
     let mut worst: f64 = 0.0;
     for (name, times) in run.exact.iter().filter(|(_, t)| t.len() >= 30) {
         for q in [0.5, 0.95, 0.99] {
@@ -200,13 +241,8 @@ fn otel_grpc_exponential_counts_are_exact_and_percentiles_within_2_percent() {
     ) else {
         return;
     };
-    assert_totals(&run);
-    let worst = quantile_errors(&run);
-    assert!(
-        worst < 0.02,
-        "worst percentile error {:.2} %",
-        worst * 100.0
-    );
+    assert_totals(&run, 10.0);
+    assert_percentiles_within_2_percent(&run);
 }
 
 #[test]
@@ -218,7 +254,7 @@ fn otel_http_protobuf_default_buckets_counts_are_exact() {
     ) else {
         return;
     };
-    assert_totals(&run);
+    assert_totals(&run, 10.0);
     // The SDK's default bounds (0, 5, 10, 25 … s) put every answer in the first bucket:
     // the percentiles can only be spread between min and max; printed, for the docs.
     let worst = quantile_errors(&run);
@@ -226,6 +262,12 @@ fn otel_http_protobuf_default_buckets_counts_are_exact() {
         "default buckets: worst percentile error {:.1} %",
         worst * 100.0
     );
+    assert_max_exact(&run);
+}
+
+/// Per name, the served maximum (`quantile="1.0"`) is the slowest response time Locust
+/// measured (the histogram's `max`, whatever its buckets).
+pub fn assert_max_exact(run: &OtelRun) {
     for (name, times) in &run.exact {
         let max = run.last.get_one(
             "locust_response_time_seconds",
@@ -239,8 +281,56 @@ fn otel_http_protobuf_default_buckets_counts_are_exact() {
     }
 }
 
+#[test]
+fn otel_master_and_two_workers_each_exporting_give_locusts_totals() {
+    // `--otel` on the master (users, no requests) and on both workers (their requests:
+    // resources alike, start times apart), all over gRPC into one receiver.
+    let test = "otel_master_and_two_workers_each_exporting_give_locusts_totals";
+    let Some(bin) = venv_bin(test) else {
+        return;
+    };
+    let target = Target::start(&bin);
+    let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
+    let addr = otlp_addr(&exporter);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("final");
+    let events = dir.path().join("requests.jsonl");
+    let per_request = fixture("record/per_request.py");
+    let env = |_: &str| {
+        vec![
+            ("LOCUST_ENABLE_OPENTELEMETRY", "true".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true".to_owned()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000".to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "base2_exponential_bucket_histogram".to_owned(),
+            ),
+            ("PER_REQUEST_EVENTS", events.display().to_string()),
+        ]
+    };
+    let (mut master, mut workers) =
+        start_distributed(&bin, &target, dir.path(), &json, &[&per_request], env);
+    let max_users = users_while(&exporter, &mut master);
+    for w in &mut workers {
+        wait_child(w, 30);
+    }
+    let totals = name_totals(&json.with_extension("json"));
+    let all: f64 = totals.values().map(|(n, _)| n).sum();
+    assert!(all > 100.0, "only {all} requests");
+    let last = all_served(&exporter, all);
+    let run = OtelRun {
+        last,
+        totals,
+        exact: exact_times(&events),
+        max_users,
+    };
+    assert_totals(&run, 10.0);
+    assert_percentiles_within_2_percent(&run);
+}
+
 /// A POST over HTTP/1.1 with `headers` and `body`: (status, head, body).
-fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -405,6 +495,50 @@ fn otlp_http_bad_input_gets_otlp_errors_and_keeps_the_good_points() {
         .filter(|l| l.contains("OTLP metrics export"))
         .count();
     assert_eq!(logged, 1, "rate-limited: one warning a minute");
+}
+
+#[test]
+fn otlp_max_message_bytes_sets_the_limit_named_in_the_refusal() {
+    let exporter = Exporter::spawn(&[
+        "--otlp.listen-address",
+        "127.0.0.1:0",
+        "--otlp.max-message-bytes",
+        "1KiB",
+    ]);
+    let addr = otlp_addr(&exporter);
+    let json = "Content-Type: application/json\r\n";
+    let small = json_export(&[("/a", "0.25")]);
+    assert!(small.len() < 1024, "{}", small.len());
+    assert_eq!(post(addr, "/v1/metrics", json, small.as_bytes()).0, 200);
+    // Over 1 KiB on the wire, and a small gzip that inflates past it.
+    let big = json_export(&[("/a", "0.25"); 4]);
+    assert!(big.len() > 1024, "{}", big.len());
+    let (status, _, body) = post(addr, "/v1/metrics", json, big.as_bytes());
+    assert_eq!(status, 413);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("over 1024 bytes (--otlp.max-message-bytes)"),
+        "{body}"
+    );
+    let gz = gzip(big.as_bytes());
+    assert!(gz.len() < 1024, "{}", gz.len());
+    let (status, _, _) = post(
+        addr,
+        "/v1/metrics",
+        &format!("{json}Content-Encoding: gzip\r\n"),
+        &gz,
+    );
+    assert_eq!(status, 413);
+    let m = exporter.wait_for(5, "the small export", |m| {
+        m.get("locust_requests_total", &[("name", "/a")]) == Some(3.0)
+    });
+    assert_eq!(
+        m.get_one(
+            "locust_exporter_otlp_requests_total",
+            &[("signal", "metrics"), ("outcome", "too_large")]
+        ),
+        2.0
+    );
 }
 
 /// An HTTP/2 gRPC call with prior knowledge (h2c), as grpcio makes it: (HTTP status,

@@ -381,7 +381,7 @@ fn a_distributed_run_written(protocol: &str) {
     let times = dir.path().join("times.py");
     std::fs::write(&times, TIMES).unwrap();
     let stream = |name: &str| dir.path().join(name).display().to_string();
-    let times_of = |name: &str| Some(("TIMES_FILE", stream(&format!("{name}.times"))));
+    let times_of = |name: &str| vec![("TIMES_FILE", stream(&format!("{name}.times")))];
     let (mut master, mut workers) =
         start_distributed(&locust_bin, &target, dir.path(), &json, &[&times], times_of);
     let exporters: Vec<Exporter> = ["master", "worker0", "worker1"]

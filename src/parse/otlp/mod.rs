@@ -867,6 +867,11 @@ fn span_request(span: &proto::Span) -> Result<Option<Request<'static>>, String> 
         .status
         .as_ref()
         .is_some_and(|s| s.code == proto::STATUS_CODE_ERROR);
+    if status.is_none() && !failed {
+        // Neither an answer nor an error: the request was cut off (a user stopped while it
+        // was in flight), and Locust, which never saw it end, did not count it.
+        return Ok(None);
+    }
     let error = failed.then(|| {
         attribute(attrs, "error.type")
             .filter(|e| !e.is_empty())

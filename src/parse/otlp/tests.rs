@@ -260,3 +260,41 @@ fn spans_become_requests_only_when_asked() {
     assert_eq!(r.response_time_ms, Some(12.5));
     assert_eq!(r.error.as_deref(), Some("error"));
 }
+
+#[test]
+fn a_span_cut_off_with_no_answer_and_no_error_is_not_a_request() {
+    // As Locust's stop leaves them: `GET /` with no status code and an unset status.
+    let span = |status_code: Option<i64>| Span {
+        name: "GET /".into(),
+        kind: SPAN_KIND_CLIENT,
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 1_010_000_000,
+        attributes: [kv("http.method", "GET")]
+            .into_iter()
+            .chain(status_code.map(|c| KeyValue {
+                key: "http.status_code".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::IntValue(c)),
+                }),
+            }))
+            .collect(),
+        status: None,
+    };
+    let body = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: None,
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span(None), span(Some(200))],
+            }],
+        }],
+    }
+    .encode_to_vec();
+    let e = Receiving::new(Options {
+        service: None,
+        requests_from: RequestsFrom::Spans,
+    })
+    .export(Signal::Traces, Encoding::Protobuf, &body)
+    .unwrap();
+    assert_eq!((e.accepted, e.ignored, e.rejected), (1, 1, 0));
+    assert_eq!(e.services[0].1.len(), 1);
+}

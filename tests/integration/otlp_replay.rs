@@ -78,6 +78,8 @@ fn replay(recording: &str, args: &[&str], requests: f64) -> OtelRun {
             "{recording}: {signal}: a partial success {answer:?}"
         );
         if signal == "metrics" {
+            // Snapshots are published at most every 25 ms after data: wait past that.
+            std::thread::sleep(std::time::Duration::from_millis(60));
             if let Some(u) = exporter.scrape().get("locust_users", &[]) {
                 max_users = max_users.max(u);
             }

@@ -107,6 +107,6 @@ fuzz_smoke() {
       return 0
     fi
   fi
-  fuzz/run.sh 12
+  fuzz/run.sh 8
 }
-stage fuzz "fuzz smoke: every target for 12 s (fuzz/run.sh SECONDS for longer runs)" fuzz_smoke
+stage fuzz "fuzz smoke: every target for 8 s (fuzz/run.sh SECONDS for longer runs)" fuzz_smoke

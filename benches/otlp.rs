@@ -184,7 +184,7 @@ fn items(signal: Signal, encoding: Encoding, bodies: &[Vec<u8>], options: &Optio
     bodies
         .iter()
         .map(|b| {
-            let e = r.export(signal, encoding, b).unwrap();
+            let e = r.export(signal, encoding, b, 1_764_547_300.0).unwrap();
             e.accepted + e.ignored + e.rejected
         })
         .sum()

@@ -215,7 +215,7 @@ fn apply_otlp(
     now: f64,
 ) {
     let outcome = otlp
-        .export(req.signal, req.encoding, &req.body)
+        .export(req.signal, req.encoding, &req.body, now)
         .map(|export| {
             let used = export.accepted;
             for (service, updates) in export.services {

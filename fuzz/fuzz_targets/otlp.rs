@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let signal = [Signal::Metrics, Signal::Traces, Signal::Logs][usize::from(pick % 3)];
     let encoding = if pick & 0x80 == 0 { Encoding::Protobuf } else { Encoding::Json };
     let from = usize::from(pick & 0x40 != 0);
-    let Ok(export) = RECEIVING.with(|r| r.borrow_mut()[from].export(signal, encoding, body)) else {
+    let Ok(export) = RECEIVING.with(|r| r.borrow_mut()[from].export(signal, encoding, body, 1.8e9)) else {
         return;
     };
     let mut model = Model::new(ModelConfig::default());

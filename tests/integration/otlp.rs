@@ -498,6 +498,67 @@ fn otlp_http_bad_input_gets_otlp_errors_and_keeps_the_good_points() {
 }
 
 #[test]
+fn otlp_twelve_thousand_attribute_sets_and_a_1_mb_name_stay_bounded() {
+    // One cumulative export: a point named by a 1 MB string, then 12,000 points each of its
+    // own name (12,000 streams). The receiver keeps 10,000 streams and rejects the rest
+    // alone (partial success); the model folds endpoints past --max-endpoints into
+    // __other__ and cuts the long name to 1024 bytes; every accepted request is served.
+    let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
+    let addr = otlp_addr(&exporter);
+    let long = "x".repeat(1 << 20);
+    let points: Vec<String> = std::iter::once(long.clone())
+        .chain((0..12_000).map(|i| format!("/user/{i}")))
+        .map(|name| {
+            format!(
+                r#"{{"attributes":[{{"key":"name","value":{{"stringValue":"{name}"}}}}],"startTimeUnixNano":"1","timeUnixNano":"1800000000000000000","count":"3","sum":0.25,"scale":3,"positive":{{"offset":-30,"bucketCounts":["1","0","2"]}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"locust.client.duration","unit":"s","exponentialHistogram":{{"aggregationTemporality":2,"dataPoints":[{}]}}}}]}}]}}]}}"#,
+        points.join(",")
+    );
+    let (status, _, answer) = post(
+        addr,
+        "/v1/metrics",
+        "Content-Type: application/json\r\n",
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(v["partialSuccess"]["rejectedDataPoints"], "2001", "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("more than 10000 cumulative streams"),
+        "{v}"
+    );
+    let m = all_served(&exporter, 10_000.0 * 3.0);
+    let endpoints = m.find("locust_requests_total", &[]);
+    assert!(
+        endpoints.len() <= 2001,
+        "{} endpoints served",
+        endpoints.len()
+    );
+    assert!(
+        m.get("locust_requests_total", &[("name", "__other__")])
+            .unwrap()
+            > 0.0
+    );
+    let cut = endpoints
+        .iter()
+        .find_map(|s| s.labels.get("name").filter(|n| n.starts_with("xxx")))
+        .expect("the long name is served, cut");
+    assert_eq!(cut.len(), 1024);
+    assert!(
+        exporter.rss_kib() < 200 * 1024,
+        "RSS {} KiB",
+        exporter.rss_kib()
+    );
+}
+
+#[test]
 fn otlp_max_message_bytes_sets_the_limit_named_in_the_refusal() {
     let exporter = Exporter::spawn(&[
         "--otlp.listen-address",

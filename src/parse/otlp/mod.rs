@@ -37,6 +37,15 @@ pub const DEFAULT_SERVICE: &str = "locust";
 /// Most cumulative streams remembered at once (each a few hundred bytes): past it, points of
 /// new streams are rejected.
 pub const MAX_STREAMS: usize = 10_000;
+/// Most bytes the remembered streams may hold, keys and last buckets together: past it, a
+/// point that would grow them is rejected (its stream's next point still counts from the
+/// last one kept, so nothing is lost).
+pub const MAX_STREAM_BYTES: usize = 64 << 20;
+/// A stream with no point for this long (seconds; SDKs send every stream each export
+/// interval, a minute by default) is forgotten: a finished run's streams make room.
+pub const STREAM_IDLE_SECONDS: f64 = 900.0;
+/// How often idle streams are looked for, in seconds.
+const SWEEP_SECONDS: f64 = 60.0;
 /// Most buckets one exponential or explicit data point may carry (the Python SDK's
 /// default is 160).
 pub const MAX_POINT_BUCKETS: usize = 4096;
@@ -143,6 +152,20 @@ struct Last {
     count: u64,
     sum: f64,
     shape: Shape,
+    /// When it came (the receiver's clock).
+    seen: f64,
+}
+
+impl Last {
+    /// Bytes it and its `key` hold, about.
+    fn footprint(&self, key: &str) -> usize {
+        let buckets = match &self.shape {
+            Shape::Native(b) => b.counts.len() * 8,
+            Shape::Explicit(bounds, counts) => (bounds.len() + counts.len()) * 8,
+            Shape::Bare => 0,
+        };
+        key.len() + buckets + std::mem::size_of::<(String, Last)>()
+    }
 }
 
 /// A histogram point's buckets, in model terms.
@@ -161,6 +184,12 @@ enum Shape {
 pub struct Receiving {
     options: Options,
     streams: HashMap<String, Last, crate::model::FastHash>,
+    /// What `streams` hold ([`Last::footprint`]).
+    stream_bytes: usize,
+    /// When idle streams were last looked for.
+    swept: f64,
+    /// The current request's time.
+    now: f64,
 }
 
 impl Receiving {
@@ -168,7 +197,7 @@ impl Receiving {
     pub fn new(options: Options) -> Self {
         Receiving {
             options,
-            streams: HashMap::default(),
+            ..Receiving::default()
         }
     }
 
@@ -177,13 +206,27 @@ impl Receiving {
         self.streams.len()
     }
 
-    /// Decodes and maps one export request.
+    /// Bytes the remembered streams hold ([`MAX_STREAM_BYTES`] at most).
+    pub fn stream_bytes(&self) -> usize {
+        self.stream_bytes
+    }
+
+    /// Decodes and maps one export request that came at `now` (seconds, the receiver's
+    /// clock: streams idle for [`STREAM_IDLE_SECONDS`] are forgotten).
     pub fn export(
         &mut self,
         signal: Signal,
         encoding: Encoding,
         body: &[u8],
+        now: f64,
     ) -> Result<Export, Invalid> {
+        self.now = now;
+        if now - self.swept >= SWEEP_SECONDS {
+            self.swept = now;
+            self.streams
+                .retain(|_, last| now - last.seen < STREAM_IDLE_SECONDS);
+            self.stream_bytes = self.streams.iter().map(|(k, l)| l.footprint(k)).sum();
+        }
         let invalid = |message: String| Invalid {
             signal: signal.as_str(),
             encoding: match encoding {
@@ -318,25 +361,31 @@ impl Receiving {
         let sum = p.sum.unwrap_or(0.0);
         let (count, sum, shape) = if p.cumulative {
             let key = p.stream_key();
-            let delta = match self.streams.get(&key) {
-                Some(last) => delta(last, p.count, sum, &shape),
-                None if self.streams.len() >= MAX_STREAMS => {
-                    return out.reject(format!(
-                        "{}: more than {MAX_STREAMS} cumulative streams at once",
-                        p.describe()
-                    ))
-                }
-                None => None,
-            };
+            let last = self.streams.get(&key);
+            if last.is_none() && self.streams.len() >= MAX_STREAMS {
+                return out.reject(format!(
+                    "{}: more than {MAX_STREAMS} cumulative streams at once",
+                    p.describe()
+                ));
+            }
+            let delta = last.and_then(|l| delta(l, p.count, sum, &shape));
             let d = delta.unwrap_or_else(|| (p.count, sum, shape.clone()));
-            self.streams.insert(
-                key,
-                Last {
-                    count: p.count,
-                    sum,
-                    shape,
-                },
-            );
+            let next = Last {
+                count: p.count,
+                sum,
+                shape,
+                seen: self.now,
+            };
+            let (was, will) = (last.map_or(0, |l| l.footprint(&key)), next.footprint(&key));
+            let bytes = self.stream_bytes.saturating_sub(was) + will;
+            if will > was && bytes > MAX_STREAM_BYTES {
+                return out.reject(format!(
+                    "{}: the cumulative streams would hold more than {MAX_STREAM_BYTES} bytes",
+                    p.describe()
+                ));
+            }
+            self.stream_bytes = bytes;
+            self.streams.insert(key, next);
             d
         } else {
             (p.count, sum, shape)

@@ -3,6 +3,9 @@ use prost::Message;
 use super::proto::*;
 use super::*;
 
+/// The receiver's clock in these tests.
+const NOW: f64 = 1.8e9;
+
 fn kv(key: &str, v: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
@@ -69,7 +72,7 @@ fn exponential_buckets_map_exactly_with_the_index_shifted_by_one() {
     let mut r = Receiving::default();
     let body = exp_export("/a", TEMPORALITY_DELTA, point(3, -50, vec![2, 0, 5], 0.4));
     let e = r
-        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
         .unwrap();
     assert_eq!((e.accepted, e.rejected), (1, 0));
     assert_eq!(e.services[0].0, "shop");
@@ -91,7 +94,7 @@ fn scales_above_8_merge_down_to_8_as_prometheus_does() {
         point(10, 0, vec![1, 1, 1, 1, 1], 5.0),
     );
     let e = r
-        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
         .unwrap();
     let b = batches(&e)[0];
     assert_eq!(b.schema, 8);
@@ -112,10 +115,10 @@ fn cumulative_points_become_deltas_and_a_restart_counts_whole() {
         point(3, -50, vec![3, 1, 5], 0.6),
     );
     let e1 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &first)
+        .export(Signal::Metrics, Encoding::Protobuf, &first, NOW)
         .unwrap();
     let e2 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &second)
+        .export(Signal::Metrics, Encoding::Protobuf, &second, NOW)
         .unwrap();
     assert_eq!(batches(&e1)[0].requests, 7);
     let d = batches(&e2)[0];
@@ -124,12 +127,12 @@ fn cumulative_points_become_deltas_and_a_restart_counts_whole() {
     assert!((d.sum_ms - 200.0).abs() < 1e-6);
     // The same point again: no new requests, no batch.
     let e3 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &second)
+        .export(Signal::Metrics, Encoding::Protobuf, &second, NOW)
         .unwrap();
     assert!(batches(&e3).is_empty());
     // Counts went down (the process restarted with the same start time): counted whole.
     let e4 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &first)
+        .export(Signal::Metrics, Encoding::Protobuf, &first, NOW)
         .unwrap();
     assert_eq!(batches(&e4)[0].requests, 7);
     assert_eq!(r.streams(), 1);
@@ -163,7 +166,12 @@ fn bad_points_are_rejected_alone_with_a_reason() {
     ];
     for (p, why) in cases {
         let e = r
-            .export(Signal::Metrics, Encoding::Protobuf, &exp_export("/a", 1, p))
+            .export(
+                Signal::Metrics,
+                Encoding::Protobuf,
+                &exp_export("/a", 1, p),
+                NOW,
+            )
             .unwrap();
         assert_eq!((e.accepted, e.rejected), (0, 1), "{why}");
         assert!(e.reason.as_deref().unwrap().contains(why), "{:?}", e.reason);
@@ -197,7 +205,7 @@ fn explicit_buckets_keep_their_bounds() {
     }
     .encode_to_vec();
     let e = r
-        .export(Signal::Metrics, Encoding::Protobuf, &body)
+        .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
         .unwrap();
     assert_eq!(e.services[0].0, DEFAULT_SERVICE);
     let b = batches(&e)[0];
@@ -211,10 +219,17 @@ fn json_takes_integers_as_strings_or_numbers_and_names_nonfinite_floats() {
     let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"locust.client.duration","exponentialHistogram":{"aggregationTemporality":1,"dataPoints":[
         {"attributes":[{"key":"name","value":{"stringValue":"/a"}}],"count":"3","sum":0.3,"scale":2,"positive":{"offset":-10,"bucketCounts":[1,"2"]}},
         {"attributes":[{"key":"name","value":{"stringValue":"/b"}}],"count":1,"sum":"Infinity","scale":2,"positive":{"offset":-10,"bucketCounts":["1"]}}]}}]}]}]}"#;
-    let e = r.export(Signal::Metrics, Encoding::Json, json).unwrap();
+    let e = r
+        .export(Signal::Metrics, Encoding::Json, json, NOW)
+        .unwrap();
     assert_eq!((e.accepted, e.rejected), (1, 1));
     assert_eq!(batches(&e)[0].buckets, vec![(-9, 1), (-8, 2)]);
-    let bad = r.export(Signal::Metrics, Encoding::Json, br#"{"resourceMetrics":7}"#);
+    let bad = r.export(
+        Signal::Metrics,
+        Encoding::Json,
+        br#"{"resourceMetrics":7}"#,
+        NOW,
+    );
     assert!(bad
         .unwrap_err()
         .to_string()
@@ -242,7 +257,7 @@ fn spans_become_requests_only_when_asked() {
     }
     .encode_to_vec();
     let e = Receiving::default()
-        .export(Signal::Traces, Encoding::Protobuf, &body)
+        .export(Signal::Traces, Encoding::Protobuf, &body, NOW)
         .unwrap();
     assert_eq!((e.accepted, e.ignored), (0, 1));
     let mut spans = Receiving::new(Options {
@@ -250,7 +265,7 @@ fn spans_become_requests_only_when_asked() {
         requests_from: RequestsFrom::Spans,
     });
     let e = spans
-        .export(Signal::Traces, Encoding::Protobuf, &body)
+        .export(Signal::Traces, Encoding::Protobuf, &body, NOW)
         .unwrap();
     assert_eq!(e.services[0].0, "api");
     let Update::Request(r) = &e.services[0].1[0] else {
@@ -293,8 +308,69 @@ fn a_span_cut_off_with_no_answer_and_no_error_is_not_a_request() {
         service: None,
         requests_from: RequestsFrom::Spans,
     })
-    .export(Signal::Traces, Encoding::Protobuf, &body)
+    .export(Signal::Traces, Encoding::Protobuf, &body, NOW)
     .unwrap();
     assert_eq!((e.accepted, e.ignored, e.rejected), (1, 1, 0));
     assert_eq!(e.services[0].1.len(), 1);
+}
+
+#[test]
+fn idle_streams_are_forgotten_and_new_ones_past_the_limits_rejected_alone() {
+    let mut r = Receiving::default();
+    let cumulative = |name: &str, counts: Vec<u64>| {
+        exp_export(name, TEMPORALITY_CUMULATIVE, point(3, -50, counts, 0.4))
+    };
+    let export = |r: &mut Receiving, body: &[u8], now: f64| {
+        r.export(Signal::Metrics, Encoding::Protobuf, body, now)
+            .unwrap()
+    };
+    // MAX_STREAMS streams: the next new one is rejected, a known one still counts.
+    for i in 0..MAX_STREAMS {
+        export(&mut r, &cumulative(&format!("/{i}"), vec![1]), NOW);
+    }
+    assert_eq!(r.streams(), MAX_STREAMS);
+    let e = export(&mut r, &cumulative("/new", vec![1]), NOW + 1.0);
+    assert_eq!((e.accepted, e.rejected), (0, 1));
+    assert!(e
+        .reason
+        .unwrap()
+        .contains("more than 10000 cumulative streams"));
+    let e = export(&mut r, &cumulative("/0", vec![3]), NOW + 1.0);
+    assert_eq!(
+        batches(&e)[0].requests,
+        2,
+        "a delta against the stream kept"
+    );
+    // A quarter of an hour on, the streams not seen since are forgotten: room again.
+    let later = NOW + STREAM_IDLE_SECONDS + 0.5;
+    let e = export(&mut r, &cumulative("/new", vec![1]), later);
+    assert_eq!((e.accepted, e.rejected), (1, 0));
+    assert_eq!(r.streams(), 2, "/0 (seen at +1 s) and /new");
+    assert!(
+        r.stream_bytes() > 0 && r.stream_bytes() < 4096,
+        "{}",
+        r.stream_bytes()
+    );
+    // The byte budget: streams of 4096 buckets fill 64 MiB before 10,000 of them do; the
+    // point past it is rejected, a known stream's point still counts.
+    let mut r = Receiving::default();
+    // (At scale 8 from 1 ms: 4096 buckets reach 64 s.)
+    let wide = |name: &str, n: u64| {
+        let p = point(8, -2552, vec![n; MAX_POINT_BUCKETS], 0.4);
+        exp_export(name, TEMPORALITY_CUMULATIVE, p)
+    };
+    let mut rejected = 0;
+    for i in 0..MAX_STREAMS {
+        let e = export(&mut r, &wide(&format!("/{i}"), 1), NOW);
+        rejected += e.rejected;
+        if e.rejected > 0 {
+            assert!(e.reason.unwrap().contains("more than 67108864 bytes"));
+            break;
+        }
+    }
+    assert!(rejected > 0, "the budget was reached");
+    assert!(r.stream_bytes() <= MAX_STREAM_BYTES, "{}", r.stream_bytes());
+    assert!(r.streams() < MAX_STREAMS);
+    let e = export(&mut r, &wide("/0", 2), NOW);
+    assert_eq!(batches(&e)[0].requests, MAX_POINT_BUCKETS as u64);
 }

@@ -379,6 +379,10 @@ impl Receiving {
             let (was, will) = (last.map_or(0, |l| l.footprint(&key)), next.footprint(&key));
             let bytes = self.stream_bytes.saturating_sub(was) + will;
             if will > was && bytes > MAX_STREAM_BYTES {
+                // Kept as it was, but alive: its next point counts from the last one kept.
+                if let Some(l) = self.streams.get_mut(&key) {
+                    l.seen = self.now;
+                }
                 return out.reject(format!(
                     "{}: the cumulative streams would hold more than {MAX_STREAM_BYTES} bytes",
                     p.describe()

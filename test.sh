@@ -92,7 +92,7 @@ stage fmt "cargo fmt --check" cargo fmt --all -- --check
 stage clippy "cargo clippy (all targets: lib, tests, benches)" cargo clippy --all-targets -- -D warnings
 stage doc "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 stage test "cargo test" cargo test
-stage timing "timing comparisons, one at a time" cargo test --test integration -- --ignored --test-threads=1
+stage timing "timing and memory comparisons, one at a time" cargo test --test integration -- --ignored --test-threads=1
 stage python "python plugin tests" .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
 fuzz_smoke() {
   if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

@@ -184,8 +184,11 @@ async fn h2_client(
 /// change every few milliseconds on a multi-MB exposition: together they grow the
 /// exporters' RSS by less than 100 MB (each client used to pin a rendered body of its own:
 /// 1.84 GB and 2.43 GB); the stalled streams are dropped after `--web.send-timeout` and
-/// counted; a fresh scrape is answered throughout.
+/// counted; a fresh scrape is answered throughout. Alone: beside the parallel tests the
+/// sends are slower, more bodies are in flight within the budget, and RSS varies by tens
+/// of MB (+79 … +87 MB alone, +102 MB once in a loaded run).
 #[test]
+#[ignore = "measures RSS against a bound: test.sh runs it alone, after the parallel tests (cargo test -- --ignored --test-threads=1)"]
 fn slow_readers_and_stalled_http2_streams_pin_at_most_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let Some(tls) = tls_config(dir.path()) else {

@@ -231,18 +231,13 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     for source in inputs {
         tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
-    let receiver = config
-        .inputs
-        .otlp
-        .as_ref()
-        .filter(|_| otlp_listener.is_some())
-        .map(|o| {
-            Arc::new(Receiver::new(
-                chunk_tx.clone(),
-                OTLP_SOURCE,
-                o.max_message_bytes,
-            ))
-        });
+    let receiver = config.inputs.otlp.as_ref().map(|o| {
+        Arc::new(Receiver::new(
+            chunk_tx.clone(),
+            OTLP_SOURCE,
+            o.max_message_bytes,
+        ))
+    });
     drop(chunk_tx);
     let mut ingest = Ingest::new(Model::new(build::model_config(&config)));
     if let Some(o) = &config.inputs.otlp {

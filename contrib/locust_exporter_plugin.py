@@ -30,7 +30,7 @@ bisects a second's worth at once (about 0.15 µs a request). A saturated Locust 
 
 Other lines, one per event:
 
-    {"event":"test_start"}  {"event":"test_stop"}
+    {"event":"test_start","time":1795542100.0}  {"event":"test_stop","time":1795542160.0}
     {"event":"users","user_count":20}  {"event":"workers","count":4}
     {"event":"runner","name":"master"}  (or "standalone")
     {"event":"exception","message":"...","traceback":"..."}
@@ -382,7 +382,7 @@ def _on_init(environment, **_kwargs):
 
         @environment.events.test_start.add_listener
         def _on_test_start(**_kw):
-            _writer.add('{"event":"test_start"}')
+            _writer.add('{"event":"test_start","time":%r}' % time.time())
             gevent.spawn(_report_state, environment, is_master)
 
         @environment.events.test_stop.add_listener
@@ -390,7 +390,7 @@ def _on_init(environment, **_kwargs):
             for line in _aggregator.lines():
                 _writer.add(line)
             _write_state(environment, is_master)
-            _writer.add('{"event":"test_stop"}')
+            _writer.add('{"event":"test_stop","time":%r}' % time.time())
             _writer.flush()
 
     @environment.events.quitting.add_listener

@@ -245,10 +245,18 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     }
     let ingest_task = tokio::spawn(ingest::run(ingest, chunk_rx, snap_tx, stop_rx.clone()));
     if config.inputs.go_style {
-        tracing::info!(
-            uri = %config.inputs.web_uis.first().map_or("", |w| w.url.as_str()),
-            "Configured as the Go exporter (no --csv, --events or --locust.uri): polling Locust's web UI, serving the native and containersolutions sets, exiting once Locust quits. Give an input flag to opt out (docs/kubernetes-operator.md)."
-        );
+        let uri = config.inputs.web_uis.first().map_or("", |w| w.url.as_str());
+        if uri.trim_end_matches('/') == crate::config::GO_DEFAULT_URI {
+            tracing::warn!(
+                %uri,
+                "No input flag (--csv, --events, --locust.uri, --otlp.listen-address): polling Locust's web UI at {uri}, as the Go exporter did, with its metric sets, exiting once Locust quits. To read something else, give an input flag (docs/kubernetes-operator.md)."
+            );
+        } else {
+            tracing::info!(
+                %uri,
+                "Configured as the Go exporter (LOCUST_EXPORTER_URI, no input flag): polling Locust's web UI, serving the native and containersolutions sets, exiting once Locust quits. Give an input flag to opt out (docs/kubernetes-operator.md)."
+            );
+        }
     }
     if let Some(grace) = config.exit_when_locust_quits {
         tokio::spawn(exit_when_locust_quits(

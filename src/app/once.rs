@@ -12,6 +12,7 @@ use crate::expose;
 use crate::ingest::{wall_clock, Ingest};
 use crate::model::Model;
 use crate::output::deliver_all;
+use crate::output::http::web_config::WebConfig;
 
 use super::build::model_config;
 use super::error::AppError;
@@ -23,6 +24,14 @@ pub const ONCE_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// output (`--push.url`). An input with nothing to read (no file, empty standard input, a
 /// web UI that does not answer) is an error naming it.
 pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
+    // Every file the server would read is read and checked here too: a broken one fails
+    // `--once` as it fails the server (exit code 2), not only later.
+    if let Some(path) = &config.web_config_file {
+        let web = WebConfig::load(path)?;
+        if let Some(files) = &web.tls {
+            crate::output::http::tls::acceptor(files, web.http2)?;
+        }
+    }
     let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
     for mut source in config.inputs.sources()? {

@@ -26,16 +26,16 @@ fn write_file(path: &Path, what: &str, body: &str) -> Result<(), AppError> {
 /// summary and JUnit files, and returns the verdict: [`AppError::ChecksFailed`] when the run
 /// `finished` and a check failed.
 pub fn finish(config: &Config, snap: &Snapshot, finished: bool, now: f64) -> Result<(), AppError> {
-    eprint!("{}", summary::text(snap, finished, now));
+    eprint!("{}", summary::text(snap, finished));
     let v = &config.verdict;
     if let Some(path) = &v.summary_file {
-        write_file(path, "the summary", &summary::markdown(snap, finished, now))?;
+        write_file(path, "the summary", &summary::markdown(snap, finished))?;
     }
     if let Some(path) = &v.junit_file {
         write_file(
             path,
             "the JUnit file",
-            &summary::junit(snap, finished, now, &utc_iso(now)),
+            &summary::junit(snap, finished, &utc_iso(now)),
         )?;
     }
     match summary::verdict(snap, finished) {

@@ -13,7 +13,9 @@ mod verdict;
 
 pub use values::{bytes, count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
 
-pub use inputs::{source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, STDIN_SOURCE};
+pub use inputs::{
+    source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, GO_DEFAULT_URI, STDIN_SOURCE,
+};
 pub use outputs::{Outputs, Push};
 pub use verdict::{Verdict, VerdictArgs, MAX_RUN_ID_BYTES};
 

@@ -175,3 +175,6 @@ pub fn render(snap: &Snapshot, sets: Sets, parts: &Parts) -> String {
     // The text encoder writes a String's bytes.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
+
+#[cfg(test)]
+mod tests;

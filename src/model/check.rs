@@ -22,6 +22,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use super::percentile::Basis;
+use super::update::LocustTable;
+
 /// What a check measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stat {
@@ -202,27 +205,35 @@ impl Status {
 /// Where a check's value came from (the summary says it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// Counted exactly (requests, failures, ratios, means, min, max, rates).
+    /// Counted exactly (requests, failures, ratios, means, min, max).
     Counted,
-    /// Request events: the HDR histogram (2 significant digits, within 1 %).
-    EventsHdr,
-    /// Request events: the native histogram (schema 6: within 1.1 %).
-    EventsNative,
-    /// Locust's own percentile columns of `_stats.csv`.
-    LocustCsv,
-    /// Locust's own percentiles, through its web UI.
-    LocustWebUi,
+    /// Requests over the run's length from the input's own times (events, OTLP).
+    Span,
+    /// Locust's own rate over its run (`Requests/s`, `total_rps`) from this table.
+    LocustRate(LocustTable),
+    /// Locust's own percentile from this table.
+    Locust(LocustTable),
+    /// Request events, at Locust's rank, found as the basis says.
+    Events(Basis),
 }
 
 impl Source {
     /// As the summary says it.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Source::Counted => "counted",
-            Source::EventsHdr => "events, HDR histogram (within 1 %)",
-            Source::EventsNative => "events, native histogram (within 1.1 %)",
-            Source::LocustCsv => "Locust's _stats.csv percentile",
-            Source::LocustWebUi => "Locust's web UI percentile",
+            Source::Counted => "counted".to_owned(),
+            Source::Span => "requests over the run's own span".to_owned(),
+            Source::LocustRate(t) => format!("{}'s Requests/s", t.describe()),
+            Source::Locust(t) => format!("{} percentile", t.describe()),
+            Source::Events(Basis::Exact) => "events, exact at Locust's rank".to_owned(),
+            Source::Events(Basis::Histogram(schema)) => format!(
+                "events, native histogram at Locust's rank (within {:.2} %)",
+                (super::native_histogram::upper_bound(1, schema).sqrt() - 1.0) * 100.0
+            ),
+            Source::Events(Basis::Spread) => {
+                "events, a producer's classic buckets (as coarse as they are)".to_owned()
+            }
+            Source::Events(Basis::Locust) => "events".to_owned(),
         }
     }
 }

@@ -57,6 +57,28 @@ impl Default for ModelConfig {
     }
 }
 
+impl ModelConfig {
+    /// The quantiles the checks ask for that event endpoints do not serve, ascending.
+    pub fn check_quantiles(&self) -> Vec<f64> {
+        let mut qs: Vec<f64> = self
+            .checks
+            .iter()
+            .filter_map(|c| match c.stat {
+                super::check::Stat::Quantile(q) => Some(q),
+                _ => None,
+            })
+            .filter(|q| {
+                !endpoint::EVENT_QUANTILES
+                    .iter()
+                    .any(|s| (s - q).abs() < 1e-9)
+            })
+            .collect();
+        qs.sort_by(f64::total_cmp);
+        qs.dedup();
+        qs
+    }
+}
+
 /// What one feed of a service serves.
 #[derive(Debug)]
 pub(crate) struct View {

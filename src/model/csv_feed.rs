@@ -162,6 +162,11 @@ impl CsvFeed {
             .collect();
     }
 
+    /// True once a `_stats.csv` (or a report) was accepted.
+    pub fn view_is_some(&self) -> bool {
+        self.stats.is_some()
+    }
+
     /// What the files say, with current rates; `None` before any `_stats.csv` was accepted.
     pub fn view(&self) -> Option<View> {
         let table = self.stats.as_ref()?;

@@ -1,41 +1,40 @@
-//! Per-endpoint statistics fed by request events: counters, sums, min/max, an HDR histogram
-//! for percentiles, classic Prometheus buckets, a native histogram and the current-rate
-//! window.
+//! Per-endpoint statistics fed by request events: counters, sums, min/max, the exact
+//! response times while they are few, a native histogram for percentiles, classic
+//! Prometheus buckets and the current-rate window.
 //!
-//! ## HDR precision and range (chosen on purpose)
-//! Response times are recorded in units of [`HDR_UNIT_MS`] (10 µs) from 1 unit up to
-//! [`HDR_MAX_MS`] (10 minutes), with 2 significant digits: the same relative precision as
-//! Locust's own 2-significant-digit buckets, so percentiles agree with Locust's within its
-//! bucketing. Slower responses are clamped to the top of the range for percentiles (their
-//! exact value still reaches `max`, the sum and the buckets). With `u32` counts the histogram
-//! takes about 10 KiB.
+//! ## Percentiles (`super::percentile`)
+//! At Locust's rank (`⌊n·q⌋ + 1` of the `n` timed requests): the exact time while the
+//! endpoint has seen at most 64 distinct ones, else the middle of the native histogram's
+//! bucket at that rank (schema 6: within 0.55 %); `min` and `max` are always exact. Every
+//! timed request is in the native histogram: exactly (one by one, or a producer's native
+//! buckets), or spread over a producer's classic buckets (OTLP explicit bounds, a count and
+//! sum alone), which is then said ([`super::percentile::Basis::Spread`]).
+//!
+//! ## What is served, and why it always adds up
+//! A histogram's buckets must account for its count, or Prometheus refuses the whole scrape.
+//! The native histogram holds every timed request (its basis says whether some were spread);
+//! a producer's classic buckets are served only while every timed request came in them
+//! (else the `--buckets` bounds are, which take every request: one by one exactly, a native
+//! bucket at its middle, a spread bucket at its spread points). Whether a native histogram
+//! is written at all is the exposition's choice, per family (`crate::expose::sets::native`).
 //!
 //! ## Memory
-//! The HDR histogram (10.7 KiB) and the native histogram (4 bytes a bucket between the
-//! fastest and the slowest answer: 3.4 KiB for 1 ms … 10 s) keep an endpoint under the performance budget's (`docs/performance.md`)
-//! 16 KiB while its response times span less than 2^19.8 (1 ms … 15 min); an endpoint that
-//! answers both in a microsecond and in a day takes up to 20 KiB.
+//! The native histogram takes 4 bytes a bucket between the fastest and the slowest answer
+//! (3.4 KiB for 1 ms … 10 s; the widest span, 1 µs to 24 h, 9 KiB), the exact times at most
+//! 1 KiB (freed once there are more than 64), the classic buckets 8 bytes a bound, the
+//! rate window 240 bytes.
 //!
 //! ## Batches
 //! A producer that aggregates (the plugin's `requests` lines) sends counts, sums, exact
 //! min/max and a native histogram of a finer or equal schema. Counts, sums, min, max and the
-//! native buckets merge exactly; the HDR histogram and the classic buckets take each native
-//! bucket's count at its midpoint (clamped to the batch's min and max), so percentiles keep
-//! the HDR precision plus half a bucket of the producer's schema (0.27 % at schema 7), and a
-//! classic bucket can only disagree for answers within that much of its bound.
-
-use hdrhistogram::Histogram;
+//! native buckets merge exactly; the classic buckets take each native bucket's count at its
+//! midpoint (clamped to the batch's min and max), so a classic bucket can only disagree for
+//! answers within half a bucket of the producer's schema (0.27 % at schema 7) of its bound.
 
 use super::native_histogram::{NativeBuckets, NativeHistogram};
+use super::percentile::{self, Basis, Distribution, ExactTimes};
 use super::update::RequestBatch;
 use super::window::SecondBuckets;
-
-/// One HDR unit in milliseconds (10 µs).
-pub const HDR_UNIT_MS: f64 = 0.01;
-/// Highest response time tracked exactly by the HDR histogram, in milliseconds.
-pub const HDR_MAX_MS: f64 = 600_000.0;
-/// Significant digits kept by the HDR histogram.
-pub const HDR_SIGFIG: u8 = 2;
 
 /// The default classic Prometheus buckets, in seconds (`--buckets`): from 1 ms, so an
 /// endpoint answering in 1–2 ms is resolved, up to a minute, about 2–2.5× apart. Fourteen
@@ -48,10 +47,8 @@ pub const DEFAULT_BUCKETS: [f64; 14] = [
 /// The quantiles served for event-fed endpoints (the seed's median and 90th among them).
 pub const EVENT_QUANTILES: [f64; 6] = [0.5, 0.66, 0.9, 0.95, 0.99, 1.0];
 
-fn new_histogram() -> Option<Histogram<u32>> {
-    let high = (HDR_MAX_MS / HDR_UNIT_MS) as u64;
-    Histogram::new_with_bounds(1, high, HDR_SIGFIG).ok()
-}
+/// Points a spread bucket's count is put at.
+const SPREAD_POINTS: u64 = 16;
 
 /// Statistics of one (method, name) fed by request events.
 #[derive(Debug, Clone)]
@@ -70,18 +67,24 @@ pub struct EventEndpoint {
     pub max_ms: f64,
     /// Sum of response sizes, bytes (u128: at most 2^40 per request, it never saturates).
     pub content_bytes: u128,
-    /// Per-bucket (not cumulative) counts; the last slot is `+Inf`.
+    /// Per-bucket (not cumulative) counts of every timed request at the `--buckets` bounds;
+    /// the last slot is `+Inf`.
     pub bucket_counts: Vec<u64>,
     /// Unix seconds of the first request counted (the counters' `_created`).
     pub created: Option<f64>,
     /// A producer's own classic buckets (OTLP explicit bounds), `(le seconds, count)` per
-    /// bucket, served instead of `bucket_counts` once a batch brought them.
+    /// bucket, served instead of `bucket_counts` while they hold every timed request.
     explicit: Option<Vec<(f64, u64)>>,
-    hist: Option<Histogram<u32>>,
+    /// Timed requests counted in `explicit`.
+    explicit_count: u64,
+    /// The exact times while they are few.
+    exact: ExactTimes,
+    /// Every timed request.
     native: NativeHistogram,
+    /// Timed requests in `native` whose bucket is a guess (spread over classic buckets).
+    spread: u64,
     window: SecondBuckets,
-    /// A service's total: served as summaries only, so it keeps no buckets (classic or
-    /// native) and skips their cost on every request.
+    /// A service's total: served as summaries only, so it keeps no classic buckets.
     is_total: bool,
 }
 
@@ -99,14 +102,16 @@ impl EventEndpoint {
             bucket_counts: vec![0; bounds.len() + 1],
             created: None,
             explicit: None,
-            hist: new_histogram(),
+            explicit_count: 0,
+            exact: ExactTimes::new(),
             native: NativeHistogram::default(),
+            spread: 0,
             window: SecondBuckets::default(),
             is_total: false,
         }
     }
 
-    /// A service's total: like [`EventEndpoint::new`] without buckets.
+    /// A service's total: like [`EventEndpoint::new`] without classic buckets.
     pub fn total() -> Self {
         EventEndpoint {
             is_total: true,
@@ -140,36 +145,19 @@ impl EventEndpoint {
         self.sum_ms += ms;
         self.min_ms = Some(self.min_ms.map_or(ms, |m| m.min(ms)));
         self.max_ms = self.max_ms.max(ms);
-        if !self.is_total {
-            self.native.observe(ms / 1000.0);
-        }
-        self.distribute(bounds, ms, 1);
+        self.exact.add(ms, 1);
+        self.native.observe(ms / 1000.0);
+        self.classic(bounds, ms, 1);
     }
 
-    /// Counts `n` timed requests of about `ms` in the classic buckets and the HDR histogram.
-    fn distribute(&mut self, bounds: &[f64], ms: f64, n: u64) {
-        if !self.is_total {
-            let slot = bounds.partition_point(|&le| le < ms / 1000.0);
-            if let Some(c) = self.bucket_counts.get_mut(slot) {
-                *c += n;
-            }
+    /// Counts `n` timed requests of about `ms` in the `--buckets` bounds.
+    fn classic(&mut self, bounds: &[f64], ms: f64, n: u64) {
+        if self.is_total {
+            return;
         }
-        self.record_hdr(ms, n);
-    }
-
-    /// Counts `n` timed requests of about `ms` in the HDR histogram.
-    fn record_hdr(&mut self, ms: f64, n: u64) {
-        if let Some(h) = self.hist.as_mut() {
-            let units = ((ms / HDR_UNIT_MS).round() as u64).clamp(1, h.high());
-            // A bin holds at most u32::MAX: what does not fit is not recorded at all, so the
-            // histogram's total stays the sum of its bins (a saturated bin with a larger
-            // total would make its quantile walk fail). Percentiles past 4 billion requests
-            // in one bin are then those of the first 4 billion; counts stay exact elsewhere.
-            let room = u32::MAX - h.count_at(units);
-            let n = u32::try_from(n).unwrap_or(u32::MAX).min(room);
-            if n > 0 {
-                h.saturating_record_n(units, n);
-            }
+        let slot = bounds.partition_point(|&le| le < ms / 1000.0);
+        if let Some(c) = self.bucket_counts.get_mut(slot) {
+            *c = c.saturating_add(n);
         }
     }
 
@@ -192,36 +180,59 @@ impl EventEndpoint {
         self.sum_ms += batch.sum_ms;
         self.min_ms = Some(self.min_ms.map_or(lo, |m| m.min(lo)));
         self.max_ms = self.max_ms.max(hi);
-        if batch.zero_count > 0 {
-            if !self.is_total {
-                self.native.add_zero(batch.zero_count);
-            }
-            self.distribute(bounds, lo, batch.zero_count);
+        if lo == hi {
+            // Every time of the batch is its minimum: known exactly.
+            self.exact.add(lo, batch.timed);
+        } else {
+            self.exact.forget();
         }
+        let mean = batch.sum_ms / batch.timed as f64;
         if !batch.explicit.is_empty() {
-            let mean = batch.sum_ms / batch.timed as f64;
-            self.record_explicit(&batch.explicit, lo, hi, mean);
+            self.record_explicit(bounds, &batch.explicit, lo, hi, mean);
+            return;
+        }
+        let in_native = batch
+            .buckets
+            .iter()
+            .fold(batch.zero_count, |acc, &(_, n)| acc.saturating_add(n));
+        if in_native > batch.timed {
+            // Never from a validated batch: its buckets would not add up. Spread it whole.
+            self.spread_one(bounds, batch.timed, lo, hi, mean);
+            return;
+        }
+        if batch.zero_count > 0 {
+            self.native.add_zero(batch.zero_count);
+            self.classic(bounds, lo, batch.zero_count);
         }
         for &(index, n) in &batch.buckets {
-            if !self.is_total {
-                self.native.add_at(index, batch.schema, n);
-            }
+            self.native.add_at(index, batch.schema, n);
             let mid_seconds = (f64::from(index) - 0.5) * (-f64::from(batch.schema)).exp2();
             let ms = (mid_seconds.exp2() * 1000.0).clamp(lo, hi);
-            self.distribute(bounds, ms, n);
+            self.classic(bounds, ms, n);
         }
+        // A count and a sum with no buckets (or fewer in buckets than timed): the rest spread
+        // around the mean.
+        if in_native < batch.timed {
+            self.spread_one(bounds, batch.timed - in_native, lo, hi, mean);
+        }
+    }
+
+    /// `n` timed requests known only to lie within [`lo`, `hi`] ms with `mean`: one bucket.
+    fn spread_one(&mut self, bounds: &[f64], n: u64, lo: f64, hi: f64, mean: f64) {
+        self.spread_buckets(bounds, &[(f64::INFINITY, n)], lo, hi, mean);
     }
 
     /// A producer's classic buckets: their counts are kept with their own bounds (a bound
     /// the first batch did not have counts in the next one above it: still a true upper
-    /// bound), and the HDR histogram takes each bucket's count spread evenly over the part
-    /// of the bucket within [`lo`, `hi`] ms (so percentiles fall within their bucket, as
-    /// `histogram_quantile` interpolates them). When the whole batch lies in one bucket (a
-    /// producer's default bounds are often far too coarse), its `mean` is that bucket's
-    /// too: the spread is centred on it, as wide as the bucket's part allows.
-    fn record_explicit(&mut self, buckets: &[(f64, u64)], lo: f64, hi: f64, mean: f64) {
-        /// Points a bucket's count is spread over.
-        const SPREAD: u64 = 16;
+    /// bound), and spread into the native histogram and the `--buckets` bounds.
+    fn record_explicit(
+        &mut self,
+        bounds: &[f64],
+        buckets: &[(f64, u64)],
+        lo: f64,
+        hi: f64,
+        mean: f64,
+    ) {
         if !self.is_total {
             let kept = self
                 .explicit
@@ -233,8 +244,25 @@ impl EventEndpoint {
                 if let Some((_, c)) = kept.get_mut(slot) {
                     *c = c.saturating_add(n);
                 }
+                self.explicit_count = self.explicit_count.saturating_add(n);
             }
         }
+        self.spread_buckets(bounds, buckets, lo, hi, mean);
+    }
+
+    /// Spreads each bucket's count evenly over the part of the bucket within [`lo`, `hi`]
+    /// ms, into the native histogram and the `--buckets` bounds (so percentiles fall within
+    /// their bucket, as `histogram_quantile` interpolates them). When the whole batch lies
+    /// in one bucket (a producer's default bounds are often far too coarse), its `mean` is
+    /// that bucket's too: the spread is centred on it, as wide as the bucket's part allows.
+    fn spread_buckets(
+        &mut self,
+        bounds: &[f64],
+        buckets: &[(f64, u64)],
+        lo: f64,
+        hi: f64,
+        mean: f64,
+    ) {
         let one_bucket = buckets.iter().filter(|(_, n)| *n > 0).count() == 1;
         let mut below = 0.0;
         for &(le, n) in buckets {
@@ -243,6 +271,7 @@ impl EventEndpoint {
             if n == 0 {
                 continue;
             }
+            self.spread = self.spread.saturating_add(n);
             let (a, b) = if a <= b { (a, b) } else { (b, b) };
             let (a, b) = if one_bucket && mean.is_finite() {
                 let centre = mean.clamp(a, b);
@@ -253,7 +282,7 @@ impl EventEndpoint {
             };
             // From the low end to the high end, both included; a single value takes the
             // high end (the maximum is served exactly whatever the spread).
-            let k = n.min(SPREAD);
+            let k = n.min(SPREAD_POINTS);
             for j in 0..k {
                 let share = n / k + u64::from(j < n % k);
                 let ms = if k == 1 {
@@ -261,50 +290,33 @@ impl EventEndpoint {
                 } else {
                     a + (b - a) * j as f64 / (k - 1) as f64
                 };
-                self.record_hdr(ms, share);
+                self.native.add_seconds(ms / 1000.0, share);
+                self.classic(bounds, ms, share);
             }
         }
     }
 
-    /// Response time at quantile `q` in ms, one query (the reference `quantiles_ms` is
-    /// tested against); `NaN` with no timed requests.
-    #[cfg(test)]
-    pub fn quantile_ms(&self, q: f64) -> f64 {
-        match &self.hist {
-            Some(h) if !h.is_empty() => {
-                let v = h.value_at_quantile(q) as f64 * HDR_UNIT_MS;
-                // HDR reports the bucket's highest equivalent value: keep it within [min, max].
-                if q >= 1.0 {
-                    self.max_ms
-                } else {
-                    v.clamp(self.min_ms.unwrap_or(0.0), self.max_ms)
-                }
-            }
-            _ => f64::NAN,
+    /// What the percentiles are read from.
+    fn distribution(&self) -> Distribution<'_> {
+        Distribution {
+            n: self.timed,
+            min_ms: self.min_ms.unwrap_or(0.0),
+            max_ms: self.max_ms,
+            exact: &self.exact,
+            native: &self.native,
+            spread: self.spread > 0,
         }
     }
 
-    /// Response times at each of `qs` (ascending) in ms, in one pass over the histogram;
-    /// `NaN` with no timed requests.
+    /// Response times at each of `qs` (ascending) in ms, at Locust's rank
+    /// (`super::percentile`); `NaN` with no timed requests.
     pub fn quantiles_ms(&self, qs: &[f64]) -> Vec<(f64, f64)> {
-        match &self.hist {
-            Some(h) if !h.is_empty() => {
-                let (lo, hi) = (self.min_ms.unwrap_or(0.0), self.max_ms);
-                let mut values = h.value_at_quantiles(qs.iter().copied());
-                qs.iter()
-                    .map(|&q| {
-                        let v = match values.next() {
-                            Some(units) => units as f64 * HDR_UNIT_MS,
-                            None => h.value_at_quantile(q) as f64 * HDR_UNIT_MS,
-                        };
-                        // The top quantile is the maximum itself, not its HDR bin (which
-                        // rounds to 10 µs and may sit below it).
-                        (q, if q >= 1.0 { hi } else { v.clamp(lo, hi) })
-                    })
-                    .collect()
-            }
-            _ => qs.iter().map(|&q| (q, f64::NAN)).collect(),
-        }
+        percentile::quantiles_ms(&self.distribution(), qs)
+    }
+
+    /// How the percentiles are found.
+    pub fn basis(&self) -> Basis {
+        self.distribution().basis()
     }
 
     /// Mean response time in ms (0 with no timed requests, as Locust).
@@ -330,15 +342,21 @@ impl EventEndpoint {
         self.window.rates()
     }
 
-    /// Cumulative bucket counts paired with their bounds; `+Inf` is left to the encoder.
+    /// Cumulative bucket counts paired with their bounds, as served; `+Inf` (every timed
+    /// request) is left to the encoder. A producer's own bounds while they hold every timed
+    /// request, else the `--buckets` bounds.
     pub fn cumulative_buckets(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
-        let mut acc = 0;
-        if let Some(explicit) = &self.explicit {
+        let mut acc = 0u64;
+        if let Some(explicit) = self
+            .explicit
+            .as_ref()
+            .filter(|_| self.explicit_count == self.timed)
+        {
             return explicit
                 .iter()
                 .filter(|(le, _)| le.is_finite())
                 .map(|&(le, c)| {
-                    acc += c;
+                    acc = acc.saturating_add(c);
                     (le, acc)
                 })
                 .collect();
@@ -347,7 +365,7 @@ impl EventEndpoint {
             .iter()
             .zip(&self.bucket_counts)
             .map(|(&le, &c)| {
-                acc += c;
+                acc = acc.saturating_add(c);
                 (le, acc)
             })
             .collect()
@@ -358,25 +376,14 @@ impl EventEndpoint {
         self.native.buckets()
     }
 
-    /// The native histogram as served: none for an endpoint fed only classic buckets by
-    /// its producer (an empty native histogram would claim there were no requests).
-    pub fn served_native(&self) -> Option<NativeBuckets> {
-        let b = self.native.buckets();
-        let empty = b.zero_count == 0 && b.counts.is_empty();
-        (!(empty && self.explicit.is_some())).then_some(b)
-    }
-
     /// Bytes this endpoint holds on the heap and inline (for the memory figure).
     pub fn footprint_bytes(&self) -> usize {
-        let hist = self
-            .hist
-            .as_ref()
-            .map_or(0, |h| h.distinct_values() * 4 + 128);
         // The per-second window holds at most 15 entries of 16 bytes.
         let window = 15 * 16;
         std::mem::size_of::<Self>()
-            + self.bucket_counts.len() * 8
-            + hist
+            + self.bucket_counts.capacity() * 8
+            + self.explicit.as_ref().map_or(0, |e| e.capacity() * 16)
+            + self.exact.footprint_bytes()
             + window
             + self.native.footprint_bytes()
     }
@@ -410,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn quantiles_within_hdr_precision() {
+    fn quantiles_at_locusts_rank_within_half_a_bucket() {
         let bounds = DEFAULT_BUCKETS;
         let mut e = EventEndpoint::new(&bounds);
         let mut exact = Vec::new();
@@ -419,33 +426,105 @@ mod tests {
             exact.push(ms);
             e.record(&bounds, 0.0, Some(ms), 0, false);
         }
-        let all = e.quantiles_ms(&EVENT_QUANTILES);
-        for (i, q) in EVENT_QUANTILES.into_iter().enumerate() {
-            assert_eq!(
-                all[i],
-                (q, e.quantile_ms(q)),
-                "one pass gives what one query gives"
-            );
-            let rank = ((q * 1000.0).ceil() as usize).clamp(1, 1000) - 1;
-            let want = exact[rank];
-            let got = e.quantile_ms(q);
+        assert!(matches!(e.basis(), Basis::Histogram(6)));
+        for (q, got) in e.quantiles_ms(&EVENT_QUANTILES) {
+            let want = exact[(percentile::locust_rank(1000, q) - 1) as usize];
             assert!(
-                (got - want).abs() <= want * 0.01 + HDR_UNIT_MS,
+                (got - want).abs() <= want * 0.0055,
                 "q={q} got={got} want={want}"
             );
         }
-        assert!(EventEndpoint::new(&bounds).quantile_ms(0.5).is_nan());
+        assert_eq!(
+            e.quantiles_ms(&[1.0]),
+            vec![(1.0, 299.75)],
+            "the maximum, exactly"
+        );
+        assert!(EventEndpoint::new(&bounds).quantiles_ms(&[0.5])[0]
+            .1
+            .is_nan());
+    }
+
+    fn batch(
+        timed: u64,
+        explicit: Vec<(f64, u64)>,
+        schema: i32,
+        buckets: Vec<(i32, u64)>,
+    ) -> RequestBatch<'static> {
+        RequestBatch {
+            time: 1.0,
+            start: None,
+            method: "".into(),
+            name: "/fast".into(),
+            requests: timed,
+            errors: Vec::new(),
+            timed,
+            sum_ms: 2.0 * timed as f64,
+            min_ms: 1.5,
+            max_ms: 2.5,
+            response_bytes: 0,
+            schema,
+            zero_count: 0,
+            buckets,
+            explicit,
+        }
+    }
+
+    /// One endpoint fed both a producer's explicit buckets and native ones (two `locust
+    /// --otel` runs of one service, the SDK's default aggregation and the exponential one, in
+    /// either order): its buckets always account for its count, or Prometheus refuses the
+    /// whole scrape ("395 observations found in buckets, but the Count field is 770").
+    #[test]
+    fn explicit_and_native_batches_on_one_endpoint_serve_only_what_adds_up() {
+        let bounds = DEFAULT_BUCKETS;
+        let explicit = || {
+            batch(
+                375,
+                vec![(0.0, 0), (5.0, 375), (f64::INFINITY, 0)],
+                6,
+                vec![],
+            )
+        };
+        let native = || batch(395, vec![], 8, vec![(-1791, 200), (-1790, 195)]);
+        for order in [[explicit(), native()], [native(), explicit()]] {
+            let mut e = EventEndpoint::new(&bounds);
+            e.record_batch(&bounds, &order[0], 0);
+            e.record_batch(&bounds, &order[1], 0);
+            assert_eq!(e.timed, 770);
+            assert_eq!(
+                e.native_buckets().count(),
+                770,
+                "every request, 375 of them spread"
+            );
+            let classic = e.cumulative_buckets(&bounds);
+            assert!(classic.last().unwrap().1 <= e.timed);
+            assert_eq!(
+                classic.last().unwrap().1,
+                770,
+                "the --buckets bounds hold every request"
+            );
+            assert_eq!(
+                e.native_buckets().count(),
+                770,
+                "percentiles read every request"
+            );
+            assert_eq!(e.basis(), Basis::Spread);
+        }
+        // Each kind alone serves what it has.
+        let mut e = EventEndpoint::new(&bounds);
+        e.record_batch(&bounds, &native(), 0);
+        assert_eq!(e.native_buckets().count(), 395);
+        assert!(matches!(e.basis(), Basis::Histogram(6)));
+        let mut e = EventEndpoint::new(&bounds);
+        e.record_batch(&bounds, &explicit(), 0);
+        assert_eq!(e.basis(), Basis::Spread);
+        assert_eq!(e.cumulative_buckets(&bounds), vec![(0.0, 0), (5.0, 375)]);
     }
 
     #[test]
-    fn footprint_under_sixteen_kib() {
+    fn footprint_under_twelve_kib() {
         let e = EventEndpoint::new(&DEFAULT_BUCKETS);
-        eprintln!(
-            "event endpoint footprint: {} bytes (HDR counts: {})",
-            e.footprint_bytes(),
-            e.hist.as_ref().map_or(0, |h| h.distinct_values())
-        );
-        assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
+        eprintln!("event endpoint footprint: {} bytes", e.footprint_bytes());
+        assert!(e.footprint_bytes() < 1024, "{}", e.footprint_bytes());
         // Every native bucket from 1 ms to 10 s populated, then 1 ms … 15 min (the edge).
         let mut e = EventEndpoint::new(&DEFAULT_BUCKETS);
         let mut ms = 1.0;
@@ -457,12 +536,12 @@ mod tests {
             "event endpoint footprint, times 1 ms … 10 s: {} bytes",
             e.footprint_bytes()
         );
-        assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
+        assert!(e.footprint_bytes() < 5 * 1024, "{}", e.footprint_bytes());
         e.record(&DEFAULT_BUCKETS, 0.0, Some(15.0 * 60_000.0), 0, false);
         eprintln!(
             "… and one answer after 15 min: {} bytes",
             e.footprint_bytes()
         );
-        assert!(e.footprint_bytes() < 16 * 1024, "{}", e.footprint_bytes());
+        assert!(e.footprint_bytes() < 12 * 1024, "{}", e.footprint_bytes());
     }
 }

@@ -121,16 +121,18 @@ impl EventFeed {
     /// What the events say.
     pub fn view(&self, config: &ModelConfig) -> View {
         let bounds = &config.buckets;
+        let more = config.check_quantiles();
+        let serve = |method, name, e: &EventEndpoint| stats(method, name, e, bounds, &more);
         let endpoints = self
             .endpoints
             .iter()
             .flat_map(|(name, methods)| methods.iter().map(move |(method, e)| (name, method, e)))
-            .map(|(name, method, e)| stats(method.clone(), name.clone(), e, bounds))
+            .map(|(name, method, e)| serve(method.clone(), name.clone(), e))
             .collect();
         let total = self
             .total
             .as_ref()
-            .map(|e| stats(Arc::from(""), Arc::from(AGGREGATED), e, bounds));
+            .map(|e| serve(Arc::from(""), Arc::from(AGGREGATED), e));
         let mut errors: Vec<Failure> = self
             .failures
             .iter()
@@ -160,7 +162,15 @@ impl EventFeed {
     }
 }
 
-fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) -> EndpointStats {
+/// What one event endpoint serves; `more` are the quantiles the checks ask for beyond the
+/// served ones.
+fn stats(
+    method: Arc<str>,
+    name: Arc<str>,
+    e: &EventEndpoint,
+    bounds: &[f64],
+    more: &[f64],
+) -> EndpointStats {
     let (current_rps, current_fail_per_sec) = e.rates();
     let quantiles = e.quantiles_ms(&EVENT_QUANTILES);
     let median = quantiles
@@ -183,12 +193,16 @@ fn stats(method: Arc<str>, name: Arc<str>, e: &EventEndpoint, bounds: &[f64]) ->
     s.current_rps = current_rps;
     s.current_fail_per_sec = current_fail_per_sec;
     s.quantiles = quantiles;
+    if !more.is_empty() {
+        s.more_quantiles = e.quantiles_ms(more);
+    }
+    s.basis = e.basis();
     s.timed = e.timed;
     s.duration_sum_ms = e.sum_ms;
     s.content_bytes_total = e.content_bytes as f64;
     if !e.is_total() {
         s.buckets = Some(e.cumulative_buckets(bounds));
-        s.native = e.served_native();
+        s.native = Some(e.native_buckets());
     }
     s.created = e.created;
     s

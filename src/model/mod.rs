@@ -19,6 +19,7 @@ pub mod endpoint;
 mod event_feed;
 pub mod judge;
 pub mod native_histogram;
+pub mod percentile;
 mod service;
 pub mod snapshot;
 pub mod update;
@@ -127,7 +128,7 @@ impl Model {
                 .map(|t| Arc::from(utc_stamp(t))),
         };
         Snapshot {
-            outcomes: judge::evaluate(&self.config.checks, &services, now),
+            outcomes: judge::evaluate(&self.config.checks, &services),
             checks: self.config.checks.clone(),
             run,
             services,

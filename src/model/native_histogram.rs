@@ -280,6 +280,23 @@ impl NativeHistogram {
         self.add(index, 1);
     }
 
+    /// Counts `n` observations of `seconds` (finite, ≥ 0).
+    pub fn add_seconds(&mut self, seconds: f64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if seconds <= ZERO_THRESHOLD {
+            self.zero_count = self.zero_count.saturating_add(n);
+            return;
+        }
+        let index = if self.schema == SCHEMA {
+            bucket_index_fast(seconds)
+        } else {
+            bucket_index(seconds, self.schema)
+        };
+        self.add(index, n);
+    }
+
     /// Counts `n` observations in the zero bucket.
     pub fn add_zero(&mut self, n: u64) {
         self.zero_count = self.zero_count.saturating_add(n);
@@ -335,6 +352,30 @@ impl NativeHistogram {
         self.counts.add(slot, n);
     }
 
+    /// For each of `ranks` (1-based, ascending), the bucket holding the observation of that
+    /// rank: `None` for the zero bucket, else `Some((index, schema))`; a rank past the
+    /// observations gives the highest bucket.
+    pub fn slots_at_ranks(&self, ranks: &[u64]) -> Vec<Option<(i32, i32)>> {
+        let mut out = Vec::with_capacity(ranks.len());
+        let mut seen = self.zero_count;
+        let mut i = 0usize;
+        let len = self.counts.len();
+        for &rank in ranks {
+            if rank <= self.zero_count {
+                out.push(None);
+                continue;
+            }
+            while i < len && seen.saturating_add(self.counts.get(i)) < rank {
+                seen = seen.saturating_add(self.counts.get(i));
+                i += 1;
+            }
+            let slot = i.min(len.saturating_sub(1));
+            let index = self.offset.saturating_add(slot as i32);
+            out.push((len > 0).then_some((index, self.schema)));
+        }
+        out
+    }
+
     /// Observations counted (the endpoint keeps its own total; tests check the buckets').
     #[cfg(test)]
     fn count(&self) -> u64 {
@@ -363,6 +404,13 @@ impl NativeHistogram {
 }
 
 impl NativeBuckets {
+    /// Observations in the buckets, the zero bucket's included.
+    pub fn count(&self) -> u64 {
+        self.counts
+            .iter()
+            .fold(self.zero_count, |acc, &n| acc.saturating_add(n))
+    }
+
     /// The same buckets at `schema` (≤ their own), merged exactly.
     pub fn reduced_to(&self, schema: i32) -> NativeBuckets {
         if schema >= self.schema {

@@ -8,23 +8,24 @@ use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
-use super::update::{HistoryRow, Role, RunInfo, RunnerStatus, Update, WorkerState};
+use super::update::{HistoryRow, LocustTable, Role, RunInfo, RunnerStatus, Update, WorkerState};
 
-/// When the data of `update` was made, for the run's start: its own time where it has one,
-/// else the file's write time (`pending`), else `now`; `None` for updates that are no data
-/// of the run (a role, a poll that failed, a file's write time on its own).
-fn data_time(update: &Update<'_>, pending: Option<f64>, now: f64) -> Option<f64> {
+/// The input's own times of `update` (Unix seconds): a request's or a batch's, a history
+/// row's with requests, a report's run window. File write times and poll times are not data
+/// times: they say whether a file is still written, not when its run was.
+fn data_times(update: &Update<'_>) -> Option<(f64, f64)> {
     match update {
-        Update::Request(r) => Some(r.time.min(now)),
-        Update::Requests(b) => Some(b.time.min(now)),
-        Update::History(row) => Some(row.timestamp.min(now)),
-        Update::Stats(t) | Update::Final(t) if t.total.requests > 0 => {
-            Some(pending.unwrap_or(now).min(now))
-        }
-        Update::Runner(status) if status.total_rates.is_some_and(|r| r.0 > 0.0) => Some(now),
+        Update::Request(r) => Some((r.time, r.time)),
+        Update::Requests(b) => Some((b.start.unwrap_or(b.time).min(b.time), b.time)),
+        Update::Final(t) => t.window,
+        Update::TestStart(Some(t)) | Update::TestStop(Some(t)) => Some((*t, *t)),
         _ => None,
     }
 }
+
+/// How near (seconds) a report's first request must be to the CSV history's start to be the
+/// same run.
+const SAME_RUN_SLACK_SECS: f64 = 5.0;
 
 /// One service's state.
 #[derive(Debug, Clone)]
@@ -49,10 +50,20 @@ pub struct Service {
     written: Option<f64>,
     /// The write time of the file whose whole read comes next.
     pending_write: Option<f64>,
-    /// The write time of the `_stats.csv` applied last.
-    stats_written: Option<f64>,
-    /// An end-of-run report was applied (at its write time, or when read): the run ended.
-    final_written: Option<f64>,
+    /// The first write time of the service's files: the run's start when the input has no
+    /// time of its own (a `_stats.csv` alone), for the start timestamp only.
+    first_write: Option<f64>,
+    /// The run's first and last data on the input's own clock (see [`data_times`]).
+    span: Option<(f64, f64)>,
+    /// The CSV history's run: the timestamp its requests began at (the last row before the
+    /// first with requests, when it is the tick before), and its newest request count.
+    history_start: Option<f64>,
+    history_empty_at: Option<f64>,
+    history_requests: Option<u64>,
+    /// The total requests of the newest `_stats.csv` read.
+    stats_requests: Option<u64>,
+    /// An end-of-run report of this run is what the CSV feed serves: its total requests.
+    report: Option<u64>,
     ended: bool,
     /// The exporter is stopping: nothing more is watched, the run reads `stopped`.
     closed: bool,
@@ -66,9 +77,6 @@ pub struct Service {
     history_percentiles: Vec<(f64, f64)>,
     /// The history has per-endpoint rows (`--csv-full-history`).
     full_history: bool,
-    /// Unix seconds of the run's earliest data: a request's time, a history row's
-    /// timestamp, a file's write time, or when a web UI first answered with a run.
-    started: Option<f64>,
     /// What the run says of itself.
     info: RunInfo,
 }
@@ -90,8 +98,13 @@ impl Service {
             last_activity: None,
             written: None,
             pending_write: None,
-            stats_written: None,
-            final_written: None,
+            first_write: None,
+            span: None,
+            history_start: None,
+            history_empty_at: None,
+            history_requests: None,
+            stats_requests: None,
+            report: None,
             ended: false,
             closed: false,
             interrupted: false,
@@ -99,7 +112,6 @@ impl Service {
             up: None,
             history_percentiles: Vec::new(),
             full_history: false,
-            started: None,
             info: RunInfo::default(),
         }
     }
@@ -109,57 +121,87 @@ impl Service {
         &self.name
     }
 
+    /// Widens the run's own window by `[first, last]`.
+    fn saw(&mut self, (first, last): (f64, f64)) {
+        self.span = Some(match self.span {
+            Some((a, b)) => (a.min(first), b.max(last)),
+            None => (first, last),
+        });
+    }
+
+    /// True when a report whose run window is `window` and whose total is `requests` is
+    /// this run's: its requests are at least those the CSV files counted so far, and its
+    /// first request is within [`SAME_RUN_SLACK_SECS`] of the history's start (when the
+    /// history says one). Chosen by content, never by which file is newer: a copied
+    /// artefact has new modification times.
+    fn is_this_runs_report(&self, window: Option<(f64, f64)>, requests: u64) -> bool {
+        let counts_fit = self.stats_requests.is_none_or(|n| requests >= n)
+            && self.history_requests.is_none_or(|n| requests >= n);
+        let starts_fit = match (self.history_start, window) {
+            (Some(h), Some((first, _))) => (first - h).abs() <= SAME_RUN_SLACK_SECS,
+            _ => true,
+        };
+        counts_fit && starts_fit
+    }
+
     /// Applies one update observed at `now`.
     pub fn apply(&mut self, update: Update<'_>, config: &ModelConfig, now: f64) {
-        if let Some(at) = data_time(&update, self.pending_write, now) {
-            self.started = Some(self.started.map_or(at, |s| s.min(at)));
+        if let Some(times) = data_times(&update) {
+            self.saw(times);
         }
-        let guard = &mut self.guard;
         match update {
-            Update::Request(ev) => self.events.record(&ev, guard, config),
-            Update::Requests(batch) => self.events.record_batch(&batch, guard, config),
+            Update::Request(ev) => self.events.record(&ev, &mut self.guard, config),
+            Update::Requests(batch) => self.events.record_batch(&batch, &mut self.guard, config),
             Update::Stats(table) => {
-                let at = self.pending_write.take();
-                match (self.final_written, at) {
-                    // The run's last `_stats.csv`, older than its end-of-run report (read after
-                    // it): the report's numbers stay.
-                    (Some(report), Some(csv)) if csv <= report => {}
+                if let Some(at) = self.pending_write.take() {
+                    self.first_write.get_or_insert(at);
+                }
+                let requests = table.total.requests;
+                let went_down = self.stats_requests.is_some_and(|n| requests < n);
+                self.stats_requests = Some(requests);
+                match self.report {
+                    // The run's last `_stats.csv`, read after its end-of-run report (it lags
+                    // the end by up to a second): the report's exact numbers stay.
+                    Some(report) if requests <= report && !went_down => {}
                     _ => {
-                        if self.final_written.take().is_some() {
+                        if self.report.take().is_some() {
                             self.ended = false; // a newer run
                         }
-                        self.stats_written = at;
-                        self.csv.apply_stats(table, guard, config, now);
+                        self.csv.apply_stats(table, &mut self.guard, config, now);
                     }
                 }
             }
             Update::Final(table) => {
-                let at = self.pending_write.take();
-                // A report older than the `_stats.csv` is an earlier run's.
-                let current = match (at, self.stats_written) {
-                    (Some(report), Some(csv)) => report >= csv,
-                    _ => true,
-                };
-                if current {
-                    self.csv.apply_stats(table, guard, config, now);
-                    self.final_written = Some(at.unwrap_or(now));
+                if let Some(at) = self.pending_write.take() {
+                    self.first_write.get_or_insert(at);
+                }
+                let requests = table.total.requests;
+                if self.is_this_runs_report(table.window, requests) {
+                    self.csv.apply_stats(table, &mut self.guard, config, now);
+                    self.report = Some(requests);
                     self.ended = true;
                     self.rising = false;
+                } else if let Some(window) = table.window {
+                    // Another run's report: its times are not this run's.
+                    self.span = self.span.filter(|s| *s != window);
                 }
             }
             Update::History(row) => self.apply_history(row, now),
             Update::HistoryReset => self.reset_history(),
-            Update::Failures(rows) => self.csv.apply_failures(rows, guard, config),
-            Update::Exceptions(rows) => self.csv.apply_exceptions(rows, guard, config),
-            Update::Exception(message) => self.events.record_exception(message, guard, config),
-            Update::TestStart => {
+            Update::Failures(rows) => self.csv.apply_failures(rows, &mut self.guard, config),
+            Update::Exceptions(rows) => self.csv.apply_exceptions(rows, &mut self.guard, config),
+            Update::Exception(message) => {
+                self.events
+                    .record_exception(message, &mut self.guard, config)
+            }
+            Update::TestStart(_) => {
                 // Event-fed counters are not reset: a service may be fed by several streams
                 // (a master's and each worker's), and one stream's start must not wipe what
                 // the others counted. Counters are cumulative for the life of the exporter.
                 self.ended = false;
                 self.rising = false;
             }
-            Update::TestStop | Update::EndOfInput => {
+            Update::TestStop(_) | Update::EndOfInput => {
                 self.ended = true;
                 self.rising = false;
                 if self.last_activity.is_none() {
@@ -182,6 +224,13 @@ impl Service {
                 } else {
                     Role::Standalone
                 });
+                // Locust's own state changes, seen at the poll: the run's window.
+                if matches!(
+                    status.state,
+                    RunState::Spawning | RunState::Running | RunState::Stopping
+                ) {
+                    self.saw((now, now));
+                }
                 self.users = Some(status.user_count);
                 self.workers = status
                     .workers
@@ -229,11 +278,38 @@ impl Service {
         }
         self.users = Some(row.user_count);
         if row.is_total() {
-            self.history_percentiles = row.percentiles.clone();
+            if !row.whole_run {
+                self.history_percentiles = row.percentiles.clone();
+            }
+            self.history_window(row.timestamp, row.total_requests);
         } else {
             self.full_history = true;
         }
         self.csv.apply_history(row, &self.guard);
+    }
+
+    /// The run's window from the history's total rows: from the tick its requests began at
+    /// to the tick its count last grew (Locust writes a row a second, and goes on writing
+    /// rows with the final count until it quits).
+    fn history_window(&mut self, at: f64, requests: Option<u64>) {
+        let Some(requests) = requests else { return };
+        if requests == 0 {
+            if self.history_start.is_none() {
+                self.history_empty_at = Some(at);
+            }
+            return;
+        }
+        let start = *self.history_start.get_or_insert(
+            // The tick before the first with requests, when the rows are a tick apart.
+            match self.history_empty_at {
+                Some(empty) if at - empty <= 2.0 && empty <= at => empty,
+                _ => at,
+            },
+        );
+        if self.history_requests.is_none_or(|n| requests > n) {
+            self.saw((start, at.max(start)));
+        }
+        self.history_requests = Some(requests);
     }
 
     /// The history file started over: forget what came from it.
@@ -243,6 +319,12 @@ impl Service {
         self.rising = false;
         self.csv.reset_history();
         self.ended = false;
+        // A new run: its window, and any report, are its own.
+        self.history_start = None;
+        self.history_empty_at = None;
+        self.history_requests = None;
+        self.span = None;
+        self.report = None;
     }
 
     /// The exporter is stopping at `now`: the service reads `stopped` from now on, and is
@@ -304,6 +386,21 @@ impl Service {
             None if self.full_history => self.history_percentiles.clone(),
             None => Vec::new(),
         };
+        if let (Some(t), Some(status)) = (total.as_mut(), &self.runner) {
+            // A web UI whose CSV has no `Requests/s` (none known) but whose JSON says it.
+            t.total_rps = t.total_rps.or(status.total_rps);
+        }
+        let table = if self.csv.view_is_some() {
+            Some(if self.runner.is_some() {
+                LocustTable::WebUi
+            } else if self.report.is_some() {
+                LocustTable::Report
+            } else {
+                LocustTable::StatsCsv
+            })
+        } else {
+            None
+        };
         ServiceSnapshot {
             name: self.name.clone(),
             state,
@@ -324,7 +421,9 @@ impl Service {
             last_update: self.last_activity.map(|a| self.written.unwrap_or(a)),
             folded: self.guard.folded(),
             interrupted: self.interrupted,
-            started: self.started,
+            started: self.span.map(|s| s.0).or(self.first_write),
+            span: self.span,
+            table,
             info: self.info.clone(),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use super::cardinality::Folded;
 pub use super::check::{Check, Outcome};
-pub use super::update::{EndpointStats, ExceptionCount, Failure, Role, RunInfo};
+pub use super::update::{EndpointStats, ExceptionCount, Failure, LocustTable, Role, RunInfo};
 
 /// Run state of a service, the `state` label of `locust_state`: inferred from files and
 /// events (`missing`, `spawning`, `running`, `stopped`), or Locust's own runner state
@@ -53,8 +53,15 @@ pub struct ServiceSnapshot {
     pub folded: Folded,
     /// The exporter stopped while this run was still live: its last values are partial.
     pub interrupted: bool,
-    /// Unix seconds of the run's earliest data, when any.
+    /// Unix seconds of the run's start: its first data on the input's own clock, else (a
+    /// `_stats.csv` alone) its files' first write.
     pub started: Option<f64>,
+    /// The run's first and last data on the input's own clock: requests' and batches'
+    /// times, the CSV history's ticks with requests, the report's window, a web UI's polls
+    /// while Locust said it was running. Never file write times.
+    pub span: Option<(f64, f64)>,
+    /// Which of Locust's own tables the numbers come from (`None`: request events).
+    pub table: Option<LocustTable>,
     /// What the run says of itself (`locust_run_info`).
     pub info: RunInfo,
 }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::native_histogram::NativeBuckets;
+use super::percentile::Basis;
 
 /// The name (and, in the seed set, the method) of Locust's total row.
 pub const AGGREGATED: &str = "Aggregated";
@@ -55,6 +56,14 @@ pub struct EndpointStats {
     pub avg_content_bytes: f64,
     /// `(quantile, ms)` pairs, ascending; NaN where unknown (`N/A`).
     pub quantiles: Vec<(f64, f64)>,
+    /// Quantiles the checks ask for beyond the served ones (event input), ascending.
+    pub more_quantiles: Vec<(f64, f64)>,
+    /// How the quantiles were found.
+    pub basis: Basis,
+    /// Locust's own requests per second over its run (`Requests/s` of `_stats.csv`, its
+    /// `total_rps`: requests over the time from the run's start to its last request), where
+    /// the input gives it.
+    pub total_rps: Option<f64>,
     /// Current requests per second (set by the model).
     pub current_rps: f64,
     /// Current failures per second (set by the model).
@@ -92,6 +101,11 @@ impl EndpointStats {
             max_ms,
             avg_content_bytes,
             quantiles,
+            // Event input only: a CSV row has none.
+            more_quantiles: _,
+            // A Locust table's rows all have the same.
+            basis: _,
+            total_rps,
             // Current rates come from the folded row's own counter window, after folding.
             current_rps: _,
             current_fail_per_sec: _,
@@ -126,6 +140,11 @@ impl EndpointStats {
                 (false, true) => a.1,
             };
         }
+        // Every row's rate is over the same run: rates add up.
+        self.total_rps = match (self.total_rps, total_rps) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(*b),
+        };
         self.requests += requests;
         self.failures += failures;
     }
@@ -134,6 +153,7 @@ impl EndpointStats {
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         self.quantiles
             .iter()
+            .chain(&self.more_quantiles)
             .find(|(k, _)| (*k - q).abs() < 1e-9)
             .map(|(_, v)| *v)
     }
@@ -157,6 +177,9 @@ pub struct StatsTable {
     pub rows: Vec<EndpointStats>,
     /// The final `Aggregated` row.
     pub total: EndpointStats,
+    /// The run's own window, Unix seconds: its first request's and its last request's time
+    /// (Locust's end-of-run report says them; `_stats.csv` does not).
+    pub window: Option<(f64, f64)>,
 }
 
 /// One row of `_stats_history.csv`.
@@ -177,6 +200,12 @@ pub struct HistoryRow {
     /// The percentile columns `(quantile, ms)` of the total row (cumulative, or the current
     /// ≈10 s window with `--csv-full-history` in Locust 2.x); empty for other rows.
     pub percentiles: Vec<(f64, f64)>,
+    /// `Total Request Count`: requests of the run so far, where the header has it.
+    pub total_requests: Option<u64>,
+    /// The percentile columns are the whole run's (they equal its median and maximum as
+    /// Locust rounds them), not a ≈10 s window: Locust 2.47 writes them so in a full
+    /// history when its response-times cache is off.
+    pub whole_run: bool,
 }
 
 impl HistoryRow {
@@ -235,6 +264,8 @@ pub struct Request<'a> {
 pub struct RequestBatch<'a> {
     /// Unix seconds at the end of the period.
     pub time: f64,
+    /// Unix seconds at its start, where the producer says (OTLP points do).
+    pub start: Option<f64>,
     /// `request_type`.
     pub method: Cow<'a, str>,
     /// Request name.
@@ -288,6 +319,28 @@ impl RunInfo {
         self.locust_version = locust_version.or(self.locust_version.take());
         self.locustfile = locustfile.or(self.locustfile.take());
         self.host = host.or(self.host.take());
+    }
+}
+
+/// Which of Locust's own tables a service's numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocustTable {
+    /// `_stats.csv` (`--csv`).
+    StatsCsv,
+    /// The end-of-run report (`--json-file`).
+    Report,
+    /// A web UI's stats (`--locust.uri`).
+    WebUi,
+}
+
+impl LocustTable {
+    /// As a person reads it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LocustTable::StatsCsv => "Locust's _stats.csv",
+            LocustTable::Report => "Locust's --json-file report",
+            LocustTable::WebUi => "Locust's web UI",
+        }
     }
 }
 
@@ -430,6 +483,8 @@ pub struct RunnerStatus {
     pub rates: Vec<CurrentRates>,
     /// Current `(requests/s, failures/s)` of all requests.
     pub total_rates: Option<(f64, f64)>,
+    /// Locust's requests per second over its run (`total_rps`, Locust ≥ 2.45).
+    pub total_rps: Option<f64>,
 }
 
 /// Everything the model can be told. Requests borrow from their line (`'a`); every other
@@ -452,10 +507,10 @@ pub enum Update<'a> {
     Requests(Box<RequestBatch<'a>>),
     /// A task raised an exception (event stream); the message is already cut.
     Exception(Arc<str>),
-    /// A test started (event stream).
-    TestStart,
-    /// The test stopped (event stream).
-    TestStop,
+    /// A test started (event stream), at this time when the event says.
+    TestStart(Option<f64>),
+    /// The test stopped (event stream), at this time when the event says.
+    TestStop(Option<f64>),
     /// The current user count (event stream).
     Users(u64),
     /// The current worker count (event stream, on a master).

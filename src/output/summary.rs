@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::check::{format_value, Outcome, Stat, Status, Unit};
+use crate::model::check::{format_value, Check, Outcome, Stat, Status, Unit};
 use crate::model::judge::{run_seconds, statistic};
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
 use crate::support::markup::escape;
@@ -54,8 +54,8 @@ fn outcomes_of(snap: &Snapshot, i: usize) -> impl Iterator<Item = &Outcome> {
 }
 
 /// One endpoint row's columns: requests, failures, p50, p95, p99, rps.
-fn columns(s: &ServiceSnapshot, e: &EndpointStats, is_total: bool, now: f64) -> [String; 6] {
-    let stat = |stat: Stat| match statistic(stat, s, e, is_total, now).0 {
+fn columns(s: &ServiceSnapshot, e: &EndpointStats) -> [String; 6] {
+    let stat = |stat: Stat| match statistic(stat, s, e).0 {
         Ok(v) => format_value(stat.unit(), v),
         Err(_) => "–".to_owned(),
     };
@@ -89,7 +89,7 @@ fn row_name(o: &Outcome) -> String {
     }
 }
 
-/// What one outcome says: `612ms (events, HDR histogram …)` or `no data: …`.
+/// What one outcome says: `612ms (events, native histogram …)` or `no data: …`.
 fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
     let unit = snap
         .checks
@@ -98,6 +98,27 @@ fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
     match (o.value, o.missing) {
         (Some(v), _) => format!("{} ({})", format_value(unit, v), o.source.describe()),
         (None, why) => format!("no data: {}", why.unwrap_or("no value")),
+    }
+}
+
+/// Why one row failed a check, as a sentence's clause: `shop total is 650ms, not < 500ms
+/// (Locust's _stats.csv percentile)`, or `shop GET /a has no data (no request yet)`.
+fn failure_text(c: &Check, o: &Outcome) -> String {
+    let unit = c.stat.unit();
+    match (o.value, o.missing) {
+        (Some(v), _) => format!(
+            "{} is {}, not {} {} ({})",
+            row_name(o),
+            format_value(unit, v),
+            c.op.as_str(),
+            c.threshold_text(),
+            o.source.describe()
+        ),
+        (None, why) => format!(
+            "{} has no data ({})",
+            row_name(o),
+            why.unwrap_or("no value")
+        ),
     }
 }
 
@@ -128,7 +149,7 @@ fn headline(snap: &Snapshot, finished: bool) -> String {
 pub const CHECKS_FAILED_EXIT_CODE: u8 = 99;
 
 /// The summary as plain text (for stderr).
-pub fn text(snap: &Snapshot, finished: bool, now: f64) -> String {
+pub fn text(snap: &Snapshot, finished: bool) -> String {
     let mut out = String::new();
     let run = snap
         .run
@@ -137,18 +158,18 @@ pub fn text(snap: &Snapshot, finished: bool, now: f64) -> String {
         .unwrap_or_default();
     let _ = writeln!(out, "== Locust run summary{run}");
     for s in &snap.services {
-        let length = run_seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let length = run_seconds(s).map_or_else(String::new, |t| format!(", {t:.1} s"));
         let _ = writeln!(out, "service {} ({}{length})", s.name, s.state.as_str());
         let header = [
             "Type", "Name", "Requests", "Failures", "p50", "p95", "p99", "rps",
         ];
         let mut table: Vec<[String; 8]> = vec![header.map(str::to_owned)];
         for e in &s.endpoints {
-            let [a, b, c, d, f, g] = columns(s, e, false, now);
+            let [a, b, c, d, f, g] = columns(s, e);
             table.push([e.method.to_string(), e.name.to_string(), a, b, c, d, f, g]);
         }
         if let Some(t) = &s.total {
-            let [a, b, c, d, f, g] = columns(s, t, true, now);
+            let [a, b, c, d, f, g] = columns(s, t);
             table.push([String::new(), t.name.to_string(), a, b, c, d, f, g]);
         }
         let mut widths = [0usize; 8];
@@ -204,7 +225,7 @@ fn cell(s: &str) -> String {
 
 /// The summary as Markdown (a CI job summary: GitHub's `$GITHUB_STEP_SUMMARY`, GitLab's
 /// report artefacts).
-pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
+pub fn markdown(snap: &Snapshot, finished: bool) -> String {
     let mut out = String::new();
     let run = snap
         .run
@@ -245,7 +266,7 @@ pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
         out.push('\n');
     }
     for s in &snap.services {
-        let length = run_seconds(s, now).map_or_else(String::new, |t| format!(", {t:.1} s"));
+        let length = run_seconds(s).map_or_else(String::new, |t| format!(", {t:.1} s"));
         let _ = writeln!(
             out,
             "### {} ({}{length})\n",
@@ -262,7 +283,7 @@ pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
             .map(|e| (e, false))
             .chain(s.total.iter().map(|t| (t, true)));
         for (e, is_total) in rows {
-            let [a, b, c, d, f, g] = columns(s, e, is_total, now);
+            let [a, b, c, d, f, g] = columns(s, e);
             let name = if is_total {
                 format!("**{}**", cell(&e.name))
             } else {
@@ -282,14 +303,14 @@ pub fn markdown(snap: &Snapshot, finished: bool, now: f64) -> String {
 /// The checks as JUnit XML: one test suite, one test case per check; a failed check's
 /// `<failure>` names every row that failed and its value. A run that was interrupted marks
 /// every case skipped.
-pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> String {
+pub fn junit(snap: &Snapshot, finished: bool, timestamp: &str) -> String {
     let tests = snap.checks.len();
     let failures = if finished { failed_checks(snap) } else { 0 };
     let skipped = if finished { 0 } else { tests };
     let time = snap
         .services
         .iter()
-        .filter_map(|s| run_seconds(s, now))
+        .filter_map(run_seconds)
         .fold(0.0, f64::max);
     let suite = match snap.run.as_deref() {
         Some(r) => format!("locust checks (run {r})"),
@@ -331,15 +352,9 @@ pub fn junit(snap: &Snapshot, finished: bool, now: f64, timestamp: &str) -> Stri
         } else if !check_passed(snap, i) {
             let failing: Vec<String> = outcomes_of(snap, i)
                 .filter(|o| o.status != Status::Pass)
-                .map(|o| format!("{}: {}", row_name(o), outcome_text(snap, o)))
+                .map(|o| failure_text(c, o))
                 .collect();
-            let message = format!(
-                "{} {} {} failed for {}",
-                c.text,
-                c.op.as_str(),
-                c.threshold_text(),
-                failing.join("; ")
-            );
+            let message = format!("{} failed: {}", c.text, failing.join("; "));
             let _ = writeln!(
                 out,
                 r#"      <failure message="{}" type="check">{}</failure>"#,
@@ -390,6 +405,8 @@ mod tests {
             total: Some(row("", "Aggregated", 1000, 10, 650.0)),
             last_update: Some(1100.0),
             started: Some(1000.0),
+            span: Some((1000.0, 1100.0)),
+            table: Some(crate::model::snapshot::LocustTable::StatsCsv),
             ..ServiceSnapshot::default()
         };
         let checks: Vec<Check> = [
@@ -401,7 +418,7 @@ mod tests {
         .iter()
         .map(|t| parsed(t))
         .collect();
-        let outcomes = evaluate(&checks, std::slice::from_ref(&service), 1200.0);
+        let outcomes = evaluate(&checks, std::slice::from_ref(&service));
         Snapshot {
             services: vec![service],
             checks: Arc::from(checks),
@@ -416,7 +433,7 @@ mod tests {
         let snap = snapshot();
         assert_eq!(verdict(&snap, true), Verdict::Failed(2));
         assert_eq!(verdict(&snap, false), Verdict::Interrupted);
-        let text = text(&snap, true, 1200.0);
+        let text = text(&snap, true);
         assert!(
             text.contains("FAIL    p95<500ms  shop total: 650ms"),
             "{text}"
@@ -430,14 +447,14 @@ mod tests {
             text.contains("FAILED: 2 of 4 checks failed (exit code 99)"),
             "{text}"
         );
-        let md = markdown(&snap, true, 1200.0);
+        let md = markdown(&snap, true);
         assert!(md.contains("| ❌ | `p95<500ms` | shop total | 650ms (Locust's _stats.csv percentile) | &lt; 500ms |"), "{md}");
         assert!(
             md.contains("| GET | /a\\|b <&> | 900 | 0 | 40ms | 120ms | 180ms | 9 |"),
             "{md}"
         );
         assert!(md.contains("| POST | /cart | 100 | 10 (10%) |"), "{md}");
-        let xml = junit(&snap, true, 1200.0, "2026-12-02T18:00:00Z");
+        let xml = junit(&snap, true, "2026-12-02T18:00:00Z");
         assert!(
             xml.contains(r#"tests="4" failures="2" errors="0" skipped="0" time="100.000""#),
             "{xml}"
@@ -448,13 +465,13 @@ mod tests {
         );
         assert!(
             xml.contains(
-                r#"<failure message="p95&lt;500ms &lt; 500ms failed for shop total: 650ms"#
+                r#"<failure message="p95&lt;500ms failed: shop total is 650ms, not &lt; 500ms (Locust&#39;s _stats.csv percentile)"#
             ),
             "{xml}"
         );
         assert!(xml.contains("/a|b &lt;&amp;&gt;"), "names escaped: {xml}");
         assert_eq!(xml.matches("<failure").count(), 2);
-        let interrupted = junit(&snap, false, 1200.0, "t");
+        let interrupted = junit(&snap, false, "t");
         assert_eq!(interrupted.matches("<skipped").count(), 4);
         assert_eq!(interrupted.matches("<failure").count(), 0);
     }

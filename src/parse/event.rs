@@ -188,6 +188,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
     let (time, clamped) = event_time(raw.time, arrival, line_no)?;
     let update = Update::Requests(Box::new(RequestBatch {
         time,
+        start: None,
         method,
         name,
         requests: raw.requests,
@@ -267,8 +268,18 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
                 Item::Update(update)
             });
         }
-        "test_start" => Update::TestStart,
-        "test_stop" => Update::TestStop,
+        "test_start" | "test_stop" => {
+            // The event's own time where it says one (the plugin's since 0.2).
+            let at = match raw.time {
+                Some(_) => Some(event_time(raw.time, arrival, line_no)?.0),
+                None => None,
+            };
+            if kind == "test_start" {
+                Update::TestStart(at)
+            } else {
+                Update::TestStop(at)
+            }
+        }
         "users" => Update::Users(whole(
             raw.user_count,
             "user_count",
@@ -343,11 +354,21 @@ mod tests {
         }
         assert_eq!(
             p(r#"{"event":"test_start"}"#),
-            Item::Update(Update::TestStart)
+            Item::Update(Update::TestStart(None))
         );
         assert_eq!(
             p(r#"{"event":"test_stop"}"#),
-            Item::Update(Update::TestStop)
+            Item::Update(Update::TestStop(None))
+        );
+        assert_eq!(
+            parse_event(
+                br#"{"event":"test_start","time":1700000000.5}"#,
+                1,
+                1700000001.0
+            )
+            .unwrap(),
+            Item::Update(Update::TestStart(Some(1700000000.5))),
+            "the plugin's own time"
         );
         assert_eq!(
             p(r#"{"event":"users","user_count":20}"#),

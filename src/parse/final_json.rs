@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::types::{ParseError, MAX_RESPONSE_TIME_MS};
+use crate::model::percentile::Basis;
 use crate::model::update::{EndpointStats, StatsTable, AGGREGATED};
 
 /// The percentiles Locust reports by default (`PERCENTILES_TO_REPORT`), the columns of its
@@ -34,6 +35,12 @@ struct Entry {
     total_content_length: f64,
     /// Rounded response time (ms, as text) → requests.
     response_times: BTreeMap<String, u64>,
+    /// When the entry was made (its first request), Unix seconds.
+    #[serde(default)]
+    start_time: Option<f64>,
+    /// Its last request's time, Unix seconds.
+    #[serde(default)]
+    last_request_timestamp: Option<f64>,
 }
 
 /// The totals and buckets of an entry, or of several merged (Locust's `extend`).
@@ -80,7 +87,9 @@ impl Counts {
         0.0
     }
 
-    fn row(&self, method: &str, name: &str) -> EndpointStats {
+    /// The row Locust computes for these counts; `seconds` is the run's length (its
+    /// requests per second are over it, as Locust's `total_rps`).
+    fn row(&self, method: &str, name: &str, seconds: Option<f64>) -> EndpointStats {
         let timed = self.requests.saturating_sub(self.none);
         let min = self.min.unwrap_or(0.0);
         let median = if self.buckets.is_empty() {
@@ -96,6 +105,7 @@ impl Counts {
             }
         };
         let ratio = |a: f64, n: u64| if n == 0 { 0.0 } else { a / n as f64 };
+        // Every field named: a new one does not compile until it says what the report gives.
         EndpointStats {
             method: Arc::from(method),
             name: Arc::from(name),
@@ -106,6 +116,21 @@ impl Counts {
             min_ms: min,
             max_ms: self.max,
             avg_content_bytes: ratio(self.content, self.requests),
+            total_rps: seconds.map(|t| self.requests as f64 / t),
+            // Locust's own table: the basis is the report (the service says which).
+            basis: Basis::Locust,
+            more_quantiles: Vec::new(),
+            // A finished run: nothing is current any more.
+            current_rps: 0.0,
+            current_fail_per_sec: 0.0,
+            // Completed from the counts by the CSV feed, as for every Locust table.
+            timed: 0,
+            duration_sum_ms: 0.0,
+            content_bytes_total: 0.0,
+            // Event input only.
+            buckets: None,
+            native: None,
+            created: None,
             quantiles: PERCENTILES
                 .iter()
                 .map(|&q| {
@@ -117,7 +142,6 @@ impl Counts {
                     (q, v)
                 })
                 .collect(),
-            ..EndpointStats::default()
         }
     }
 }
@@ -145,7 +169,8 @@ pub fn parse_final(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
         }
     })?;
     let mut total = Counts::default();
-    let mut rows = Vec::with_capacity(entries.len());
+    let mut counted = Vec::with_capacity(entries.len());
+    let mut window: Option<(f64, f64)> = None;
     for e in entries {
         let finite = [
             e.total_response_time,
@@ -175,12 +200,24 @@ pub fn parse_final(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
             content: e.total_content_length,
             buckets,
         };
-        rows.push(counts.row(&e.method, &e.name));
+        if let (Some(a), Some(b), true) =
+            (e.start_time, e.last_request_timestamp, e.num_requests > 0)
+        {
+            if a.is_finite() && b.is_finite() && a > 0.0 && b >= a {
+                window = Some(window.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
+        }
         total.extend(&counts);
+        counted.push((e.method, e.name, counts));
     }
+    let seconds = window.map(|(a, b)| b - a).filter(|t| *t > 0.0);
     Ok(Some(StatsTable {
-        rows,
-        total: total.row("", AGGREGATED),
+        rows: counted
+            .iter()
+            .map(|(method, name, c)| c.row(method, name, seconds))
+            .collect(),
+        total: total.row("", AGGREGATED, seconds),
+        window,
     }))
 }
 

@@ -23,6 +23,11 @@ struct Columns {
     rps: usize,
     fps: usize,
     percentiles: Vec<(usize, f64)>,
+    /// `Total Request Count`, `Total Median Response Time`, `Total Max Response Time`
+    /// (every version writes them; read when present).
+    total_requests: Option<usize>,
+    total_median: Option<usize>,
+    total_max: Option<usize>,
 }
 
 /// What one line was.
@@ -107,6 +112,21 @@ impl RecordSplitter {
     }
 }
 
+/// Locust's rounding of a response time into its buckets (`_log_response_time`): whole ms
+/// below 100, then two significant digits (147 → 150, 3432 → 3400, 58760 → 59000).
+pub fn locust_bucket(ms: f64) -> f64 {
+    let scale = if ms < 100.0 {
+        1.0
+    } else if ms < 1000.0 {
+        10.0
+    } else if ms < 10_000.0 {
+        100.0
+    } else {
+        1000.0
+    };
+    (ms / scale).round_ties_even() * scale
+}
+
 /// Stateful line parser for one history file.
 #[derive(Debug, Default, Clone)]
 pub struct HistoryParser {
@@ -142,6 +162,9 @@ impl HistoryParser {
                 rps: column(&f, "Requests/s", line_no)?,
                 fps: column(&f, "Failures/s", line_no)?,
                 percentiles: percentile_columns(&f),
+                total_requests: f.iter().position(|h| *h == "Total Request Count"),
+                total_median: f.iter().position(|h| *h == "Total Median Response Time"),
+                total_max: f.iter().position(|h| *h == "Total Max Response Time"),
             });
             return Ok(if again {
                 HistoryItem::HeaderAgain
@@ -170,8 +193,25 @@ impl HistoryParser {
         } else {
             Vec::new()
         };
+        let total_requests = match c.total_requests {
+            Some(i) => Some(count(f[i], "Total Request Count", line_no)?),
+            None => None,
+        };
+        // Locust 2.47 writes whole-run percentiles in a full history's rows when its
+        // response-times cache is off: the row's median and 100 % are then the run's own.
+        let whole_run = match (c.total_median, c.total_max) {
+            (Some(m), Some(x)) if !percentiles.is_empty() => {
+                let at = |q: f64| percentiles.iter().find(|(k, _)| *k == q).map(|&(_, v)| v);
+                let median = ms(f[m], "Total Median Response Time", line_no)?;
+                let max = ms(f[x], "Total Max Response Time", line_no)?;
+                at(0.5) == Some(median.trunc()) && at(1.0) == Some(locust_bucket(max))
+            }
+            _ => false,
+        };
         Ok(HistoryItem::Row(HistoryRow {
             percentiles,
+            total_requests,
+            whole_run,
             timestamp: float(f[c.timestamp], "Timestamp", line_no)?,
             user_count: {
                 let users = count(f[c.users], "User Count", line_no)?;

@@ -45,6 +45,18 @@ pub(crate) fn bytes(field: &str, column: &'static str, line: u64) -> Result<f64,
     )
 }
 
+/// Most requests per second a rate column may say.
+pub(crate) const MAX_RATE: f64 = 1e9;
+
+/// A rate per second: a finite float from 0 to [`MAX_RATE`].
+pub(crate) fn rate(field: &str, column: &'static str, line: u64) -> Result<f64, ParseError> {
+    let v = float(field, column, line)?;
+    if v < 0.0 {
+        return Err(bad_number(field, column, line));
+    }
+    at_most(v, MAX_RATE, column, line)
+}
+
 /// Parses a count: an unsigned integer, or an integral float such as `12.0`.
 pub(crate) fn count(field: &str, column: &'static str, line: u64) -> Result<u64, ParseError> {
     if let Ok(v) = field.parse::<u64>() {

@@ -214,7 +214,10 @@ mod tests {
             "Timestamp,User Count,Type,Name,Requests/s,Failures/s",
         );
         assert_eq!(p.reset(), Some(Update::HistoryReset));
-        assert_eq!(items(&mut p, "{\"event\":\"test_stop\"}"), ["TestStop"]);
+        assert_eq!(
+            items(&mut p, "{\"event\":\"test_stop\"}"),
+            ["TestStop(None)"]
+        );
         assert_eq!(p.reset(), None);
         let mut h = LineParser::history();
         assert_eq!(items(&mut h, "{}"), ["error unknown_header"]);

@@ -12,7 +12,7 @@ use crate::model::update::{is_total, EndpointStats, StatsTable};
 
 use super::csv::whole_records;
 use super::header::{column, percentile_columns};
-use super::number::{bytes, count, ms};
+use super::number::{bytes, count, ms, rate};
 use super::types::ParseError;
 
 /// Reads one column's text into its field.
@@ -47,6 +47,8 @@ struct Columns {
     typ: usize,
     name: usize,
     numeric: Vec<(usize, Setter)>,
+    /// `Requests/s`: Locust's `total_rps` (every version writes it; read when present).
+    rps: Option<usize>,
     percentiles: Vec<(usize, f64)>,
 }
 
@@ -59,6 +61,7 @@ impl Columns {
                 .iter()
                 .map(|&(name, set)| Ok((column(header, name, line)?, set)))
                 .collect::<Result<_, ParseError>>()?,
+            rps: header.iter().position(|h| *h == "Requests/s"),
             percentiles: percentile_columns(header),
         })
     }
@@ -71,6 +74,9 @@ impl Columns {
         };
         for &(i, set) in &self.numeric {
             set(&mut row, f[i], line)?;
+        }
+        if let Some(i) = self.rps {
+            row.total_rps = Some(rate(f[i], "Requests/s", line)?);
         }
         row.quantiles = self
             .percentiles
@@ -119,7 +125,11 @@ pub fn parse_stats(input: &[u8]) -> Result<Option<StatsTable>, ParseError> {
     let last_line = input.iter().filter(|&&b| b == b'\n').count() as u64;
     match total {
         Some((total, end)) if only_line_end(input.get(end as usize..).unwrap_or_default()) => {
-            Ok(Some(StatsTable { rows, total }))
+            Ok(Some(StatsTable {
+                rows,
+                total,
+                window: None,
+            }))
         }
         Some(_) => Err(ParseError::Incomplete {
             line: last_line,

@@ -176,6 +176,12 @@ pub fn parse_status(input: &[u8]) -> Result<RunnerStatus, ParseError> {
             Some(out)
         }
     };
+    // Locust ≥ 2.45 says both at the top: `current_rps`/`current_fail_per_sec` (the last
+    // ≈10 s) and `total_rps`/`total_fail_per_sec` (over the run). Before, the top-level
+    // `total_rps` was the current rate, so it is read only beside the explicit current one.
+    let explicit_current = number(&d["current_rps"])
+        .map(|rps| (rps, number(&d["current_fail_per_sec"]).unwrap_or(0.0)));
+    let total_rps = explicit_current.and(number(&d["total_rps"]));
     let mut rates = Vec::new();
     let mut total_rates = None;
     for s in d["stats"].as_array().map(Vec::as_slice).unwrap_or_default() {
@@ -197,7 +203,8 @@ pub fn parse_status(input: &[u8]) -> Result<RunnerStatus, ParseError> {
         workers,
         current_percentiles: current_percentiles(&d),
         rates,
-        total_rates,
+        total_rates: explicit_current.or(total_rates),
+        total_rps,
     })
 }
 

@@ -290,10 +290,25 @@ pub async fn run(mut follower: Follower, poll_every: Duration, tx: mpsc::Sender<
     let mut watcher = DirWatcher::new(wake_tx);
     let mut tick = tokio::time::interval(poll_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // `None` until the first poll; then whether something was found at the path.
+    let mut found: Option<bool> = None;
     loop {
         watcher.ensure(&follower.watch_dir());
         let mut chunks = Vec::new();
         let more = follower.poll(&mut chunks);
+        let something = chunks.iter().any(|c| c.body != Body::Missing);
+        match found {
+            None if !something => {
+                tracing::warn!(path = %follower.given, "Nothing at {} yet: waiting for it (a wrong path reads as a run that never starts; --exit-after-stop.wait bounds the wait).", follower.given);
+                found = Some(false);
+            }
+            Some(false) if something => {
+                tracing::info!(path = %follower.given, "Found {}: following it.", follower.given);
+                found = Some(true);
+            }
+            None => found = Some(true),
+            _ => {}
+        }
         let read: usize = chunks.iter().map(|c| c.body.weight()).sum();
         for chunk in chunks {
             if tx.send(chunk).await.is_err() {

@@ -24,12 +24,16 @@ mod image;
 mod lifecycle;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
+/// Every mix of inputs, scraped whole by a real Prometheus 3.5 in every format.
+mod mixes;
 /// Native histograms: quantiles across three exporters in a real Prometheus.
 mod native;
 /// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests; Locust's per-request CSV.
 mod otlp;
 /// The OTLP recordings of `fixtures/otlp/` replayed into the receiver: totals, percentiles, spans.
 mod otlp_replay;
+/// Percentiles at Locust's rank, requests without a time left out, on a real run's inputs.
+mod percentiles;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
 /// Remote write into Prometheus 3.5 and VictoriaMetrics, faults through a proxy.
@@ -40,6 +44,8 @@ mod replay;
 mod robust;
 /// The rule pack: promtool unit tests, and its alert firing in a real Prometheus.
 mod rules;
+/// A run's length and rate from the input's own times; the report chosen by its content.
+mod run_window;
 /// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
 mod serving;
 /// Environment variables, the Job lifecycle, Pushgateway push.

@@ -159,9 +159,9 @@ pub fn all_served(exporter: &Exporter, requests: f64) -> Metrics {
     })
 }
 
-/// Nearest-rank quantile of sorted `v`.
-fn exact_quantile(v: &[f64], q: f64) -> f64 {
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+/// The quantile of sorted `v` at Locust's rank: the `int(n·q) + 1`-th smallest.
+pub fn exact_quantile(v: &[f64], q: f64) -> f64 {
+    let rank = ((v.len() as f64 * q) as usize + 1).min(v.len());
     v[rank - 1]
 }
 

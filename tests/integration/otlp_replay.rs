@@ -30,7 +30,7 @@ fn replay_all(recording: &str) -> OtelRun {
 }
 
 /// A recording's bodies in the order they were sent: (signal, protobuf).
-fn bodies(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub fn bodies(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -226,7 +226,7 @@ fn verdicts_of_a_real_event_run() {
             "--json-file",
             json.to_str().unwrap(),
         ],
-        "events, HDR histogram (within 1 %)",
+        "events, native histogram at Locust's rank (within 0.54 %)",
     );
     let totals = json_totals(&PathBuf::from(format!("{}.json", json.display())));
     let (requests, failures) = totals

@@ -680,3 +680,205 @@ fn name_parameters_in_a_prometheus_scrape_config_restrict_what_it_stores() {
     // The full exposition is still served without the parameter.
     assert!(ex.scrape().text.contains("locust_exporter_build_info"));
 }
+
+/// What [`judged_web_ui_run`] found: Locust's own (length, rate), the exporter's, its exit
+/// code and its log.
+struct Judged {
+    locust: (f64, f64),
+    exporter: (f64, f64),
+    code: Option<i32>,
+    log: String,
+}
+
+/// A real web-UI run — a master with two workers, `--autostart --autoquit`, 10 users paced
+/// at 5 requests/s each — read through its web UI (`drop_in`: as the operator's sidecar,
+/// configured by the Go exporter's variables alone). Returns Locust's own (length, rate) from
+/// its last `/stats/requests` and the exporter's, read from its summary, once both ended.
+fn judged_web_ui_run(test: &str, drop_in: bool) -> Option<Judged> {
+    let bin = venv_bin(test)?;
+    let target = Target::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let locustfile = dir.path().join("paced.py");
+    std::fs::write(
+        &locustfile,
+        "from locust import HttpUser, task, constant_throughput\n\nclass U(HttpUser):\n    wait_time = constant_throughput(5)\n\n    @task\n    def fast(self):\n        self.client.get(\"/fast\")\n",
+    )
+    .unwrap();
+    let web = free_addr();
+    let master_port = free_addr().port().to_string();
+    let lf = locustfile.display().to_string();
+    let mut master = Daemon(
+        Command::new(bin.join("locust"))
+            .args([
+                "-f",
+                &lf,
+                "-H",
+                &target.url,
+                "--master",
+                "--master-bind-host",
+                "127.0.0.1",
+            ])
+            .args(["--master-bind-port", &master_port, "--expect-workers", "2"])
+            .args([
+                "--autostart",
+                "--autoquit",
+                "4",
+                "--only-summary",
+                "-u",
+                "10",
+                "-r",
+                "10",
+                "-t",
+                "15s",
+            ])
+            .args([
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                &web.port().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _workers: Vec<Daemon> = (0..2)
+        .map(|_| {
+            Daemon(
+                Command::new(bin.join("locust"))
+                    .args([
+                        "-f",
+                        &lf,
+                        "--worker",
+                        "--master-host",
+                        "127.0.0.1",
+                        "--master-port",
+                        &master_port,
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let mut cmd = Command::new(crate::support::bin());
+    let url = format!("http://{web}");
+    if drop_in {
+        cmd.env("LOCUST_EXPORTER_URI", &url)
+            .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:0")
+            .env("LOCUST_EXPORTER_CHECK", "rps>=45");
+    } else {
+        cmd.args(["--locust.uri", &url, "--web.listen-address", "127.0.0.1:0"])
+            .args([
+                "--exit-when-locust-quits",
+                "1s",
+                "--check",
+                "rps>=45",
+                "--log.level",
+                "info",
+            ]);
+    }
+    let exporter = Exporter::spawn_as_is(cmd);
+    // Locust's own numbers, as long as its web UI answers.
+    wait_listening(web, 30);
+    let mut last: Option<serde_json::Value> = None;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while master.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        if let Some(s) = std::net::TcpStream::connect(web)
+            .ok()
+            .map(|_| http_get(web, "/stats/requests", None))
+            .filter(|(status, _, _)| *status == 200)
+            .and_then(|(_, _, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+        {
+            last = Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let last = last.expect("Locust's web UI answered");
+    let total = last["stats"].as_array().unwrap().last().unwrap().clone();
+    let rate = total["total_rps"].as_f64().unwrap();
+    let locust = (total["num_requests"].as_f64().unwrap() / rate, rate);
+    let (code, log) = exporter.wait_exit_logged(60);
+    let log = log.join("\n");
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("service locust ("))
+        .unwrap_or_else(|| panic!("a summary: {log}"));
+    let length: f64 = line
+        .rsplit(", ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" s)").parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    let rps: f64 = log
+        .lines()
+        .find(|l| l.contains("rps>=45  locust total: "))
+        .and_then(|l| l.split("locust total: ").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("the rps check: {log}"));
+    Some(Judged {
+        locust,
+        exporter: (length, rps),
+        code,
+        log,
+    })
+}
+
+/// The run's length is Locust's own within 1 s and its rate within 2 % of Locust's
+/// `total_rps`, however long after Locust's stop the exporter polled or quit (a 15 s run
+/// once read 43 s and failed a healthy `rps` check); `rps>=45` (10 % under the run's pace)
+/// passes.
+#[test]
+fn a_web_ui_run_is_judged_on_locusts_own_length_and_rate() {
+    let Some(Judged {
+        locust: (l_len, l_rps),
+        exporter: (len, rps),
+        code,
+        log,
+    }) = judged_web_ui_run(
+        "a_web_ui_run_is_judged_on_locusts_own_length_and_rate",
+        false,
+    )
+    else {
+        return;
+    };
+    eprintln!("web UI: Locust {l_len:.2} s, {l_rps:.2}/s; exporter {len:.1} s, {rps}/s");
+    assert!(
+        (len - l_len).abs() < 1.0,
+        "length {len} against Locust's {l_len}\n{log}"
+    );
+    assert!(
+        (rps - l_rps).abs() / l_rps < 0.02,
+        "rps {rps} against Locust's {l_rps}\n{log}"
+    );
+    assert_eq!(code, Some(0), "a healthy run passes rps>=45:\n{log}");
+}
+
+/// The same as the operator's drop-in sidecar (`LOCUST_EXPORTER_URI`, the check from
+/// `LOCUST_EXPORTER_CHECK`), which once failed a healthy 30 s run with exit 99.
+#[test]
+fn a_drop_in_run_is_judged_on_locusts_own_length_and_rate() {
+    let Some(Judged {
+        locust: (l_len, l_rps),
+        exporter: (len, rps),
+        code,
+        log,
+    }) = judged_web_ui_run(
+        "a_drop_in_run_is_judged_on_locusts_own_length_and_rate",
+        true,
+    )
+    else {
+        return;
+    };
+    eprintln!("drop-in: Locust {l_len:.2} s, {l_rps:.2}/s; exporter {len:.1} s, {rps}/s");
+    assert!(
+        (len - l_len).abs() < 1.0,
+        "length {len} against Locust's {l_len}\n{log}"
+    );
+    assert!(
+        (rps - l_rps).abs() / l_rps < 0.02,
+        "rps {rps} against Locust's {l_rps}\n{log}"
+    );
+    assert_eq!(code, Some(0), "a healthy run passes rps>=45:\n{log}");
+}

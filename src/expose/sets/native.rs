@@ -4,6 +4,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
+use crate::model::percentile::Basis;
 use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot};
 
 /// `locust_requests_total{method,name}`.
@@ -34,6 +35,21 @@ pub const UP: &str = "locust_up";
 pub const EXCEPTIONS: &str = "locust_exceptions_total";
 /// `locust_last_update_timestamp_seconds`.
 pub const LAST_UPDATE: &str = "locust_last_update_timestamp_seconds";
+
+/// Whether the histograms of `rows` are written with their native buckets: one kind for the
+/// whole family, because Prometheus reads a protobuf family's histograms as the kind of its
+/// first (a classic one after a native one reads as native with no observations, and the
+/// whole scrape is refused). Native when some row's native histogram is exact (not spread
+/// over a producer's classic buckets) and every row's accounts for its count; else classic.
+fn natives_written<'a>(rows: impl Iterator<Item = &'a EndpointStats> + Clone) -> bool {
+    let histograms = rows.filter(|e| e.buckets.is_some());
+    histograms
+        .clone()
+        .any(|e| e.native.is_some() && e.basis != Basis::Spread)
+        && histograms
+            .into_iter()
+            .all(|e| e.native.as_ref().is_some_and(|n| n.count() == e.timed))
+}
 
 /// The native set (`--metrics native`).
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +138,7 @@ impl MetricSet for Native {
             Kind::Histogram,
         )
         .unit("seconds");
+        let natives = natives_written(rows.iter().map(|(_, e)| *e));
         for (l, e) in &rows {
             let Some(buckets) = &e.buckets else { continue };
             f.histogram(
@@ -130,7 +147,7 @@ impl MetricSet for Native {
                     buckets,
                     count: e.timed,
                     sum: e.duration_sum_ms / 1000.0,
-                    native: e.native.as_ref(),
+                    native: e.native.as_ref().filter(|_| natives),
                     created: e.created,
                 },
             );

@@ -6,6 +6,7 @@
 
 use crate::expose::format::encoder::{Encoder, Kind};
 use crate::model::check::Status;
+use crate::model::judge::run_seconds;
 use crate::model::snapshot::{RunState, Snapshot};
 
 /// `locust_run_info{service,locust_version,locustfile,host}`.
@@ -14,6 +15,8 @@ pub const RUN_INFO: &str = "locust_run_info";
 pub const RUN_START: &str = "locust_run_start_timestamp_seconds";
 /// `locust_run_end_timestamp_seconds{service}`.
 pub const RUN_END: &str = "locust_run_end_timestamp_seconds";
+/// `locust_run_duration_seconds{service}`.
+pub const RUN_DURATION: &str = "locust_run_duration_seconds";
 /// `locust_check_passing{check,service,method,name}`.
 pub const CHECK_PASSING: &str = "locust_check_passing";
 /// `locust_check_value{check,service,method,name}`.
@@ -22,10 +25,11 @@ pub const CHECK_VALUE: &str = "locust_check_value";
 pub const CHECK_THRESHOLD: &str = "locust_check_threshold";
 
 /// Every family written here.
-pub const FAMILIES: [&str; 6] = [
+pub const FAMILIES: [&str; 7] = [
     RUN_INFO,
     RUN_START,
     RUN_END,
+    RUN_DURATION,
     CHECK_PASSING,
     CHECK_VALUE,
     CHECK_THRESHOLD,
@@ -53,7 +57,7 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
     let mut f = out
         .family(
             RUN_START,
-            "Unix time of the run's earliest data (a request's time, a history row's, a file's write time).",
+            "Unix time of the run's start on the input's own clock (its first request's time, the history's first tick with requests, the report's first request, the first poll that found Locust running; a file's write time only when the input has no time of its own).",
             Kind::Gauge,
         )
         .unit("seconds");
@@ -65,7 +69,7 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
     let mut f = out
         .family(
             RUN_END,
-            "Unix time of the run's last data, once it has stopped.",
+            "Unix time of the run's last data on the input's own clock, once it has stopped.",
             Kind::Gauge,
         )
         .unit("seconds");
@@ -74,7 +78,19 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
         .iter()
         .filter(|s| s.state == RunState::Stopped)
     {
-        if let Some(t) = s.last_update {
+        if let Some((_, t)) = s.span {
+            f.sample(&E::labels(&[("service", &s.name)]), t);
+        }
+    }
+    let mut f = out
+        .family(
+            RUN_DURATION,
+            "How long the run lasted (so far): Locust's own length where the input gives its rate (requests over total_rps), else the span of the input's own times.",
+            Kind::Gauge,
+        )
+        .unit("seconds");
+    for s in &snap.services {
+        if let Some(t) = run_seconds(s) {
             f.sample(&E::labels(&[("service", &s.name)]), t);
         }
     }

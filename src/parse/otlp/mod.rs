@@ -152,6 +152,8 @@ struct Last {
     count: u64,
     sum: f64,
     shape: Shape,
+    /// The point's own time (`time_unix_nano`).
+    time_ns: u64,
     /// When it came (the receiver's clock).
     seen: f64,
 }
@@ -359,9 +361,15 @@ impl Receiving {
             Err(why) => return out.reject(format!("{}: {why}", p.describe())),
         };
         let sum = p.sum.unwrap_or(0.0);
+        // The period the point's requests were made in starts at its start time (delta), or
+        // at the stream's previous point (cumulative; its start time on the first).
+        let mut start_ns = p.start_ns;
         let (count, sum, shape) = if p.cumulative {
             let key = p.stream_key();
             let last = self.streams.get(&key);
+            if let Some(l) = last {
+                start_ns = l.time_ns;
+            }
             if last.is_none() && self.streams.len() >= MAX_STREAMS {
                 return out.reject(format!(
                     "{}: more than {MAX_STREAMS} cumulative streams at once",
@@ -374,6 +382,7 @@ impl Receiving {
                 count: p.count,
                 sum,
                 shape,
+                time_ns: p.time_ns,
                 seen: self.now,
             };
             let (was, will) = (last.map_or(0, |l| l.footprint(&key)), next.footprint(&key));
@@ -398,7 +407,11 @@ impl Receiving {
         if count == 0 {
             return;
         }
-        let batch = p.batch(count, sum, shape);
+        let mut batch = p.batch(count, sum, shape);
+        // A start that is no time, after the point, or more than a day before it says nothing.
+        batch.start =
+            (start_ns > 0 && start_ns <= p.time_ns && p.time_ns - start_ns <= 86_400_000_000_000)
+                .then(|| start_ns as f64 / 1e9);
         out.push(p.service, Update::Requests(Box::new(batch)));
     }
 
@@ -680,6 +693,7 @@ impl Point<'_> {
             .unwrap_or_default();
         let mut batch = RequestBatch {
             time: self.time_ns as f64 / 1e9,
+            start: None,
             method: "".into(),
             name: name.into(),
             requests: count,

@@ -2,6 +2,7 @@
 //! loopback ports and stopped when dropped; how a test finds (or, loudly, skips) a tool.
 
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,29 @@ impl Prometheus {
         if !have(test, "prometheus", "REQUIRE_PROMETHEUS", "prometheus") {
             return None;
         }
+        Some(Self::launch(
+            PathBuf::from("prometheus"),
+            scrape_configs,
+            rules,
+            flags,
+        ))
+    }
+
+    /// Prometheus 3.5 (the `sid` download) with `scrape_configs` and native histograms on;
+    /// `None` (after saying so) without it.
+    pub fn start_v3(test: &str, scrape_configs: &str, flags: &[&str]) -> Option<Prometheus> {
+        let bin = sid_bin(test)?.join("prometheus");
+        let mut all = vec!["--enable-feature=native-histograms"];
+        all.extend_from_slice(flags);
+        Some(Self::launch(bin, scrape_configs, None, &all))
+    }
+
+    fn launch(
+        bin: PathBuf,
+        scrape_configs: &str,
+        rules: Option<&str>,
+        flags: &[&str],
+    ) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let mut config = String::from(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n",
@@ -136,7 +160,7 @@ impl Prometheus {
         config.push_str(scrape_configs);
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let addr = free_addr();
-        let mut cmd = Command::new("prometheus");
+        let mut cmd = Command::new(bin);
         cmd.arg(format!(
             "--config.file={}",
             dir.path().join("prometheus.yml").display()
@@ -148,11 +172,11 @@ impl Prometheus {
         .arg(format!("--web.listen-address={addr}"))
         .args(flags);
         let daemon = Daemon::listening(cmd, addr);
-        Some(Prometheus {
+        Prometheus {
             _daemon: daemon,
             _dir: dir,
             addr,
-        })
+        }
     }
 }
 

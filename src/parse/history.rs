@@ -254,6 +254,26 @@ mod tests {
         assert_eq!(p.line(HEADER, 4).unwrap(), HistoryItem::HeaderAgain);
     }
 
+    /// Locust 2.47 writes a full history's rows with whole-run percentiles when its
+    /// response-times cache is off: such a row says so (its median and 100 % are the run's
+    /// own), and is not read as a ≈10 s window; a current window's row is.
+    #[test]
+    fn whole_run_percentiles_are_told_from_a_current_window() {
+        let mut p = HistoryParser::default();
+        p.line(HEADER, 1).unwrap();
+        let current = b"1795542213,20,,Aggregated,32.333333,6.000000,3,3,6,9,130,220,260,270,290,290,290,229,33,2,25.6636266725422,1.1929840002267156,291.95064200030174,669.2838427947598";
+        let whole = b"1795542213,20,,Aggregated,32.333333,6.000000,2,3,6,9,130,220,260,270,290,290,290,229,33,2,25.6636266725422,1.1929840002267156,291.95064200030174,669.2838427947598";
+        for (row, want) in [(&current[..], false), (&whole[..], true)] {
+            let HistoryItem::Row(r) = p.line(row, 2).unwrap() else {
+                panic!()
+            };
+            assert_eq!((r.whole_run, r.total_requests), (want, Some(229)));
+        }
+        assert_eq!(locust_bucket(291.95), 290.0);
+        assert_eq!(locust_bucket(3432.0), 3400.0);
+        assert_eq!(locust_bucket(58_760.0), 59_000.0);
+    }
+
     proptest::proptest! {
         /// The splitter reads what the `csv` crate reads, for records Python's csv writes
         /// and for any line at all.

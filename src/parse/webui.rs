@@ -268,6 +268,34 @@ mod tests {
         }
     }
 
+    /// Locust ≥ 2.45 says its current and its whole-run rates apart (`current_rps`,
+    /// `total_rps`); before, the top-level `total_rps` was the current rate and is not read
+    /// as the run's.
+    #[test]
+    fn locust_2_45_explicit_current_and_total_rates() {
+        for mode in ["standalone", "master"] {
+            let new = recorded(&format!("2.47.0-{mode}"), "stopped");
+            let json: Value = serde_json::from_slice(
+                &std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+                    "fixtures/webui/locust-2.47.0-{mode}/stopped/requests.json"
+                )))
+                .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(new.total_rps, json["total_rps"].as_f64());
+            assert!(new.total_rps.is_some_and(|r| r > 10.0), "{mode}");
+            assert_eq!(
+                new.total_rates.map(|r| r.0),
+                json["current_rps"].as_f64(),
+                "{mode}: the explicit current rate"
+            );
+            for v in ["1.6.0", "2.8.6", "2.20.1"] {
+                let old = recorded(&format!("{v}-{mode}"), "stopped");
+                assert_eq!(old.total_rps, None, "{v}: its total_rps is a current rate");
+            }
+        }
+    }
+
     #[test]
     fn html_escapes_are_undone() {
         assert_eq!(

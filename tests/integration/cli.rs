@@ -139,7 +139,8 @@ fn once_with_nothing_to_read_exits_1_naming_the_path() {
 }
 
 /// A web config that cannot be used stops the start with exit code 2, naming the file's
-/// line or the certificate file that does not load.
+/// line or the certificate file that does not load — and stops `--once` the same way (it
+/// reads every file the server reads).
 #[test]
 fn web_config_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,6 +153,11 @@ fn web_config_errors_exit_2() {
             "line 2: user `alice`: the password is not a valid bcrypt hash",
         ),
         ("http_server_config:\n  keep_alive: 5\n", "line 2"),
+        ("basic_auth_users: [unclosed\n", "--web.config.file"),
+        (
+            "basic_auth_users:\n  a: $2b$04$K3jgqzDuoRcWwsfhQTDS9eWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2\n  a: $2b$04$K3jgqzDuoRcWwsfhQTDS9eWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2\n",
+            "line 3",
+        ),
         (
             "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n",
             "missing.pem",
@@ -173,7 +179,35 @@ fn web_config_errors_exit_2() {
             err.contains("--web.config.file") && err.contains(named),
             "{content}: {err}"
         );
+        let csv = fixture("locust-2.47.0/standalone-full-history/run");
+        let once = [
+            "--once",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--web.config.file",
+            cfg.to_str().unwrap(),
+        ];
+        let (code, _, once_err) = run(&once, None);
+        assert_eq!(code, Some(2), "--once, {content}: {once_err}");
+        assert!(
+            once_err.contains("--web.config.file") && once_err.contains(named),
+            "--once, {content}: {once_err}"
+        );
     }
+    let missing = dir.path().join("nope.yml");
+    let csv = fixture("locust-2.47.0/standalone-full-history/run");
+    let (code, _, err) = run(
+        &[
+            "--once",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--web.config.file",
+            missing.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nope.yml"), "{err}");
 }
 
 /// `--exit-after-stop` does not wait forever for a run that never shows up (a wrong path, a
@@ -199,7 +233,25 @@ fn exit_after_stop_gives_up_when_no_input_ever_arrives() {
     );
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("no input gave any data within 1s"), "{err}");
+    // Said once at the start, naming the path.
+    let waiting = format!("Nothing at {} yet: waiting for it", missing.display());
+    assert_eq!(err.matches(&waiting).count(), 1, "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// With no input flag the exporter polls Locust's web UI at localhost:8089, as the Go
+/// exporter did: said as a warning, with how to read something else.
+#[test]
+fn no_input_flag_warns_that_it_polls_localhost() {
+    let ex = Exporter::spawn(&[]);
+    let log = ex.stderr().join("\n");
+    assert!(
+        log.contains("WARN")
+            && log.contains("No input flag")
+            && log.contains("http://localhost:8089"),
+        "{log}"
+    );
+    assert!(log.contains("give an input flag"), "{log}");
 }
 
 /// `--version` names the revision and the commit date it was built from.

@@ -34,6 +34,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const REFRESH: Duration = Duration::from_secs(5);
 /// A given (source, reason) is logged at most once in this many seconds.
 pub const LOG_EVERY_SECS: f64 = 60.0;
+/// The `source` label of the OTLP receiver's services (`otlp SERVICE`).
+pub const OTLP_SOURCE: &str = "otlp";
 /// Chunks applied before a snapshot is considered, so a flood cannot starve publishing.
 const MAX_CHUNKS_PER_ROUND: usize = 256;
 
@@ -161,6 +163,9 @@ impl Ingest {
             }
             Body::Written(at) => model.apply(&origin.service, Update::Written(at), now),
             Body::Eof => {
+                if let Some(err) = entry.lines.finish() {
+                    entry.reject(&err, now);
+                }
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
             }
@@ -174,10 +179,14 @@ impl Ingest {
         self.model.close(now);
     }
 
-    /// Marks every service's input as ended (`--once`).
+    /// Marks every service's input as ended (`--once`): what a stream was still gathering
+    /// is reported.
     pub fn end_of_input(&mut self, now: f64) {
         let Ingest { model, sources, .. } = self;
-        for e in sources.values() {
+        for e in sources.values_mut() {
+            if let Some(err) = e.lines.finish() {
+                e.reject(&err, now);
+            }
             model.apply(&e.status.service, Update::EndOfInput, now);
         }
     }
@@ -185,6 +194,23 @@ impl Ingest {
     /// Each service's run state at `now` (cheap: no snapshot is built).
     pub fn states(&self, now: f64) -> Vec<RunState> {
         self.model.states(now)
+    }
+
+    /// Time passes at `now` with no input: what the OTLP receiver has not heard from for
+    /// 15 minutes is forgotten (`origin` names its sources).
+    pub fn idle(&mut self, now: f64, origin: &str) {
+        let Ingest {
+            model,
+            sources,
+            otlp,
+        } = self;
+        otlp.sweep(now);
+        let origin = Origin {
+            service: String::new(),
+            role: FileRole::Otlp,
+            source: origin.to_owned(),
+        };
+        forget_otlp_services(model, sources, otlp, &origin);
     }
 
     /// Everything as served at `now`.
@@ -217,15 +243,14 @@ fn apply_otlp(
     let outcome = otlp
         .export(req.signal, req.encoding, &req.body, now)
         .map(|export| {
-            let used = export.accepted;
-            for (service, updates) in export.services {
-                let source = format!("{} {service}", origin.source);
+            for s in export.services {
+                let source = format!("{} {}", origin.source, s.name);
                 let entry = sources.entry(source.clone()).or_insert_with(|| {
-                    model.declare(&service);
+                    model.declare(&s.name);
                     SourceEntry {
                         status: SourceStatus {
                             source,
-                            service: service.clone(),
+                            service: s.name.clone(),
                             ..SourceStatus::default()
                         },
                         errors: BTreeMap::new(),
@@ -233,17 +258,37 @@ fn apply_otlp(
                         lines: LineParser::sniffing(),
                     }
                 });
-                entry.accept(updates.len() as u64);
-                model.apply_all(&service, updates, now);
+                entry.accept(s.updates.len() as u64);
+                entry.status.clamped += s.clamped;
+                model.apply_all(&s.name, s.updates, now);
             }
             Counted {
-                accepted: used,
+                accepted: export.accepted,
                 ignored: export.ignored,
+                stale: export.stale,
                 rejected: export.rejected,
                 reason: export.reason,
             }
         });
+    forget_otlp_services(model, sources, otlp, origin);
     req.reply.send(outcome);
+}
+
+/// Lets go of the OTLP services the receiver forgot (idle for 15 minutes): their source
+/// entries, and the service itself unless another input feeds it too.
+fn forget_otlp_services(
+    model: &mut Model,
+    sources: &mut BTreeMap<String, SourceEntry>,
+    otlp: &mut Receiving,
+    origin: &Origin,
+) {
+    for service in otlp.forgotten() {
+        sources.remove(&format!("{} {service}", origin.source));
+        if !sources.values().any(|e| e.status.service == service) {
+            tracing::info!(%service, "No OTLP data for this service in 15 minutes: it is no longer served.");
+            model.remove(&service);
+        }
+    }
 }
 
 fn apply_whole(
@@ -283,9 +328,13 @@ fn apply_lines(
         };
         entry.reject(&err, now);
     }
-    let updates = batch
-        .lines()
-        .filter_map(|(n, line)| match entry.lines.line(line, n, now) {
+    let updates = batch.lines().filter_map(|(n, line)| {
+        let parsed = entry.lines.line(line, n, now);
+        // A row the line showed broken (a quote that never closed) costs only itself.
+        if let Some(err) = entry.lines.take_rejected() {
+            entry.reject(&err, now);
+        }
+        match parsed {
             Ok(item) => {
                 entry.accept(1);
                 match item {
@@ -309,7 +358,8 @@ fn apply_lines(
                 entry.reject(&e, now);
                 None
             }
-        });
+        }
+    });
     model.apply_all(&origin.service, updates, now);
 }
 
@@ -355,7 +405,7 @@ pub async fn run(
                 None => open = false,
             },
             () = sleep_until_opt(publish_at) => {}
-            _ = tick.tick() => {}
+            _ = tick.tick() => ingest.idle(wall_clock(), OTLP_SOURCE),
             _ = stop.wait_for(|s| *s), if !closing => {
                 closing = true;
                 // What the sources sent before the stop is part of the run's end.

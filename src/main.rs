@@ -2,7 +2,6 @@
 //! (0 clean, 1 runtime failure, 2 bad arguments). The only place that exits.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use locust_exporter::app;
 use locust_exporter::config::env;
@@ -70,8 +69,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(app::serve(config));
-    // Standard input is read on a blocking thread that may never return; do not wait for it.
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    // Everything owed was delivered inside `serve`. Standard input is read on a blocking
+    // thread that may never return (and a render may be running on another): do not wait
+    // for them.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

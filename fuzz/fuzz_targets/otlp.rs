@@ -14,7 +14,7 @@ use locust_exporter::parse::otlp::{Encoding, Options, Receiving, RequestsFrom, S
 thread_local! {
     static RECEIVING: RefCell<[Receiving; 2]> = RefCell::new(
         [RequestsFrom::Metrics, RequestsFrom::Spans]
-            .map(|requests_from| Receiving::new(Options { service: None, requests_from })),
+            .map(|requests_from| Receiving::new(Options { requests_from, ..Options::default() })),
     );
 }
 
@@ -29,8 +29,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut model = Model::new(ModelConfig::default());
-    for (service, updates) in export.services {
-        model.apply_all(&service, updates, 1.8e9);
+    for s in export.services {
+        model.apply_all(&s.name, s.updates, 1.8e9);
     }
     let snap = model.snapshot(1.8e9 + 1.0);
     for format in Format::ALL {

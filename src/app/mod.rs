@@ -148,9 +148,6 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// The `source` label of the OTLP receiver's services (`otlp SERVICE`).
-pub const OTLP_SOURCE: &str = "otlp";
-
 /// Descriptors kept for everything but tails and clients: listeners, directory watchers,
 /// outbound clients, the standard streams.
 pub const DESCRIPTOR_RESERVE: usize = 64;
@@ -234,7 +231,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let receiver = config.inputs.otlp.as_ref().map(|o| {
         Arc::new(Receiver::new(
             chunk_tx.clone(),
-            OTLP_SOURCE,
+            crate::ingest::OTLP_SOURCE,
             o.max_message_bytes,
         ))
     });

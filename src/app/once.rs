@@ -17,8 +17,9 @@ use crate::output::http::web_config::WebConfig;
 use super::build::model_config;
 use super::error::AppError;
 
-/// `--once`'s delivery to each output is given this long (the push retries within it).
-pub const ONCE_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// `--once`'s delivery to each output is given this long (the push and remote write retry
+/// within it, a few times with backoff); a receiver that is down fails `--once` then.
+pub const ONCE_DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Reads everything present, writes the exposition to `out`, and delivers it to every
 /// output (`--push.url`). An input with nothing to read (no file, empty standard input, a

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::values::{bytes, duration, invalid, ConfigError};
+use super::values::{bytes, count, duration, invalid, ConfigError};
 use crate::parse::{otlp, FileRole};
 use crate::source::discover::{has_wildcard, CsvPath};
 use crate::source::follow::Follower;
@@ -146,6 +146,16 @@ pub struct InputArgs {
         value_name = "SIZE"
     )]
     pub otlp_max_message_bytes: Option<String>,
+
+    /// Most services the OTLP receiver feeds at once (each OTLP resource's service.name is
+    /// one); points of further ones are refused with OTLP's partial success and counted. A
+    /// service with no point for 15 minutes is forgotten [default: 200].
+    #[arg(
+        long = "otlp.max-services",
+        env = "LOCUST_EXPORTER_OTLP_MAX_SERVICES",
+        value_name = "N"
+    )]
+    pub otlp_max_services: Option<String>,
 
     /// The `service` label where none is given.
     #[arg(
@@ -303,6 +313,10 @@ impl Inputs {
                             ))
                         }
                     },
+                    max_services: match &args.otlp_max_services {
+                        None => otlp::DEFAULT_MAX_SERVICES,
+                        Some(n) => count("--otlp.max-services", n)?,
+                    },
                 },
             }),
         };
@@ -313,6 +327,7 @@ impl Inputs {
                     "--otlp.max-message-bytes",
                     args.otlp_max_message_bytes.is_some(),
                 ),
+                ("--otlp.max-services", args.otlp_max_services.is_some()),
             ] {
                 if given {
                     return Err(invalid(flag, "needs --otlp.listen-address"));

@@ -467,8 +467,8 @@ fn recorded_otel_runs_render_valid_protobuf_after_every_body() {
             let export = receiving
                 .export(Signal::Metrics, Encoding::Protobuf, &body, t)
                 .unwrap();
-            for (service, updates) in export.services {
-                model.apply_all(&service, updates, t);
+            for s in export.services {
+                model.apply_all(&s.name, s.updates, t);
             }
             let pb = render_as(Format::Protobuf, &model.snapshot(t), Sets::default(), &[]);
             assert_eq!(check_protobuf(&pb), Ok(()), "after {}", f.display());

@@ -25,36 +25,105 @@ pub fn is_header(line: &[u8]) -> bool {
 }
 
 /// The row being gathered, and the line it started on.
+///
+/// A row is gathered line by line while its quotes are open (a traceback in `exception`),
+/// the quotes' parity kept line by line (never recounted over the row). A row that goes
+/// wrong costs only itself: one over [`MAX_ROW_BYTES`] is dropped and reported, and its
+/// lines skipped until its quotes close; a quote that never closes is seen as soon as a
+/// line that is a whole row of its own comes (that line is then a row, and the open one is
+/// reported); a row still open at the end of the input is reported too ([`RequestLog::finish`]).
 #[derive(Debug, Clone, Default)]
 pub struct RequestLog {
     pending: Vec<u8>,
     first_line: u64,
+    /// The pending row's quotes are open.
+    open: bool,
+    /// Discarding the rest of an over-long row until its quotes close.
+    skipping: bool,
+    /// A row found broken while reading another line, to be reported.
+    rejected: Option<ParseError>,
+}
+
+/// Odd when `line` opens or closes a quoted field.
+fn quotes(line: &[u8]) -> usize {
+    line.iter().filter(|&&b| b == b'"').count()
+}
+
+/// True when `line` is a whole row of its own (its quotes balanced, its seven fields valid):
+/// how a row whose quote never closed is told from the lines of an open one.
+fn is_whole_row(line: &[u8]) -> bool {
+    quotes(line) % 2 == 0 && parse_row(line, 0).is_ok()
 }
 
 impl RequestLog {
     /// One line of the file (the header included: it is nothing).
     pub fn line<'a>(&mut self, line: &[u8], line_no: u64) -> Result<Item<'a>, ParseError> {
+        if self.skipping {
+            if is_whole_row(line) {
+                self.skipping = false;
+            } else {
+                self.open ^= quotes(line) % 2 == 1;
+                self.skipping = self.open;
+                return Ok(Item::Nothing);
+            }
+        }
         if self.pending.is_empty() {
             if is_header(line) || line.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Item::Nothing);
             }
             self.first_line = line_no;
+            self.open = false;
+        } else if is_whole_row(line) {
+            // The open row's quote never closed: it is reported, and this line is a row.
+            self.rejected = Some(self.never_closed());
+            self.pending.clear();
+            self.first_line = line_no;
+            self.open = false;
         } else {
             self.pending.push(b'\n');
         }
         if self.pending.len() + line.len() > MAX_ROW_BYTES {
             self.pending.clear();
+            self.open ^= quotes(line) % 2 == 1;
+            self.skipping = self.open;
             return Err(ParseError::Malformed {
                 line: self.first_line,
-                detail: format!("a row over {MAX_ROW_BYTES} bytes (an exception quoted and never closed?); dropped"),
+                detail: format!(
+                    "a row over {MAX_ROW_BYTES} bytes; dropped, up to where its quotes close"
+                ),
             });
         }
         self.pending.extend_from_slice(line);
-        if self.pending.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+        self.open ^= quotes(line) % 2 == 1;
+        if self.open {
             return Ok(Item::Nothing);
         }
         let row = std::mem::take(&mut self.pending);
         parse_row(&row, self.first_line).map(|r| Item::Update(Update::Request(r)))
+    }
+
+    /// A row found broken while the last line was read (a quote that never closed), if any.
+    pub fn take_rejected(&mut self) -> Option<ParseError> {
+        self.rejected.take()
+    }
+
+    /// The input ended: a row still open is reported, not dropped in silence.
+    pub fn finish(&mut self) -> Option<ParseError> {
+        self.skipping = false;
+        if self.pending.is_empty() {
+            return None;
+        }
+        let err = self.never_closed();
+        self.pending.clear();
+        self.open = false;
+        Some(err)
+    }
+
+    fn never_closed(&self) -> ParseError {
+        ParseError::Malformed {
+            line: self.first_line,
+            detail: "a quote opened in this row never closes; the row is dropped".to_owned(),
+        }
     }
 }
 
@@ -132,6 +201,62 @@ mod tests {
             b.error.as_deref(),
             Some("HTTPError('500 Server Error\nline two')")
         );
+    }
+
+    /// A 1.5 MB row (its exception never closing, or closing only past the limit) costs
+    /// itself alone: the thousand valid rows after it are read; quote parity is kept line by
+    /// line, so a long traceback is read in linear time.
+    #[test]
+    fn an_over_long_or_unbalanced_row_costs_only_itself() {
+        let valid: String = (0..1000)
+            .map(|i| format!("17640000{i:02}.5,GET,/a,1.5,3,200,\n"))
+            .collect();
+        let tail = "x".repeat(100);
+        for (bad, closes) in [
+            (
+                format!(
+                    "1764000000.0,GET,/b,1,0,500,\"{}\n",
+                    format!("{tail}\n").repeat(15_000)
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "1764000000.0,GET,/b,1,0,500,\"{}\"\n",
+                    format!("{tail}\n").repeat(15_000)
+                ),
+                true,
+            ),
+        ] {
+            let mut log = RequestLog::default();
+            let started = std::time::Instant::now();
+            let got = request(&mut log, &format!("{bad}{valid}"));
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            let rows = got.iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+            assert_eq!(rows, 1000, "closes: {closes}");
+            let errors = got.iter().filter(|r| r.is_err()).count()
+                + usize::from(log.take_rejected().is_some());
+            assert_eq!(
+                errors,
+                1,
+                "closes: {closes}: {:?}",
+                got.iter().filter(|r| r.is_err()).collect::<Vec<_>>()
+            );
+        }
+        // A short row whose quote never closes: the next whole row reports it.
+        let mut log = RequestLog::default();
+        let got = request(&mut log, "1,GET,/b,1,0,500,\"oops\n2,GET,/a,1,0,200,");
+        assert!(matches!(got[1], Ok(Some(_))), "{got:?}");
+        assert!(log
+            .take_rejected()
+            .unwrap()
+            .to_string()
+            .contains("never closes"));
+        // Open at the end of the input: reported by finish.
+        let mut log = RequestLog::default();
+        request(&mut log, "1,GET,/b,1,0,500,\"still open");
+        assert!(log.finish().is_some());
+        assert!(log.finish().is_none());
     }
 
     #[test]

@@ -83,6 +83,23 @@ impl LineParser {
         was_history.then_some(Update::HistoryReset)
     }
 
+    /// A row found broken while the last line was read (Locust's per-request CSV: a quote
+    /// that never closed, seen when a whole row came), to be reported beside that line's item.
+    pub fn take_rejected(&mut self) -> Option<ParseError> {
+        match &mut self.format {
+            Format::RequestLog(log) => log.take_rejected(),
+            _ => None,
+        }
+    }
+
+    /// The input ended: what was still being gathered is reported, not dropped in silence.
+    pub fn finish(&mut self) -> Option<ParseError> {
+        match &mut self.format {
+            Format::RequestLog(log) => log.finish(),
+            _ => None,
+        }
+    }
+
     /// One complete line (without its terminator), 1-based `line_no`, arriving at `arrival`
     /// (Unix seconds, for events without a `time`).
     pub fn line<'a>(

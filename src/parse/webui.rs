@@ -276,9 +276,11 @@ mod tests {
         for mode in ["standalone", "master"] {
             let new = recorded(&format!("2.47.0-{mode}"), "stopped");
             let json: Value = serde_json::from_slice(
-                &std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-                    "fixtures/webui/locust-2.47.0-{mode}/stopped/requests.json"
-                )))
+                &std::fs::read(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+                        "fixtures/webui/locust-2.47.0-{mode}/stopped/requests.json"
+                    )),
+                )
                 .unwrap(),
             )
             .unwrap();

@@ -120,6 +120,8 @@ pub struct Counted {
     pub accepted: u64,
     /// Those read and ignored.
     pub ignored: u64,
+    /// Points not newer than their stream's last (retries, duplicates, reordering): dropped.
+    pub stale: u64,
     /// Those rejected.
     pub rejected: u64,
     /// Why the first rejected one was.

@@ -19,12 +19,13 @@
 
 use std::io::Read;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -43,9 +44,22 @@ use crate::support::log_every::LogEvery;
 /// Largest message accepted by default (`--otlp.max-message-bytes`), after decompression
 /// (and on the wire).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
-/// Messages read and applied at once (each may hold twice the largest message while it is
-/// inflated); the others wait.
+/// Messages inflated and applied at once (each may hold twice the largest message while it
+/// is inflated); the others wait, their bodies read. A permit is taken only once a body is
+/// read, so a slow sender holds its connection and nothing else.
 pub const MAX_CONCURRENT: usize = 4;
+/// A request body must be read whole within this long (the SDKs' own export timeout is
+/// 10 s): past it the request is answered `408` / `DEADLINE_EXCEEDED`.
+pub const MAX_READ: Duration = Duration::from_secs(10);
+/// After [`READ_GRACE`], a body must keep arriving at this many bytes a second on average
+/// (a sender trickling a byte every few seconds is cut off in a few seconds, not ten).
+pub const MIN_READ_RATE: f64 = 4096.0;
+/// How long a body may take before [`MIN_READ_RATE`] applies.
+pub const READ_GRACE: Duration = Duration::from_secs(1);
+/// Bytes of request bodies held at once, being read or waiting for a permit: past it a
+/// request is answered `503` / `UNAVAILABLE` (exporters retry those), so many senders of
+/// large bodies cannot add up memory.
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 64 << 20;
 
 /// `locust_exporter_otlp_requests_total{signal,outcome}`.
 pub const REQUESTS: &str = "locust_exporter_otlp_requests_total";
@@ -69,16 +83,22 @@ enum RequestOutcome {
     Unsupported,
     /// The exporter is shutting down.
     Unavailable,
+    /// Its body did not arrive within [`MAX_READ`], or slower than [`MIN_READ_RATE`].
+    TooSlow,
+    /// [`MAX_BODY_BYTES_IN_FLIGHT`] were held by other requests.
+    Busy,
 }
 
 impl RequestOutcome {
-    const ALL: [RequestOutcome; 6] = [
+    const ALL: [RequestOutcome; 8] = [
         RequestOutcome::Ok,
         RequestOutcome::Partial,
         RequestOutcome::Invalid,
         RequestOutcome::TooLarge,
         RequestOutcome::Unsupported,
         RequestOutcome::Unavailable,
+        RequestOutcome::TooSlow,
+        RequestOutcome::Busy,
     ];
 
     fn as_str(self) -> &'static str {
@@ -89,6 +109,8 @@ impl RequestOutcome {
             RequestOutcome::TooLarge => "too_large",
             RequestOutcome::Unsupported => "unsupported",
             RequestOutcome::Unavailable => "unavailable",
+            RequestOutcome::TooSlow => "too_slow",
+            RequestOutcome::Busy => "busy",
         }
     }
 }
@@ -97,8 +119,8 @@ impl RequestOutcome {
 #[derive(Debug, Default)]
 pub struct OtlpStats {
     requests: [[AtomicU64; RequestOutcome::ALL.len()]; SIGNALS.len()],
-    /// Accepted, ignored, rejected items per signal.
-    items: [[AtomicU64; 3]; SIGNALS.len()],
+    /// Accepted, ignored, stale, rejected items per signal.
+    items: [[AtomicU64; 4]; SIGNALS.len()],
     log: LogEvery,
 }
 
@@ -125,7 +147,8 @@ impl OtlpStats {
         let row = &self.items[signal as usize];
         row[0].fetch_add(c.accepted, Ordering::Relaxed);
         row[1].fetch_add(c.ignored, Ordering::Relaxed);
-        row[2].fetch_add(c.rejected, Ordering::Relaxed);
+        row[2].fetch_add(c.stale, Ordering::Relaxed);
+        row[3].fetch_add(c.rejected, Ordering::Relaxed);
     }
 }
 
@@ -144,11 +167,14 @@ impl SelfMetrics for OtlpStats {
         }
         out.family(
             ITEMS,
-            "OTLP data points, spans and log records received, by signal and outcome (accepted, ignored: read and not mapped, rejected).",
+            "OTLP data points, spans and log records received, by signal and outcome (accepted; ignored: read and not mapped; stale: a point not newer than its stream's last, dropped; rejected).",
             Kind::Counter,
         );
         for s in SIGNALS {
-            for (i, o) in ["accepted", "ignored", "rejected"].iter().enumerate() {
+            for (i, o) in ["accepted", "ignored", "stale", "rejected"]
+                .iter()
+                .enumerate()
+            {
                 let n = self.items[s as usize][i].load(Ordering::Relaxed);
                 out.sample(&[("signal", s.as_str()), ("outcome", o)], n as f64);
             }
@@ -166,12 +192,41 @@ pub struct Receiver {
     permits: Semaphore,
     /// Largest message, before and after decompression.
     max_bytes: usize,
+    /// Bytes of bodies held now ([`MAX_BODY_BYTES_IN_FLIGHT`] at most).
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// Why a body could not be read.
 enum Unreadable {
     TooLarge,
     Broken(String),
+    TooSlow,
+    Busy,
+}
+
+/// Bytes of one body counted against [`MAX_BODY_BYTES_IN_FLIGHT`] while it is held.
+struct Held {
+    in_flight: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Held {
+    /// Counts `n` more bytes; false (nothing counted) past the budget.
+    fn add(&mut self, n: usize) -> bool {
+        let before = self.in_flight.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) > MAX_BODY_BYTES_IN_FLIGHT {
+            self.in_flight.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes += n;
+        true
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl Receiver {
@@ -188,7 +243,62 @@ impl Receiver {
             stats: Arc::new(OtlpStats::default()),
             permits: Semaphore::new(MAX_CONCURRENT),
             max_bytes,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Reads a body of at most `limit` bytes within [`MAX_READ`] and [`MIN_READ_RATE`],
+    /// its bytes counted against [`MAX_BODY_BYTES_IN_FLIGHT`] until the returned guard drops.
+    async fn read<B>(&self, body: B, limit: usize) -> Result<(Bytes, Held), Unreadable>
+    where
+        B: hyper::body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let mut held = Held {
+            in_flight: self.in_flight.clone(),
+            bytes: 0,
+        };
+        let start = tokio::time::Instant::now();
+        let mut body = body;
+        let mut chunks: Vec<Bytes> = Vec::new();
+        let mut total = 0usize;
+        loop {
+            // The next frame is due while the body keeps the minimum rate, and within the
+            // whole deadline.
+            let due = READ_GRACE.as_secs_f64() + (total as f64 + 1.0) / MIN_READ_RATE;
+            let due = start + Duration::from_secs_f64(due).min(MAX_READ);
+            let frame = match tokio::time::timeout_at(due, body.frame()).await {
+                Err(_) => return Err(Unreadable::TooSlow),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err(Unreadable::Broken(format!(
+                        "the request body could not be read: {e}"
+                    )))
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            total = total.saturating_add(data.len());
+            if total > limit {
+                return Err(Unreadable::TooLarge);
+            }
+            if !held.add(data.len()) {
+                return Err(Unreadable::Busy);
+            }
+            chunks.push(data);
+        }
+        let bytes = if chunks.len() == 1 {
+            chunks.pop().unwrap_or_default()
+        } else {
+            let mut all = Vec::with_capacity(total);
+            for c in &chunks {
+                all.extend_from_slice(c);
+            }
+            Bytes::from(all)
+        };
+        Ok((bytes, held))
     }
 
     /// The receiver's counters (served with the self-metrics).
@@ -271,25 +381,35 @@ impl Receiver {
                 );
             }
         };
+        let unreadable = |this: &Self, e: Unreadable| {
+            let outcome = this.unreadable(signal, e);
+            let (status, code) = match outcome.0 {
+                RequestOutcome::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, 8),
+                RequestOutcome::TooSlow => (StatusCode::REQUEST_TIMEOUT, 4),
+                RequestOutcome::Busy => (StatusCode::SERVICE_UNAVAILABLE, 14),
+                _ => (StatusCode::BAD_REQUEST, 3),
+            };
+            let mut r = error(status, encoding, code, &outcome.1);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            r
+        };
+        let (body, _held) = match self.read(req.into_body(), self.max_bytes).await {
+            Ok(b) => b,
+            Err(e) => return unreadable(&self, e),
+        };
         let Ok(_permit) = self.permits.acquire().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
         };
-        let message = match read_body(req.into_body(), self.max_bytes)
-            .await
-            .and_then(|b| {
-                if gzip {
-                    gunzip(&b, self.max_bytes).map(Bytes::from)
-                } else {
-                    Ok(b)
-                }
-            }) {
+        let message = match if gzip {
+            gunzip(&body, self.max_bytes).map(Bytes::from)
+        } else {
+            Ok(body)
+        } {
             Ok(m) => m,
-            Err(e) => {
-                return match self.unreadable(signal, e) {
-                    (true, why) => error(StatusCode::PAYLOAD_TOO_LARGE, encoding, 8, &why),
-                    (false, why) => error(StatusCode::BAD_REQUEST, encoding, 3, &why),
-                }
-            }
+            Err(e) => return unreadable(&self, e),
         };
         match self.submit(signal, encoding, message).await {
             None => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n"),
@@ -322,14 +442,26 @@ impl Receiver {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let (parts, body) = req.into_parts();
+        let status = |this: &Self, e: Unreadable| {
+            let (outcome, why) = this.unreadable(signal, e);
+            match outcome {
+                RequestOutcome::TooSlow => Status::deadline_exceeded(why),
+                RequestOutcome::Busy => Status::unavailable(why),
+                RequestOutcome::TooLarge => Status::resource_exhausted(why),
+                _ => Status::invalid_argument(why),
+            }
+            .into_http()
+        };
+        // The message and its 5-byte frame header.
+        let (frame, _held) = match self.read(body, self.max_bytes.saturating_add(5)).await {
+            Ok(b) => b,
+            Err(e) => return status(&self, e),
+        };
         let Ok(_permit) = self.permits.acquire().await else {
             return Status::unavailable("shutting down").into_http();
         };
-        // The message and its 5-byte frame header.
-        let message = match read_body(body, self.max_bytes.saturating_add(5))
-            .await
-            .and_then(|frame| {
-                let (compressed, message) = grpc_message(&frame, self.max_bytes)?;
+        let message =
+            match grpc_message(&frame, self.max_bytes).and_then(|(compressed, message)| {
                 match (compressed, compression.as_deref()) {
                     (false, _) => Ok(message),
                     (true, Some("gzip")) => gunzip(&message, self.max_bytes).map(Bytes::from),
@@ -339,9 +471,9 @@ impl Receiver {
                     ))),
                 }
             }) {
-            Ok(m) => m,
-            Err(e) => return Status::invalid_argument(self.unreadable(signal, e).1).into_http(),
-        };
+                Ok(m) => m,
+                Err(e) => return status(&self, e),
+            };
         // The message again as one uncompressed frame, for tonic to decode and answer.
         let mut framed = Vec::with_capacity(message.len() + 5);
         framed.push(0);
@@ -366,8 +498,8 @@ impl Receiver {
         r
     }
 
-    /// Counts and logs a body that could not be read: (over the limit, why).
-    fn unreadable(&self, signal: Signal, e: Unreadable) -> (bool, String) {
+    /// Counts and logs a body that could not be read: (how it ended, why).
+    fn unreadable(&self, signal: Signal, e: Unreadable) -> (RequestOutcome, String) {
         let (outcome, why) = match e {
             Unreadable::TooLarge => (
                 RequestOutcome::TooLarge,
@@ -377,9 +509,24 @@ impl Receiver {
                 ),
             ),
             Unreadable::Broken(why) => (RequestOutcome::Invalid, why),
+            Unreadable::TooSlow => (
+                RequestOutcome::TooSlow,
+                format!(
+                    "its body did not arrive within {} s, or slower than {} bytes a second",
+                    MAX_READ.as_secs(),
+                    MIN_READ_RATE
+                ),
+            ),
+            Unreadable::Busy => (
+                RequestOutcome::Busy,
+                format!(
+                    "{} bytes of request bodies are held already; retry",
+                    MAX_BODY_BYTES_IN_FLIGHT
+                ),
+            ),
         };
         self.stats.request(signal, outcome, Some(&why));
-        (outcome == RequestOutcome::TooLarge, why)
+        (outcome, why)
     }
 
     /// Hands the message to the ingest task and waits for its answer (`None`: it is gone).
@@ -425,21 +572,6 @@ impl Receiver {
                 .request(signal, RequestOutcome::Invalid, Some(&e.to_string())),
         }
         Some(outcome)
-    }
-}
-
-/// Reads a body of at most `limit` bytes.
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Unreadable>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Unreadable::TooLarge),
-        Err(e) => Err(Unreadable::Broken(format!(
-            "the request body could not be read: {e}"
-        ))),
     }
 }
 

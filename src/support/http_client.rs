@@ -112,7 +112,8 @@ impl ClientSettings {
         let (mut cert, mut key) = (None, None);
         let (mut auth_type, mut credentials, mut credentials_file) = (None, None, None);
         let mut s = ClientSettings::default();
-        for e in entries {
+        // A key with no value is as if absent, as Go reads it.
+        for e in entries.into_iter().filter(|e| !e.is_null) {
             let at = Some(e.line);
             let flag = crate::support::yaml::boolean(&e.value);
             match (e.name().as_str(), e.value.as_str()) {

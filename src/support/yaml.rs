@@ -21,8 +21,11 @@ pub struct Entry {
     pub path: Vec<String>,
     /// The key.
     pub key: String,
-    /// The scalar; empty for a key that opens a nested map.
+    /// The scalar; empty for a key that opens a nested map or has no value.
     pub value: String,
+    /// The key has no value at all (`key:` alone, `~`, `null`): Go reads such a key as
+    /// absent, so most readers skip it; one that must not be empty refuses it.
+    pub is_null: bool,
     /// The key opens a nested map (its keys follow as entries of their own).
     pub is_map: bool,
     /// 1-based line of the key.
@@ -51,6 +54,11 @@ pub fn boolean(value: &str) -> Option<bool> {
     }
 }
 
+/// Most values an aliased document may expand to (every scalar and map, counted each time an
+/// alias repeats it): the settings files hold tens. A file of nested aliases ("a billion
+/// laughs") is refused at the alias that passes it, naming its line, before it is copied.
+pub const MAX_EXPANDED_VALUES: usize = 10_000;
+
 /// A value of the document.
 #[derive(Debug, Clone)]
 enum Node {
@@ -60,6 +68,25 @@ enum Node {
     Null,
     /// A list, at its line (not supported by any of the files).
     Seq(usize),
+}
+
+impl Node {
+    /// The values it holds, itself included, counted up to `limit`.
+    fn size(&self, limit: usize) -> usize {
+        match self {
+            Node::Map(entries) => {
+                let mut n = 1usize;
+                for (_, _, v) in entries {
+                    if n >= limit {
+                        break;
+                    }
+                    n = n.saturating_add(1).saturating_add(v.size(limit - n));
+                }
+                n
+            }
+            _ => 1,
+        }
+    }
 }
 
 enum Frame {
@@ -78,7 +105,10 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored value and how many values it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values made so far, aliases' copies included.
+    values: usize,
     root: Option<Node>,
     documents: usize,
     /// Where the current document starts.
@@ -98,7 +128,8 @@ impl Builder {
     /// A complete value at `line`: a key, a map's value, or the document.
     fn value(&mut self, node: Node, anchor: usize, line: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node.size(MAX_EXPANDED_VALUES);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         let mut failed = None;
         match self.stack.last_mut() {
@@ -143,6 +174,7 @@ impl MarkedEventReceiver for Builder {
         let line = mark.line();
         match event {
             Event::Scalar(value, style, anchor, _) => {
+                self.values += 1;
                 let node = if is_null(&value, style) {
                     Node::Null
                 } else {
@@ -150,15 +182,29 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.value(node, anchor, line);
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.value(node, 0, line),
-                None => self.fail(line, "an alias of an unknown anchor".into()),
-            },
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                anchor,
-                entries: Vec::new(),
-                key: None,
-            }),
+            Event::Alias(id) => {
+                let Some(size) = self.anchors.get(&id).map(|a| a.1) else {
+                    return self.fail(line, "an alias of an unknown anchor".into());
+                };
+                self.values = self.values.saturating_add(size);
+                if self.values > MAX_EXPANDED_VALUES {
+                    return self.fail(
+                        line,
+                        format!("aliases expand the file past {MAX_EXPANDED_VALUES} values (nested aliases?); a settings file needs none of that"),
+                    );
+                }
+                if let Some((node, _)) = self.anchors.get(&id).cloned() {
+                    self.value(node, 0, line);
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                self.values += 1;
+                self.stack.push(Frame::Map {
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                });
+            }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
                     anchor, entries, ..
@@ -185,19 +231,21 @@ fn flatten(
     out: &mut Vec<Entry>,
 ) -> Result<(), (usize, String)> {
     for (key, line, node) in entries {
-        let entry = |value: String, is_map: bool| Entry {
+        let entry = |value: String, is_map: bool, is_null: bool| Entry {
             path: path.to_vec(),
             key: key.clone(),
             value,
             is_map,
+            is_null,
             line,
         };
         match node {
-            Node::Scalar(value) => out.push(entry(value, false)),
-            // A key with no value is as if absent (Go reads it as the zero value).
-            Node::Null => {}
+            Node::Scalar(value) => out.push(entry(value, false, false)),
+            // A key with no value (Go reads it as the zero value): readers skip it, or refuse
+            // it where a value is required.
+            Node::Null => out.push(entry(String::new(), false, true)),
             Node::Map(inner) => {
-                out.push(entry(String::new(), true));
+                out.push(entry(String::new(), true, false));
                 let mut inner_path = path.to_vec();
                 inner_path.push(key.clone());
                 flatten(inner, &inner_path, out)?;

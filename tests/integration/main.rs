@@ -30,6 +30,8 @@ mod mixes;
 mod native;
 /// The OTLP receiver: real `locust --otel` runs over gRPC and HTTP; hostile requests; Locust's per-request CSV.
 mod otlp;
+/// The OTLP receiver's budgets under hostile senders.
+mod otlp_bounds;
 /// The OTLP recordings of `fixtures/otlp/` replayed into the receiver: totals, percentiles, spans.
 mod otlp_replay;
 /// Percentiles at Locust's rank, requests without a time left out, on a real run's inputs.

@@ -483,3 +483,41 @@ fn a_distributed_run_written_with_1_0() {
 fn a_distributed_run_written_with_2_0() {
     a_distributed_run_written("2.0");
 }
+
+/// A 2.0 answer with only `X-Prometheus-Remote-Write-Samples-Written: 0` (no histograms
+/// header) once counted as fully written. A missing written-count header is none written
+/// of that kind: the request is a partial write, its unwritten samples and histograms
+/// counted as failed. And `Retry-After: 0` does not turn the backoff off.
+#[test]
+fn a_missing_written_count_header_is_a_partial_write() {
+    let Some((_bin, _dir, prom)) = receiver("a_missing_written_count_header_is_a_partial_write")
+    else {
+        return;
+    };
+    let proxy = FaultProxy::start(prom.addr);
+    let only_samples = vec![(
+        "X-Prometheus-Remote-Write-Samples-Written".to_owned(),
+        "0".to_owned(),
+    )];
+    proxy.push([Fault::Status(204, only_samples)]);
+    let retry_now = vec![("Retry-After".to_owned(), "0".to_owned())];
+    proxy.push((0..3).map(|_| Fault::Status(503, retry_now.clone())));
+    let ex = writer(&proxy.write_url(), &["--remote-write.protocol", "2.0"]);
+    let m = ex.wait_for(60, "past the faults", |m| {
+        proxy.pending() == 0 && counter(m, "queue_intervals") == 0.0
+    });
+    assert_eq!(counter(&m, "partial_writes_total"), 1.0, "{}", m.text);
+    assert!(counter(&m, "failed_samples_total") > 0.0, "{}", m.text);
+    // The three 503s with Retry-After: 0 are retried no faster than the backoff's floor.
+    let o = proxy.outcomes();
+    let retried: Vec<Duration> = o
+        .windows(2)
+        .skip(1)
+        .take(3)
+        .map(|w| w[1].0.duration_since(w[0].0))
+        .collect();
+    assert!(
+        retried.iter().all(|gap| *gap >= Duration::from_millis(200)),
+        "{retried:?}: {o:?}"
+    );
+}

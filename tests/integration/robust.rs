@@ -422,3 +422,42 @@ fn fifos_and_devices_are_refused_not_read() {
     assert_eq!(code, Some(0));
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }
+
+/// Locust's per-request CSV with a 1.5 MB row whose quote never closes (a traceback cut
+/// off), then 1,000 valid rows: the bad row costs itself alone (once, it swallowed every row
+/// after it), is counted and named, and a row left open at the end is reported too.
+#[test]
+fn a_broken_request_csv_row_costs_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requests.csv");
+    let mut text = String::from(
+        "timestamp,request_type,name,response_time_ms,response_length,status_code,exception\n",
+    );
+    text.push_str("1764000000.0,GET,/bad,1,0,500,\"Traceback (most recent call last):\n");
+    text.push_str(&format!("{}\n", "x".repeat(99)).repeat(15_000));
+    for i in 0..1000 {
+        text.push_str(&format!("{}.5,GET,/a,1.5,3,200,\n", 1_764_000_001 + i));
+    }
+    text.push_str("1764009999.0,GET,/b,1,0,500,\"open at the end");
+    std::fs::write(&path, &text).unwrap();
+    let p = path.display().to_string();
+    let (code, out, err) = run(&["--once", "--events", &p], None);
+    assert_eq!(code, Some(0), "{err}");
+    let m = Metrics::parse(&out);
+    assert_eq!(
+        m.get(
+            "locust_requests_total",
+            &[("method", "GET"), ("name", "/a")]
+        ),
+        Some(1000.0)
+    );
+    assert_eq!(m.get("locust_requests_total", &[("name", "/bad")]), None);
+    let malformed = m.get_one(
+        "locust_exporter_parse_errors_total",
+        &[("source", &p), ("reason", "malformed")],
+    );
+    assert_eq!(
+        malformed, 2.0,
+        "the over-long row and the one open at the end"
+    );
+}

@@ -49,7 +49,7 @@ fn environment_variables_configure_and_flags_win() {
     cmd.current_dir(root())
         .env("LOCUST_EXPORTER_CSV", FIXTURE)
         .env("LOCUST_EXPORTER_WEB_TELEMETRY_PATH", "/from-env")
-        .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:1")
+        .env("LOCUST_EXPORTER_WEB_LISTEN_ADDRESS", "127.0.0.1:1") // not bound: the flag wins
         .args(["--web.listen-address", "127.0.0.1:0"]);
     let ex = Exporter::spawn_command(cmd);
     let (status, _, body) = ex.get("/from-env");

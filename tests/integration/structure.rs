@@ -282,3 +282,54 @@ fn the_walk_sees_an_import_running_up() {
         "{found:?}"
     );
 }
+
+/// No test binds a fixed port: every server a test starts listens on an ephemeral one
+/// (`127.0.0.1:0`, or a port `free_addr` found), so tests never collide with each other, with
+/// an exporter a person left running, or with CI's neighbours. A socket address with a
+/// port in a test's code is allowed only on a line that says why it is never bound
+/// (`// not bound: …`).
+#[test]
+fn no_test_binds_a_fixed_port() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration");
+    let mut files = vec![];
+    let mut dirs = vec![dir];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 10, "the test files were found");
+    let mut fixed = Vec::new();
+    for f in &files {
+        if f.ends_with("structure.rs") {
+            continue;
+        }
+        for (i, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") || line.contains("// not bound:") {
+                continue;
+            }
+            for host in ["127.0.0.1:", "0.0.0.0:", "localhost:", "[::1]:"] {
+                let mut rest = line;
+                while let Some(at) = rest.find(host) {
+                    let after = &rest[at + host.len()..];
+                    let port: String = after.chars().take_while(char::is_ascii_digit).collect();
+                    if !port.is_empty() && port != "0" {
+                        fixed.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+                    }
+                    rest = &rest[at + host.len()..];
+                }
+            }
+        }
+    }
+    assert!(
+        fixed.is_empty(),
+        "fixed ports in tests:\n{}",
+        fixed.join("\n")
+    );
+}

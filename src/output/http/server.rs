@@ -454,10 +454,19 @@ impl Conns {
         let mut evicted = false;
         if staying >= max {
             let candidates = || open.values().filter(|w| !w.evicted.load(Ordering::Relaxed));
+            // A kept-alive connection idle the longest; else the oldest one that has sent
+            // nothing yet (the grace is waived: connections that stay silent and reconnect
+            // at once would otherwise keep every slot young, and honest clients out); a
+            // connection that has sent a request keeps its slot.
             let victim = candidates()
                 .filter(|w| w.idle())
                 .min_by_key(|w| w.last_io.load(Ordering::Relaxed))
-                .or_else(|| candidates().find(|w| w.silent()));
+                .or_else(|| candidates().find(|w| w.silent()))
+                .or_else(|| {
+                    candidates()
+                        .filter(|w| !w.heard.load(Ordering::Relaxed))
+                        .min_by_key(|w| w.start)
+                });
             victim?.evict();
             evicted = true;
         }

@@ -132,9 +132,23 @@ impl WebConfig {
         for e in crate::support::yaml::entries(text)? {
             let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
             let (key, value, line) = (e.key.as_str(), e.value.as_str(), e.line);
+            if e.is_null {
+                // A user with no hash would be a user anyone could be: refused, not skipped.
+                if path.as_slice() == ["basic_auth_users"] {
+                    return Err((line, format!("user `{key}` has no password hash (a user with none would let anyone in)")));
+                }
+                // Anything else with no value is as if absent, as Go reads it.
+                continue;
+            }
             match (path.as_slice(), key) {
                 ([], "tls_server_config") if e.is_map => tls = Some((line, None, None)),
                 ([], "basic_auth_users" | "http_server_config") if e.is_map => {}
+                ([], known @ ("tls_server_config" | "basic_auth_users" | "http_server_config")) => {
+                    return Err((
+                        line,
+                        format!("`{known}` must hold `key: value` lines, one per line; `{value}` is not one (is a space missing after a colon?)"),
+                    ))
+                }
                 ([], other) => {
                     return Err((
                         line,
@@ -145,6 +159,9 @@ impl WebConfig {
                     // A hash has no whitespace: a literal block scalar's final newline
                     // (`alice: |`) is not part of it (the toolkit accepts such a file).
                     let value = value.trim_end();
+                    if value.is_empty() {
+                        return Err((line, format!("user `{user}` has no password hash (a user with none would let anyone in)")));
+                    }
                     if value.parse::<bcrypt::HashParts>().is_err() {
                         return Err((line, format!("user `{user}`: the password is not a valid bcrypt hash ($2a$/$2b$/$2y$, cost, 53 characters of salt and hash)")));
                     }
@@ -276,5 +293,56 @@ mod tests {
         assert_eq!(err.0, 2);
         let err = WebConfig::parse("listen: x\n").unwrap_err();
         assert_eq!(err.0, 1);
+    }
+
+    /// A user with no hash — `prom:` alone (YAML null), `prom: ~`, `prom: ""` — is refused
+    /// naming its line: skipped, it would leave no user at all, and authentication off.
+    #[test]
+    fn a_user_without_a_hash_is_refused_not_skipped() {
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        for empty in ["prom:", "prom: ~", "prom: null", "prom: \"\"", "prom: ''"] {
+            let text = format!("basic_auth_users:\n  alice: '{hash}'\n  {empty}\n");
+            let err = WebConfig::parse(&text).unwrap_err();
+            assert_eq!(err.0, 3, "{empty}");
+            assert!(
+                err.1.contains("user `prom` has no password hash"),
+                "{empty}: {}",
+                err.1
+            );
+        }
+        // No users at all is no authentication, as in the toolkit.
+        assert!(WebConfig::parse("basic_auth_users:\n")
+            .unwrap()
+            .users
+            .is_empty());
+        // `alice:$2b…` with no space after the colon is one scalar, not a user.
+        let err = WebConfig::parse(&format!("basic_auth_users:\n  alice:{hash}\n")).unwrap_err();
+        assert!(
+            err.1.contains("is a space missing after a colon"),
+            "{}",
+            err.1
+        );
+    }
+
+    /// Nested aliases ("a billion laughs", 906 bytes once took 5.4 GB) are refused at the
+    /// alias that expands past the budget, naming its line, before anything is copied.
+    #[test]
+    fn an_alias_bomb_is_refused_naming_its_line() {
+        let mut text =
+            String::from("a: &a {x: 1, y: 1, z: 1, w: 1, v: 1, u: 1, t: 1, s: 1, r: 1}\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i", "j"]
+            .iter()
+            .enumerate()
+        {
+            let prev = ["a", "b", "c", "d", "e", "f", "g", "h", "i"][i];
+            let nine: Vec<String> = (1..=9).map(|k| format!("k{k}: *{prev}")).collect();
+            text.push_str(&format!("{name}: &{name} {{{}}}\n", nine.join(", ")));
+        }
+        text.push_str("basic_auth_users: *j\n");
+        let started = std::time::Instant::now();
+        let err = WebConfig::parse(&text).unwrap_err();
+        assert!(err.1.contains("aliases expand the file past"), "{}", err.1);
+        assert!((2..=11).contains(&err.0), "line {}", err.0);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 }

@@ -456,18 +456,22 @@ impl RemoteWriter {
                             );
                             return Sent::Dropped;
                         }
-                        if let (Some(s), Some(h)) = (s, h) {
-                            let took = (s + h).min(points);
-                            if took < points {
-                                self.stats.partial.fetch_add(1, Ordering::Relaxed);
-                                self.stats
-                                    .failed_points
-                                    .fetch_add(points - took, Ordering::Relaxed);
-                                self.warn(
-                                    "The receiver wrote only part of a remote-write request.",
-                                    &format!("{took} of {points} samples and histograms written"),
-                                );
-                            }
+                        // With one header or both, a missing one says none of that kind was
+                        // written (the spec's rule): fewer written than sent is a partial write.
+                        let (s, h) = (s.unwrap_or(0), h.unwrap_or(0));
+                        let took = s.min(req.samples) + h.min(req.histograms);
+                        if took < points {
+                            self.stats.partial.fetch_add(1, Ordering::Relaxed);
+                            self.stats
+                                .failed_points
+                                .fetch_add(points - took, Ordering::Relaxed);
+                            self.warn(
+                                "The receiver wrote only part of a remote-write request.",
+                                &format!(
+                                    "{s} of {} samples and {h} of {} histograms written",
+                                    req.samples, req.histograms
+                                ),
+                            );
                         }
                     }
                     self.stats.samples.fetch_add(req.samples, Ordering::Relaxed);
@@ -502,9 +506,10 @@ impl RemoteWriter {
                         "The remote-write receiver failed a request; retrying with backoff.",
                         &format!("HTTP {}", resp.status.as_u16()),
                     );
-                    retry_after(&resp.headers).unwrap_or_else(|| {
-                        backoff(attempt, id ^ u64::from(attempt) << 32 ^ index as u64)
-                    })
+                    // The receiver's Retry-After, but never less than the backoff (a
+                    // `Retry-After: 0` does not turn it off).
+                    let floor = backoff(attempt, id ^ u64::from(attempt) << 32 ^ index as u64);
+                    retry_after(&resp.headers).map_or(floor, |r| r.max(floor))
                 }
                 Ok(resp) => {
                     let body: String = String::from_utf8_lossy(&resp.body)

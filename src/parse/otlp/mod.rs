@@ -19,7 +19,12 @@
 //! rejected alone and counted in the response's partial success; a request that does not
 //! decode is refused whole.
 
+mod budget;
 pub mod proto;
+mod signal;
+
+pub use budget::MAX_DECODED_ITEMS;
+pub use signal::{Encoding, Signal};
 
 use std::collections::HashMap;
 use thiserror::Error;
@@ -34,6 +39,14 @@ pub const DURATION_METRIC: &str = "locust.client.duration";
 pub const USERS_METRIC: &str = "locust.users.count";
 /// The service of a resource without `service.name`.
 pub const DEFAULT_SERVICE: &str = "locust";
+/// Default `--otlp.max-services`: most services the receiver feeds at once. Each is a
+/// service of the model (its endpoints, series and memory); a service idle for
+/// [`STREAM_IDLE_SECONDS`] is forgotten (and no longer served), so run after run of one
+/// exporter keeps a flat footprint, and a sender making up service names is refused past it.
+pub const DEFAULT_MAX_SERVICES: usize = 200;
+/// A point or span time this far (seconds) past the receiver's clock is taken as received
+/// now, and counted (`locust_exporter_events_time_clamped_total`), as events are.
+pub const MAX_FUTURE_SECS: f64 = crate::parse::MAX_FUTURE_SECS;
 /// Most cumulative streams remembered at once (each a few hundred bytes): past it, points of
 /// new streams are rejected.
 pub const MAX_STREAMS: usize = 10_000;
@@ -55,37 +68,6 @@ pub const MAX_ATTRIBUTE_CHARS: usize = 1024;
 /// on response times is 24 h).
 const MAX_SECONDS: f64 = 86_400.0;
 
-/// Which signal an export request carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Signal {
-    /// `/v1/metrics`, `MetricsService/Export`.
-    Metrics,
-    /// `/v1/traces`, `TraceService/Export`.
-    Traces,
-    /// `/v1/logs`, `LogsService/Export`.
-    Logs,
-}
-
-impl Signal {
-    /// The name used in paths, messages and labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Metrics => "metrics",
-            Signal::Traces => "traces",
-            Signal::Logs => "logs",
-        }
-    }
-}
-
-/// How an export request is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// Binary protobuf (gRPC and `application/x-protobuf`).
-    Protobuf,
-    /// OTLP/JSON (`application/json`).
-    Json,
-}
-
 /// Where request counts and times come from (`--otlp.requests-from`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RequestsFrom {
@@ -97,12 +79,24 @@ pub enum RequestsFrom {
 }
 
 /// How the receiver maps what it reads.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `--otlp.service`: every resource feeds this service.
     pub service: Option<String>,
     /// `--otlp.requests-from`.
     pub requests_from: RequestsFrom,
+    /// `--otlp.max-services`.
+    pub max_services: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            service: None,
+            requests_from: RequestsFrom::default(),
+            max_services: DEFAULT_MAX_SERVICES,
+        }
+    }
 }
 
 /// A request that is not an OTLP export request at all: refused whole.
@@ -117,15 +111,29 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// What one export request said of one service.
+#[derive(Debug, Default)]
+pub struct ServiceExport {
+    /// The service.
+    pub name: String,
+    /// Its updates, in order.
+    pub updates: Vec<Update<'static>>,
+    /// Points or spans whose time was more than [`MAX_FUTURE_SECS`] ahead, taken as now.
+    pub clamped: u64,
+}
+
 /// What one export request said.
 #[derive(Debug, Default)]
 pub struct Export {
     /// Updates by service, in the order the services came.
-    pub services: Vec<(String, Vec<Update<'static>>)>,
+    pub services: Vec<ServiceExport>,
     /// Data points, spans or log records read and used.
     pub accepted: u64,
     /// Those read and ignored (other metrics; spans while requests come from metrics).
     pub ignored: u64,
+    /// Points of a cumulative stream not newer than its last one, or lower (a retry, a
+    /// duplicate, a collector's reordering): dropped, counted, not an error.
+    pub stale: u64,
     /// Those rejected.
     pub rejected: u64,
     /// Why the first rejected one was.
@@ -138,11 +146,22 @@ impl Export {
         self.reason.get_or_insert(why);
     }
 
+    fn of(&mut self, service: &str) -> &mut ServiceExport {
+        let i = match self.services.iter().position(|s| s.name == service) {
+            Some(i) => i,
+            None => {
+                self.services.push(ServiceExport {
+                    name: service.to_owned(),
+                    ..ServiceExport::default()
+                });
+                self.services.len() - 1
+            }
+        };
+        &mut self.services[i]
+    }
+
     fn push(&mut self, service: &str, update: Update<'static>) {
-        match self.services.iter_mut().find(|(s, _)| s == service) {
-            Some((_, updates)) => updates.push(update),
-            None => self.services.push((service.to_owned(), vec![update])),
-        }
+        self.of(service).updates.push(update);
     }
 }
 
@@ -181,11 +200,16 @@ enum Shape {
     Bare,
 }
 
-/// The receiver's memory across requests: the last point of every cumulative stream.
+/// The receiver's memory across requests: the last point of every cumulative stream, and
+/// the services it feeds.
 #[derive(Debug, Default)]
 pub struct Receiving {
     options: Options,
     streams: HashMap<String, Last, crate::model::FastHash>,
+    /// Each service fed, and when it last got a point or span (the receiver's clock).
+    services: HashMap<String, f64, crate::model::FastHash>,
+    /// Services forgotten since the last [`Receiving::forgotten`].
+    gone: Vec<String>,
     /// What `streams` hold ([`Last::footprint`]).
     stream_bytes: usize,
     /// When idle streams were last looked for.
@@ -200,6 +224,70 @@ impl Receiving {
         Receiving {
             options,
             ..Receiving::default()
+        }
+    }
+
+    /// Services fed now.
+    pub fn services(&self) -> usize {
+        self.services.len()
+    }
+
+    /// Forgets what has been idle for [`STREAM_IDLE_SECONDS`] at `now` (looked at once
+    /// every minute): cumulative streams, and services (which the caller stops serving:
+    /// [`Receiving::forgotten`]).
+    pub fn sweep(&mut self, now: f64) {
+        if now - self.swept < SWEEP_SECONDS {
+            return;
+        }
+        self.swept = now;
+        self.streams
+            .retain(|_, last| now - last.seen < STREAM_IDLE_SECONDS);
+        self.stream_bytes = self.streams.iter().map(|(k, l)| l.footprint(k)).sum();
+        let gone = &mut self.gone;
+        self.services.retain(|name, seen| {
+            let keep = now - *seen < STREAM_IDLE_SECONDS;
+            if !keep {
+                gone.push(name.clone());
+            }
+            keep
+        });
+    }
+
+    /// The services forgotten since the last call, to be let go.
+    pub fn forgotten(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gone)
+    }
+
+    /// Whether `service` may be fed at `now`: known, or new and under `--otlp.max-services`.
+    fn admit(&mut self, service: &str) -> bool {
+        if let Some(seen) = self.services.get_mut(service) {
+            *seen = self.now;
+            return true;
+        }
+        if self.services.len() >= self.options.max_services {
+            return false;
+        }
+        self.services.insert(service.to_owned(), self.now);
+        true
+    }
+
+    /// `why` a resource's items are refused: its service is past `--otlp.max-services`.
+    fn too_many_services(&self, service: &str) -> String {
+        format!(
+            "service {:?}: more than {} services at once (--otlp.max-services; an idle one is forgotten after {} minutes)",
+            cut_chars(service, 64),
+            self.options.max_services,
+            STREAM_IDLE_SECONDS / 60.0
+        )
+    }
+
+    /// A point's or span's time (Unix seconds) as taken: a time more than [`MAX_FUTURE_SECS`]
+    /// past the receiver's clock is taken as now (`true`: it was).
+    fn clamp_time(&self, t: f64) -> (f64, bool) {
+        if t > self.now + MAX_FUTURE_SECS {
+            (self.now, true)
+        } else {
+            (t, false)
         }
     }
 
@@ -223,12 +311,7 @@ impl Receiving {
         now: f64,
     ) -> Result<Export, Invalid> {
         self.now = now;
-        if now - self.swept >= SWEEP_SECONDS {
-            self.swept = now;
-            self.streams
-                .retain(|_, last| now - last.seen < STREAM_IDLE_SECONDS);
-            self.stream_bytes = self.streams.iter().map(|(k, l)| l.footprint(k)).sum();
-        }
+        self.sweep(now);
         let invalid = |message: String| Invalid {
             signal: signal.as_str(),
             encoding: match encoding {
@@ -237,6 +320,15 @@ impl Receiving {
             },
             message,
         };
+        let items = match encoding {
+            Encoding::Protobuf => budget::protobuf_items(signal, body, MAX_DECODED_ITEMS),
+            Encoding::Json => budget::json_items(body, MAX_DECODED_ITEMS),
+        };
+        if items > MAX_DECODED_ITEMS {
+            return Err(invalid(format!(
+                "it decodes into more than {MAX_DECODED_ITEMS} items (points, spans, log records, attributes, buckets): send it in smaller batches"
+            )));
+        }
         match signal {
             Signal::Metrics => {
                 let req: proto::ExportMetricsServiceRequest =
@@ -287,10 +379,39 @@ impl Receiving {
                 .map(|r| attributes_key(&r.attributes))
                 .unwrap_or_default();
             let mut users: Option<(u64, f64)> = None;
+            let durations_read = self.options.requests_from == RequestsFrom::Metrics;
+            // The points this service would be fed: refused whole past --otlp.max-services.
+            let mapped: u64 = rm
+                .scope_metrics
+                .iter()
+                .flat_map(|s| &s.metrics)
+                .filter_map(|m| match &m.data {
+                    Some(MetricData::Histogram(h))
+                        if m.name == DURATION_METRIC && durations_read =>
+                    {
+                        Some(h.data_points.len())
+                    }
+                    Some(MetricData::ExponentialHistogram(h))
+                        if m.name == DURATION_METRIC && durations_read =>
+                    {
+                        Some(h.data_points.len())
+                    }
+                    Some(MetricData::Gauge(g)) if m.name == USERS_METRIC => {
+                        Some(g.data_points.len())
+                    }
+                    Some(MetricData::Sum(g)) if m.name == USERS_METRIC => Some(g.data_points.len()),
+                    _ => None,
+                })
+                .sum::<usize>() as u64;
+            if mapped > 0 && !self.admit(&service) {
+                let why = self.too_many_services(&service);
+                out.rejected += mapped;
+                out.reason.get_or_insert(why);
+                continue;
+            }
             for metric in rm.scope_metrics.into_iter().flat_map(|s| s.metrics) {
                 let per_second = unit_seconds(&metric.unit);
-                let durations = metric.name == DURATION_METRIC
-                    && self.options.requests_from == RequestsFrom::Metrics;
+                let durations = metric.name == DURATION_METRIC && durations_read;
                 match metric.data {
                     Some(MetricData::Histogram(h)) if durations => {
                         let stream = Stream::new(
@@ -368,6 +489,14 @@ impl Receiving {
             let key = p.stream_key();
             let last = self.streams.get(&key);
             if let Some(l) = last {
+                // The stream's start time is in its key: one that started over is another
+                // stream. So a point not newer than the last, or with less in it, is a retry,
+                // a duplicate or a collector's reordering, never a restart: counting it as one
+                // would count the whole stream again.
+                if p.time_ns <= l.time_ns {
+                    out.stale += 1;
+                    return;
+                }
                 start_ns = l.time_ns;
             }
             if last.is_none() && self.streams.len() >= MAX_STREAMS {
@@ -376,8 +505,22 @@ impl Receiving {
                     p.describe()
                 ));
             }
-            let delta = last.and_then(|l| delta(l, p.count, sum, &shape));
-            let d = delta.unwrap_or_else(|| (p.count, sum, shape.clone()));
+            let d = match last {
+                None => (p.count, sum, shape.clone()),
+                Some(l) => match delta(l, p.count, sum, &shape) {
+                    Some(d) => d,
+                    None if l.shape.same_kind(&shape) => {
+                        out.stale += 1;
+                        return;
+                    }
+                    None => {
+                        return out.reject(format!(
+                            "{}: its buckets changed kind or bounds within one stream",
+                            p.describe()
+                        ))
+                    }
+                },
+            };
             let next = Last {
                 count: p.count,
                 sum,
@@ -412,6 +555,12 @@ impl Receiving {
         batch.start =
             (start_ns > 0 && start_ns <= p.time_ns && p.time_ns - start_ns <= 86_400_000_000_000)
                 .then(|| start_ns as f64 / 1e9);
+        let (time, clamped) = self.clamp_time(batch.time);
+        if clamped {
+            batch.time = time;
+            batch.start = None;
+            out.of(p.service).clamped += 1;
+        }
         out.push(p.service, Update::Requests(Box::new(batch)));
     }
 
@@ -419,14 +568,30 @@ impl Receiving {
         let mut out = Export::default();
         for rs in req.resource_spans {
             let service = self.service(rs.resource.as_ref());
+            let spans = rs
+                .scope_spans
+                .iter()
+                .map(|s| s.spans.len() as u64)
+                .sum::<u64>();
+            if self.options.requests_from != RequestsFrom::Spans {
+                out.ignored += spans;
+                continue;
+            }
+            if spans > 0 && !self.admit(&service) {
+                let why = self.too_many_services(&service);
+                out.rejected += spans;
+                out.reason.get_or_insert(why);
+                continue;
+            }
             for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
-                if self.options.requests_from != RequestsFrom::Spans {
-                    out.ignored += 1;
-                    continue;
-                }
                 match span_request(&span) {
-                    Ok(Some(request)) => {
+                    Ok(Some(mut request)) => {
                         out.accepted += 1;
+                        let (time, clamped) = self.clamp_time(request.time);
+                        request.time = time;
+                        if clamped {
+                            out.of(&service).clamped += 1;
+                        }
                         out.push(&service, Update::Request(request));
                     }
                     Ok(None) => out.ignored += 1,
@@ -663,6 +828,16 @@ impl Point<'_> {
                 return Err(format!("min {lo} is above max {hi}"));
             }
         }
+        // Each request took at most a day: a larger sum is no sum of durations (and would
+        // make averages infinite).
+        if let Some(sum) = self.sum {
+            if sum * self.per_second > self.count as f64 * MAX_SECONDS {
+                return Err(format!(
+                    "sum {sum} is more than {} requests of {MAX_SECONDS} s each",
+                    self.count
+                ));
+            }
+        }
         let in_buckets = match shape {
             Shape::Native(b) => b
                 .counts
@@ -735,6 +910,16 @@ impl Point<'_> {
 }
 
 impl Shape {
+    /// True when `other` has the same kind of buckets (and, explicit, the same bounds): a
+    /// point of one stream after another can be told apart from it.
+    fn same_kind(&self, other: &Shape) -> bool {
+        match (self, other) {
+            (Shape::Native(_), Shape::Native(_)) | (Shape::Bare, Shape::Bare) => true,
+            (Shape::Explicit(a, _), Shape::Explicit(b, _)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The lowest and highest seconds its non-empty buckets allow.
     fn range(&self) -> (f64, f64) {
         match self {

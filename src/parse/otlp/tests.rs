@@ -59,7 +59,7 @@ fn point(scale: i32, offset: i32, counts: Vec<u64>, sum: f64) -> ExponentialHist
 fn batches(e: &Export) -> Vec<&RequestBatch<'static>> {
     e.services
         .iter()
-        .flat_map(|(_, u)| u)
+        .flat_map(|s| &s.updates)
         .filter_map(|u| match u {
             Update::Requests(b) => Some(&**b),
             _ => None,
@@ -75,7 +75,7 @@ fn exponential_buckets_map_exactly_with_the_index_shifted_by_one() {
         .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
         .unwrap();
     assert_eq!((e.accepted, e.rejected), (1, 0));
-    assert_eq!(e.services[0].0, "shop");
+    assert_eq!(e.services[0].name, "shop");
     let b = batches(&e)[0];
     assert_eq!((b.requests, b.schema), (7, 3));
     // OTLP bucket i is (base^i, base^(i+1)]: Prometheus' bucket i + 1.
@@ -101,41 +101,149 @@ fn scales_above_8_merge_down_to_8_as_prometheus_does() {
     assert_eq!(b.buckets, vec![(1, 4), (2, 1)]);
 }
 
+/// A cumulative point at `time_ns` of `counts`, its stream started at `start`.
+fn cumulative(start: u64, time_ns: u64, counts: Vec<u64>, sum: f64) -> Vec<u8> {
+    let mut p = point(3, -50, counts, sum);
+    p.start_time_unix_nano = start;
+    p.time_unix_nano = time_ns;
+    exp_export("/a", TEMPORALITY_CUMULATIVE, p)
+}
+
 #[test]
-fn cumulative_points_become_deltas_and_a_restart_counts_whole() {
+fn cumulative_points_become_deltas_in_their_streams_order() {
     let mut r = Receiving::default();
-    let first = exp_export(
-        "/a",
-        TEMPORALITY_CUMULATIVE,
-        point(3, -50, vec![2, 0, 5], 0.4),
-    );
-    let second = exp_export(
-        "/a",
-        TEMPORALITY_CUMULATIVE,
-        point(3, -50, vec![3, 1, 5], 0.6),
-    );
-    let e1 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &first, NOW)
-        .unwrap();
-    let e2 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &second, NOW)
-        .unwrap();
+    let t = |s: u64| 1_800_000_000_000_000_000 + s * 1_000_000_000;
+    let mut send = |body: Vec<u8>| {
+        r.export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
+            .unwrap()
+    };
+    let e1 = send(cumulative(t(0), t(1), vec![2, 0, 5], 0.4));
     assert_eq!(batches(&e1)[0].requests, 7);
+    assert_eq!(
+        batches(&e1)[0].start,
+        Some(t(0) as f64 / 1e9),
+        "the stream's start"
+    );
+    let e2 = send(cumulative(t(0), t(2), vec![3, 1, 5], 0.6));
     let d = batches(&e2)[0];
     assert_eq!(d.requests, 2);
     assert_eq!(d.buckets, vec![(-49, 1), (-48, 1)]);
     assert!((d.sum_ms - 200.0).abs() < 1e-6);
-    // The same point again: no new requests, no batch.
-    let e3 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &second, NOW)
+    assert_eq!(
+        d.start,
+        Some(t(1) as f64 / 1e9),
+        "the period since the last point"
+    );
+    // The same point again (an SDK retry), an older one (a collector's reordering), and one
+    // with less in it at the same start time: dropped and counted, never counted whole.
+    for (body, what) in [
+        (cumulative(t(0), t(2), vec![3, 1, 5], 0.6), "a duplicate"),
+        (cumulative(t(0), t(1), vec![2, 0, 5], 0.4), "an older point"),
+        (cumulative(t(0), t(3), vec![2, 0, 5], 0.4), "a decrease"),
+    ] {
+        let e = send(body);
+        assert!(batches(&e).is_empty(), "{what}");
+        assert_eq!((e.stale, e.rejected), (1, 0), "{what}");
+    }
+    // The stream goes on from the last point kept.
+    let e = send(cumulative(t(0), t(4), vec![4, 1, 5], 0.7));
+    assert_eq!(batches(&e)[0].requests, 1);
+    // A process that started over has another start time: another stream, counted whole.
+    let e = send(cumulative(t(3), t(5), vec![1, 0, 0], 0.1));
+    assert_eq!(batches(&e)[0].requests, 1);
+    assert_eq!(r.streams(), 2);
+}
+
+/// Past `--otlp.max-services` a new service's points are refused (partial success, with
+/// the reason); a service idle for 15 minutes is forgotten, and its room is free again.
+#[test]
+fn services_past_the_limit_are_refused_and_idle_ones_forgotten() {
+    let mut r = Receiving::new(Options {
+        max_services: 2,
+        ..Options::default()
+    });
+    let of = |service: &str| {
+        let mut body = ExportMetricsServiceRequest::decode(
+            &exp_export("/a", TEMPORALITY_DELTA, point(3, -50, vec![1], 0.1))[..],
+        )
         .unwrap();
-    assert!(batches(&e3).is_empty());
-    // Counts went down (the process restarted with the same start time): counted whole.
-    let e4 = r
-        .export(Signal::Metrics, Encoding::Protobuf, &first, NOW)
+        body.resource_metrics[0].resource = Some(Resource {
+            attributes: vec![kv("service.name", service)],
+        });
+        body.encode_to_vec()
+    };
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        let e = r
+            .export(
+                Signal::Metrics,
+                Encoding::Protobuf,
+                &of(name),
+                NOW + i as f64,
+            )
+            .unwrap();
+        if i < 2 {
+            assert_eq!((e.accepted, e.rejected), (1, 0), "{name}");
+        } else {
+            assert_eq!((e.accepted, e.rejected), (0, 1));
+            assert!(e.services.is_empty());
+            let why = e.reason.unwrap_or_default();
+            assert!(
+                why.contains("more than 2 services") && why.contains("--otlp.max-services"),
+                "{why}"
+            );
+        }
+    }
+    assert_eq!(r.services(), 2);
+    // `a` keeps sending, `b` goes quiet.
+    let e = r
+        .export(Signal::Metrics, Encoding::Protobuf, &of("a"), NOW + 600.0)
         .unwrap();
-    assert_eq!(batches(&e4)[0].requests, 7);
-    assert_eq!(r.streams(), 1);
+    assert_eq!(e.accepted, 1);
+    r.sweep(NOW + STREAM_IDLE_SECONDS + 100.0);
+    assert_eq!(r.forgotten(), vec!["b".to_owned()]);
+    assert_eq!(r.services(), 1);
+    let e = r
+        .export(
+            Signal::Metrics,
+            Encoding::Protobuf,
+            &of("c"),
+            NOW + STREAM_IDLE_SECONDS + 101.0,
+        )
+        .unwrap();
+    assert_eq!((e.accepted, e.rejected), (1, 0), "room again");
+}
+
+/// A point stamped ahead of the receiver's clock by more than 10 s is taken as received
+/// now (it would otherwise hold the service's current rate at 0 until then), and counted.
+#[test]
+fn a_point_from_the_future_is_taken_as_now_and_counted() {
+    let mut r = Receiving::default();
+    let mut p = point(3, -50, vec![1], 0.1);
+    p.time_unix_nano = ((NOW + 30.0) * 1e9) as u64;
+    let e = r
+        .export(
+            Signal::Metrics,
+            Encoding::Protobuf,
+            &exp_export("/a", TEMPORALITY_DELTA, p),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(e.services[0].clamped, 1, "{e:?}");
+    assert_eq!(batches(&e)[0].time, NOW);
+    let mut p = point(3, -50, vec![1], 0.1);
+    p.time_unix_nano = ((NOW + 5.0) * 1e9) as u64;
+    let e = r
+        .export(
+            Signal::Metrics,
+            Encoding::Protobuf,
+            &exp_export("/a", TEMPORALITY_DELTA, p),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        e.services[0].clamped, 0,
+        "within 10 s: a clock a little ahead"
+    );
 }
 
 #[test]
@@ -207,7 +315,7 @@ fn explicit_buckets_keep_their_bounds() {
     let e = r
         .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
         .unwrap();
-    assert_eq!(e.services[0].0, DEFAULT_SERVICE);
+    assert_eq!(e.services[0].name, DEFAULT_SERVICE);
     let b = batches(&e)[0];
     assert_eq!(b.explicit, vec![(0.0, 3), (5.0, 1), (f64::INFINITY, 0)]);
     assert_eq!(b.errors, vec![("HTTPError".into(), 4)]);
@@ -263,12 +371,13 @@ fn spans_become_requests_only_when_asked() {
     let mut spans = Receiving::new(Options {
         service: Some("api".into()),
         requests_from: RequestsFrom::Spans,
+        ..Options::default()
     });
     let e = spans
         .export(Signal::Traces, Encoding::Protobuf, &body, NOW)
         .unwrap();
-    assert_eq!(e.services[0].0, "api");
-    let Update::Request(r) = &e.services[0].1[0] else {
+    assert_eq!(e.services[0].name, "api");
+    let Update::Request(r) = &e.services[0].updates[0] else {
         panic!("{:?}", e.services)
     };
     assert_eq!((&*r.method, &*r.name), ("GET", "/item/[id]"));
@@ -307,18 +416,24 @@ fn a_span_cut_off_with_no_answer_and_no_error_is_not_a_request() {
     let e = Receiving::new(Options {
         service: None,
         requests_from: RequestsFrom::Spans,
+        ..Options::default()
     })
     .export(Signal::Traces, Encoding::Protobuf, &body, NOW)
     .unwrap();
     assert_eq!((e.accepted, e.ignored, e.rejected), (1, 1, 0));
-    assert_eq!(e.services[0].1.len(), 1);
+    assert_eq!(e.services[0].updates.len(), 1);
 }
 
 #[test]
 fn idle_streams_are_forgotten_and_new_ones_past_the_limits_rejected_alone() {
     let mut r = Receiving::default();
+    // Each point a second later than the one before (a point not newer is stale).
+    let tick = std::cell::Cell::new(0u64);
     let cumulative = |name: &str, counts: Vec<u64>| {
-        exp_export(name, TEMPORALITY_CUMULATIVE, point(3, -50, counts, 0.4))
+        tick.set(tick.get() + 1);
+        let mut p = point(3, -50, counts, 0.4);
+        p.time_unix_nano += tick.get() * 1_000_000_000;
+        exp_export(name, TEMPORALITY_CUMULATIVE, p)
     };
     let export = |r: &mut Receiving, body: &[u8], now: f64| {
         r.export(Signal::Metrics, Encoding::Protobuf, body, now)
@@ -356,7 +471,9 @@ fn idle_streams_are_forgotten_and_new_ones_past_the_limits_rejected_alone() {
     let mut r = Receiving::default();
     // (At scale 8 from 1 ms: 4096 buckets reach 64 s.)
     let wide = |name: &str, n: u64| {
-        let p = point(8, -2552, vec![n; MAX_POINT_BUCKETS], 0.4);
+        tick.set(tick.get() + 1);
+        let mut p = point(8, -2552, vec![n; MAX_POINT_BUCKETS], 0.4);
+        p.time_unix_nano += tick.get() * 1_000_000_000;
         exp_export(name, TEMPORALITY_CUMULATIVE, p)
     };
     let mut rejected = 0;
@@ -373,4 +490,21 @@ fn idle_streams_are_forgotten_and_new_ones_past_the_limits_rejected_alone() {
     assert!(r.streams() < MAX_STREAMS);
     let e = export(&mut r, &wide("/0", 2), NOW);
     assert_eq!(batches(&e)[0].requests, MAX_POINT_BUCKETS as u64);
+}
+
+/// A sum that no durations could add up to (1e308 for one request) is refused with the
+/// point, not taken into averages that would become infinite.
+#[test]
+fn a_sum_past_a_day_a_request_is_refused() {
+    let mut r = Receiving::default();
+    let e = r
+        .export(
+            Signal::Metrics,
+            Encoding::Protobuf,
+            &exp_export("/a", TEMPORALITY_DELTA, point(3, -50, vec![1], 1e308)),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!((e.accepted, e.rejected), (0, 1));
+    assert!(e.reason.unwrap_or_default().contains("more than 1 requests of 86400 s"));
 }

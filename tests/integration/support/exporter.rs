@@ -59,9 +59,18 @@ impl Exporter {
         Exporter::spawn_as_is(cmd)
     }
 
-    /// Spawns `cmd` with no argument added (it must log at info level or below, to announce
-    /// its address).
+    /// Spawns `cmd` with no argument added but, when neither it nor its environment says
+    /// where to listen, `--web.listen-address 127.0.0.1:0` (no test binds a fixed port, the
+    /// default `:9646` included). It must log at info level or below, to announce its
+    /// address.
     pub fn spawn_as_is(mut cmd: Command) -> Exporter {
+        let says_where = cmd.get_args().any(|a| a == "--web.listen-address")
+            || cmd
+                .get_envs()
+                .any(|(k, v)| k == "LOCUST_EXPORTER_WEB_LISTEN_ADDRESS" && v.is_some());
+        if !says_where {
+            cmd.args(["--web.listen-address", "127.0.0.1:0"]);
+        }
         let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -147,6 +156,16 @@ impl Exporter {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The most resident memory the exporter has had (its high-water mark), KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Resident memory of the exporter, KiB.
@@ -267,9 +286,22 @@ impl Drop for Exporter {
 /// Runs the binary to completion with `args` in the repository root (bounded), returning
 /// (code, stdout, stderr).
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> (Option<i32>, String, String) {
+    // A run that serves listens on an ephemeral port, never the default :9646.
+    let serves = !args.iter().any(|a| {
+        matches!(
+            *a,
+            "--once" | "--version" | "--help" | "--web.listen-address"
+        )
+    });
+    let listen: &[&str] = if serves {
+        &["--web.listen-address", "127.0.0.1:0"]
+    } else {
+        &[]
+    };
     let mut child = Command::new(bin())
         .current_dir(root())
         .args(args)
+        .args(listen)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -27,11 +27,11 @@ pub fn http_request(
 ) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
+    // One write of the whole request, as a client makes it; a server may answer (and close)
+    // before reading it all (plain HTTP to a TLS port): its answer is read even then.
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
+    let _ = s.write_all(request.as_bytes());
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read response");
     let split = raw

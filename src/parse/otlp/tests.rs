@@ -506,5 +506,8 @@ fn a_sum_past_a_day_a_request_is_refused() {
         )
         .unwrap();
     assert_eq!((e.accepted, e.rejected), (0, 1));
-    assert!(e.reason.unwrap_or_default().contains("more than 1 requests of 86400 s"));
+    assert!(e
+        .reason
+        .unwrap_or_default()
+        .contains("more than 1 requests of 86400 s"));
 }

@@ -259,7 +259,8 @@ fn silent_connections_that_reconnect_at_once_do_not_keep_scrapers_out() {
                         Some(s) => {
                             let mut buf = [0u8; 256];
                             match s.read(&mut buf) {
-                                Ok(_) => true, // a 503, or the end: closed
+                                // A 503, or the end (0 bytes): closed either way.
+                                Ok(n) => n <= buf.len(),
                                 Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
                             }
                         }

@@ -370,8 +370,18 @@ mod tests {
         assert_eq!(names("a: >-\n  folded\n  text\n")[0].1, "folded text");
         assert_eq!(names("a: &v secret\nb: *v\n")[1].1, "secret");
         assert_eq!(names("\u{feff}a: b\n")[0].1, "b");
-        // A null value is as if the key were absent.
-        assert!(names("a: ~\nb:\n").is_empty());
+        // A null value is marked so readers can treat the key as absent (Go's reading).
+        let nulls = entries("a: ~\nb:\nc: null\nd: ''\n").unwrap();
+        let marked: Vec<(String, bool)> = nulls.iter().map(|e| (e.name(), e.is_null)).collect();
+        assert_eq!(
+            marked,
+            vec![
+                ("a".into(), true),
+                ("b".into(), true),
+                ("c".into(), true),
+                ("d".into(), false)
+            ]
+        );
     }
 
     #[test]

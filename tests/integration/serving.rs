@@ -98,8 +98,15 @@ fn gzip_when_asked_decompresses_to_the_exposition() {
 #[test]
 fn over_the_connection_limit_answered_503_and_counted() {
     let ex = Exporter::spawn(&["--csv", FIXTURE, "--web.max-connections", "2"]);
-    // Two idle connections take both slots (the first, once its scrape is done, is freed).
-    let held: Vec<_> = (0..2).map(|_| ex.connect()).collect();
+    // Two connections in the middle of a request head take both slots: neither is idle nor
+    // silent, so neither may be evicted (an idle or silent one would give up its slot).
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = ex.connect();
+            c.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+            c
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let mut third = ex.connect();
     let mut answer = String::new();

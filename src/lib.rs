@@ -76,7 +76,7 @@
 //!    [`model::update::Update::Requests`] instead).
 //! 3. **model**: the batch's updates go through [`model::Model::apply_all`] (one service
 //!    lookup per batch) to the service's event feed, which counts the request in its
-//!    endpoint (counters, sums, HDR histogram, classic buckets, native histogram,
+//!    endpoint (counters, sums, exact times while few, classic buckets, native histogram,
 //!    per-second window).
 //! 4. **snapshot** and 5. **expose**: as above; the event feed computes the quantiles once per
 //!    snapshot into the same `EndpointStats`.

@@ -112,7 +112,7 @@ impl MetricSet for Native {
         let mut f = out
         .family(
             RESPONSE_TIME,
-            "Response time quantiles since the test started (Locust's percentiles for CSV input, an HDR histogram for events).",
+            "Response time quantiles since the test started (Locust's percentiles for CSV input; for events, at Locust's rank: exact while few, else from the native histogram).",
             Kind::Summary,
         )
         .unit("seconds");
@@ -122,7 +122,7 @@ impl MetricSet for Native {
         let mut f = out
         .family(
             RUN_RESPONSE_TIME,
-            "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input, an HDR histogram for events).",
+            "Response time quantiles of every request of the run, all endpoints together (Locust's Aggregated row for CSV input; for events, at Locust's rank: exact while few, else from the native histogram).",
             Kind::Summary,
         )
         .unit("seconds");

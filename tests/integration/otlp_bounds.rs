@@ -135,8 +135,10 @@ fn trickling_bodies_cost_a_connection_and_nothing_else() {
     for i in 0..4 {
         let (status, took) = honest_export(addr);
         assert_eq!(status, 200, "honest export {i}");
+        // Milliseconds when quiet; well under the tricklers' 10 s read deadline however
+        // busy the machine, which an export queued behind them would wait out.
         assert!(
-            took < Duration::from_secs(2),
+            took < Duration::from_secs(5),
             "honest export {i} took {took:?}"
         );
         std::thread::sleep(Duration::from_millis(500));

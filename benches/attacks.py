@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Ingestion and memory under the attacks of issue 18, in one run, on the release binary.
+"""Ingestion and memory under attack (slow readers, a password flood, scrapers in a loop, idle
+keep-alives), in one run, on the release binary.
 
     cargo build --release && python3 benches/attacks.py [EVENTS]
 

@@ -18,11 +18,9 @@ use locust_exporter::ingest::Ingest;
 use locust_exporter::model::{Model, ModelConfig};
 use locust_exporter::parse::otlp::proto::*;
 use locust_exporter::parse::otlp::{Encoding, Options, Receiving, RequestsFrom, Signal};
-use locust_exporter::parse::FileRole;
-use locust_exporter::source::{Body, Chunk, Origin, OtlpRequest, Reply};
+use locust_exporter::source::otlp;
 use prost::Message;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Exports per variant, endpoints per export, buckets per point, spans per export.
 const EXPORTS: usize = 20;
@@ -190,28 +188,17 @@ fn items(signal: Signal, encoding: Encoding, bodies: &[Vec<u8>], options: &Optio
         .sum()
 }
 
-/// Every body through a fresh ingest, as the receiver hands them over.
+/// Every body mapped and through a fresh ingest, as the receiver hands them over.
 fn ingest_all(signal: Signal, encoding: Encoding, bodies: &[Bytes], options: &Options) -> Ingest {
-    let origin = Arc::new(Origin {
-        service: "locust".into(),
-        role: FileRole::Otlp,
-        source: "otlp".into(),
-    });
-    let mut ingest = Ingest::new(Model::new(ModelConfig::default())).with_otlp(options.clone());
+    let mut receiving = Receiving::new(options.clone());
+    let mut ingest = Ingest::new(Model::new(ModelConfig::default()));
     for body in bodies {
-        let (reply, _answer) = Reply::new();
-        ingest.apply(
-            Chunk {
-                origin: origin.clone(),
-                body: Body::Otlp(OtlpRequest {
-                    signal,
-                    encoding,
-                    body: body.clone(),
-                    reply,
-                }),
-            },
-            1_764_547_300.0,
-        );
+        let export = receiving
+            .export(signal, encoding, body, 1_764_547_300.0)
+            .unwrap();
+        for chunk in otlp::chunks(otlp::SOURCE, export) {
+            ingest.apply(chunk, 1_764_547_300.0);
+        }
     }
     ingest
 }

@@ -11,7 +11,8 @@ mod snapshot;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use locust_exporter::expose::{self, Sets};
 use locust_exporter::model::snapshot::Snapshot;
-use locust_exporter::output::remote_write::series::{Batch, Collector, Protocol, Tracker};
+use locust_exporter::output::remote_write::collector::Collector;
+use locust_exporter::output::remote_write::series::{Batch, Protocol, Tracker};
 use snapshot::snapshot;
 
 fn interval(snap: &Snapshot, protocol: Protocol, tracker: &mut Tracker) -> (usize, Batch) {

@@ -12,7 +12,10 @@ cd "$(dirname "$0")"
 secs=${1:-300}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(stats failures exceptions history events web_config framer batches webui otlp)
+# Every target there is, when none is named: one file each in fuzz_targets/.
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in fuzz_targets/*.rs; do targets+=("$(basename "$f" .rs)"); done
+fi
 fx=../fixtures
 
 seed() { # target file...

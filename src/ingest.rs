@@ -12,16 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
+
+use crate::support::sleep_until_opt;
 use tokio::time::Instant;
 
 use crate::model::snapshot::{Folded, RunState, Snapshot, SourceStatus};
 use crate::model::update::Update;
 use crate::model::Model;
-use crate::parse::otlp::{self, Receiving};
 use crate::parse::sniff::LineParser;
 use crate::parse::{self, FileRole, Item, ParseError};
 use crate::source::lines::{LineBatch, MAX_LINE_BYTES};
-use crate::source::{Body, Chunk, Counted, Origin, OtlpRequest};
+use crate::source::{Body, Chunk, Origin};
 
 /// Shortest time between two published snapshots while data flows.
 pub const COALESCE: Duration = Duration::from_millis(25);
@@ -34,8 +35,6 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const REFRESH: Duration = Duration::from_secs(5);
 /// A given (source, reason) is logged at most once in this many seconds.
 pub const LOG_EVERY_SECS: f64 = 60.0;
-/// The `source` label of the OTLP receiver's services (`otlp SERVICE`).
-pub const OTLP_SOURCE: &str = "otlp";
 /// Chunks applied before a snapshot is considered, so a flood cannot starve publishing.
 const MAX_CHUNKS_PER_ROUND: usize = 256;
 
@@ -56,7 +55,9 @@ struct SourceEntry {
     status: SourceStatus,
     errors: BTreeMap<&'static str, u64>,
     last_logged: HashMap<&'static str, f64>,
-    lines: LineParser,
+    /// The parser of its lines: made at its first lines (a source that sends updates, as
+    /// the OTLP receiver's services do, has none).
+    lines: Option<LineParser>,
 }
 
 impl SourceEntry {
@@ -97,8 +98,6 @@ impl SourceEntry {
 pub struct Ingest {
     model: Model,
     sources: BTreeMap<String, SourceEntry>,
-    /// The OTLP mapping's memory (cumulative streams).
-    otlp: Receiving,
 }
 
 impl Ingest {
@@ -107,30 +106,19 @@ impl Ingest {
         Ingest {
             model,
             sources: BTreeMap::new(),
-            otlp: Receiving::default(),
         }
-    }
-
-    /// Maps OTLP export requests with `options` (`--otlp.*`).
-    pub fn with_otlp(mut self, options: otlp::Options) -> Self {
-        self.otlp = Receiving::new(options);
-        self
     }
 
     /// Applies one chunk observed at `now` (Unix seconds).
     pub fn apply(&mut self, chunk: Chunk, now: f64) {
         let origin = &*chunk.origin;
-        let Ingest {
-            model,
-            sources,
-            otlp,
-        } = self;
-        if let Body::Otlp(req) = chunk.body {
-            return apply_otlp(model, sources, otlp, origin, req, now);
-        }
+        let Ingest { model, sources } = self;
         if chunk.body == Body::Vanished {
-            sources.retain(|_, e| e.status.service != origin.service);
-            model.remove(&origin.service);
+            // The source is let go; its service too once no other source feeds it.
+            sources.remove(&origin.source);
+            if !sources.values().any(|e| e.status.service == origin.service) {
+                model.remove(&origin.service);
+            }
             return;
         }
         let entry = sources.entry(origin.source.clone()).or_insert_with(|| {
@@ -143,7 +131,7 @@ impl Ingest {
                 },
                 errors: BTreeMap::new(),
                 last_logged: HashMap::new(),
-                lines: origin.role.line_parser(),
+                lines: None,
             }
         });
         match chunk.body {
@@ -151,7 +139,7 @@ impl Ingest {
             Body::Lines(batch) => apply_lines(model, entry, origin, &batch, now),
             Body::Reset => {
                 entry.status.resets += 1;
-                if let Some(update) = entry.lines.reset() {
+                if let Some(update) = entry.lines.as_mut().and_then(LineParser::reset) {
                     model.apply(&origin.service, update, now);
                 }
             }
@@ -163,13 +151,18 @@ impl Ingest {
             }
             Body::Written(at) => model.apply(&origin.service, Update::Written(at), now),
             Body::Eof => {
-                if let Some(err) = entry.lines.finish() {
+                if let Some(err) = entry.lines.as_mut().and_then(LineParser::finish) {
                     entry.reject(&err, now);
                 }
                 entry.status.ended = true;
                 model.apply(&origin.service, Update::EndOfInput, now);
             }
-            Body::Vanished | Body::Otlp(_) => {}
+            Body::Updates(updates, clamped) => {
+                entry.accept(updates.len() as u64);
+                entry.status.clamped += clamped;
+                model.apply_all(&origin.service, updates, now);
+            }
+            Body::Vanished => {}
         }
     }
 
@@ -184,7 +177,7 @@ impl Ingest {
     pub fn end_of_input(&mut self, now: f64) {
         let Ingest { model, sources, .. } = self;
         for e in sources.values_mut() {
-            if let Some(err) = e.lines.finish() {
+            if let Some(err) = e.lines.as_mut().and_then(LineParser::finish) {
                 e.reject(&err, now);
             }
             model.apply(&e.status.service, Update::EndOfInput, now);
@@ -194,23 +187,6 @@ impl Ingest {
     /// Each service's run state at `now` (cheap: no snapshot is built).
     pub fn states(&self, now: f64) -> Vec<RunState> {
         self.model.states(now)
-    }
-
-    /// Time passes at `now` with no input: what the OTLP receiver has not heard from for
-    /// 15 minutes is forgotten (`origin` names its sources).
-    pub fn idle(&mut self, now: f64, origin: &str) {
-        let Ingest {
-            model,
-            sources,
-            otlp,
-        } = self;
-        otlp.sweep(now);
-        let origin = Origin {
-            service: String::new(),
-            role: FileRole::Otlp,
-            source: origin.to_owned(),
-        };
-        forget_otlp_services(model, sources, otlp, &origin);
     }
 
     /// Everything as served at `now`.
@@ -226,68 +202,6 @@ impl Ingest {
             })
             .collect();
         snap
-    }
-}
-
-/// Maps one OTLP export request, applies what each service got, and answers the receiver.
-/// Each service it feeds is a source of its own (`SOURCE service`), so its lines and state
-/// are counted as any input's; what was rejected the receiver counts and logs.
-fn apply_otlp(
-    model: &mut Model,
-    sources: &mut BTreeMap<String, SourceEntry>,
-    otlp: &mut Receiving,
-    origin: &Origin,
-    req: OtlpRequest,
-    now: f64,
-) {
-    let outcome = otlp
-        .export(req.signal, req.encoding, &req.body, now)
-        .map(|export| {
-            for s in export.services {
-                let source = format!("{} {}", origin.source, s.name);
-                let entry = sources.entry(source.clone()).or_insert_with(|| {
-                    model.declare(&s.name);
-                    SourceEntry {
-                        status: SourceStatus {
-                            source,
-                            service: s.name.clone(),
-                            ..SourceStatus::default()
-                        },
-                        errors: BTreeMap::new(),
-                        last_logged: HashMap::new(),
-                        lines: LineParser::sniffing(),
-                    }
-                });
-                entry.accept(s.updates.len() as u64);
-                entry.status.clamped += s.clamped;
-                model.apply_all(&s.name, s.updates, now);
-            }
-            Counted {
-                accepted: export.accepted,
-                ignored: export.ignored,
-                stale: export.stale,
-                rejected: export.rejected,
-                reason: export.reason,
-            }
-        });
-    forget_otlp_services(model, sources, otlp, origin);
-    req.reply.send(outcome);
-}
-
-/// Lets go of the OTLP services the receiver forgot (idle for 15 minutes): their source
-/// entries, and the service itself unless another input feeds it too.
-fn forget_otlp_services(
-    model: &mut Model,
-    sources: &mut BTreeMap<String, SourceEntry>,
-    otlp: &mut Receiving,
-    origin: &Origin,
-) {
-    for service in otlp.forgotten() {
-        sources.remove(&format!("{} {service}", origin.source));
-        if !sources.values().any(|e| e.status.service == service) {
-            tracing::info!(%service, "No OTLP data for this service in 15 minutes: it is no longer served.");
-            model.remove(&service);
-        }
     }
 }
 
@@ -328,10 +242,15 @@ fn apply_lines(
         };
         entry.reject(&err, now);
     }
+    // Taken out while the lines are read (the closure counts in the entry), put back after.
+    let mut parser = entry
+        .lines
+        .take()
+        .unwrap_or_else(|| origin.role.line_parser());
     let updates = batch.lines().filter_map(|(n, line)| {
-        let parsed = entry.lines.line(line, n, now);
+        let parsed = parser.line(line, n, now);
         // A row the line showed broken (a quote that never closed) costs only itself.
-        if let Some(err) = entry.lines.take_rejected() {
+        if let Some(err) = parser.take_rejected() {
             entry.reject(&err, now);
         }
         match parsed {
@@ -361,6 +280,7 @@ fn apply_lines(
         }
     });
     model.apply_all(&origin.service, updates, now);
+    entry.lines = Some(parser);
 }
 
 /// Owns `ingest`: applies chunks as they come and publishes snapshots on `tx`. When `stop`
@@ -405,7 +325,7 @@ pub async fn run(
                 None => open = false,
             },
             () = sleep_until_opt(publish_at) => {}
-            _ = tick.tick() => ingest.idle(wall_clock(), OTLP_SOURCE),
+            _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s), if !closing => {
                 closing = true;
                 // What the sources sent before the stop is part of the run's end.
@@ -458,12 +378,5 @@ fn warn_folded_once(snap: &Snapshot, warned: &mut Folded) {
             warned.exceptions = 1;
             tracing::warn!(service = %s.name, "More distinct exception messages than --max-exceptions: further ones are folded into message __other__ (see locust_exporter_exceptions_dropped_total).");
         }
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

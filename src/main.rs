@@ -1,5 +1,7 @@
-//! `locust-exporter`: parse arguments, set up logging, run, map errors to exit codes
-//! (0 clean, 1 runtime failure, 2 bad arguments). The only place that exits.
+//! `locust-exporter`: parse arguments, set up logging, run, map errors to exit codes (0
+//! clean, 1 runtime failure, 2 bad arguments or settings files, 3 no input gave data within
+//! `--exit-after-stop.wait`, 99 a `--check` failed, 101 a bug: a panic; the table is
+//! `AppError::exit_code`'s and `docs/configuration.md`'s). The only place that exits.
 
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
 //! `--web.config.file` text: a config or an error naming a line, never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use locust_exporter::output::http::web_config::WebConfig;
+use locust_exporter::serve::web_config::WebConfig;
 use locust_exporter::support::yaml::line_count;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,7 +13,7 @@ pub fn model_config(config: &Config) -> ModelConfig {
         max_errors_per_endpoint: config.max_errors_per_endpoint,
         max_exceptions: config.max_exceptions,
         buckets: Arc::from(config.buckets.as_slice()),
-        checks: config.verdict.checks.clone(),
-        run: config.verdict.run.clone(),
+        checks: config.checks.list.clone(),
+        run: config.checks.run.clone(),
     }
 }

@@ -5,9 +5,9 @@ use std::io;
 use thiserror::Error;
 
 use crate::config::ConfigError;
-use crate::output::http::web_config::WebConfigError;
-use crate::output::summary::CHECKS_FAILED_EXIT_CODE;
+use crate::model::judge::CHECKS_FAILED_EXIT_CODE;
 use crate::output::DeliveryError;
+use crate::serve::web_config::WebConfigError;
 use crate::source::ReadError;
 
 /// A failure that stops the program.

@@ -1,22 +1,27 @@
-//! Wiring: spawns the sources, the ingest task, the HTTP server, the outputs and the
-//! lifecycle watcher, and stops them on SIGINT/SIGTERM, `--exit-after-stop` or
-//! `POST /-/quit`. The inputs are built once ([`crate::config::Inputs::sources`]) and either run here or read to
-//! their end by `--once` ([`once()`]).
+//! Wiring: binds every listener (`/metrics` and the inputs' own), spawns the sources, the
+//! ingest task, the servers, the outputs and the watchers (`watchers`, `abort`), and stops
+//! them on SIGINT/SIGTERM, `--exit-after-stop`, `--exit-when-locust-quits` or
+//! `POST /-/quit`; then the run is finished (`finish`: the summary and the verdict's exit
+//! code). The inputs are built once ([`crate::config::Inputs::sources`]) and either run
+//! here or read to their end by `--once` ([`once()`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::ingest::{self, wall_clock, Ingest};
-use crate::model::snapshot::{RunState, Snapshot};
+use crate::model::snapshot::Snapshot;
 use crate::model::Model;
 use crate::output::deliver_all;
-use crate::output::http::web_config::WebConfig;
-use crate::output::http::{self, HttpState};
-use crate::source::otlp::Receiver;
+use crate::output::http::HttpState;
+use crate::serve::tls;
+use crate::serve::web_config::WebConfig;
+use crate::serve::Listener;
+use crate::source::ListenContext;
 
 /// Chunks in flight from sources to the ingest task (backpressure beyond that, never drops).
 /// A chunk is at most 256 KiB of lines (a stdin or file read), so this bounds the
@@ -33,120 +38,13 @@ pub const FINAL_DELIVERY_TIMEOUT: Duration = Duration::from_secs(4);
 mod abort;
 pub mod build;
 mod error;
+mod finish;
 mod once;
-mod otlp;
-mod verdict;
+mod watchers;
 
 pub use error::AppError;
 pub use once::once;
-
-/// True when every service has been stopped and every stdin stream has ended (and there is
-/// at least one service): what `--exit-after-stop` waits for.
-pub fn all_done(snap: &Snapshot) -> bool {
-    !snap.services.is_empty()
-        && snap.services.iter().all(|s| s.state == RunState::Stopped)
-        && snap
-            .sources
-            .iter()
-            .filter(|s| s.source == crate::config::STDIN_SOURCE)
-            .all(|s| s.ended)
-}
-
-/// True when some input has given data (a service is past `missing`).
-fn any_data(snap: &Snapshot) -> bool {
-    snap.services.iter().any(|s| s.state != RunState::Missing)
-}
-
-/// `--exit-after-stop`: sets `stop` once [`all_done`] has held for `after`; or, when no
-/// input has given any data `wait` after the start, sets `stop` and returns true (the
-/// run never showed up: a wrong path, a Locust that crashed at start).
-async fn exit_after_stop(
-    mut snapshots: watch::Receiver<Arc<Snapshot>>,
-    after: Duration,
-    wait: Duration,
-    stop: watch::Sender<bool>,
-) -> bool {
-    let mut since: Option<tokio::time::Instant> = None;
-    let give_up = tokio::time::Instant::now() + wait;
-    let mut waiting = true;
-    loop {
-        waiting &= !any_data(&snapshots.borrow());
-        let done = all_done(&snapshots.borrow_and_update());
-        since = match (done, since) {
-            (true, None) => Some(tokio::time::Instant::now()),
-            (true, s) => s,
-            (false, _) => None,
-        };
-        let deadline = since.map(|s| s + after);
-        tokio::select! {
-            changed = snapshots.changed() => {
-                if changed.is_err() {
-                    return false;
-                }
-            }
-            () = sleep_until_opt(deadline) => {
-                tracing::info!(after = ?after, "Every service stopped; exiting (--exit-after-stop).");
-                let _ = stop.send(true);
-                return false;
-            }
-            () = tokio::time::sleep_until(give_up), if waiting => {
-                tracing::error!(wait = ?wait, "No input gave any data within --exit-after-stop.wait; exiting (check the paths, and that Locust started).");
-                let _ = stop.send(true);
-                return true;
-            }
-        }
-    }
-}
-
-/// True when every service is a web UI that stopped its run and then stopped answering:
-/// Locust quit (its `--autoquit` ended it).
-fn locust_quit(snap: &Snapshot) -> bool {
-    !snap.services.is_empty()
-        && snap.services.iter().all(|s| {
-            s.up == Some(false)
-                && matches!(
-                    s.state,
-                    RunState::Stopped | RunState::Stopping | RunState::Cleanup
-                )
-                && s.total.as_ref().is_some_and(|t| t.requests > 0)
-        })
-}
-
-/// `--exit-when-locust-quits`: sets `stop` once [`locust_quit`] has held for `grace`.
-async fn exit_when_locust_quits(
-    mut snapshots: watch::Receiver<Arc<Snapshot>>,
-    grace: Duration,
-    stop: watch::Sender<bool>,
-) {
-    let mut since: Option<tokio::time::Instant> = None;
-    loop {
-        let quit = locust_quit(&snapshots.borrow_and_update());
-        since = match (quit, since) {
-            (true, None) => Some(tokio::time::Instant::now()),
-            (true, s) => s,
-            (false, _) => None,
-        };
-        tokio::select! {
-            changed = snapshots.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-            () = sleep_until_opt(since.map(|s| s + grace)) => {
-                tracing::info!(grace = ?grace, "Locust stopped its run and quit; exiting (--exit-when-locust-quits).");
-                let _ = stop.send(true);
-                return;
-            }
-        }
-    }
-}
-
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+use watchers::{exit_after_stop, exit_when_locust_quits};
 
 /// Descriptors kept for everything but tails and clients: listeners, directory watchers,
 /// outbound clients, the standard streams.
@@ -177,20 +75,16 @@ fn size_descriptors(max_connections: usize, listeners: usize) {
 }
 
 /// Serves until SIGINT, SIGTERM, `--exit-after-stop` or `POST /-/quit`; then delivers the
-/// last snapshot to every output once more.
+/// last snapshot to every output once more. In phases: what is configured is built and
+/// checked, every listener is bound (nothing has started yet, so a taken port fails
+/// cleanly), everything is spawned, and the run is finished (final delivery, verdict).
 pub async fn serve(config: Config) -> Result<(), AppError> {
-    size_descriptors(config.limits.max_connections, config.listen.len());
     let web = match &config.web_config_file {
         Some(path) => WebConfig::load(path)?,
         None => WebConfig::default(),
     };
-    let tls = web
-        .tls
-        .as_ref()
-        .map(|files| http::tls::acceptor(files, web.http2))
-        .transpose()?;
     let outputs = config.outputs.build(config.sets)?;
-    let inputs = config.inputs.sources()?;
+    let mut inputs = config.inputs.sources()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     // Signal handlers before anything is announced, so an early SIGTERM is a clean stop.
     let signals = shutdown_signal()?;
@@ -199,101 +93,10 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         signals.await;
         let _ = on_signal.send(true);
     });
-    let mut listeners = Vec::with_capacity(config.listen.len());
-    for (addr, text) in config.listen.iter().zip(&config.listen_text) {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| AppError::Bind {
-                address: text.clone(),
-                source,
-            })?;
-        let address = listener
-            .local_addr()
-            .map_or_else(|_| text.clone(), |a| a.to_string());
-        listeners.push((listener, address));
-    }
-    let otlp_listener = match &config.inputs.otlp {
-        Some(o) => Some(
-            TcpListener::bind(o.listen)
-                .await
-                .map_err(|source| AppError::Bind {
-                    address: o.listen_text.clone(),
-                    source,
-                })?,
-        ),
-        None => None,
-    };
     let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
-    for source in inputs {
-        tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
-    }
-    let receiver = config.inputs.otlp.as_ref().map(|o| {
-        Arc::new(Receiver::new(
-            chunk_tx.clone(),
-            crate::ingest::OTLP_SOURCE,
-            o.max_message_bytes,
-        ))
-    });
-    drop(chunk_tx);
-    let mut ingest = Ingest::new(Model::new(build::model_config(&config)));
-    if let Some(o) = &config.inputs.otlp {
-        ingest = ingest.with_otlp(o.options.clone());
-    }
-    let ingest_task = tokio::spawn(ingest::run(ingest, chunk_rx, snap_tx, stop_rx.clone()));
-    if config.inputs.go_style {
-        let uri = config.inputs.web_uis.first().map_or("", |w| w.url.as_str());
-        if uri.trim_end_matches('/') == crate::config::GO_DEFAULT_URI {
-            tracing::warn!(
-                %uri,
-                "No input flag (--csv, --events, --locust.uri, --otlp.listen-address): polling Locust's web UI at {uri}, as the Go exporter did, with its metric sets, exiting once Locust quits. To read something else, give an input flag (docs/kubernetes-operator.md)."
-            );
-        } else {
-            tracing::info!(
-                %uri,
-                "Configured as the Go exporter (LOCUST_EXPORTER_URI, no input flag): polling Locust's web UI, serving the native and containersolutions sets, exiting once Locust quits. Give an input flag to opt out (docs/kubernetes-operator.md)."
-            );
-        }
-    }
-    if let Some(grace) = config.exit_when_locust_quits {
-        tokio::spawn(exit_when_locust_quits(
-            snap_rx.clone(),
-            grace,
-            stop_tx.clone(),
-        ));
-    }
-    let no_input = config.exit_after_stop.map(|after| {
-        tokio::spawn(exit_after_stop(
-            snap_rx.clone(),
-            after,
-            config.exit_after_stop_wait,
-            stop_tx.clone(),
-        ))
-    });
-    if config.verdict.abort {
-        if let Some(ui) = config.inputs.web_uis.first() {
-            let client = crate::support::http_client::HttpClient::new(
-                "--locust.config.file",
-                &config.inputs.locust_client,
-                config.inputs.locust_timeout,
-            )
-            .map_err(crate::config::ConfigError::from)?;
-            tokio::spawn(abort::run(
-                snap_rx.clone(),
-                client,
-                ui.url.clone(),
-                config.verdict.grace,
-                wall_clock,
-            ));
-        }
-    }
-    for output in &outputs {
-        tokio::spawn(
-            output
-                .clone()
-                .run(snap_rx.clone(), stop_rx.clone(), wall_clock),
-        );
-    }
+
+    // Every listener: `/metrics` on each --web.listen-address, then the inputs' own.
     let mut state = HttpState::new(
         snap_rx.clone(),
         config.telemetry_path.clone(),
@@ -301,56 +104,72 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         &web,
         config.limits.max_response_bytes,
     );
+    let ctx = ListenContext {
+        tx: chunk_tx.clone(),
+        users: web.users.clone(),
+        stats: state.stats.clone(),
+        clock: wall_clock,
+    };
+    let mut inputs_listeners = Vec::new();
+    for source in &mut inputs {
+        inputs_listeners.extend(source.listener(&ctx));
+        if let Some(parts) = source.self_metrics() {
+            state.report(parts);
+        }
+    }
+    drop(ctx);
     for output in &outputs {
         state.report(output.self_metrics());
-    }
-    if let Some(r) = &receiver {
-        state.report(r.stats());
     }
     state.quit = config.enable_lifecycle.then(|| stop_tx.clone());
     state.formats = config.formats.clone();
     let state = Arc::new(state);
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut servers = tokio::task::JoinSet::new();
-    for (listener, address) in listeners {
-        tracing::info!(%address, %scheme, telemetry_path = %config.telemetry_path, "Listening.");
-        let mut stopped = stop_rx.clone();
-        servers.spawn(http::server::serve(
-            listener,
-            state.clone(),
-            tls.clone(),
-            config.limits,
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
-    }
-    if let (Some(listener), Some(receiver)) = (otlp_listener, receiver) {
-        let address = listener
-            .local_addr()
-            .map_or_else(|_| String::new(), |a| a.to_string());
-        tracing::info!(%address, %scheme, "Receiving OTLP (gRPC and HTTP).");
-        let otlp_tls = web
-            .tls
-            .as_ref()
-            .map(|files| http::tls::acceptor(files, true))
-            .transpose()?;
-        let handler = Arc::new(otlp::OtlpListener {
-            receiver,
-            auth: http::auth::Auth::new(web.users.clone()),
-            stats: state.stats.clone(),
+    let metrics = config
+        .listen
+        .iter()
+        .zip(&config.listen_text)
+        .map(|(address, text)| Listener {
+            address: *address,
+            text: text.clone(),
+            what: "Listening.",
+            telemetry_path: Some(config.telemetry_path.clone()),
+            handler: state.clone(),
         });
-        let mut stopped = stop_rx.clone();
-        servers.spawn(http::server::serve(
-            listener,
-            handler,
-            otlp_tls,
-            config.limits,
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
+    let listeners: Vec<Listener> = metrics.chain(inputs_listeners).collect();
+    size_descriptors(config.limits.max_connections, listeners.len());
+    let bound = bind(listeners, &web).await?;
+
+    // Everything runs.
+    for source in inputs {
+        tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
+    drop(chunk_tx);
+    let ingest = Ingest::new(Model::new(build::model_config(&config)));
+    let ingest_task = tokio::spawn(ingest::run(ingest, chunk_rx, snap_tx, stop_rx.clone()));
+    announce_go_style(&config);
+    let no_input = spawn_watchers(&config, &snap_rx, &stop_tx)?;
+    for output in &outputs {
+        tokio::spawn(
+            output
+                .clone()
+                .run(snap_rx.clone(), stop_rx.clone(), wall_clock),
+        );
+    }
+    let mut servers = tokio::task::JoinSet::new();
+    for (tcp, listener, tls) in bound {
+        let address = tcp
+            .local_addr()
+            .map_or_else(|_| listener.text.clone(), |a| a.to_string());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%address, %scheme, telemetry_path = listener.telemetry_path.as_deref(), "{}", listener.what);
+        let mut stopped = stop_rx.clone();
+        let shutdown: crate::support::Task = Box::pin(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        servers.spawn(listener.handler.serve_on(tcp, tls, config.limits, shutdown));
+    }
+
+    // The run ends: the servers stop, the last snapshot is delivered and judged.
     let server = async move { while servers.join_next().await.is_some() {} };
     let mut stopping = stop_rx.clone();
     let final_delivery = async {
@@ -366,7 +185,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let ((), (delivered, last)) = tokio::join!(server, final_delivery);
     ingest_task.abort();
     tracing::info!("Shut down.");
-    let judged = verdict::finish(&config, &last, verdict::run_ended(&last), wall_clock());
+    let judged = finish::finish(&config, &last, finish::run_ended(&last), wall_clock());
     delivered?;
     let gave_up = match no_input {
         Some(task) if task.is_finished() => task.await.unwrap_or(false),
@@ -376,6 +195,93 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         return Err(AppError::NoInput(config.exit_after_stop_wait));
     }
     judged
+}
+
+/// A listener bound, with its TLS acceptor when the web config has TLS.
+type Bound = (TcpListener, Listener, Option<TlsAcceptor>);
+
+/// Binds every listener, in order, each with the web config's TLS (HTTP/2 offered unless
+/// the web config turns it off, always where the handler needs it): the first address
+/// that cannot be bound fails the start, before anything runs.
+async fn bind(listeners: Vec<Listener>, web: &WebConfig) -> Result<Vec<Bound>, AppError> {
+    let mut bound = Vec::with_capacity(listeners.len());
+    for listener in listeners {
+        let tls = web
+            .tls
+            .as_ref()
+            .map(|files| tls::acceptor(files, web.http2 || listener.handler.needs_h2()))
+            .transpose()?;
+        let tcp = TcpListener::bind(listener.address)
+            .await
+            .map_err(|source| AppError::Bind {
+                address: listener.text.clone(),
+                source,
+            })?;
+        bound.push((tcp, listener, tls));
+    }
+    Ok(bound)
+}
+
+/// Says at start when the exporter is configured as the Go exporter is.
+fn announce_go_style(config: &Config) {
+    if !config.inputs.go_style {
+        return;
+    }
+    let uri = config.inputs.web_uis.first().map_or("", |w| w.url.as_str());
+    if uri.trim_end_matches('/') == crate::config::GO_DEFAULT_URI {
+        tracing::warn!(
+            %uri,
+            "No input flag (--csv, --events, --locust.uri, --otlp.listen-address): polling Locust's web UI at {uri}, as the Go exporter did, with its metric sets, exiting once Locust quits. To read something else, give an input flag (docs/kubernetes-operator.md)."
+        );
+    } else {
+        tracing::info!(
+            %uri,
+            "Configured as the Go exporter (LOCUST_EXPORTER_URI, no input flag): polling Locust's web UI, serving the native and containersolutions sets, exiting once Locust quits. Give an input flag to opt out (docs/kubernetes-operator.md)."
+        );
+    }
+}
+
+/// The watchers that end the run or abort Locust (`--exit-when-locust-quits`,
+/// `--exit-after-stop`, `--check.abort`); the `--exit-after-stop` one, whose answer says
+/// whether no input ever gave data.
+fn spawn_watchers(
+    config: &Config,
+    snap_rx: &watch::Receiver<Arc<Snapshot>>,
+    stop_tx: &watch::Sender<bool>,
+) -> Result<Option<tokio::task::JoinHandle<bool>>, AppError> {
+    if let Some(grace) = config.exit_when_locust_quits {
+        tokio::spawn(exit_when_locust_quits(
+            snap_rx.clone(),
+            grace,
+            stop_tx.clone(),
+        ));
+    }
+    let no_input = config.exit_after_stop.map(|after| {
+        tokio::spawn(exit_after_stop(
+            snap_rx.clone(),
+            after,
+            config.exit_after_stop_wait,
+            stop_tx.clone(),
+        ))
+    });
+    if config.checks.abort {
+        if let Some(ui) = config.inputs.web_uis.first() {
+            let client = crate::support::http_client::HttpClient::new(
+                "--locust.config.file",
+                &config.inputs.locust_client,
+                config.inputs.locust_timeout,
+            )
+            .map_err(crate::config::ConfigError::from)?;
+            tokio::spawn(abort::run(
+                snap_rx.clone(),
+                client,
+                ui.url.clone(),
+                config.checks.grace,
+                wall_clock,
+            ));
+        }
+    }
+    Ok(no_input)
 }
 
 /// A future that completes on SIGINT or SIGTERM; the handlers are installed now.

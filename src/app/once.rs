@@ -12,7 +12,7 @@ use crate::expose;
 use crate::ingest::{wall_clock, Ingest};
 use crate::model::Model;
 use crate::output::deliver_all;
-use crate::output::http::web_config::WebConfig;
+use crate::serve::web_config::WebConfig;
 
 use super::build::model_config;
 use super::error::AppError;
@@ -30,7 +30,7 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
     if let Some(path) = &config.web_config_file {
         let web = WebConfig::load(path)?;
         if let Some(files) = &web.tls {
-            crate::output::http::tls::acceptor(files, web.http2)?;
+            crate::serve::tls::acceptor(files, web.http2)?;
         }
     }
     let mut ingest = Ingest::new(Model::new(model_config(config)));
@@ -65,5 +65,5 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
         ))?;
     }
     // What was read is the run: its checks are the verdict.
-    super::verdict::finish(config, &snap, true, now)
+    super::finish::finish(config, &snap, true, now)
 }

@@ -17,11 +17,11 @@ pub const VERSION: &str = concat!(
     env!("LOCUST_EXPORTER_COMMIT_DATE"),
     ")"
 );
+pub use super::checks::CheckArgs;
 pub use super::outputs::OutputArgs;
-pub use super::verdict::VerdictArgs;
 
-/// Follows a Locust load test (its --csv files or JSON-lines request events) and serves its
-/// statistics as Prometheus metrics.
+/// Follows a Locust load test (its --csv files, request events, web UI or OpenTelemetry) and
+/// serves its statistics as Prometheus metrics.
 ///
 /// Every flag can also be set from the environment: LOCUST_EXPORTER_ and the flag's name in
 /// upper case, dots and dashes as underscores (--web.listen-address →
@@ -53,10 +53,8 @@ pub struct Args {
     )]
     pub telemetry_path: String,
 
-    /// Exposition formats offered to scrapers that ask for them (Accept header, q-values):
-    /// text (Prometheus 0.0.4), openmetrics (OpenMetrics 1.0), protobuf (the Prometheus
-    /// protobuf format, the one with native histograms). A scraper that asks for none of
-    /// them gets text, or the first one listed without text. [default: every format]
+    /// Exposition formats offered to scrapers (the help is [`crate::expose::formats_help`],
+    /// through [`command`]).
     #[arg(
         long = "web.formats",
         env = "LOCUST_EXPORTER_WEB_FORMATS",
@@ -129,9 +127,8 @@ pub struct Args {
     )]
     pub shutdown_timeout: String,
 
-    /// Metric sets to serve: seed (the Python collector's names), native, containersolutions
-    /// (the Go exporter's names, for its dashboards) [default: seed,native; configured as the
-    /// Go exporter (no input flag, at most LOCUST_EXPORTER_URI): native,containersolutions].
+    /// Metric sets to serve (the help is the registry's: [`crate::expose::sets::help`],
+    /// through [`command`]).
     #[arg(
         long = "metrics",
         env = "LOCUST_EXPORTER_METRICS",
@@ -242,9 +239,9 @@ pub struct Args {
     #[command(flatten)]
     pub outputs: OutputArgs,
 
-    /// The verdict's flags (`--check*`, `--summary.file`, `--junit.file`, `--run.id`).
+    /// The checks' flags (`--check*`, `--summary.file`, `--junit.file`, `--run.id`).
     #[command(flatten)]
-    pub verdict: VerdictArgs,
+    pub checks: CheckArgs,
 
     /// Read everything present, print the exposition to stdout (and deliver it to the
     /// outputs, e.g. --push.url), then exit: 0, or 1 when an input had nothing to read or a
@@ -268,4 +265,20 @@ pub struct Args {
     /// Log format.
     #[arg(long = "log.format", env = "LOCUST_EXPORTER_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+}
+
+/// `--metrics` when not given.
+pub const DEFAULT_METRICS: &str = "seed,native";
+/// `--metrics` when configured as the Go exporter.
+pub const GO_STYLE_METRICS: &str = "native,containersolutions";
+
+/// The command line: [`Args`], with the help of `--metrics` and `--web.formats` from their
+/// registries (a new set or format is in the help without an edit here).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Args::command()
+        .mut_arg("metrics", |a| {
+            a.help(crate::expose::sets::help(DEFAULT_METRICS, GO_STYLE_METRICS))
+        })
+        .mut_arg("formats", |a| a.help(crate::expose::formats_help()))
 }

@@ -8,9 +8,9 @@ use std::ffi::OsString;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, FromArgMatches};
 
-use super::cli::Args;
+use super::cli::{command, Args};
 use super::ConfigError;
 
 /// The flags that may be given more than once, and so take a list from their variable.
@@ -100,7 +100,7 @@ pub fn split_checks(text: &str) -> Vec<String> {
 
 /// The variable of the flag `--long`, if it has one.
 fn variable_of(long: &str) -> Option<String> {
-    Args::command()
+    command()
         .get_arguments()
         .find(|a| a.get_long() == Some(long))
         .and_then(|a| a.get_env())
@@ -132,7 +132,7 @@ pub fn parse(
     argv: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Parsed, clap::Error> {
-    let matches = match Args::command().try_get_matches_from(&argv) {
+    let matches = match command().try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => return Err(name_the_variable(e, &argv, env)),
     };
@@ -149,8 +149,8 @@ pub fn parse(
     split(&mut args.outputs.push_labels, "push_labels");
     split(&mut args.listen_address, "listen_address");
     if from_env("checks") {
-        args.verdict.checks = args
-            .verdict
+        args.checks.checks = args
+            .checks
             .checks
             .iter()
             .flat_map(|v| split_checks(v))
@@ -181,7 +181,7 @@ fn name_the_variable(
         .unwrap_or_default()
         .to_owned();
     match from_variable(&long, argv, env) {
-        Some(var) => Args::command().error(
+        Some(var) => command().error(
             ErrorKind::InvalidValue,
             format!("{var}: not a valid value for --{long} (from its variable)"),
         ),
@@ -197,7 +197,7 @@ impl Parsed {
             return err.to_string();
         };
         let long = flag.trim_start_matches("--");
-        let id = Args::command()
+        let id = command()
             .get_arguments()
             .find(|a| a.get_long() == Some(long))
             .map(|a| a.get_id().as_str().to_owned());
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn every_repeatable_flag_takes_a_list_from_its_variable() {
-        let cmd = Args::command();
+        let cmd = command();
         let repeatable: Vec<&str> = cmd
             .get_arguments()
             .filter(|a| matches!(a.get_action(), clap::ArgAction::Append))

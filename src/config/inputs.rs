@@ -11,6 +11,7 @@ use super::values::{bytes, count, duration, invalid, ConfigError};
 use crate::parse::{otlp, FileRole};
 use crate::source::discover::{has_wildcard, CsvPath};
 use crate::source::follow::Follower;
+use crate::source::otlp::OtlpSource;
 use crate::source::stdin::Stdin;
 use crate::source::webui::{WebUi, WebUiSource};
 use crate::source::{Origin, Source};
@@ -356,7 +357,8 @@ impl Inputs {
     }
 
     /// Every input as a [`Source`], in the order `--once` reads them: `--csv` paths,
-    /// `--events` files, `--locust.uri` web UIs, then standard input.
+    /// `--events` files, `--locust.uri` web UIs, the OTLP receiver (which `--once` refuses),
+    /// then standard input.
     pub fn sources(&self) -> Result<Vec<Box<dyn Source>>, ConfigError> {
         let is_stdin = |spec: &&SourceSpec| spec.path.as_os_str() == "-";
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
@@ -392,6 +394,14 @@ impl Inputs {
                 let ui = WebUi::new(&w.url, service);
                 sources.push(Box::new(WebUiSource::new(ui, client.clone())));
             }
+        }
+        if let Some(o) = &self.otlp {
+            sources.push(Box::new(OtlpSource::new(
+                o.listen,
+                o.listen_text.clone(),
+                o.max_message_bytes,
+                o.options.clone(),
+            )));
         }
         for spec in self.events.iter().filter(is_stdin) {
             sources.push(Box::new(Stdin::new(Arc::new(Origin {

@@ -4,25 +4,26 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod checks;
 pub mod cli;
 pub mod env;
 mod inputs;
 mod outputs;
 mod values;
-mod verdict;
 
-pub use values::{bytes, count, duration, invalid, ConfigError, MAX_POLL_INTERVAL};
+pub use values::{bytes, count, duration, invalid, ConfigError, MAX_DURATION};
 
+pub use checks::{CheckArgs, Checks, MAX_RUN_ID_BYTES};
 pub use inputs::{
     source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, GO_DEFAULT_URI, STDIN_SOURCE,
 };
 pub use outputs::{Outputs, Push};
-pub use verdict::{Verdict, VerdictArgs, MAX_RUN_ID_BYTES};
 
 use crate::config::cli::Args;
 use crate::expose::{Format, Sets};
 use crate::model::endpoint::DEFAULT_BUCKETS;
-use crate::output::http::server::Limits;
+use crate::serve::server::Limits;
+pub use cli::{DEFAULT_METRICS, GO_STYLE_METRICS};
 
 /// `--web.formats`: names from [`Format::name`], comma-separated, at least one.
 fn formats(text: &str) -> Result<Vec<Format>, ConfigError> {
@@ -102,7 +103,7 @@ pub struct Config {
     pub outputs: Outputs,
     /// Checks, summary and run identity: `--check*`, `--summary.file`, `--junit.file`,
     /// `--run.id`.
-    pub verdict: Verdict,
+    pub checks: Checks,
     /// `--log.level`.
     pub log_level: tracing::Level,
     /// `--log.format`.
@@ -157,7 +158,7 @@ impl Config {
             ));
         }
         let outputs = Outputs::from_args(&args.outputs)?;
-        let verdict = Verdict::from_args(&args.verdict, !inputs.web_uis.is_empty())?;
+        let checks = Checks::from_args(&args.checks, !inputs.web_uis.is_empty())?;
         let limits = Limits {
             max_connections: count("--web.max-connections", &args.max_connections)?,
             read_header_timeout: duration("--web.read-header-timeout", &args.read_header_timeout)?,
@@ -215,7 +216,7 @@ impl Config {
             },
             enable_lifecycle: args.enable_lifecycle,
             outputs,
-            verdict,
+            checks,
             log_level: args.log_level.parse().map_err(|_| {
                 invalid(
                     "--log.level",
@@ -239,10 +240,6 @@ pub fn listen_address(text: &str) -> Result<SocketAddr, ConfigError> {
     values::listen_address_of("--web.listen-address", text)
 }
 
-/// `--metrics` when not given.
-pub const DEFAULT_METRICS: &str = "seed,native";
-/// `--metrics` when configured as the Go exporter.
-pub const GO_STYLE_METRICS: &str = "native,containersolutions";
 /// `--exit-when-locust-quits` when configured as the Go exporter.
 pub const GO_STYLE_QUIT_GRACE: Duration = Duration::from_secs(15);
 
@@ -280,6 +277,35 @@ pub fn buckets(text: &str) -> Result<Vec<f64>, ConfigError> {
 mod tests {
     use super::*;
 
+    /// `--metrics` and `--web.formats` say what their registries hold: every set and
+    /// format, by name and what it is.
+    #[test]
+    fn set_and_format_help_come_from_their_registries() {
+        let cmd = cli::command();
+        let help = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| panic!("no help for {id}"))
+        };
+        let metrics = help("metrics");
+        for set in crate::expose::sets::ALL {
+            assert!(
+                metrics.contains(&format!("{} ({})", set.name, set.about)),
+                "{metrics}"
+            );
+        }
+        assert!(metrics.contains(&format!("[default: {DEFAULT_METRICS};")));
+        let formats = help("formats");
+        for f in Format::ALL {
+            assert!(
+                formats.contains(&format!("{} ({})", f.name(), f.about())),
+                "{formats}"
+            );
+        }
+    }
+
     #[test]
     fn addresses_durations_sets_buckets() {
         assert_eq!(
@@ -312,7 +338,7 @@ mod tests {
         assert!(metric_sets("seed,foo").is_err());
         assert_eq!(buckets("0.1, 1,10").unwrap(), vec![0.1, 1.0, 10.0]);
         assert!(buckets("1,0.5").is_err());
-        let args = <Args as clap::CommandFactory>::command();
+        let args = super::cli::command();
         let help = args
             .get_arguments()
             .find(|a| a.get_id() == "buckets")

@@ -32,8 +32,8 @@ pub fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Longest accepted `--poll-interval`.
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+/// Longest duration any duration flag takes (`--poll-interval`, the timeouts, …).
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 /// A whole number ≥ 1.
 pub fn count(flag: &'static str, text: &str) -> Result<usize, ConfigError> {
@@ -70,7 +70,7 @@ pub fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError>
     match secs {
         Some(s)
             if Duration::from_secs_f64(s) >= Duration::from_millis(10)
-                && Duration::from_secs_f64(s) <= MAX_POLL_INTERVAL =>
+                && Duration::from_secs_f64(s) <= MAX_DURATION =>
         {
             Ok(Duration::from_secs_f64(s))
         }

@@ -13,16 +13,18 @@
 //! are written through the same encoders; the output is checked by `promtool` and a real
 //! Prometheus in the tests.
 
+pub mod always;
 pub mod format;
 pub mod sets;
 
 use std::sync::Arc;
 
 use crate::model::snapshot::Snapshot;
+use crate::support::report::SelfMetrics;
+use always::self_metrics;
 use format::encoder::{Encoder, Only};
 use format::protobuf::ProtobufEncoder;
 use format::text::{Dialect, TextEncoder};
-use sets::self_metrics::{self, SelfMetrics};
 
 /// The `Content-Type` of text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -50,6 +52,15 @@ impl Format {
             Format::Protobuf => {
                 "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
             }
+        }
+    }
+
+    /// What it is, for `--web.formats`' help ([`formats_help`]).
+    pub fn about(self) -> &'static str {
+        match self {
+            Format::Text => "Prometheus 0.0.4",
+            Format::OpenMetrics => "OpenMetrics 1.0",
+            Format::Protobuf => "the Prometheus protobuf format, the one with native histograms",
         }
     }
 
@@ -88,6 +99,18 @@ impl Format {
 }
 pub use sets::Sets;
 
+/// `--web.formats`' help, from [`Format::ALL`].
+pub fn formats_help() -> String {
+    let formats: Vec<String> = Format::ALL
+        .iter()
+        .map(|f| format!("{} ({})", f.name(), f.about()))
+        .collect();
+    format!(
+        "Exposition formats offered to scrapers that ask for them (Accept header, q-values): {}. A scraper that asks for none of them gets text, or the first one listed without text. [default: every format]",
+        formats.join(", ")
+    )
+}
+
 /// About how long the exposition will be, so the buffer is allocated once.
 fn estimate_bytes(snap: &Snapshot) -> usize {
     let mut bytes = 4096 + snap.sources.len() * 400;
@@ -110,14 +133,23 @@ fn estimate_bytes(snap: &Snapshot) -> usize {
 /// outputs).
 pub type Parts = [Arc<dyn SelfMetrics>];
 
-/// Writes the chosen sets, the snapshot's self-metrics and then each part's through `out`.
+/// Writes everything `snap` says through `out`: the chosen sets, then what is always
+/// served (the run and its checks, the snapshot's self-metrics). The one composition of
+/// the exposition: `/metrics`, `--once`, the Pushgateway ([`write()`]) and remote write all
+/// write through it, so an always-served block added here reaches every output.
+pub fn write_snapshot<E: Encoder>(snap: &Snapshot, sets: Sets, out: &mut E) {
+    sets::write(snap, sets, out);
+    always::run::write(snap, out);
+    self_metrics::write(snap, out);
+}
+
+/// Writes the exposition through `out`: the `run` label on every series, the snapshot
+/// ([`write_snapshot`]), then each part's self-metrics.
 pub fn write<E: Encoder>(snap: &Snapshot, sets: Sets, parts: &Parts, out: &mut E) {
     if let Some(run) = &snap.run {
         out.label_every_series("run", run);
     }
-    sets::write(snap, sets, out);
-    sets::verdict::write(snap, out);
-    self_metrics::write(snap, out);
+    write_snapshot(snap, sets, out);
     self_metrics::write_parts(parts, out);
 }
 

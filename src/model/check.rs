@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::percentile::Basis;
+use super::percentile::Precision;
 use super::update::LocustTable;
 
 /// What a check measures.
@@ -204,7 +204,7 @@ impl Status {
 
 /// Where a check's value came from (the summary says it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum Basis {
     /// Counted exactly (requests, failures, ratios, means, min, max).
     Counted,
     /// Requests over the run's length from the input's own times (events, OTLP).
@@ -214,26 +214,26 @@ pub enum Source {
     /// Locust's own percentile from this table.
     Locust(LocustTable),
     /// Request events, at Locust's rank, found as the basis says.
-    Events(Basis),
+    Events(Precision),
 }
 
-impl Source {
+impl Basis {
     /// As the summary says it.
     pub fn describe(self) -> String {
         match self {
-            Source::Counted => "counted".to_owned(),
-            Source::Span => "requests over the run's own span".to_owned(),
-            Source::LocustRate(t) => format!("{}'s Requests/s", t.describe()),
-            Source::Locust(t) => format!("{} percentile", t.describe()),
-            Source::Events(Basis::Exact) => "events, exact at Locust's rank".to_owned(),
-            Source::Events(Basis::Histogram(schema)) => format!(
+            Basis::Counted => "counted".to_owned(),
+            Basis::Span => "requests over the run's own span".to_owned(),
+            Basis::LocustRate(t) => format!("{}'s Requests/s", t.describe()),
+            Basis::Locust(t) => format!("{} percentile", t.describe()),
+            Basis::Events(Precision::Exact) => "events, exact at Locust's rank".to_owned(),
+            Basis::Events(Precision::Histogram(schema)) => format!(
                 "events, native histogram at Locust's rank (within {:.2} %)",
                 (super::native_histogram::upper_bound(1, schema).sqrt() - 1.0) * 100.0
             ),
-            Source::Events(Basis::Spread) => {
+            Basis::Events(Precision::Spread) => {
                 "events, a producer's classic buckets (as coarse as they are)".to_owned()
             }
-            Source::Events(Basis::Locust) => "events".to_owned(),
+            Basis::Events(Precision::Locust) => "events".to_owned(),
         }
     }
 }
@@ -254,7 +254,7 @@ pub struct Outcome {
     /// Pass, fail or no data.
     pub status: Status,
     /// Where the value came from.
-    pub source: Source,
+    pub basis: Basis,
     /// Why there is no value, when there is none.
     pub missing: Option<&'static str>,
 }

@@ -8,7 +8,7 @@
 //! bucket at that rank (schema 6: within 0.55 %); `min` and `max` are always exact. Every
 //! timed request is in the native histogram: exactly (one by one, or a producer's native
 //! buckets), or spread over a producer's classic buckets (OTLP explicit bounds, a count and
-//! sum alone), which is then said ([`super::percentile::Basis::Spread`]).
+//! sum alone), which is then said ([`super::percentile::Precision::Spread`]).
 //!
 //! ## What is served, and why it always adds up
 //! A histogram's buckets must account for its count, or Prometheus refuses the whole scrape.
@@ -32,7 +32,7 @@
 //! answers within half a bucket of the producer's schema (0.27 % at schema 7) of its bound.
 
 use super::native_histogram::{NativeBuckets, NativeHistogram};
-use super::percentile::{self, Basis, Distribution, ExactTimes};
+use super::percentile::{self, Distribution, ExactTimes, Precision};
 use super::update::RequestBatch;
 use super::window::SecondBuckets;
 
@@ -315,8 +315,8 @@ impl EventEndpoint {
     }
 
     /// How the percentiles are found.
-    pub fn basis(&self) -> Basis {
-        self.distribution().basis()
+    pub fn precision(&self) -> Precision {
+        self.distribution().precision()
     }
 
     /// Mean response time in ms (0 with no timed requests, as Locust).
@@ -426,7 +426,7 @@ mod tests {
             exact.push(ms);
             e.record(&bounds, 0.0, Some(ms), 0, false);
         }
-        assert!(matches!(e.basis(), Basis::Histogram(6)));
+        assert!(matches!(e.precision(), Precision::Histogram(6)));
         for (q, got) in e.quantiles_ms(&EVENT_QUANTILES) {
             let want = exact[(percentile::locust_rank(1000, q) - 1) as usize];
             assert!(
@@ -507,16 +507,16 @@ mod tests {
                 770,
                 "percentiles read every request"
             );
-            assert_eq!(e.basis(), Basis::Spread);
+            assert_eq!(e.precision(), Precision::Spread);
         }
         // Each kind alone serves what it has.
         let mut e = EventEndpoint::new(&bounds);
         e.record_batch(&bounds, &native(), 0);
         assert_eq!(e.native_buckets().count(), 395);
-        assert!(matches!(e.basis(), Basis::Histogram(6)));
+        assert!(matches!(e.precision(), Precision::Histogram(6)));
         let mut e = EventEndpoint::new(&bounds);
         e.record_batch(&bounds, &explicit(), 0);
-        assert_eq!(e.basis(), Basis::Spread);
+        assert_eq!(e.precision(), Precision::Spread);
         assert_eq!(e.cumulative_buckets(&bounds), vec![(0.0, 0), (5.0, 375)]);
     }
 

@@ -196,7 +196,7 @@ fn stats(
     if !more.is_empty() {
         s.more_quantiles = e.quantiles_ms(more);
     }
-    s.basis = e.basis();
+    s.precision = e.precision();
     s.timed = e.timed;
     s.duration_sum_ms = e.sum_ms;
     s.content_bytes_total = e.content_bytes as f64;

@@ -1,10 +1,12 @@
 //! Judging the checks (`super::check`) on a snapshot's services: which rows each check
-//! reads, each statistic from the best the input has, pass / fail / no data.
+//! reads, each statistic from the best the input has, pass / fail / no data
+//! ([`evaluate`]); and the run's verdict from those outcomes ([`verdict`]) with its exit
+//! code ([`CHECKS_FAILED_EXIT_CODE`]). The one place a run passes or fails.
 
 use std::sync::Arc;
 
-use super::check::{Check, Field, Outcome, Source, Stat, Status};
-use super::snapshot::ServiceSnapshot;
+use super::check::{Basis, Check, Field, Outcome, Stat, Status};
+use super::snapshot::{ServiceSnapshot, Snapshot};
 use super::update::EndpointStats;
 
 /// How long the run of `s` lasted (so far): Locust's own length where the input gives its
@@ -22,10 +24,10 @@ pub fn run_seconds(s: &ServiceSnapshot) -> Option<f64> {
 }
 
 /// Where a row's percentiles come from.
-fn percentile_source(s: &ServiceSnapshot, row: &EndpointStats) -> Source {
+fn percentile_basis(s: &ServiceSnapshot, row: &EndpointStats) -> Basis {
     match s.table {
-        Some(table) => Source::Locust(table),
-        None => Source::Events(row.basis),
+        Some(table) => Basis::Locust(table),
+        None => Basis::Events(row.precision),
     }
 }
 
@@ -35,41 +37,41 @@ pub fn statistic(
     stat: Stat,
     s: &ServiceSnapshot,
     row: &EndpointStats,
-) -> (Result<f64, &'static str>, Source) {
+) -> (Result<f64, &'static str>, Basis) {
     let timed = row.requests > 0;
-    let counted = |v: f64| (Ok(v), Source::Counted);
+    let counted = |v: f64| (Ok(v), Basis::Counted);
     match stat {
         Stat::Requests => counted(row.requests as f64),
         Stat::Failures => counted(row.failures as f64),
         Stat::FailRatio if row.requests == 0 && row.failures == 0 => {
-            (Err("no request yet"), Source::Counted)
+            (Err("no request yet"), Basis::Counted)
         }
         Stat::FailRatio => counted(row.fail_ratio()),
-        Stat::Avg | Stat::Min | Stat::Max if !timed => (Err("no request yet"), Source::Counted),
+        Stat::Avg | Stat::Min | Stat::Max if !timed => (Err("no request yet"), Basis::Counted),
         Stat::Avg => counted(row.avg_ms / 1000.0),
         Stat::Min => counted(row.min_ms / 1000.0),
         Stat::Max => counted(row.max_ms / 1000.0),
         Stat::Rps => match (row.total_rps, s.table) {
             (Some(rps), Some(table)) if rps > 0.0 || row.requests == 0 => {
-                (Ok(rps), Source::LocustRate(table))
+                (Ok(rps), Basis::LocustRate(table))
             }
             _ => match run_seconds(s) {
-                Some(t) => (Ok(row.requests as f64 / t.max(1.0)), Source::Span),
-                None => (Err("the run has not started"), Source::Span),
+                Some(t) => (Ok(row.requests as f64 / t.max(1.0)), Basis::Span),
+                None => (Err("the run has not started"), Basis::Span),
             },
         },
         Stat::Quantile(q) => {
-            let source = percentile_source(s, row);
+            let basis = percentile_basis(s, row);
             if !timed {
-                return (Err("no request yet"), source);
+                return (Err("no request yet"), basis);
             }
             match row.quantile_ms(q).filter(|v| !v.is_nan()) {
-                Some(v) => (Ok(v / 1000.0), source),
+                Some(v) => (Ok(v / 1000.0), basis),
                 None if s.table.is_some() => (
                     Err("the input has no such percentile (Locust writes 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99 and 100)"),
-                    source,
+                    basis,
                 ),
-                None => (Err("no timed request yet"), source),
+                None => (Err("no timed request yet"), basis),
             }
         }
     }
@@ -97,7 +99,7 @@ pub fn evaluate(checks: &[Check], services: &[ServiceSnapshot]) -> Vec<Outcome> 
                 s.total.iter().collect()
             };
             for row in rows {
-                let (value, source) = statistic(check.stat, s, row);
+                let (value, basis) = statistic(check.stat, s, row);
                 let (value, missing) = match value {
                     Ok(v) => (Some(v), None),
                     Err(why) => (None, Some(why)),
@@ -114,7 +116,7 @@ pub fn evaluate(checks: &[Check], services: &[ServiceSnapshot]) -> Vec<Outcome> 
                     name: row.name.clone(),
                     value,
                     status,
-                    source,
+                    basis,
                     missing,
                 });
             }
@@ -127,7 +129,7 @@ pub fn evaluate(checks: &[Check], services: &[ServiceSnapshot]) -> Vec<Outcome> 
                 name: Arc::from(""),
                 value: None,
                 status: Status::NoData,
-                source: Source::Counted,
+                basis: Basis::Counted,
                 missing: Some(if check.per_endpoint() {
                     "no endpoint matches"
                 } else {
@@ -139,12 +141,60 @@ pub fn evaluate(checks: &[Check], services: &[ServiceSnapshot]) -> Vec<Outcome> 
     out
 }
 
+/// Whether the checks of a snapshot are the run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No check was given.
+    NoChecks,
+    /// Every check passed.
+    Passed,
+    /// This many checks failed (or had no data).
+    Failed(usize),
+    /// The exporter stopped while the run was still live: nothing is judged.
+    Interrupted,
+}
+
+/// The verdict of `snap`, the final snapshot (`finished`: the run ended, or `--once`).
+pub fn verdict(snap: &Snapshot, finished: bool) -> Verdict {
+    if snap.checks.is_empty() {
+        return Verdict::NoChecks;
+    }
+    if !finished {
+        return Verdict::Interrupted;
+    }
+    match failed_checks(snap) {
+        0 => Verdict::Passed,
+        n => Verdict::Failed(n),
+    }
+}
+
+/// Checks with at least one outcome that is not a pass.
+pub fn failed_checks(snap: &Snapshot) -> usize {
+    (0..snap.checks.len())
+        .filter(|&i| !check_passed(snap, i))
+        .count()
+}
+
+/// True when check `i` has outcomes and every one passed.
+pub fn check_passed(snap: &Snapshot, i: usize) -> bool {
+    let mut outcomes = outcomes_of(snap, i).peekable();
+    outcomes.peek().is_some() && outcomes.all(|o| o.status == Status::Pass)
+}
+
+/// The outcomes of check `i`.
+pub fn outcomes_of(snap: &Snapshot, i: usize) -> impl Iterator<Item = &Outcome> {
+    snap.outcomes.iter().filter(move |o| o.check == i)
+}
+
+/// The exit code of a finished run whose checks failed.
+pub const CHECKS_FAILED_EXIT_CODE: u8 = 99;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     use crate::model::check::parsed as parse;
-    use crate::model::percentile::Basis;
+    use crate::model::percentile::Precision;
     use crate::model::snapshot::{LocustTable, RunState};
     use crate::model::update::{Request, Update};
     use crate::model::{Model, ModelConfig};
@@ -220,10 +270,10 @@ mod tests {
         );
         assert_eq!(of(4), [("", Status::NoData, None)]);
         assert_eq!(of(5)[0].1, Status::NoData, "Locust writes no 97th");
-        assert_eq!(out[0].source, Source::Locust(LocustTable::StatsCsv));
+        assert_eq!(out[0].basis, Basis::Locust(LocustTable::StatsCsv));
         assert_eq!(
-            out.iter().find(|o| o.check == 2).map(|o| o.source),
-            Some(Source::LocustRate(LocustTable::StatsCsv))
+            out.iter().find(|o| o.check == 2).map(|o| o.basis),
+            Some(Basis::LocustRate(LocustTable::StatsCsv))
         );
         assert_eq!(run_seconds(&s), Some(12.5), "Locust's own length");
     }
@@ -238,7 +288,7 @@ mod tests {
         s.last_update = Some(5_000_000.0);
         assert_eq!(run_seconds(&s), Some(10.0));
         let out = evaluate(&[parse("rps>=29")], &[s]);
-        assert_eq!((out[0].value, out[0].source), (Some(30.0), Source::Span));
+        assert_eq!((out[0].value, out[0].basis), (Some(30.0), Basis::Span));
     }
 
     #[test]
@@ -268,7 +318,7 @@ mod tests {
             // The 971st (p97) and 951st (p95) of 1 … 1000 ms, within half a schema-6 bucket.
             let v = o.value.unwrap_or(f64::NAN) * 1000.0;
             assert!((v - want).abs() <= want * 0.0055, "{o:?}");
-            assert_eq!(o.source, Source::Events(Basis::Histogram(6)));
+            assert_eq!(o.basis, Basis::Events(Precision::Histogram(6)));
         }
         // 1000 requests from 1000.01 s to 1010.0 s.
         let rps = evaluate(&[parse("rps>0")], &snap.services)[0]

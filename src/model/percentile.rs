@@ -27,7 +27,7 @@ pub fn locust_rank(n: u64, q: f64) -> u64 {
 
 /// How an endpoint's percentiles were found (the summary says it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Basis {
+pub enum Precision {
     /// From a Locust table (CSV, `--json-file`, web UI): the caller knows which.
     #[default]
     Locust,
@@ -112,13 +112,13 @@ pub struct Distribution<'a> {
 
 impl Distribution<'_> {
     /// How the percentiles are found.
-    pub fn basis(&self) -> Basis {
+    pub fn precision(&self) -> Precision {
         if self.exact.is_exact() {
-            Basis::Exact
+            Precision::Exact
         } else if self.spread {
-            Basis::Spread
+            Precision::Spread
         } else {
-            Basis::Histogram(self.native.schema())
+            Precision::Histogram(self.native.schema())
         }
     }
 }

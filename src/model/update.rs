@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::native_histogram::NativeBuckets;
-use super::percentile::Basis;
+use super::percentile::Precision;
 
 /// The name (and, in the seed set, the method) of Locust's total row.
 pub const AGGREGATED: &str = "Aggregated";
@@ -59,7 +59,7 @@ pub struct EndpointStats {
     /// Quantiles the checks ask for beyond the served ones (event input), ascending.
     pub more_quantiles: Vec<(f64, f64)>,
     /// How the quantiles were found.
-    pub basis: Basis,
+    pub precision: Precision,
     /// Locust's own requests per second over its run (`Requests/s` of `_stats.csv`, its
     /// `total_rps`: requests over the time from the run's start to its last request), where
     /// the input gives it.
@@ -104,7 +104,7 @@ impl EndpointStats {
             // Event input only: a CSV row has none.
             more_quantiles: _,
             // A Locust table's rows all have the same.
-            basis: _,
+            precision: _,
             total_rps,
             // Current rates come from the folded row's own counter window, after folding.
             current_rps: _,

@@ -1,18 +1,14 @@
 //! The seam every delivering output implements ([`Output`]), and how one fails.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::expose::sets::self_metrics::SelfMetrics;
 use crate::model::snapshot::Snapshot;
-
-/// A future an output runs.
-pub type Task<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+use crate::support::report::SelfMetrics;
+pub use crate::support::Task;
 
 /// A delivery that failed; at exit it makes the exit code 1.
 #[derive(Debug, Error)]

@@ -2,7 +2,7 @@
 //! delivers snapshots somewhere ([`push`] to a Pushgateway, [`remote_write`] to Prometheus, Mimir, Thanos, VictoriaMetrics…) and is an [`Output`], built from
 //! the configuration (`config/outputs.rs`) and run by the wiring, which knows none by name.
 //! Each renders published snapshots through [`crate::expose`] and reports its own counters
-//! through [`crate::expose::sets::self_metrics::SelfMetrics`].
+//! through [`crate::support::report::SelfMetrics`].
 
 mod delivery;
 pub mod http;

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::expose::format::encoder::Kind;
-use crate::expose::sets::self_metrics::{Report, SelfMetrics};
+use crate::support::report::{Kind, Report, SelfMetrics};
 use base64::Engine as _;
 use bytes::Bytes;
 use hyper::Method;

@@ -1,57 +1,17 @@
 //! The run summary at the end of a run (`docs/checks.md`): each service's endpoints
-//! (requests, failures, p50/p95/p99, rps) and each check with its value and verdict, as
+//! (requests, failures, p50/p95/p99, rps) and each check with its value and status, as
 //! plain text (stderr), Markdown (`--summary.file`, for a CI job summary) and JUnit XML
 //! (`--junit.file`, one test case per check). Pure: the wiring writes the files.
 
 use std::fmt::Write as _;
 
 use crate::model::check::{format_value, Check, Outcome, Stat, Status, Unit};
-use crate::model::judge::{run_seconds, statistic};
+use crate::model::judge::{
+    check_passed, failed_checks, outcomes_of, run_seconds, statistic, verdict, Verdict,
+    CHECKS_FAILED_EXIT_CODE,
+};
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
 use crate::support::markup::escape;
-
-/// Whether the checks of a snapshot are the run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// No check was given.
-    NoChecks,
-    /// Every check passed.
-    Passed,
-    /// This many checks failed (or had no data).
-    Failed(usize),
-    /// The exporter stopped while the run was still live: nothing is judged.
-    Interrupted,
-}
-
-/// The verdict of `snap`, the final snapshot (`finished`: the run ended, or `--once`).
-pub fn verdict(snap: &Snapshot, finished: bool) -> Verdict {
-    if snap.checks.is_empty() {
-        return Verdict::NoChecks;
-    }
-    if !finished {
-        return Verdict::Interrupted;
-    }
-    match failed_checks(snap) {
-        0 => Verdict::Passed,
-        n => Verdict::Failed(n),
-    }
-}
-
-/// Checks with at least one outcome that is not a pass.
-fn failed_checks(snap: &Snapshot) -> usize {
-    (0..snap.checks.len())
-        .filter(|&i| !check_passed(snap, i))
-        .count()
-}
-
-fn check_passed(snap: &Snapshot, i: usize) -> bool {
-    let mut outcomes = outcomes_of(snap, i).peekable();
-    outcomes.peek().is_some() && outcomes.all(|o| o.status == Status::Pass)
-}
-
-fn outcomes_of(snap: &Snapshot, i: usize) -> impl Iterator<Item = &Outcome> {
-    snap.outcomes.iter().filter(move |o| o.check == i)
-}
 
 /// One endpoint row's columns: requests, failures, p50, p95, p99, rps.
 fn columns(s: &ServiceSnapshot, e: &EndpointStats) -> [String; 6] {
@@ -96,7 +56,7 @@ fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
         .get(o.check)
         .map_or(Unit::Count, |c| c.stat.unit());
     match (o.value, o.missing) {
-        (Some(v), _) => format!("{} ({})", format_value(unit, v), o.source.describe()),
+        (Some(v), _) => format!("{} ({})", format_value(unit, v), o.basis.describe()),
         (None, why) => format!("no data: {}", why.unwrap_or("no value")),
     }
 }
@@ -112,7 +72,7 @@ fn failure_text(c: &Check, o: &Outcome) -> String {
             format_value(unit, v),
             c.op.as_str(),
             c.threshold_text(),
-            o.source.describe()
+            o.basis.describe()
         ),
         (None, why) => format!(
             "{} has no data ({})",
@@ -144,9 +104,6 @@ fn headline(snap: &Snapshot, finished: bool) -> String {
         }
     }
 }
-
-/// The exit code of a finished run whose checks failed.
-pub const CHECKS_FAILED_EXIT_CODE: u8 = 99;
 
 /// The summary as plain text (for stderr).
 pub fn text(snap: &Snapshot, finished: bool) -> String {

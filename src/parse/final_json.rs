@@ -2,23 +2,17 @@
 //! final counters and its response-time buckets, written once when Locust quits — after the
 //! last `--csv` write, which lags the run's end by up to a second. It becomes a
 //! [`StatsTable`] computed exactly as Locust computes its own report and `_stats.csv` rows
-//! (`locust/stats.py`): averages over the timed requests, the median clamped to min … max,
+//! (`locust/stats.py`; the computation is `super::stats::Counts`', beside the CSV's columns in
+//! `super::stats`): averages over the timed requests, the median clamped to min … max,
 //! percentiles from the buckets, the `Aggregated` total as every entry merged.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::stats::Counts;
 use super::types::{ParseError, MAX_RESPONSE_TIME_MS};
-use crate::model::percentile::Basis;
-use crate::model::update::{EndpointStats, StatsTable, AGGREGATED};
-
-/// The percentiles Locust reports by default (`PERCENTILES_TO_REPORT`), the columns of its
-/// `_stats.csv`.
-pub const PERCENTILES: [f64; 11] = [
-    0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
-];
+use crate::model::update::{StatsTable, AGGREGATED};
 
 /// One entry of the report (`StatsEntry.serialize()`); other fields are ignored.
 #[derive(Debug, Deserialize)]
@@ -41,109 +35,6 @@ struct Entry {
     /// Its last request's time, Unix seconds.
     #[serde(default)]
     last_request_timestamp: Option<f64>,
-}
-
-/// The totals and buckets of an entry, or of several merged (Locust's `extend`).
-#[derive(Debug, Default)]
-struct Counts {
-    requests: u64,
-    none: u64,
-    failures: u64,
-    time_sum: f64,
-    max: f64,
-    min: Option<f64>,
-    content: f64,
-    buckets: BTreeMap<u64, u64>,
-}
-
-impl Counts {
-    fn extend(&mut self, o: &Counts) {
-        self.requests += o.requests;
-        self.none += o.none;
-        self.failures += o.failures;
-        self.time_sum += o.time_sum;
-        self.max = self.max.max(o.max);
-        self.min = match (self.min, o.min) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.content += o.content;
-        for (k, v) in &o.buckets {
-            *self.buckets.entry(*k).or_default() += v;
-        }
-    }
-
-    /// Locust's `calculate_response_time_percentile` over the timed requests.
-    fn percentile(&self, percent: f64) -> f64 {
-        let timed = self.requests.saturating_sub(self.none);
-        let wanted = (timed as f64 * percent) as u64;
-        let mut processed = 0u64;
-        for (ms, n) in self.buckets.iter().rev() {
-            processed += n;
-            if timed.saturating_sub(processed) <= wanted {
-                return *ms as f64;
-            }
-        }
-        0.0
-    }
-
-    /// The row Locust computes for these counts; `seconds` is the run's length (its
-    /// requests per second are over it, as Locust's `total_rps`).
-    fn row(&self, method: &str, name: &str, seconds: Option<f64>) -> EndpointStats {
-        let timed = self.requests.saturating_sub(self.none);
-        let min = self.min.unwrap_or(0.0);
-        let median = if self.buckets.is_empty() {
-            0.0
-        } else {
-            let m = self.percentile(0.5);
-            if m > self.max {
-                self.max
-            } else if self.min.is_some_and(|min| m < min) {
-                min
-            } else {
-                m
-            }
-        };
-        let ratio = |a: f64, n: u64| if n == 0 { 0.0 } else { a / n as f64 };
-        // Every field named: a new one does not compile until it says what the report gives.
-        EndpointStats {
-            method: Arc::from(method),
-            name: Arc::from(name),
-            requests: self.requests,
-            failures: self.failures,
-            median_ms: median,
-            avg_ms: ratio(self.time_sum, timed),
-            min_ms: min,
-            max_ms: self.max,
-            avg_content_bytes: ratio(self.content, self.requests),
-            total_rps: seconds.map(|t| self.requests as f64 / t),
-            // Locust's own table: the basis is the report (the service says which).
-            basis: Basis::Locust,
-            more_quantiles: Vec::new(),
-            // A finished run: nothing is current any more.
-            current_rps: 0.0,
-            current_fail_per_sec: 0.0,
-            // Completed from the counts by the CSV feed, as for every Locust table.
-            timed: 0,
-            duration_sum_ms: 0.0,
-            content_bytes_total: 0.0,
-            // Event input only.
-            buckets: None,
-            native: None,
-            created: None,
-            quantiles: PERCENTILES
-                .iter()
-                .map(|&q| {
-                    let v = if self.requests == 0 {
-                        f64::NAN
-                    } else {
-                        self.percentile(q)
-                    };
-                    (q, v)
-                })
-                .collect(),
-        }
-    }
 }
 
 fn bad(detail: impl Into<String>) -> ParseError {

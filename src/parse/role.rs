@@ -25,8 +25,6 @@ pub enum FileRole {
     Status,
     /// `PREFIX.json`, Locust's end-of-run report (`--json-file PREFIX`), written at quit.
     Final,
-    /// OTLP export requests received (`--otlp.listen-address`), mapped by [`super::otlp`].
-    Otlp,
 }
 
 impl FileRole {
@@ -56,7 +54,7 @@ impl FileRole {
             FileRole::Failures => "_failures.csv",
             FileRole::Exceptions => "_exceptions.csv",
             FileRole::Final => ".json",
-            FileRole::Events | FileRole::Status | FileRole::Otlp => "",
+            FileRole::Events | FileRole::Status => "",
         }
     }
 
@@ -101,7 +99,7 @@ pub fn whole_file(
             final_json::parse_final(input)?.map(|t| (t.rows.len() + 1, Update::Final(t)))
         }
         // Read as lines, never whole.
-        FileRole::History | FileRole::Events | FileRole::Otlp => None,
+        FileRole::History | FileRole::Events => None,
     }
     .map(|(rows, update)| (update, rows)))
 }

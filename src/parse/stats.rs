@@ -1,4 +1,9 @@
-//! `_stats.csv` → [`StatsTable`], only when the snapshot is complete.
+//! Locust's stats table, wherever it comes from: `_stats.csv` → [`StatsTable`], only when
+//! the snapshot is complete; and the same row computed from an entry's counts as Locust
+//! computes it (`Counts`, for the `--json-file` report, `super::final_json`). A column is
+//! defined once here for both: a new one is its line in the column table and its field in
+//! `Counts::row`, which names every field and so does not compile until it says what the
+//! report gives.
 //!
 //! Locust rewrites this file in place every second (seek, write, truncate), so a read can
 //! see it torn. A snapshot is accepted only when: it ends with a newline; its quotes are
@@ -6,8 +11,10 @@
 //! its last row, is the total (`Type` empty, `Name` `Aggregated`); and no byte follows that
 //! row. Anything else is [`ParseError::Incomplete`] and the previous snapshot stays.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::model::percentile::Precision;
 use crate::model::update::{is_total, EndpointStats, StatsTable};
 
 use super::csv::whole_records;
@@ -20,8 +27,8 @@ type Setter = fn(&mut EndpointStats, &str, u64) -> Result<(), ParseError>;
 
 /// `"Column Name" => field: reader`: the numeric columns of `_stats.csv` and the
 /// [`EndpointStats`] field each fills (`count` for integers, `ms` for response times, `bytes`
-/// for sizes; each reader checks its range). A new Locust column is one line here, one field,
-/// and its place in the exposition.
+/// for sizes; each reader checks its range). A new Locust column is one line here, what
+/// the report gives for it ([`Counts::row`]), its field, and its place in the exposition.
 macro_rules! numeric_columns {
     ($($column:literal => $field:ident: $read:ident),* $(,)?) => {
         [$(($column, (|s: &mut EndpointStats, v: &str, line: u64| {
@@ -40,6 +47,115 @@ const NUMERIC: [(&str, Setter); 7] = numeric_columns![
     "Max Response Time" => max_ms: ms,
     "Average Content Size" => avg_content_bytes: bytes,
 ];
+
+/// The percentiles Locust reports by default (`PERCENTILES_TO_REPORT`), the columns of its
+/// `_stats.csv`.
+pub const PERCENTILES: [f64; 11] = [
+    0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
+
+/// The totals and buckets of an entry, or of several merged (Locust's `extend`).
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    pub(super) requests: u64,
+    pub(super) none: u64,
+    pub(super) failures: u64,
+    pub(super) time_sum: f64,
+    pub(super) max: f64,
+    pub(super) min: Option<f64>,
+    pub(super) content: f64,
+    pub(super) buckets: BTreeMap<u64, u64>,
+}
+
+impl Counts {
+    pub(super) fn extend(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.none += o.none;
+        self.failures += o.failures;
+        self.time_sum += o.time_sum;
+        self.max = self.max.max(o.max);
+        self.min = match (self.min, o.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.content += o.content;
+        for (k, v) in &o.buckets {
+            *self.buckets.entry(*k).or_default() += v;
+        }
+    }
+
+    /// Locust's `calculate_response_time_percentile` over the timed requests.
+    fn percentile(&self, percent: f64) -> f64 {
+        let timed = self.requests.saturating_sub(self.none);
+        let wanted = (timed as f64 * percent) as u64;
+        let mut processed = 0u64;
+        for (ms, n) in self.buckets.iter().rev() {
+            processed += n;
+            if timed.saturating_sub(processed) <= wanted {
+                return *ms as f64;
+            }
+        }
+        0.0
+    }
+
+    /// The row Locust computes for these counts; `seconds` is the run's length (its
+    /// requests per second are over it, as Locust's `total_rps`).
+    pub(super) fn row(&self, method: &str, name: &str, seconds: Option<f64>) -> EndpointStats {
+        let timed = self.requests.saturating_sub(self.none);
+        let min = self.min.unwrap_or(0.0);
+        let median = if self.buckets.is_empty() {
+            0.0
+        } else {
+            let m = self.percentile(0.5);
+            if m > self.max {
+                self.max
+            } else if self.min.is_some_and(|min| m < min) {
+                min
+            } else {
+                m
+            }
+        };
+        let ratio = |a: f64, n: u64| if n == 0 { 0.0 } else { a / n as f64 };
+        // Every field named: a new one does not compile until it says what the report gives.
+        EndpointStats {
+            method: Arc::from(method),
+            name: Arc::from(name),
+            requests: self.requests,
+            failures: self.failures,
+            median_ms: median,
+            avg_ms: ratio(self.time_sum, timed),
+            min_ms: min,
+            max_ms: self.max,
+            avg_content_bytes: ratio(self.content, self.requests),
+            total_rps: seconds.map(|t| self.requests as f64 / t),
+            // Locust's own table: the basis is the report (the service says which).
+            precision: Precision::Locust,
+            more_quantiles: Vec::new(),
+            // A finished run: nothing is current any more.
+            current_rps: 0.0,
+            current_fail_per_sec: 0.0,
+            // Completed from the counts by the CSV feed, as for every Locust table.
+            timed: 0,
+            duration_sum_ms: 0.0,
+            content_bytes_total: 0.0,
+            // Event input only.
+            buckets: None,
+            native: None,
+            created: None,
+            quantiles: PERCENTILES
+                .iter()
+                .map(|&q| {
+                    let v = if self.requests == 0 {
+                        f64::NAN
+                    } else {
+                        self.percentile(q)
+                    };
+                    (q, v)
+                })
+                .collect(),
+        }
+    }
+}
 
 /// Column positions of a `_stats.csv` header.
 #[derive(Debug, Clone)]

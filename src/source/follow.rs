@@ -203,7 +203,7 @@ impl Follower {
     }
 
     /// A `--csv` directory's prefix not listed for [`VANISHED_AFTER`]: its files are closed
-    /// and its service let go ([`Body::Vanished`]).
+    /// and each let go ([`Body::Vanished`]; with the last, its service).
     fn let_go_of_vanished(&mut self, listed: &BTreeSet<PathBuf>, out: &mut Vec<Chunk>) {
         let mut present: BTreeSet<&str> = BTreeSet::new();
         let mut known: BTreeMap<&str, Arc<Origin>> = BTreeMap::new();
@@ -230,10 +230,16 @@ impl Follower {
         for origin in vanished {
             tracing::info!(service = %origin.service, after = ?self.vanish_after, "Every file of this prefix is gone from the --csv directory: its service is no longer served.");
             self.gone_since.remove(&origin.service);
-            self.files.retain(|_, t| t.origin.service != origin.service);
-            out.push(Chunk {
-                origin,
-                body: Body::Vanished,
+            // Each of its files is let go (and with the last, the service).
+            self.files.retain(|_, t| {
+                let keep = t.origin.service != origin.service;
+                if !keep {
+                    out.push(Chunk {
+                        origin: t.origin.clone(),
+                        body: Body::Vanished,
+                    });
+                }
+                keep
             });
         }
     }

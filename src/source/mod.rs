@@ -7,8 +7,9 @@
 //! ([`Source::run`]). Each running source sends [`Chunk`]s on a bounded channel to the
 //! ingest task (backpressure, never drops). The kinds: followed files ([`follow`]),
 //! standard input ([`stdin`]), a polled web UI ([`webui`]) and the OTLP receiver
-//! ([`otlp`], a server the app wires to its own listener; it waits for the ingest task's
-//! answer to each request).
+//! ([`otlp`]: a source that listens, [`Source::listener`]; the app binds it with the
+//! other listeners, and its handler, which must answer its client, maps each request
+//! itself and sends the updates as [`Body::Updates`]).
 
 pub mod discover;
 pub mod follow;
@@ -20,21 +21,21 @@ pub mod tail;
 pub mod watch;
 pub mod webui;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use lines::LineBatch;
 
-use crate::parse::otlp::{Encoding, Invalid, Signal};
+use crate::model::update::Update;
 use crate::parse::FileRole;
-
-/// A running source: a future the server spawns.
-pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+use crate::serve::client_errors::HttpStats;
+use crate::serve::Listener;
+use crate::support::report::SelfMetrics;
+pub use crate::support::Task;
 
 /// One input.
 pub trait Source: Send {
@@ -44,6 +45,34 @@ pub trait Source: Send {
     /// The live source: reads (or polls every `poll_every`) until its input ends or the
     /// receiver of `tx` is gone.
     fn run(self: Box<Self>, poll_every: Duration, tx: mpsc::Sender<Chunk>) -> Task;
+
+    /// A source its clients send to (the OTLP receiver): the listener the app binds and
+    /// serves with the others, made once before [`Source::run`]. `None` for the sources
+    /// that read or poll.
+    fn listener(&mut self, _ctx: &ListenContext) -> Option<Listener> {
+        None
+    }
+
+    /// The source's own counters, served with the self-metrics (after
+    /// [`Source::listener`]).
+    fn self_metrics(&self) -> Option<Arc<dyn SelfMetrics>> {
+        None
+    }
+}
+
+/// What a listening source's handler gets from the app: the ingest task's channel, and the
+/// web config's users and the client-error counters every listener shares.
+#[derive(Clone)]
+pub struct ListenContext {
+    /// Where its chunks go.
+    pub tx: mpsc::Sender<Chunk>,
+    /// `basic_auth_users` of `--web.config.file` (user → bcrypt hash); each listener
+    /// checks them with its own [`crate::serve::auth::Auth`].
+    pub users: BTreeMap<String, String>,
+    /// Clients refused, dropped or denied.
+    pub stats: Arc<HttpStats>,
+    /// The wall clock, Unix seconds (the app hands over the crate's one reading of it).
+    pub clock: fn() -> f64,
 }
 
 /// Why `--once` could not read a source.
@@ -90,69 +119,13 @@ pub enum Body {
     /// (before a whole read, after appended lines): a run whose files were last written long
     /// ago is not live.
     Written(f64),
-    /// Every file of the origin's service has been gone from its `--csv` directory for
-    /// [`follow::VANISHED_AFTER`]: the service and its sources are let go.
+    /// The source is let go (a `--csv` prefix gone from its directory for
+    /// [`follow::VANISHED_AFTER`], an OTLP service idle for 15 minutes); its service too once
+    /// no other source feeds it.
     Vanished,
-    /// An OTLP export request, received whole (decompressed, within the size limit).
-    Otlp(OtlpRequest),
-}
-
-/// An OTLP export request for the ingest task, and where it says how it went.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OtlpRequest {
-    /// What it carries.
-    pub signal: Signal,
-    /// How it is encoded.
-    pub encoding: Encoding,
-    /// The message (one protobuf message or JSON document).
-    pub body: bytes::Bytes,
-    /// Answered once it is applied.
-    pub reply: Reply,
-}
-
-/// How an OTLP export request went: counts of what it held, or why it was refused whole.
-pub type Outcome = Result<Counted, Invalid>;
-
-/// What an applied OTLP export request held.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Counted {
-    /// Data points, spans or log records used.
-    pub accepted: u64,
-    /// Those read and ignored.
-    pub ignored: u64,
-    /// Points not newer than their stream's last (retries, duplicates, reordering): dropped.
-    pub stale: u64,
-    /// Those rejected.
-    pub rejected: u64,
-    /// Why the first rejected one was.
-    pub reason: Option<String>,
-}
-
-/// The one-shot answer channel of an [`OtlpRequest`] (shared so the chunk stays `Clone`;
-/// the first answer wins).
-#[derive(Debug, Clone)]
-pub struct Reply(Arc<Mutex<Option<oneshot::Sender<Outcome>>>>);
-
-impl Reply {
-    /// A reply and the receiver its answer arrives on.
-    pub fn new() -> (Reply, oneshot::Receiver<Outcome>) {
-        let (tx, rx) = oneshot::channel();
-        (Reply(Arc::new(Mutex::new(Some(tx)))), rx)
-    }
-
-    /// Answers (once; later answers and a gone receiver are ignored).
-    pub fn send(&self, outcome: Outcome) {
-        let tx = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(tx) = tx {
-            let _ = tx.send(outcome);
-        }
-    }
-}
-
-impl PartialEq for Reply {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
+    /// Updates a listening source mapped from one request for the origin's service (an
+    /// OTLP export), with how many of their times were clamped to now.
+    Updates(Vec<Update<'static>>, u64),
 }
 
 impl Body {
@@ -161,7 +134,6 @@ impl Body {
         match self {
             Body::Whole(bytes) => bytes.len(),
             Body::Lines(batch) => batch.text.len(),
-            Body::Otlp(req) => req.body.len(),
             _ => 0,
         }
     }

@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::support::*;
 
@@ -42,13 +44,6 @@ fn three_hundred_clients_that_never_read_grow_rss_under_50_mb() {
         "RSS grew from {before} KiB to {after} KiB"
     );
     drop(clients);
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
 }
 
 /// Seconds from moving `ready` (a prepared file of `n` request events) onto the followed
@@ -302,4 +297,82 @@ fn distinct_methods_cannot_outgrow_max_endpoints() {
         .map(|s| s.value)
         .sum();
     assert_eq!(total, 50_000.0, "nothing lost in the folding");
+}
+
+/// A wrong-password flood (40 guesses a second, each a new password, against a known user
+/// and unknown ones) and ten scrapers that have never authenticated, with the right
+/// password, from the same address, one every 0.6 s: each gets in, nearly all at the first
+/// try; the flood is
+/// throttled. (The flood and a scraper of the same user from the same address cannot be
+/// told apart: docs/operating.md.)
+#[test]
+fn a_fresh_user_gets_in_during_a_password_flood() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("right", 4).unwrap();
+    let mut users = String::from("basic_auth_users:\n");
+    for u in 0..11 {
+        users.push_str(&format!("  user{u}: '{hash}'\n"));
+    }
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, users).unwrap();
+    let ex = Exporter::spawn(&[
+        "--csv",
+        "nothing-here",
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = ex.addr;
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let who = if n % 2 == 0 {
+                    "user0".to_owned()
+                } else {
+                    format!("mallory{n}")
+                };
+                let guess = basic(&who, &format!("guess{n}"));
+                let (status, _, _) = http_get(addr, "/metrics", Some(&guess));
+                assert!(status == 401 || status == 429, "{status}");
+                n += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let mut first_try = 0;
+    for u in 1..11 {
+        let auth = basic(&format!("user{u}"), "right");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let (status, _, _) = http_get(addr, "/metrics", Some(&auth));
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 429, "user{u}");
+            assert!(
+                Instant::now() < deadline,
+                "user{u} never got in during the flood"
+            );
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        first_try += usize::from(tries == 1);
+        // New scrapers arrive one every 0.6 s (the fresh budget's pace).
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let guesses = flood.join().unwrap();
+    let (status, _, body) = http_get(addr, "/metrics", Some(&basic("user1", "right")));
+    assert_eq!(status, 200);
+    let m = Metrics::parse(&body);
+    eprintln!(
+        "fresh users in during a flood of {guesses} guesses: 10/10 ({first_try} at the first try); throttled {}",
+        client_errors(&m, "auth_throttled")
+    );
+    assert!(first_try >= 9, "{first_try}/10 at the first try");
 }

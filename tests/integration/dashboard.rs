@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::locust::{json_totals, locust_command, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// Every (panel title, target expression) of the dashboard, with its variables filled in as

@@ -2,6 +2,9 @@
 
 use std::io::Write;
 
+use std::time::Duration;
+use std::time::Instant;
+
 use crate::support::*;
 
 fn request(time: f64, method: &str, name: &str, ms: f64, len: u64, error: Option<&str>) -> String {
@@ -521,4 +524,31 @@ fn recorded_streams_equal_locusts_final_totals() {
             .sum();
         assert_eq!(parse_errors, 0.0, "{name}");
     }
+}
+
+/// One worker whose clock is 9.5 s ahead (events are accepted up to 10 s ahead) beside
+/// honest ones, 210 requests a second in all: the service's current rate stays about 210 (it
+/// fell to 32 when the window ended at the newest second seen).
+#[test]
+fn a_worker_clock_ahead_cannot_collapse_current_rates() {
+    let mut ex = Exporter::spawn_with_stdin(&["--events", "-"]);
+    let mut stdin = ex.stdin.take().unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(13) {
+        let mut lines = String::new();
+        for i in 0..20 {
+            lines.push_str(&format!("{{\"event\":\"request\",\"request_type\":\"GET\",\"name\":\"/honest\",\"response_time\":{i}.0,\"response_length\":1,\"exception\":null}}\n"));
+        }
+        let ahead = locust_exporter::ingest::wall_clock() + 9.5;
+        lines.push_str(&format!("{{\"event\":\"request\",\"time\":{ahead},\"request_type\":\"GET\",\"name\":\"/skewed\",\"response_time\":1.0,\"response_length\":1,\"exception\":null}}\n"));
+        stdin.write_all(lines.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = ex.scrape();
+    let rps = m.get_one("locust_stats_current_rps", &[("path", "Aggregated")]);
+    let skewed = m.get_one("locust_stats_current_rps", &[("path", "/skewed")]);
+    eprintln!("current rps with one worker 9.5 s ahead: {rps:.1} in all, {skewed:.1} from it (true: ~210 and ~10)");
+    assert!(rps > 150.0 && rps < 260.0, "{rps}");
+    assert!(skewed > 5.0 && skewed < 15.0, "{skewed}");
+    drop(stdin);
 }

@@ -237,3 +237,126 @@ fn every_listen_address_serves() {
         assert!(body.contains("locust_stats_num_requests"), "{addr}");
     }
 }
+
+/// The settings files of `fixtures/web_config/`, against the exporter toolkit's own
+/// validation (`promtool check web-config`, Prometheus 2.42): each `.good.yml` promtool
+/// accepts and so do we, reading the values it says; each `.bad.yml` promtool refuses and
+/// so do we. A new case is a file there.
+#[test]
+fn web_config_files_are_read_as_the_exporter_toolkit_reads_them() {
+    if !have(
+        "web_config_files_are_read_as_the_exporter_toolkit_reads_them",
+        "promtool",
+        "REQUIRE_PROMETHEUS",
+        "prometheus",
+    ) {
+        return;
+    }
+    let h = "$2b$04$K3jgqzDuoRcWwsfhQTDS9eWSQQYTl9IqX.bZrRhKGdJ81BxF6tFQ2";
+    let csp = "Content-Security-Policy";
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(fixture("web_config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let good = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".good.yml"))
+        .count();
+    let bad = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".bad.yml"))
+        .count();
+    assert!(good >= 10 && bad >= 10, "{good} good and {bad} bad files");
+    assert_eq!(
+        good + bad,
+        files.len(),
+        "every file is NAME.good.yml or NAME.bad.yml"
+    );
+    let mut disagree = Vec::new();
+    let mut checked_values = 0;
+    for path in &files {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let (name, expect_good) = match file.strip_suffix(".good.yml") {
+            Some(n) => (n.to_owned(), true),
+            None => (file.trim_end_matches(".bad.yml").to_owned(), false),
+        };
+        let toolkit = std::process::Command::new("promtool")
+            .args(["check", "web-config"])
+            .arg(path)
+            .output()
+            .unwrap();
+        let theirs = toolkit.status.success();
+        let ours = locust_exporter::serve::web_config::WebConfig::load(path).and_then(|c| {
+            // The toolkit opens the TLS files when it checks; so does our start.
+            match &c.tls {
+                Some(t) if !t.cert.exists() || !t.key.exists() => {
+                    Err(locust_exporter::serve::web_config::WebConfigError::Read {
+                        path: t.cert.display().to_string(),
+                        message: "missing".into(),
+                    })
+                }
+                _ => Ok(c),
+            }
+        });
+        if theirs != expect_good || ours.is_ok() != expect_good {
+            disagree.push(format!(
+                "{file}: promtool {} ({}), we {}",
+                if theirs { "accepts" } else { "refuses" },
+                String::from_utf8_lossy(&toolkit.stderr).trim(),
+                match &ours {
+                    Ok(c) => format!("accept ({c:?})"),
+                    Err(e) => format!("refuse ({e})"),
+                }
+            ));
+            continue;
+        }
+        let Ok(c) = ours else { continue };
+        let value = |k: &str| {
+            c.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let alice = c.users.get("alice").map(String::as_str);
+        checked_values += 1;
+        match name.as_str() {
+            "escapes" => assert_eq!(value(csp), Some("default-src 'self'\tx")),
+            "trailing-comment" => assert_eq!(value(csp), Some("default-src 'self'")),
+            "single-quotes-doubled" => assert_eq!(value(csp), Some("it's")),
+            "flow-headers" => assert_eq!(value("X-Frame-Options"), Some("deny")),
+            n if n.starts_with("http2-") => assert!(c.http2, "{name}"),
+            "anchor-and-alias" => {
+                assert_eq!(c.users.get("bob").map(String::as_str), Some(h));
+                assert_eq!(alice, Some(h));
+            }
+            "flow-map"
+            | "folded-block-scalar"
+            | "literal-block-scalar"
+            | "byte-order-mark"
+            | "quoted-then-a-comment"
+            | "double-quoted-key-and-value"
+            | "complex-key" => {
+                assert_eq!(alice, Some(h), "{name}")
+            }
+            "null-section" | "empty-file" | "only-a-comment" | "empty-flow-map"
+            | "null-http-section" => {
+                assert!(
+                    c.users.is_empty() && c.headers.is_empty() && c.tls.is_none(),
+                    "{name}: {c:?}"
+                )
+            }
+            other => panic!("{other}.good.yml: say what it reads as"),
+        }
+    }
+    eprintln!(
+        "{} web config files checked against promtool check web-config",
+        files.len()
+    );
+    assert!(
+        disagree.is_empty(),
+        "the file's name, promtool and we disagree:\n{}",
+        disagree.join("\n")
+    );
+    assert_eq!(checked_values, good);
+}

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{locust_command_with, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// A headless Locust run writing `--csv PREFIX --json-file PREFIX`, and Locust's own final
@@ -102,6 +101,17 @@ fn a_csv_run_with_its_json_report_ends_exactly_as_locust_reports() {
         m.get("locust_state", &[("state", "stopped")]),
         Some(1.0),
         "the report says the run ended"
+    );
+    // The run's length is the report's own window, from its first request: Locust's own
+    // starts at the test's start, the time to the first request earlier.
+    let (fh, frows) = read_csv(&locust_final(&prefix));
+    let last = frows.last().unwrap();
+    let locusts = num(&last[col(&fh, "Request Count")]) / num(&last[col(&fh, "Requests/s")]);
+    let served = m.get_one("locust_run_duration_seconds", &[("service", "shop")]);
+    eprintln!("{test}: run length served {served:.3} s, Locust's {locusts:.3} s");
+    assert!(
+        served <= locusts + 1e-9 && served > locusts - 1.0,
+        "served {served} s, Locust's {locusts} s"
     );
 }
 
@@ -230,4 +240,45 @@ fn files_written_long_ago_are_stopped_at_the_first_scrape() {
         m.text
     );
     assert_eq!(m.get_one("locust_user_count", &[]), 0.0);
+}
+
+/// A prefix deleted from a `--csv` directory is let go after `--csv.vanished-after`: its
+/// files closed, its service no longer served; the other prefix stays.
+#[test]
+fn a_vanished_prefix_releases_its_files_and_its_service() {
+    let dir = tempfile::tempdir().unwrap();
+    for prefix in ["keep", "gone"] {
+        copy_recording(dir.path(), prefix);
+    }
+    let ex = Exporter::spawn(&[
+        "--csv",
+        &format!("{}/", dir.path().display()),
+        "--csv.vanished-after",
+        "2s",
+    ]);
+    ex.wait_for(20, "both prefixes", |m| {
+        m.get("locust_user_count", &[("service", "gone")]).is_some()
+            && m.get("locust_user_count", &[("service", "keep")]).is_some()
+    });
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("gone")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let m = ex.wait_for(20, "the gone prefix let go", |m| {
+        m.get("locust_user_count", &[("service", "gone")]).is_none()
+    });
+    assert!(m.get("locust_user_count", &[("service", "keep")]).is_some());
+    let deleted_open = std::fs::read_dir(format!("/proc/{}/fd", ex.pid()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .filter(|l| l.to_string_lossy().contains("(deleted)"))
+        .count();
+    assert_eq!(deleted_open, 0, "deleted files still open");
 }

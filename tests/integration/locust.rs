@@ -3,120 +3,11 @@
 //! them. Without the venv these tests skip with a loud message, unless `REQUIRE_LOCUST=1`
 //! (set by `.ci/run`), where a missing venv fails them.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
-
-/// The venv's `bin/` directory, or None (after saying so loudly).
-pub fn venv_bin(test: &str) -> Option<PathBuf> {
-    let venv = std::env::var_os("LOCUST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv"));
-    let bin = venv.join("bin");
-    if bin.join("locust").exists() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var_os("REQUIRE_LOCUST").is_none(),
-        "{test}: REQUIRE_LOCUST is set but there is no Locust at {}",
-        bin.display()
-    );
-    eprintln!(
-        "\n*** SKIPPED {test}: no Locust venv at {} (run .ci/run, or set LOCUST_VENV) ***\n",
-        venv.display()
-    );
-    None
-}
-
-/// The local target server (killed on drop).
-pub struct Target {
-    child: Child,
-    pub url: String,
-}
-
-impl Target {
-    pub fn start(bin: &Path) -> Target {
-        let mut child = Command::new(bin.join("python"))
-            .arg(fixture("record/target_server.py"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Target {
-            child,
-            url: format!("http://127.0.0.1:{}", line.trim()),
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `locust` headless against `target` for `secs` seconds, 10 users, with the recording's
-/// locustfile (and the plugin, if asked); callers add their own options.
-pub fn locust_command(bin: &Path, target: &Target, secs: u32, plugin: bool) -> Command {
-    locust_command_with(bin, target, secs, plugin, &[])
-}
-
-/// [`locust_command`] with more files in `-f` after the locustfile.
-pub fn locust_command_with(
-    bin: &Path,
-    target: &Target,
-    secs: u32,
-    plugin: bool,
-    more: &[PathBuf],
-) -> Command {
-    // The plugin first, as README says: it takes stdout before the locustfile is imported.
-    let mut locustfile = fixture("record/locustfile.py").display().to_string();
-    for file in more {
-        locustfile = format!("{locustfile},{}", file.display());
-    }
-    if plugin {
-        locustfile = format!(
-            "{},{locustfile}",
-            root().join("contrib/locust_exporter_plugin.py").display()
-        );
-    }
-    let mut cmd = Command::new(bin.join("locust"));
-    cmd.args([
-        "-f",
-        &locustfile,
-        "--headless",
-        "-u",
-        "10",
-        "-r",
-        "5",
-        "-t",
-        &format!("{secs}s"),
-        "-H",
-        &target.url,
-        "--only-summary",
-    ]);
-    cmd.stderr(Stdio::null());
-    cmd
-}
-
-pub fn wait_child(child: &mut Child, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("locust did not finish in {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// One real headless run with `--csv`, followed live by the exporter; shared by the tests
 /// below (one Locust run, each test proving one thing).
@@ -267,53 +158,6 @@ fn bucket_width(ms: f64) -> f64 {
     }
 }
 
-/// Locust's `--json-file` output: one entry per (method, name), the exact totals written at
-/// shutdown. (serde_json reads floats exactly with its `float_roundtrip` feature, which the
-/// crate enables.)
-fn json_entries(path: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Per (method, name): (num_requests, num_failures) from Locust's `--json-file` output.
-pub fn json_totals(path: &Path) -> std::collections::BTreeMap<(String, String), (f64, f64)> {
-    json_entries(path)
-        .iter()
-        .map(|e| {
-            let key = (
-                e["method"].as_str().unwrap().to_owned(),
-                e["name"].as_str().unwrap().to_owned(),
-            );
-            (
-                key,
-                (
-                    e["num_requests"].as_f64().unwrap(),
-                    e["num_failures"].as_f64().unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
-/// Per endpoint, served requests and failures equal Locust's final totals exactly.
-pub fn assert_totals(
-    m: &Metrics,
-    totals: &std::collections::BTreeMap<(String, String), (f64, f64)>,
-) {
-    for ((method, name), (requests, failures)) in totals {
-        let labels = [("method", method.as_str()), ("name", name.as_str())];
-        assert_eq!(
-            m.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{labels:?}"
-        );
-        assert_eq!(
-            m.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{labels:?}"
-        );
-    }
-}
-
 /// One real headless run with the plugin piped into `--events -`
 /// (`locust -f locustfile.py,plugin | locust-exporter --events shop=-`), with Locust's
 /// `--csv` and `--json-file` beside it; shared by the tests below.
@@ -450,7 +294,7 @@ fn plugin_counts_equal_locusts_final_totals() {
     let Some(run) = plugin_run("plugin_counts_equal_locusts_final_totals") else {
         return;
     };
-    assert_totals(&run.last, &json_totals(&run.json));
+    assert_totals(&run.last, &json_totals(&run.json), Key::MethodAndName);
 }
 
 /// The plugin sums response times as Locust does, per flush, and the exporter adds the
@@ -625,62 +469,6 @@ fn plugin_exposition_passes_promtool() {
     assert_promtool_clean(&run.last.text);
 }
 
-/// A distributed run of 8 s: a master (`--expect-workers 2`, `--json-file json`) and two
-/// workers, each with the plugin writing its stream to `dir` (`master.jsonl`,
-/// `worker0.jsonl`, `worker1.jsonl`); the workers also load `worker_files`, and each process
-/// (`"master"`, `"worker0"`, …) gets the variables `env(name)` gives.
-pub fn start_distributed(
-    bin: &Path,
-    target: &Target,
-    dir: &Path,
-    json: &Path,
-    worker_files: &[&Path],
-    env: impl Fn(&str) -> Vec<(&'static str, String)>,
-) -> (Child, Vec<Child>) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let stream = |name: &str| dir.join(format!("{name}.jsonl")).display().to_string();
-    let mut master = locust_command(bin, target, 8, true);
-    master
-        .args(["--master", "--expect-workers", "2"])
-        .args([
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            &port,
-        ])
-        .args(["--json-file", json.to_str().unwrap()])
-        .args(["--exporter-events", &stream("master")])
-        .stdout(Stdio::null());
-    master.envs(env("master"));
-    let master = master.spawn().unwrap();
-    let workers = (0..2)
-        .map(|i| {
-            let name = format!("worker{i}");
-            let mut files = vec![
-                fixture("record/locustfile.py"),
-                root().join("contrib/locust_exporter_plugin.py"),
-            ];
-            files.extend(worker_files.iter().map(|f| f.to_path_buf()));
-            let locustfile: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            let mut worker = Command::new(bin.join("locust"));
-            worker
-                .args(["-f", &locustfile.join(","), "--worker"])
-                .args(["--master-host", "127.0.0.1", "--master-port", &port])
-                .args(["--exporter-events", &stream(&name)])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            worker.envs(env(&name));
-            worker.spawn().unwrap()
-        })
-        .collect();
-    (master, workers)
-}
-
 #[test]
 fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let Some(bin) = venv_bin("distributed_workers_each_write_a_stream_nothing_counted_twice")
@@ -720,7 +508,7 @@ fn distributed_workers_each_write_a_stream_nothing_counted_twice() {
     let m = ex.wait_for(10, "every worker's events", |m| {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
-    assert_totals(&m, &totals);
+    assert_totals(&m, &totals, Key::MethodAndName);
     let m = ex.wait_for(10, "stopped", |m| {
         m.get("locust_state", &[("service", "load"), ("state", "stopped")]) == Some(1.0)
     });

@@ -4,8 +4,6 @@
 
 /// Hostile and heavy clients and input: memory, password floods, cardinality.
 mod abuse;
-/// Bounded by construction: response bytes, connection slots, credentials, descriptors, reads.
-mod bounded;
 /// Exit codes and messages; `--once`.
 mod cli;
 /// The Grafana dashboard's queries against a real Prometheus during real Locust runs.
@@ -16,11 +14,11 @@ mod events;
 mod formats;
 /// `--once` over every fixture against `fixtures/golden/`, promtool, exact values.
 mod golden;
-/// Routes, content types, health, basic auth.
+/// Routes, content types, health, basic auth, web config files read as the exporter toolkit reads them.
 mod http;
 /// The container image, built and run by a real Docker engine.
 mod image;
-/// A run's end: Locust's --json-file report, the Job's final push, old files.
+/// A run's end: Locust's --json-file report, the Job's final push, old files, a vanished prefix.
 mod lifecycle;
 /// Real Locust in a venv writing real CSVs and events (skips loudly without the venv).
 mod locust;
@@ -48,19 +46,19 @@ mod robust;
 mod rules;
 /// A run's length and rate from the input's own times; the report chosen by its content.
 mod run_window;
-/// HEAD, gzip, connection cap, timeouts, bounded shutdown, response headers.
+/// HEAD, gzip, connection slots, timeouts, slow readers and stalled HTTP/2 streams, bounded shutdown.
 mod serving;
-/// Environment variables, the Job lifecycle, Pushgateway push.
+/// Environment variables, the Job lifecycle, Pushgateway push (a hanging one, passwords).
 mod shipping;
-/// Event streams: the plugin owns its stdout; one directory or glob follows a fleet.
+/// Event streams: the plugin owns its stdout; one directory or glob follows a fleet (2,000 files under ulimit 1024).
 mod streams;
-/// The structure drawn from the imports: floors, no circles.
+/// The structure drawn from the imports: floors, no circles; spawn sites; no issue numbers.
 mod structure;
-/// The harness: the binary, HTTP, the exposition, CSV files, real servers.
+/// The harness: the binary, HTTP, the exposition, real Locust and its files, OTLP, TLS, real servers.
 mod support;
 /// Verdicts: checks, exit codes, the summary and JUnit files, --check.abort, on real runs.
 mod verdict;
-/// The web UI input, replayed from recordings of four Locust versions.
+/// The web UI input, replayed from recordings of four Locust versions; hostile worker lists.
 mod webui;
 /// The web UI input against a real Locust's web UI (and the seed collector beside it).
 mod webui_live;

@@ -8,9 +8,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::locust::{locust_command, venv_bin, Target};
-use crate::otlp::{otlp_addr, post};
-use crate::otlp_replay::bodies;
 use crate::support::*;
 
 /// Scrape jobs for each exporter address, one per exposition format.
@@ -142,9 +139,8 @@ fn every_mix_of_inputs_is_scraped_whole_in_every_format() {
     );
     // Both kinds of OTLP histogram on one endpoint, served as they add up.
     let m = metrics.scrape();
-    let explicit = crate::locust::json_totals(&fixture("otlp/locust-2.47.0-explicit/final.json"));
-    let exponential =
-        crate::locust::json_totals(&fixture("otlp/locust-2.47.0-exponential/final.json"));
+    let explicit = json_totals(&fixture("otlp/locust-2.47.0-explicit/final.json"));
+    let exponential = json_totals(&fixture("otlp/locust-2.47.0-exponential/final.json"));
     let slash = |t: &std::collections::BTreeMap<(String, String), (f64, f64)>| {
         t.iter()
             .find(|((_, n), _)| n == "/")
@@ -206,7 +202,7 @@ fn two_otel_runs_explicit_and_exponential_keep_every_scrape_whole() {
                 );
             }
             let mut child = cmd.spawn().unwrap();
-            crate::locust::wait_child(&mut child, 60);
+            wait_child(&mut child, 60);
             // The run's last export served: the count of `/` grew.
             let m = exporter.wait_for(20, "the run's requests", |m| {
                 m.get(

@@ -1,90 +1,14 @@
 //! The OTLP receiver (`--otlp.listen-address`) against real `locust --otel` runs, over gRPC
 //! and over HTTP/protobuf, with exponential and with the SDK's default explicit buckets;
 //! and against hostile requests over real HTTP/1.1 and HTTP/2 on loopback. And the other
-//! plugin-free input of issue 20: Locust's per-request CSV (`CsvRequestLogger`).
+//! plugin-free input: Locust's per-request CSV (`CsvRequestLogger`).
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::locust::{
-    json_totals, locust_command_with, start_distributed, venv_bin, wait_child, Target,
-};
 use crate::support::*;
-
-/// The OTLP address the exporter announced (`Receiving OTLP … address=…`).
-pub fn otlp_addr(e: &Exporter) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = e.stderr().iter().find_map(|l| {
-            l.contains("Receiving OTLP")
-                .then(|| {
-                    l.split("address=")
-                        .nth(1)?
-                        .split_whitespace()
-                        .next()?
-                        .parse()
-                        .ok()
-                })
-                .flatten()
-        });
-        if let Some(a) = found {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no OTLP address in {:?}",
-            e.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// One real run's results (live, or replayed from a recording).
-pub struct OtelRun {
-    pub last: Metrics,
-    /// Per name: (requests, failures) from Locust's `--json-file`.
-    pub totals: BTreeMap<String, (f64, f64)>,
-    /// Per name: every response time Locust measured, ms, sorted.
-    pub exact: BTreeMap<String, Vec<f64>>,
-    /// Most users the exporter served while Locust ran.
-    pub max_users: f64,
-}
-
-/// Per name, (requests, failures) of Locust's `--json-file` (names are unique across
-/// methods in the locustfile, as OTLP's `name` attribute needs).
-pub fn name_totals(json: &std::path::Path) -> BTreeMap<String, (f64, f64)> {
-    json_totals(json)
-        .into_iter()
-        .filter(|((_, name), _)| name != "Aggregated")
-        .map(|((_, name), v)| (name, v))
-        .collect()
-}
-
-/// Per name, every response time of a `record/per_request.py` file, ms, sorted.
-pub fn exact_times(events: &std::path::Path) -> BTreeMap<String, Vec<f64>> {
-    let mut exact: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for line in std::fs::read_to_string(events).unwrap().lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        if let Some(ms) = v["response_time"].as_f64() {
-            exact
-                .entry(v["name"].as_str().unwrap().to_owned())
-                .or_default()
-                .push(ms);
-        }
-    }
-    for times in exact.values_mut() {
-        times.sort_by(f64::total_cmp);
-    }
-    assert!(
-        !exact.is_empty(),
-        "no response times in {}",
-        events.display()
-    );
-    exact
-}
 
 /// `locust --otel` (10 users, 8 s) against the local target, exporting to a fresh exporter
 /// with `protocol` (`grpc`, `http/protobuf`); with the base-2 exponential aggregation
@@ -116,7 +40,7 @@ fn otel_run(test: &str, protocol: &str, exponential: bool) -> Option<OtelRun> {
     }
     let mut child = cmd.spawn().unwrap();
     let max_users = users_while(&exporter, &mut child);
-    let totals = name_totals(&json.with_extension("json"));
+    let totals = json_totals(&json.with_extension("json"));
     let all: f64 = totals.values().map(|(n, _)| n).sum();
     assert!(all > 100.0, "{test}: only {all} requests");
     let last = all_served(&exporter, all);
@@ -147,91 +71,6 @@ fn users_while(exporter: &Exporter, child: &mut std::process::Child) -> f64 {
     max_users
 }
 
-/// The scrape once `requests` requests in all are served (the snapshot is published a
-/// moment after an export is answered).
-pub fn all_served(exporter: &Exporter, requests: f64) -> Metrics {
-    exporter.wait_for(20, "every request", |m| {
-        m.find("locust_requests_total", &[])
-            .iter()
-            .map(|s| s.value)
-            .sum::<f64>()
-            == requests
-    })
-}
-
-/// The quantile of sorted `v` at Locust's rank: the `int(n·q) + 1`-th smallest.
-pub fn exact_quantile(v: &[f64], q: f64) -> f64 {
-    let rank = ((v.len() as f64 * q) as usize + 1).min(v.len());
-    v[rank - 1]
-}
-
-/// Per name, requests and failures equal Locust's final totals exactly; and errors by
-/// `error.type` add up to the failures; the most users served is `users`.
-pub fn assert_totals(run: &OtelRun, users: f64) {
-    for (name, (requests, failures)) in &run.totals {
-        let labels = [("name", name.as_str())];
-        assert_eq!(
-            run.last.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{name}"
-        );
-        assert_eq!(
-            run.last.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{name}"
-        );
-    }
-    let failures: f64 = run.totals.values().map(|(_, f)| f).sum();
-    let errors: f64 = run
-        .last
-        .find("locust_errors", &[])
-        .iter()
-        .map(|s| s.value)
-        .sum();
-    assert!(failures > 0.0, "the locustfile fails some requests");
-    assert_eq!(
-        errors, failures,
-        "errors by error.type add up to the failures"
-    );
-    assert_eq!(
-        run.max_users, users,
-        "locust.users.count served as locust_users"
-    );
-}
-
-/// Every [`quantile_errors`] under 2 %.
-pub fn assert_percentiles_within_2_percent(run: &OtelRun) {
-    let worst = quantile_errors(run);
-    assert!(
-        worst < 0.02,
-        "worst percentile error {:.2} %",
-        worst * 100.0
-    );
-}
-
-/// Served p50/p95/p99 against the exact quantile of every response time; returns the
-/// largest relative error (names with at least 30 timed requests).
-pub fn quantile_errors(run: &OtelRun) -> f64 {
-    let mut worst: f64 = 0.0;
-    for (name, times) in run.exact.iter().filter(|(_, t)| t.len() >= 30) {
-        for q in [0.5, 0.95, 0.99] {
-            let served = run.last.get_one(
-                "locust_response_time_seconds",
-                &[("name", name.as_str()), ("quantile", &q.to_string())],
-            ) * 1000.0;
-            let want = exact_quantile(times, q);
-            let err = (served - want).abs() / want;
-            eprintln!(
-                "{name} p{}: served {served:.3} ms, exact {want:.3} ms, {:+.2} %",
-                q * 100.0,
-                (served / want - 1.0) * 100.0
-            );
-            worst = worst.max(err);
-        }
-    }
-    worst
-}
-
 #[test]
 fn otel_grpc_exponential_counts_are_exact_and_percentiles_within_2_percent() {
     let Some(run) = otel_run(
@@ -241,7 +80,7 @@ fn otel_grpc_exponential_counts_are_exact_and_percentiles_within_2_percent() {
     ) else {
         return;
     };
-    assert_totals(&run, 10.0);
+    assert_run(&run, 10.0);
     assert_percentiles_within_2_percent(&run);
 }
 
@@ -254,7 +93,7 @@ fn otel_http_protobuf_default_buckets_counts_are_exact() {
     ) else {
         return;
     };
-    assert_totals(&run, 10.0);
+    assert_run(&run, 10.0);
     // The SDK's default bounds (0, 5, 10, 25 … s) put every answer in the first bucket:
     // the percentiles can only be spread between min and max; printed, for the docs.
     let worst = quantile_errors(&run);
@@ -263,22 +102,6 @@ fn otel_http_protobuf_default_buckets_counts_are_exact() {
         worst * 100.0
     );
     assert_max_exact(&run);
-}
-
-/// Per name, the served maximum (`quantile="1.0"`) is the slowest response time Locust
-/// measured (the histogram's `max`, whatever its buckets).
-pub fn assert_max_exact(run: &OtelRun) {
-    for (name, times) in &run.exact {
-        let max = run.last.get_one(
-            "locust_response_time_seconds",
-            &[("name", name.as_str()), ("quantile", "1.0")],
-        ) * 1000.0;
-        let want = *times.last().unwrap();
-        assert!(
-            (max - want).abs() <= want * 1e-6 + 1e-6,
-            "{name}: max {max} ms, exact {want} ms"
-        );
-    }
 }
 
 #[test]
@@ -315,7 +138,7 @@ fn otel_master_and_two_workers_each_exporting_give_locusts_totals() {
     for w in &mut workers {
         wait_child(w, 30);
     }
-    let totals = name_totals(&json.with_extension("json"));
+    let totals = json_totals(&json.with_extension("json"));
     let all: f64 = totals.values().map(|(n, _)| n).sum();
     assert!(all > 100.0, "only {all} requests");
     let last = all_served(&exporter, all);
@@ -325,37 +148,8 @@ fn otel_master_and_two_workers_each_exporting_give_locusts_totals() {
         exact: exact_times(&events),
         max_users,
     };
-    assert_totals(&run, 10.0);
+    assert_run(&run, 10.0);
     assert_percentiles_within_2_percent(&run);
-}
-
-/// A POST over HTTP/1.1 with `headers` and `body`: (status, head, body).
-pub fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    // The server may answer before reading everything (too large): ignore a reset write.
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head, raw[split + 4..].to_vec())
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// A JSON export with one exponential `locust.client.duration` point per `(name, sum)`.
@@ -734,7 +528,7 @@ fn csv_request_logger_counts_equal_locusts_totals() {
             .sum::<f64>()
             == all
     });
-    crate::locust::assert_totals(&m, &totals);
+    assert_totals(&m, &totals, Key::MethodAndName);
     let failures: f64 = totals.values().map(|(_, f)| f).sum();
     let errors: f64 = m.find("locust_errors", &[]).iter().map(|s| s.value).sum();
     assert!(failures > 0.0);

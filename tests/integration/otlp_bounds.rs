@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::otlp::{otlp_addr, post};
 use crate::support::*;
 
 /// A JSON metrics export of one exponential point of `/a` for each service of `services`.

@@ -4,12 +4,7 @@
 //! with every response time Locust measured and its `--json-file` totals.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use crate::otlp::{
-    all_served, assert_max_exact, assert_percentiles_within_2_percent, assert_totals, exact_times,
-    name_totals, otlp_addr, post, quantile_errors, OtelRun,
-};
 use crate::support::*;
 
 /// Users of every recording (`-u 20`).
@@ -17,7 +12,7 @@ const USERS: f64 = 20.0;
 
 /// Every request of a recording's `--json-file`, `Aggregated` and `method` left out.
 fn all_requests(recording: &str, leave_out: &str) -> f64 {
-    crate::locust::json_totals(&fixture(&format!("otlp/{recording}/final.json")))
+    json_totals(&fixture(&format!("otlp/{recording}/final.json")))
         .iter()
         .filter(|((method, name), _)| name != "Aggregated" && method != leave_out)
         .map(|(_, (n, _))| n)
@@ -29,39 +24,12 @@ fn replay_all(recording: &str) -> OtelRun {
     replay(recording, &[], all_requests(recording, ""))
 }
 
-/// A recording's bodies in the order they were sent: (signal, protobuf).
-pub fn bodies(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-        .collect();
-    files.sort();
-    let out: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .map(|p| {
-            // NNNN.<signal>.pb
-            let stem = p.file_stem().unwrap().to_str().unwrap();
-            let signal = stem.split('.').nth(1).unwrap().to_owned();
-            (signal, std::fs::read(p).unwrap())
-        })
-        .collect();
-    for signal in ["metrics", "traces", "logs"] {
-        assert!(
-            out.iter().any(|(s, _)| s == signal),
-            "{}: no {signal} bodies",
-            dir.display()
-        );
-    }
-    out
-}
-
 /// Replays `recording` (a directory of `fixtures/otlp/`) into a fresh exporter started with
 /// `args`: every body answered 200 with an empty (all accepted) export response; the users
 /// gauge read after each metrics body; the last scrape once `requests` requests are served.
 fn replay(recording: &str, args: &[&str], requests: f64) -> OtelRun {
     let dir = fixture(&format!("otlp/{recording}"));
-    let totals = name_totals(&dir.join("final.json"));
+    let totals = json_totals(&dir.join("final.json"));
     let exact = exact_times(&dir.join("requests.jsonl"));
     let mut all_args = vec!["--otlp.listen-address", "127.0.0.1:0"];
     all_args.extend_from_slice(args);
@@ -97,7 +65,7 @@ fn replay(recording: &str, args: &[&str], requests: f64) -> OtelRun {
 #[test]
 fn recorded_otel_exponential_counts_exact_and_percentiles_within_2_percent() {
     let run = replay_all("locust-2.47.0-exponential");
-    assert_totals(&run, USERS);
+    assert_run(&run, USERS);
     assert_percentiles_within_2_percent(&run);
     assert_max_exact(&run);
     // Every item accepted and counted by signal.
@@ -121,7 +89,7 @@ fn recorded_otel_exponential_counts_exact_and_percentiles_within_2_percent() {
 #[test]
 fn recorded_otel_explicit_buckets_counts_and_max_exact() {
     let run = replay_all("locust-2.47.0-explicit");
-    assert_totals(&run, USERS);
+    assert_run(&run, USERS);
     assert_max_exact(&run);
     let worst = quantile_errors(&run);
     eprintln!(
@@ -135,7 +103,7 @@ fn recorded_otel_master_and_two_workers_give_locusts_totals() {
     // Three processes export: the master (users, no requests) and two workers (their own
     // requests, resources alike but start times apart): nothing counted twice.
     let run = replay_all("locust-2.47.0-distributed-exponential");
-    assert_totals(&run, USERS);
+    assert_run(&run, USERS);
     assert_percentiles_within_2_percent(&run);
 }
 
@@ -147,7 +115,7 @@ fn recorded_otel_spans_give_the_http_requests() {
     // catch_response check on a 200, which no span sees); the custom request type, which
     // makes no HTTP request, absent. Times are the spans' own, printed against Locust's.
     let dir = fixture("otlp/locust-2.47.0-exponential");
-    let totals = crate::locust::json_totals(&dir.join("final.json"));
+    let totals = json_totals(&dir.join("final.json"));
     let recording = "locust-2.47.0-exponential";
     let run = replay(
         recording,

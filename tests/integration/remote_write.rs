@@ -8,7 +8,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::locust::{json_totals, start_distributed, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// The one series every interval carries for the recorded stream's service.

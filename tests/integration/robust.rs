@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use std::time::Duration;
+
 use crate::support::*;
 
 const AGG: [(&str, &str); 2] = [("path", "Aggregated"), ("method", "Aggregated")];
@@ -111,7 +113,7 @@ fn bad_number_keeps_the_last_good_one() {
 }
 
 /// A row that is not UTF-8 is read lossily (U+FFFD for the bad byte), not refused: refusing it
-/// froze the file's numbers for the rest of the run (issue 18). Nothing is counted as a parse
+/// froze the file's numbers for the rest of the run. Nothing is counted as a parse
 /// error, and every other row keeps its values.
 #[test]
 fn a_non_utf8_snapshot_row_is_read_lossily() {
@@ -460,4 +462,91 @@ fn a_broken_request_csv_row_costs_only_itself() {
         malformed, 2.0,
         "the over-long row and the one open at the end"
     );
+}
+
+/// A `--csv` directory of 9 prefixes, each with three 250 MB (sparse) snapshot files:
+/// every file is refused with an error naming it and `--max-file-size`, and resident memory
+/// stays under 100 MB (it used to grow by 330 MB a second, past 6 GB).
+#[test]
+fn a_csv_directory_of_huge_snapshot_files_is_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for p in 0..9 {
+        for suffix in ["_stats.csv", "_failures.csv", "_exceptions.csv"] {
+            let f = std::fs::File::create(dir.path().join(format!("run{p}{suffix}"))).unwrap();
+            f.set_len(250 << 20).unwrap();
+        }
+    }
+    let ex = Exporter::spawn(&["--csv", &format!("{}/", dir.path().display())]);
+    std::thread::sleep(Duration::from_secs(3));
+    let rss = ex.rss_kib();
+    let m = ex.scrape();
+    let logged = ex
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("over --max-file-size"))
+        .count();
+    eprintln!("27 files of 250 MB: RSS {rss} KiB, {logged} errors logged");
+    assert!(rss < 100 * 1024, "RSS {rss} KiB");
+    assert_eq!(logged, 27, "one error per file: {:?}", ex.stderr());
+    let down = m
+        .find_some("locust_exporter_source_up", &[])
+        .iter()
+        .filter(|s| s.value == 0.0)
+        .count();
+    assert!(down >= 9, "{down}");
+}
+
+/// Endpoints whose labels are a total row's (method and name `Aggregated`, the seed's;
+/// method `""` and name `Aggregated`, the containersolutions set's): no set serves two series
+/// with the same labels (a Pushgateway refused every push), and the totals stay the true 3.
+#[test]
+fn an_endpoint_named_like_a_total_row_is_no_duplicate_series() {
+    let lines = [
+        ("Aggregated", "Aggregated"),
+        ("", "Aggregated"),
+        ("GET", "/real"),
+    ]
+    .iter()
+    .map(|(m, n)| format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"{m}\",\"name\":\"{n}\",\"response_time\":5.0,\"response_length\":1,\"exception\":null}}\n"))
+    .collect::<String>();
+    for sets in ["seed,native", "native,containersolutions"] {
+        let (code, out, err) = run(
+            &["--events", "-", "--once", "--metrics", sets],
+            Some(lines.as_bytes()),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let mut seen = std::collections::HashSet::new();
+        for line in out.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let series = line.rsplit_once(' ').map_or(line, |(s, _)| s);
+            assert!(
+                seen.insert(series.to_owned()),
+                "{sets}: a duplicate series {series}"
+            );
+        }
+        let m = Metrics::parse(&out);
+        if sets.starts_with("seed") {
+            assert_eq!(
+                m.get_one(
+                    "locust_stats_num_requests",
+                    &[("path", "Aggregated"), ("method", "Aggregated")]
+                ),
+                3.0
+            );
+            assert_eq!(
+                m.get_one(
+                    "locust_stats_num_requests",
+                    &[("path", "Aggregated (endpoint)"), ("method", "Aggregated")]
+                ),
+                1.0
+            );
+        } else {
+            assert_eq!(
+                m.get_one(
+                    "locust_requests_num_requests",
+                    &[("method", ""), ("name", "Aggregated")]
+                ),
+                3.0
+            );
+        }
+    }
 }

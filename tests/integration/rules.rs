@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{venv_bin, wait_child, Target};
 use crate::support::*;
 
 fn rules_dir() -> PathBuf {

@@ -108,7 +108,7 @@ fn a_report_older_than_its_csv_files_is_still_the_runs() {
     let (code, out, err) = run(&["--once", "--csv", &p], None);
     assert_eq!(code, Some(0), "{err}");
     let m = Metrics::parse(&out);
-    let want = crate::locust::json_totals(&report);
+    let want = json_totals(&report);
     let csv = read_csv(&prefix.with_file_name("run_stats.csv"));
     let csv_total = num(&csv.1.last().unwrap()[col(&csv.0, "Request Count")]);
     let all: f64 = want.values().map(|(r, _)| r).sum();

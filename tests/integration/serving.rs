@@ -4,18 +4,13 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
 use crate::support::*;
 
 const FIXTURE: &str = "fixtures/locust-2.47.0/standalone-full-history/run";
-
-fn client_errors(ex: &Exporter, reason: &str) -> f64 {
-    ex.scrape()
-        .get(
-            "locust_exporter_http_client_errors_total",
-            &[("reason", reason)],
-        )
-        .unwrap_or_else(|| panic!("no client error counter for {reason}"))
-}
 
 /// Waits (bounded) until the server closes `s`: reads return 0 (or an error).
 fn closed_within(s: &mut std::net::TcpStream, secs: u64) -> Option<Duration> {
@@ -149,7 +144,7 @@ fn slowloris_closed_after_the_header_timeout() {
     let closed = closed_within(&mut s, 6).expect("a slowloris connection stays open");
     assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
     let _ = trickle.join();
-    assert!(client_errors(&ex, "header_timeout") >= 1.0);
+    assert!(client_errors(&ex.scrape(), "header_timeout") >= 1.0);
 }
 
 #[test]
@@ -163,7 +158,7 @@ fn idle_kept_alive_connection_is_closed() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     let closed = closed_within(&mut s, 6).expect("an idle connection stays open");
     assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
-    assert!(client_errors(&ex, "idle_timeout") >= 1.0);
+    assert!(client_errors(&ex.scrape(), "idle_timeout") >= 1.0);
 }
 
 #[test]
@@ -187,7 +182,7 @@ fn a_client_that_does_not_read_is_dropped() {
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while client_errors(&ex, "send_timeout") < 1.0 {
+    while client_errors(&ex.scrape(), "send_timeout") < 1.0 {
         assert!(
             Instant::now() < deadline,
             "the stuck client was never dropped"
@@ -293,4 +288,197 @@ fn silent_connections_that_reconnect_at_once_do_not_keep_scrapers_out() {
     let reconnects = flood.join().unwrap();
     eprintln!("honest scrapes during a flood of 600 silent connections: {ok}/13 ({reconnects} reconnects)");
     assert!(ok >= 12, "{ok}/13");
+}
+
+/// 505 HTTP/1.1 clients with 1 KiB receive buffers that never read, and 50 HTTP/2
+/// connections whose streams have a zero window (8 each), while events flow and snapshots
+/// change every few milliseconds on a multi-MB exposition: together they grow the
+/// exporters' RSS by less than 100 MB (each client used to pin a rendered body of its own:
+/// 1.84 GB and 2.43 GB); the stalled streams are dropped after `--web.send-timeout` and
+/// counted; a fresh scrape is answered throughout. Alone: beside the parallel tests the
+/// sends are slower, more bodies are in flight within the budget, and RSS varies by tens
+/// of MB (+79 … +87 MB alone, +102 MB once in a loaded run).
+#[test]
+#[ignore = "measures RSS against a bound: test.sh runs it alone, after the parallel tests (cargo test -- --ignored --test-threads=1)"]
+fn slow_readers_and_stalled_http2_streams_pin_at_most_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tls) = tls_config(dir.path()) else {
+        return;
+    };
+    let events = dir.path().join("events.jsonl");
+    many_endpoints_events(&events, 2000);
+    let plain = Exporter::spawn(&["--events", events.to_str().unwrap()]);
+    let secure = Exporter::spawn(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--web.config.file",
+        tls.to_str().unwrap(),
+        "--web.send-timeout",
+        "8s",
+    ]);
+    let m = plain.wait_for(20, "2,000 endpoints", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(2000.0)
+    });
+    assert!(m.text.len() > 5_000_000, "{} bytes", m.text.len());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = keep_writing(&events, &stop);
+    std::thread::sleep(Duration::from_millis(500));
+    let (plain_before, secure_before) = (plain.rss_kib(), secure.rss_kib());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (slow, stalled) = rt.block_on(async {
+        let mut slow = Vec::new();
+        for _ in 0..505 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_recv_buffer_size(1024).unwrap();
+            let mut s = socket.connect(plain.addr).await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(
+                &mut s,
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            .await
+            .unwrap();
+            slow.push(s);
+            tokio::time::sleep(Duration::from_millis(4)).await;
+        }
+        let mut stalled = Vec::new();
+        for _ in 0..50 {
+            stalled.push(
+                stalled_h2(secure.addr, 8)
+                    .await
+                    .expect("an HTTP/2 connection"),
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (slow, stalled)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (plain_after, secure_after) = (plain.rss_kib(), secure.rss_kib());
+    let grown = (plain_after.saturating_sub(plain_before)
+        + secure_after.saturating_sub(secure_before))
+        / 1024;
+    let held = plain
+        .scrape()
+        .get_one("locust_exporter_http_response_bytes", &[]);
+    eprintln!(
+        "505 non-reading clients: RSS {plain_before} → {plain_after} KiB; 50 zero-window HTTP/2 connections × 8 streams: {secure_before} → {secure_after} KiB; together +{grown} MB; response bytes held {held}"
+    );
+    assert!(grown < 100, "RSS grew by {grown} MB");
+    assert!(
+        held <= (16 << 20) as f64 + 4.0 * m.text.len() as f64,
+        "{held}"
+    );
+    // The stalled streams write nothing and block no TCP write: their bodies are not
+    // polled, and that is a send timeout.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let m = loop {
+        let m = Metrics::parse(&curl_metrics(secure.addr));
+        if client_errors(&m, "send_timeout") >= 50.0 {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connections were never dropped"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(
+        client_errors(&m, "header_timeout"),
+        0.0,
+        "HTTP/2 frames arm no header clock"
+    );
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    drop((slow, stalled, rt));
+}
+
+/// 512 keep-alive connections, each sending a request now and then (under the idle
+/// timeout), hold every slot: honest scrapes still get in (20/20), each taking the slot of
+/// the connection idle longest, counted as `evicted`.
+#[test]
+fn idle_keep_alives_cannot_hold_every_slot() {
+    let ex = Exporter::spawn(&["--csv", "nothing-here", "--web.max-connections", "64"]);
+    let mut held: Vec<_> = (0..64)
+        .map(|_| {
+            let mut s = ex.connect();
+            s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ok = 0;
+    for _ in 0..20 {
+        let (status, _, _) = http_get(ex.addr, "/-/healthy", None);
+        ok += usize::from(status == 200);
+    }
+    let m = ex.scrape();
+    eprintln!(
+        "honest scrapes with every slot held by idle keep-alives: {ok}/20; evicted {}",
+        client_errors(&m, "evicted")
+    );
+    assert_eq!(ok, 20);
+    assert!(client_errors(&m, "evicted") >= 1.0);
+    held.clear();
+}
+
+/// An HTTP/2 download at about 400 KB/s that lasts past `--web.read-header-timeout`, its
+/// client sending WINDOW_UPDATE frames all along: it completes, and no header timeout is
+/// counted (any client frame after a request used to arm the header clock: cut at 10.4 s).
+#[test]
+fn a_slow_http2_download_is_not_cut_by_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tls) = tls_config(dir.path()) else {
+        return;
+    };
+    let events = dir.path().join("events.jsonl");
+    many_endpoints_events(&events, 500);
+    let ex = Exporter::spawn(&[
+        "--events",
+        events.to_str().unwrap(),
+        "--web.config.file",
+        tls.to_str().unwrap(),
+        "--web.read-header-timeout",
+        "1s",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !curl_metrics(ex.addr).contains("/api/v1/items/499") {
+        assert!(Instant::now() < deadline, "events never read");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (bytes, took) = rt.block_on(async {
+        let client = h2_client(ex.addr, 16 << 10, 0)
+            .await
+            .expect("an HTTP/2 connection");
+        let mut client = client.ready().await.unwrap();
+        let req = hyper::Request::get(format!("https://{}/metrics", ex.addr))
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(req, true).unwrap();
+        let start = Instant::now();
+        let mut body = response.await.unwrap().into_body();
+        let mut got = 0usize;
+        // A 16 KiB window, given back 40 ms after each chunk: about 400 KB/s.
+        loop {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            match tokio::time::timeout(Duration::from_secs(5), body.data()).await {
+                Ok(Some(Ok(chunk))) => {
+                    got += chunk.len();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                }
+                Ok(None) => break,
+                other => panic!("the download broke after {got} bytes: {other:?}"),
+            }
+        }
+        (got, start.elapsed())
+    });
+    eprintln!("HTTP/2 download: {bytes} bytes in {took:?}");
+    assert!(
+        took > Duration::from_secs(2),
+        "slow enough to outlast the header timeout: {took:?}"
+    );
+    let m = Metrics::parse(&curl_metrics(ex.addr));
+    assert!(m.text.len() > 1_000_000);
+    assert!(bytes > 1_000_000, "{bytes}");
+    assert_eq!(client_errors(&m, "header_timeout"), 0.0);
 }

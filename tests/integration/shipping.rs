@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{locust_command, venv_bin, wait_child, Target};
 use crate::support::*;
 
 const FIXTURE: &str = "fixtures/locust-2.47.0/standalone-full-history/run";
@@ -478,4 +477,92 @@ fn the_example_job_manifest_parses_and_its_exporter_arguments_are_accepted() {
         "started with the manifest's arguments (JSON logs): {:?}",
         ex.stderr()
     );
+}
+
+/// A Pushgateway that accepts connections and never answers: the first failed push is
+/// logged and counted after one request timeout (10 s), not after every retry (43 s).
+#[test]
+fn a_hanging_pushgateway_is_seen_within_one_timeout() {
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hang.local_addr().unwrap();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        hang.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(25) {
+            if let Ok((c, _)) = hang.accept() {
+                conns.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let ex = Exporter::spawn(&[
+        "--csv",
+        fixture("locust-2.47.0/standalone-full-history/run")
+            .to_str()
+            .unwrap(),
+        "--push.url",
+        &format!("http://{addr}"),
+        "--push.interval",
+        "1s",
+    ]);
+    let start = Instant::now();
+    let m = ex.wait_for(20, "a failed push", |m| {
+        m.get("locust_exporter_pushes_total", &[("result", "failure")]) >= Some(1.0)
+    });
+    let seen = start.elapsed();
+    eprintln!("a hanging Pushgateway seen after {seen:?}");
+    assert!(seen < Duration::from_secs(15), "{seen:?}");
+    assert!(ex
+        .stderr()
+        .iter()
+        .any(|l| l.contains("Push to the Pushgateway failed")));
+    assert!(m.get_one("locust_exporter_pushes_total", &[("result", "failure")]) >= 1.0);
+    drop(ex);
+    held.join().unwrap();
+}
+
+/// Passwords of `--push.config.file` written four valid ways (`'it''s'`, `"it\u0027s"`,
+/// `it's # a comment`, a `password_file` with trailing spaces and a newline) all reach a
+/// real Pushgateway behind basic auth as `it's` (each used to send another password: 401).
+#[test]
+fn push_config_passwords_are_read_as_yaml_and_prometheus_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("it's", 4).unwrap();
+    let web = dir.path().join("pgw-web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  ops: '{hash}'\n")).unwrap();
+    let Some(pgw) = Pushgateway::start_with(
+        "push_config_passwords_are_read_as_yaml_and_prometheus_read_them",
+        &[&format!("--web.config.file={}", web.display())],
+    ) else {
+        return;
+    };
+    std::fs::write(dir.path().join("password"), "it's  \n").unwrap();
+    let variants = [
+        "password: 'it''s'".to_owned(),
+        "password: \"it\\u0027s\"".to_owned(),
+        "password: it's # a comment".to_owned(),
+        "password_file: password".to_owned(),
+    ];
+    let run_prefix = fixture("locust-2.47.0/standalone-full-history/run");
+    for (i, v) in variants.iter().enumerate() {
+        let cfg = dir.path().join(format!("push{i}.yml"));
+        std::fs::write(&cfg, format!("basic_auth:\n  username: ops\n  {v}\n")).unwrap();
+        let service = format!("variant{i}");
+        let (code, _, err) = run(
+            &[
+                "--csv",
+                &format!("{service}={}", run_prefix.display()),
+                "--once",
+                "--push.url",
+                &pgw.url(),
+                "--push.config.file",
+                cfg.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(code, Some(0), "{v}: {err}");
+    }
+    let (status, _, _) = http_get(pgw.addr, "/metrics", None);
+    assert_eq!(status, 401, "the Pushgateway does want a password");
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{venv_bin, wait_child, Target};
 use crate::support::*;
 
 fn request(name: &str) -> String {
@@ -295,4 +294,55 @@ fn files_come_and_go_in_a_followed_directory() {
         m.get("locust_exporter_lines_total", &[("source", &a)]),
         Some(10.0)
     );
+}
+
+/// An events directory of 2,000 files under `ulimit -n 1024` (systemd's default soft
+/// limit, here also the hard one): every file is read, HTTP stays up, and the tails keep
+/// fewer files open than the limit.
+#[test]
+fn two_thousand_event_files_under_ulimit_1024_keep_http_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    for i in 0..2000 {
+        std::fs::write(
+            events.join(format!("worker-{i:04}.jsonl")),
+            format!("{{\"event\":\"request\",\"time\":1.5,\"request_type\":\"GET\",\"name\":\"/w\",\"response_time\":{i}.0,\"response_length\":1,\"exception\":null}}\n"),
+        )
+        .unwrap();
+    }
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args(["--events", &format!("{}/", events.display())]);
+    let ex = Exporter::spawn_command(cmd);
+    let m = ex.wait_for(60, "all 2,000 files read", |m| {
+        m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(2000.0)
+    });
+    assert_eq!(
+        m.get_one("locust_stats_num_requests", &[("path", "/w")]),
+        2000.0
+    );
+    let open = std::fs::read_dir(format!("/proc/{}/fd", ex.pid()))
+        .unwrap()
+        .count();
+    // And a new file is still read, and HTTP answers, after every file was opened.
+    std::fs::write(
+        events.join("late.jsonl"),
+        "{\"event\":\"request\",\"time\":2.5,\"request_type\":\"GET\",\"name\":\"/late\",\"response_time\":1.0,\"response_length\":1,\"exception\":null}\n",
+    )
+    .unwrap();
+    ex.wait_for(20, "the late file", |m| {
+        m.get("locust_stats_num_requests", &[("path", "/late")]) == Some(1.0)
+    });
+    let mut ok = 0;
+    for _ in 0..20 {
+        ok += usize::from(http_get(ex.addr, "/-/healthy", None).0 == 200);
+    }
+    eprintln!(
+        "2,000 event files under ulimit -n 1024: {open} descriptors open, health checks {ok}/20"
+    );
+    assert_eq!(ok, 20);
+    assert!(open < 1000, "{open} descriptors open");
 }

@@ -1,6 +1,7 @@
 //! The house's structure, drawn from the code's own imports and checked: no circle between
 //! files, no import running back up the floors below, at most six floors. The crate docs
-//! (`src/lib.rs`) draw the same floors; this test is what keeps the drawing true.
+//! (`src/lib.rs`) draw the same floors and list the files that spawn tasks; this test is
+//! what keeps both true.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// itself).
 const FLOORS: [&[&str]; 6] = [
     &["model", "support"],
-    &["parse", "expose"],
+    &["parse", "expose", "serve"],
     &["source", "output"],
     &["ingest", "config"],
     &["app"],
@@ -259,6 +260,68 @@ fn no_circle_between_files() {
     }
 }
 
+/// The files the crate docs say spawn tasks: the backticked `*.rs` paths of the list that
+/// follows "Tasks are spawned" in `src/lib.rs`.
+fn spawn_sites_in_the_docs() -> BTreeSet<String> {
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let section = lib
+        .split("Tasks are spawned")
+        .nth(1)
+        .expect("src/lib.rs lists where tasks are spawned");
+    let mut files = BTreeSet::new();
+    for line in section.lines().skip(1) {
+        let Some(item) = line.strip_prefix("//! - `") else {
+            if files.is_empty() || line.starts_with("//!   ") {
+                continue; // the list's lead-in, or an item's continuation
+            }
+            break;
+        };
+        let file = item.split('`').next().unwrap_or_default();
+        assert!(file.ends_with(".rs"), "not a file: {file}");
+        files.insert(file.to_owned());
+    }
+    files
+}
+
+/// Where the code spawns: every file under `src/` whose code (comments and test modules
+/// left out) calls `tokio::spawn`, `spawn_blocking` or a `JoinSet`'s `spawn`.
+fn spawn_sites_in_the_code() -> BTreeSet<String> {
+    sources()
+        .values()
+        .filter(|(_, code)| {
+            code.contains("tokio::spawn(")
+                || code.contains("spawn_blocking(")
+                || (code.contains("JoinSet") && code.contains(".spawn("))
+        })
+        .map(|(path, _)| {
+            path.strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// The crate docs' list of the files that spawn tasks is the code's, both ways: a new
+/// spawn site is added to the list, and a file that no longer spawns leaves it.
+#[test]
+fn tasks_are_spawned_only_where_the_crate_docs_say() {
+    let docs = spawn_sites_in_the_docs();
+    let code = spawn_sites_in_the_code();
+    assert!(code.len() >= 5, "the walk found only {code:?}");
+    assert!(
+        code.contains("app/mod.rs"),
+        "the check sees app/mod.rs spawn: {code:?}"
+    );
+    let undocumented: Vec<_> = code.difference(&docs).collect();
+    let stale: Vec<_> = docs.difference(&code).collect();
+    assert!(
+        undocumented.is_empty() && stale.is_empty(),
+        "spawning but not in src/lib.rs's list: {undocumented:?}; listed but not spawning: {stale:?}"
+    );
+}
+
 /// The check itself can fail: a made-up import from the model to the HTTP layer is found.
 #[test]
 fn the_walk_sees_an_import_running_up() {
@@ -331,5 +394,55 @@ fn no_test_binds_a_fixed_port() {
         fixed.is_empty(),
         "fixed ports in tests:\n{}",
         fixed.join("\n")
+    );
+}
+
+/// Code says what it does, not which issue asked for it: no issue numbers in the sources,
+/// the tests or the benches (the notes and the history keep them).
+#[test]
+fn no_issue_numbers_in_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut dirs: Vec<PathBuf> = ["src", "tests", "benches", "contrib", "fuzz/fuzz_targets"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "rs" || x == "py" || x == "sh")
+            {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 50, "only {} files found", files.len());
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let lower = line.to_ascii_lowercase();
+            let mut rest = lower.as_str();
+            while let Some(at) = rest.find("issue") {
+                let after = rest[at + 5..].trim_start_matches([' ', '#', 's']);
+                if after.starts_with(|c: char| c.is_ascii_digit()) {
+                    found.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+                    break;
+                }
+                rest = &rest[at + 5..];
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "issue numbers in code:\n{}",
+        found.join("\n")
     );
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{json_totals, locust_command, venv_bin, wait_child, Target};
 use crate::support::*;
 
 /// Checks every run passes: enough requests, the fast endpoints fast and never failing.

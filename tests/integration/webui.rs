@@ -319,3 +319,54 @@ fn polls_once_per_interval_never_per_scrape() {
         after - before
     );
 }
+
+/// A web UI listing a worker id of 5,000,000 bytes and the same id twice: the id served is
+/// cut to the 1 KiB label limit, each worker once (duplicate `locust_worker_detail` series
+/// made a scrape invalid).
+#[test]
+fn hostile_worker_lists_from_a_web_ui_are_cut_and_deduplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("webui/locust-2.47.0-master/running");
+    for f in ["requests.csv", "failures.csv", "exceptions.csv"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(src.join("requests.json")).unwrap();
+    let mut status: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let huge = "w".repeat(5_000_000);
+    status["workers"] = serde_json::json!([
+        {"id": huge, "state": "running", "user_count": 5},
+        {"id": "twin", "state": "running", "user_count": 5},
+        {"id": "twin", "state": "stopped", "user_count": 0},
+    ]);
+    std::fs::write(dir.path().join("requests.json"), status.to_string()).unwrap();
+    let ui = FakeWebUi::start(WebUiMode::Files(dir.path().to_owned()));
+    let ex = Exporter::spawn(&[
+        "--locust.uri",
+        &format!("http://{}", ui.addr),
+        "--metrics",
+        "native,containersolutions",
+    ]);
+    let m = ex.wait_for(20, "the workers", |m| {
+        !m.find("locust_worker_detail", &[]).is_empty()
+    });
+    let ids: Vec<usize> = m
+        .find("locust_worker_detail", &[])
+        .iter()
+        .filter_map(|s| s.labels.get("id").map(String::len))
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.iter().all(|n| *n <= 1024), "{ids:?}");
+    assert!(
+        m.text.len() < 200_000,
+        "an exposition of {} bytes",
+        m.text.len()
+    );
+    assert_eq!(
+        m.get_one(
+            "locust_worker_detail",
+            &[("id", "twin"), ("state", "running")]
+        ),
+        5.0,
+        "the first entry of a repeated id (its users)"
+    );
+}

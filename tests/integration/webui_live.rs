@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::locust::{venv_bin, Target};
 use crate::support::*;
 
 /// A Locust with its web UI on 127.0.0.1 (killed on drop).
@@ -437,7 +436,7 @@ fn the_operators_sidecar_environment_serves_the_go_dashboard_and_ends_with_the_r
     let Some(bin) = venv_bin(test) else {
         return;
     };
-    let target = crate::locust::Target::start(&bin);
+    let target = Target::start(&bin);
     let dir = tempfile::tempdir().unwrap();
     let locustfile = dir.path().join("locustfile.py");
     std::fs::write(

@@ -11,24 +11,7 @@
 
 use crate::model::native_histogram::NativeBuckets;
 
-/// A metric family's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A counter.
-    Counter,
-    /// A gauge.
-    Gauge,
-    /// A summary (quantiles, `_sum`, `_count`).
-    Summary,
-    /// A histogram (classic buckets, `_sum`, `_count`; native buckets where the format has
-    /// them).
-    Histogram,
-    /// No type (`untyped` in text 0.0.4, `unknown` in OpenMetrics).
-    Untyped,
-    /// A state set: one 0/1 sample per state, the state in a label named as the family
-    /// (OpenMetrics `stateset`; a gauge in text 0.0.4 and protobuf).
-    StateSet,
-}
+pub use crate::support::report::Kind;
 
 /// A family's name, help, type and unit.
 #[derive(Debug, Clone, Copy)]

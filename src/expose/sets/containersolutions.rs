@@ -141,6 +141,7 @@ pub struct ContainerSolutions;
 
 impl MetricSet for ContainerSolutions {
     const NAME: &'static str = "containersolutions";
+    const ABOUT: &'static str = "the Go exporter's names, for its dashboards";
     const FAMILIES: &'static [&'static str] = &[
         UP,
         RUNNING,

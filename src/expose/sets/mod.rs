@@ -10,14 +10,12 @@
 //! below renders every set over real recordings and checks that each family written is one
 //! its set declares, so a forgotten declaration fails a test.
 //!
-//! The self-metrics ([`self_metrics`]) and the run's identity and checks ([`verdict`]) are
-//! not sets: they are always served.
+//! The self-metrics and the run's identity and checks are not sets: they are always served
+//! ([`crate::expose::always`]).
 
 pub mod containersolutions;
 pub mod native;
 pub mod seed;
-pub mod self_metrics;
-pub mod verdict;
 
 use crate::expose::format::encoder::Encoder;
 use crate::model::snapshot::{EndpointStats, Snapshot};
@@ -26,6 +24,8 @@ use crate::model::snapshot::{EndpointStats, Snapshot};
 pub trait MetricSet {
     /// The name `--metrics` takes.
     const NAME: &'static str;
+    /// What it is, for `--metrics`' help ([`help`]).
+    const ABOUT: &'static str;
     /// Every family (base name, as `Encoder::family` is given it) the set may write.
     const FAMILIES: &'static [&'static str];
     /// `(family, other set)`: the family is left to the other set when both are served
@@ -80,6 +80,8 @@ pub(crate) fn endpoint_rows<E: Encoder>(
 pub struct SetInfo {
     /// [`MetricSet::NAME`].
     pub name: &'static str,
+    /// [`MetricSet::ABOUT`].
+    pub about: &'static str,
     /// [`MetricSet::FAMILIES`].
     pub families: &'static [&'static str],
     /// [`MetricSet::DEFERS`].
@@ -92,6 +94,7 @@ macro_rules! registry {
         /// Every set, in the order they are written.
         pub const ALL: &[SetInfo] = &[$(SetInfo {
             name: <$set as MetricSet>::NAME,
+            about: <$set as MetricSet>::ABOUT,
             families: <$set as MetricSet>::FAMILIES,
             defers: <$set as MetricSet>::DEFERS,
         }),+];
@@ -201,6 +204,19 @@ impl Sets {
         }
         Ok(sets)
     }
+}
+
+/// `--metrics`' help, from the registry: every set and what it is, and the defaults
+/// (`default`; `go_style`, when configured as the Go exporter).
+pub fn help(default: &str, go_style: &str) -> String {
+    let sets: Vec<String> = ALL
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.about))
+        .collect();
+    format!(
+        "Metric sets to serve: {} [default: {default}; configured as the Go exporter (no input flag, at most LOCUST_EXPORTER_URI): {go_style}]",
+        sets.join(", ")
+    )
 }
 
 impl Default for Sets {

@@ -4,7 +4,7 @@
 
 use super::{endpoint_rows, MetricSet, RowLabels, Sets};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Summary};
-use crate::model::percentile::Basis;
+use crate::model::percentile::Precision;
 use crate::model::snapshot::{EndpointStats, RunState, ServiceSnapshot, Snapshot};
 
 /// `locust_requests_total{method,name}`.
@@ -45,7 +45,7 @@ fn natives_written<'a>(rows: impl Iterator<Item = &'a EndpointStats> + Clone) ->
     let histograms = rows.filter(|e| e.buckets.is_some());
     histograms
         .clone()
-        .any(|e| e.native.is_some() && e.basis != Basis::Spread)
+        .any(|e| e.native.is_some() && e.precision != Precision::Spread)
         && histograms
             .into_iter()
             .all(|e| e.native.as_ref().is_some_and(|n| n.count() == e.timed))
@@ -57,6 +57,7 @@ pub struct Native;
 
 impl MetricSet for Native {
     const NAME: &'static str = "native";
+    const ABOUT: &'static str = "names after Prometheus' conventions, with native histograms";
     const FAMILIES: &'static [&'static str] = &[
         REQUESTS,
         REQUEST_FAILURES,

@@ -93,6 +93,7 @@ pub struct Seed;
 
 impl MetricSet for Seed {
     const NAME: &'static str = "seed";
+    const ABOUT: &'static str = "the Python collector's names";
     const FAMILIES: &'static [&'static str] = &[
         STATE,
         USER_COUNT,

@@ -22,10 +22,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::expose::format::encoder::Kind;
-use crate::expose::sets::self_metrics::{Report, SelfMetrics};
 use crate::expose::Format;
 use crate::support::log_every::LogEvery;
+use crate::support::report::{Kind, Report, SelfMetrics};
 
 /// How the body is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,7 +103,7 @@ pub const FILTERED_ENTRIES: usize = 16;
 type Filtered = (u64, Page, Vec<String>, Bytes);
 
 /// Default `--web.max-response-bytes`.
-pub const DEFAULT_BUDGET: usize = 16 << 20;
+pub const DEFAULT_BUDGET: usize = crate::serve::server::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// The renderings of the latest snapshot asked for, and the last rendering of each page.
 #[derive(Debug)]

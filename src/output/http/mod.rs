@@ -1,11 +1,11 @@
-//! HTTP: one hyper service function ([`handle`]) served by our own accept loop
-//! ([`server`]). Reads snapshots through a `watch::Receiver` and never writes to the model,
+//! The `/metrics` listener: one hyper service function ([`handle`]) behind
+//! [`HttpState`]'s [`Handler`], served by the accept loop of [`crate::serve::server`]. Reads snapshots through a `watch::Receiver` and never writes to the model,
 //! so a scrape never blocks ingestion and always serves one consistent snapshot.
 //!
 //! ## Motivation: hyper without a framework
 //! Five fixed routes, each answering `GET`/`HEAD` (or `POST` for quit) behind the same
 //! auth, need a method check, a path match and three headers; the accept loop, TLS,
-//! timeouts and connection limits are ours ([`server`]). A framework's router would only
+//! timeouts and connection limits are ours ([`crate::serve`]). A framework's router would only
 //! wrap that `match`, so the request is read straight from hyper's `Request` and warp is
 //! not a dependency.
 //!
@@ -13,17 +13,12 @@
 //! `/` (landing page), `/-/healthy`, `/-/ready`; and `POST /-/quit` with
 //! `--web.enable-lifecycle` (behind the same auth). Every scrape of one published snapshot
 //! shares one rendered body per encoding ([`cache`]); basic auth is checked off the async
-//! workers with successes cached ([`auth`]); the server's own limits and timeouts are in
-//! [`server`].
+//! workers with successes cached ([`crate::serve::auth`]); the server's own limits and
+//! timeouts are in [`crate::serve::server`].
 
-pub mod auth;
 pub mod cache;
-pub mod client_errors;
 pub mod landing;
 pub mod negotiate;
-pub mod server;
-pub mod tls;
-pub mod web_config;
 
 use std::sync::Arc;
 
@@ -32,13 +27,16 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use tokio::sync::watch;
 
-use crate::expose::sets::self_metrics::{ProcessMetrics, SelfMetrics};
+use crate::expose::always::self_metrics::ProcessMetrics;
 use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
-use auth::{Auth, Verdict};
+use crate::serve::auth::{gate, plain, Auth};
+use crate::serve::body::Chunked;
+use crate::serve::client_errors::HttpStats;
+use crate::serve::server::Handler;
+use crate::serve::web_config::WebConfig;
+use crate::support::report::SelfMetrics;
 use cache::{Compression, Page, RenderCache};
-use client_errors::{ClientError, HttpStats};
-use web_config::WebConfig;
 
 /// What the handlers need.
 pub struct HttpState {
@@ -184,16 +182,6 @@ pub fn names_asked(query: Option<&str>) -> Vec<String> {
     names
 }
 
-fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::from_static(body.as_bytes()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
 use negotiate::accepts_gzip;
 
 /// The response to `req`.
@@ -203,40 +191,6 @@ pub async fn respond(req: Request, state: Arc<HttpState>) -> Response<Bytes> {
         r.headers_mut().insert(k.clone(), v.clone());
     }
     r
-}
-
-/// The answer to a request `auth` does not let through (counted in `stats`), or `None`
-/// when it may go on: the web config's basic auth, for every listener.
-pub async fn gate(
-    auth: &Auth,
-    stats: &HttpStats,
-    authorization: Option<&str>,
-    peer: Option<std::net::IpAddr>,
-) -> Option<Response<Bytes>> {
-    match auth.check(authorization, peer).await {
-        Verdict::Allowed => None,
-        Verdict::Denied => {
-            stats.count(ClientError::Unauthorized);
-            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"locust-exporter\""),
-            );
-            Some(r)
-        }
-        Verdict::Throttled => {
-            stats.count(ClientError::AuthThrottled);
-            let mut r = plain(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many password checks; try again shortly\n",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(auth::RETRY_AFTER.as_secs()),
-            );
-            Some(r)
-        }
-    }
 }
 
 async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
@@ -344,6 +298,22 @@ async fn metrics(req: &Request, state: &Arc<HttpState>, snap: Arc<Snapshot>) -> 
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     r
+}
+
+impl Handler for HttpState {
+    type Body = Chunked;
+
+    async fn call(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+        peer: Option<std::net::IpAddr>,
+    ) -> hyper::Response<Chunked> {
+        handle(req, self, peer).await.map(Chunked)
+    }
+
+    fn stats(&self) -> &HttpStats {
+        &self.stats
+    }
 }
 
 /// The service function: reads what [`respond`] needs from `req` (a header that is not

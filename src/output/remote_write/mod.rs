@@ -17,6 +17,7 @@
 //! the next one fills the gap). Encoding runs on the blocking pool and sending in its own
 //! task: neither ingestion nor scrapes ever wait for a receiver.
 
+pub mod collector;
 mod proto;
 pub mod series;
 
@@ -28,16 +29,16 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use tokio::sync::{watch, Notify};
 
-use crate::expose::format::encoder::Kind;
-use crate::expose::sets::self_metrics::{self, Report, SelfMetrics};
 use crate::expose::{self, Sets};
 use crate::model::snapshot::Snapshot;
 use crate::support::http_client::HttpClient;
 use crate::support::log_every::LogEvery;
+use crate::support::report::{Kind, Report, SelfMetrics};
 
 use super::delivery::{DeliveryError, Output, Task};
+use collector::Collector;
 pub use series::Protocol;
-use series::{Batch, Collector, Request, Tracker};
+use series::{Batch, Request, Tracker};
 
 /// Each request is bounded by this unless `--remote-write.timeout` says otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,9 +276,8 @@ impl RemoteWriter {
     /// Encodes `snap` at `ts` (with stale markers for the series gone since the last).
     fn encode(&self, snap: &Snapshot, ts: i64) -> Batch {
         let mut collected = Collector::new(self.config.classic_only);
-        expose::sets::write(snap, self.sets, &mut collected);
-        expose::sets::verdict::write(snap, &mut collected);
-        self_metrics::write(snap, &mut collected);
+        // The run label is an external label here (see `external`).
+        expose::write_snapshot(snap, self.sets, &mut collected);
         let mut tracker = match self.tracker.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),

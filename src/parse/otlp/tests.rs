@@ -2,6 +2,7 @@ use prost::Message;
 
 use super::proto::*;
 use super::*;
+use crate::model::update::{RequestBatch, Update};
 
 /// The receiver's clock in these tests.
 const NOW: f64 = 1.8e9;

@@ -4,6 +4,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use super::Metrics;
+
 /// A bounded HTTP/1.1 GET over loopback; `auth` is the Authorization header value.
 pub fn http_get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String, String) {
     let headers = auth
@@ -72,4 +74,22 @@ pub fn header_value(head: &str, name: &str) -> Option<String> {
             .eq_ignore_ascii_case(name)
             .then(|| v.trim().to_owned())
     })
+}
+
+/// A `Basic` authorization header value for `user` and `password`.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// `locust_exporter_http_client_errors_total{reason}` of a scrape (panics when there is no
+/// such series: the lookup found what it looks at).
+pub fn client_errors(m: &Metrics, reason: &str) -> f64 {
+    m.get_one(
+        "locust_exporter_http_client_errors_total",
+        &[("reason", reason)],
+    )
 }

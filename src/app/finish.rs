@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::model::judge::{verdict, Verdict};
 use crate::model::snapshot::Snapshot;
 use crate::model::utc_iso;
-use crate::output::summary::{self, Verdict};
+use crate::output::summary;
 
 use super::error::AppError;
 
@@ -27,7 +28,7 @@ fn write_file(path: &Path, what: &str, body: &str) -> Result<(), AppError> {
 /// `finished` and a check failed.
 pub fn finish(config: &Config, snap: &Snapshot, finished: bool, now: f64) -> Result<(), AppError> {
     eprint!("{}", summary::text(snap, finished));
-    let v = &config.verdict;
+    let v = &config.checks;
     if let Some(path) = &v.summary_file {
         write_file(path, "the summary", &summary::markdown(snap, finished))?;
     }
@@ -38,7 +39,7 @@ pub fn finish(config: &Config, snap: &Snapshot, finished: bool, now: f64) -> Res
             &summary::junit(snap, finished, &utc_iso(now)),
         )?;
     }
-    match summary::verdict(snap, finished) {
+    match verdict(snap, finished) {
         Verdict::Failed(n) => Err(AppError::ChecksFailed(n)),
         Verdict::Passed | Verdict::NoChecks | Verdict::Interrupted => Ok(()),
     }

@@ -2,8 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::expose::format::encoder::Kind;
-use crate::expose::sets::self_metrics::{Report, SelfMetrics};
+use crate::support::report::{Kind, Report, SelfMetrics};
 
 /// `locust_exporter_http_client_errors_total{reason}`.
 pub const CLIENT_ERRORS: &str = "locust_exporter_http_client_errors_total";

@@ -29,8 +29,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
+use bytes::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+
+use super::client_errors::{ClientError, HttpStats};
 
 /// bcrypt checks run at the same time.
 pub const BCRYPT_PARALLELISM: usize = 1;
@@ -51,7 +56,7 @@ pub const MAX_BUCKETS: usize = 4096;
 
 /// The result of checking a request's credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Access {
     /// No authentication configured, or good credentials.
     Allowed,
     /// Missing or wrong credentials: 401.
@@ -221,27 +226,27 @@ impl Auth {
     }
 
     /// Checks the `Authorization` header's value, sent from `peer`.
-    pub async fn check(&self, authorization: Option<&str>, peer: Option<IpAddr>) -> Verdict {
+    pub async fn check(&self, authorization: Option<&str>, peer: Option<IpAddr>) -> Access {
         if self.is_open() {
-            return Verdict::Allowed;
+            return Access::Allowed;
         }
         let Some((user, password)) = authorization.and_then(credentials) else {
-            return Verdict::Denied;
+            return Access::Denied;
         };
         let known = self.users.get(&user);
         let hash = known.unwrap_or(&self.decoy).clone();
         let key = digest(&user, &password, &hash);
         if known.is_some() && holds(&self.good, &key) {
-            return Verdict::Allowed;
+            return Access::Allowed;
         }
         if holds(&self.bad, &key) {
-            return Verdict::Denied;
+            return Access::Denied;
         }
         if !self.take_token(peer, &user) {
-            return Verdict::Throttled;
+            return Access::Throttled;
         }
         let Ok(_permit) = self.pool.clone().acquire_owned().await else {
-            return Verdict::Denied;
+            return Access::Denied;
         };
         let matched = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
@@ -250,16 +255,61 @@ impl Auth {
             .unwrap_or(false);
         if matched && known.is_some() {
             remember(&self.good, key);
-            Verdict::Allowed
+            Access::Allowed
         } else {
             remember(&self.bad, key);
-            Verdict::Denied
+            Access::Denied
         }
     }
 }
 
 /// How long a throttled client is asked to wait (`Retry-After`).
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A plain-text answer.
+pub fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from_static(body.as_bytes()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The answer to a request `auth` does not let through (counted in `stats`), or `None`
+/// when it may go on: the web config's basic auth, for every listener.
+pub async fn gate(
+    auth: &Auth,
+    stats: &HttpStats,
+    authorization: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+) -> Option<Response<Bytes>> {
+    match auth.check(authorization, peer).await {
+        Access::Allowed => None,
+        Access::Denied => {
+            stats.count(ClientError::Unauthorized);
+            let mut r = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"locust-exporter\""),
+            );
+            Some(r)
+        }
+        Access::Throttled => {
+            stats.count(ClientError::AuthThrottled);
+            let mut r = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many password checks; try again shortly\n",
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(RETRY_AFTER.as_secs()),
+            );
+            Some(r)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -282,20 +332,20 @@ mod tests {
         let a = auth();
         assert_eq!(
             a.check(Some(&header("alice", "secret")), None).await,
-            Verdict::Allowed
+            Access::Allowed
         );
         assert_eq!(
             a.check(Some(&header("alice", "wrong")), None).await,
-            Verdict::Denied
+            Access::Denied
         );
         assert_eq!(
             a.check(Some(&header("bob", "secret")), None).await,
-            Verdict::Denied
+            Access::Denied
         );
-        assert_eq!(a.check(None, None).await, Verdict::Denied);
-        assert_eq!(a.check(Some("Bearer x"), None).await, Verdict::Denied);
+        assert_eq!(a.check(None, None).await, Access::Denied);
+        assert_eq!(a.check(Some("Bearer x"), None).await, Access::Denied);
         let open = Auth::new(BTreeMap::new());
-        assert_eq!(open.check(None, None).await, Verdict::Allowed);
+        assert_eq!(open.check(None, None).await, Access::Allowed);
     }
 
     #[tokio::test]
@@ -303,13 +353,13 @@ mod tests {
         let a = auth();
         assert_eq!(
             a.check(Some(&header("alice", "secret")), None).await,
-            Verdict::Allowed
+            Access::Allowed
         );
         // Use up the budget with wrong passwords: further uncached checks are throttled...
         let mut throttled = 0;
         for i in 0..(PER_CLIENT_BURST as usize + 5) {
             let guess = header("alice", &format!("guess{i}"));
-            if a.check(Some(&guess), None).await == Verdict::Throttled {
+            if a.check(Some(&guess), None).await == Access::Throttled {
                 throttled += 1;
             }
         }
@@ -317,7 +367,7 @@ mod tests {
         // ...but the cached honest credentials still pass, with no bcrypt.
         assert_eq!(
             a.check(Some(&header("alice", "secret")), None).await,
-            Verdict::Allowed
+            Access::Allowed
         );
         // A cache entry belongs to one stored hash: another file's hash does not hit it.
         assert_ne!(
@@ -340,26 +390,26 @@ mod tests {
             let guess = header("alice", &format!("guess{i}"));
             verdicts.push(a.check(Some(&guess), attacker).await);
         }
-        let denied = verdicts.iter().filter(|v| **v == Verdict::Denied).count();
+        let denied = verdicts.iter().filter(|v| **v == Access::Denied).count();
         assert_eq!(denied, PER_CLIENT_BURST as usize, "{verdicts:?}");
         // The attacker's own bucket is empty; the global one is not.
         assert_eq!(
             a.check(Some(&header("alice", "secret")), prometheus).await,
-            Verdict::Allowed
+            Access::Allowed
         );
         assert_eq!(
             a.check(Some(&header("bob", "secret")), attacker).await,
-            Verdict::Allowed,
+            Access::Allowed,
             "another user from the same address has a bucket of its own"
         );
         // A wrong password seen before is refused without a token.
         assert_eq!(
             a.check(Some(&header("alice", "guess0")), attacker).await,
-            Verdict::Denied
+            Access::Denied
         );
         // The scheme in lower case.
         let lower = header("bob", "secret").replacen("Basic", "basic", 1);
-        assert_eq!(a.check(Some(&lower), prometheus).await, Verdict::Allowed);
+        assert_eq!(a.check(Some(&lower), prometheus).await, Access::Allowed);
     }
 
     #[test]

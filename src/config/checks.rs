@@ -1,4 +1,4 @@
-//! The verdict's flags (`docs/checks.md`): `--check`, `--check.abort`, `--check.grace`,
+//! The checks' flags (`docs/checks.md`): `--check`, `--check.abort`, `--check.grace`,
 //! `--summary.file`, `--junit.file`, `--run.id`, checked (every error names its flag and,
 //! for a check, the position of the mistake).
 
@@ -10,9 +10,9 @@ use super::values::{duration, invalid, ConfigError};
 use crate::model::check::Check;
 use crate::model::RunId;
 
-/// The verdict's flags, as typed (flattened into [`super::cli::Args`]).
+/// The checks' flags, as typed (flattened into [`super::cli::Args`]).
 #[derive(Debug, Clone, clap::Args)]
-pub struct VerdictArgs {
+pub struct CheckArgs {
     /// A check the run must pass (repeatable): a statistic (pNN, median, avg, min, max,
     /// fail_ratio, rps, requests, failures), an optional selector on name, method or service,
     /// a comparison and a threshold: `p95<500ms`, `fail_ratio<1%`, `p99{name="/cart"}<1s`,
@@ -63,11 +63,11 @@ pub struct VerdictArgs {
     pub run_id: Option<String>,
 }
 
-/// The verdict's settings, checked.
+/// The checks' settings, checked.
 #[derive(Debug, Clone, Default)]
-pub struct Verdict {
+pub struct Checks {
     /// `--check`, parsed.
-    pub checks: Arc<[Check]>,
+    pub list: Arc<[Check]>,
     /// `--check.abort`.
     pub abort: bool,
     /// `--check.grace`.
@@ -83,10 +83,10 @@ pub struct Verdict {
 /// Longest `--run.id` (a label value).
 pub const MAX_RUN_ID_BYTES: usize = 128;
 
-impl Verdict {
+impl Checks {
     /// Checks `args`; `has_web_ui` says whether a `--locust.uri` is given (`--check.abort`
     /// needs one).
-    pub fn from_args(args: &VerdictArgs, has_web_ui: bool) -> Result<Verdict, ConfigError> {
+    pub fn from_args(args: &CheckArgs, has_web_ui: bool) -> Result<Checks, ConfigError> {
         let mut checks = Vec::new();
         for text in &args.checks {
             let check = Check::parse(text).map_err(|e| invalid("--check", e.to_string()))?;
@@ -125,8 +125,8 @@ impl Verdict {
             }
             Some(id) => RunId::Fixed(Arc::from(id)),
         };
-        Ok(Verdict {
-            checks: Arc::from(checks),
+        Ok(Checks {
+            list: Arc::from(checks),
             abort: args.abort,
             grace: match args.grace.trim() {
                 "0" | "0s" | "0ms" => Duration::ZERO,

@@ -12,20 +12,7 @@ use prometheus::proto::MetricType;
 use crate::expose::format::encoder::{Encoder, Kind, Meta};
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
-/// A part's own counters and gauges, written through whatever format is being rendered.
-pub trait SelfMetrics: Send + Sync {
-    /// Writes the part's families: [`Report::family`], then its samples.
-    fn report(&self, out: &mut dyn Report);
-}
-
-/// What a [`SelfMetrics`] writes through: families of counter or gauge samples. A family
-/// with no sample is not written.
-pub trait Report {
-    /// A family starts; the previous one ends.
-    fn family(&mut self, name: &str, help: &str, kind: Kind);
-    /// One sample of the current family.
-    fn sample(&mut self, labels: &[(&str, &str)], value: f64);
-}
+use crate::support::report::{Report, SelfMetrics};
 
 /// [`Report`] over an [`Encoder`].
 struct Reporter<'a, E: Encoder> {

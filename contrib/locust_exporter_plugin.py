@@ -1,6 +1,20 @@
 """Locust plugin: reports requests and lifecycle events as JSON lines for locust-exporter.
 
-Use it next to your locustfile (the plugin first, see "Standard output" below):
+Installed with `pip install locust-exporter` (the wheel carries this module as
+`locust_exporter` and the exporter's binary), one flag runs the exporter inside Locust:
+
+    locust -f locustfile.py --headless ... --exporter --exporter-check 'fail_ratio<1%'
+
+(with `import locust_exporter` in the locustfile, or `-f locust_exporter,locustfile.py`).
+`--exporter` starts the bundled `locust-exporter` as a child of the master (or standalone)
+process with the event stream piped to it, serving /metrics at `--exporter-listen`
+(default :9646); `--exporter-check EXPR` (repeatable) are its checks, and a failing one
+makes `locust` exit 99; `--exporter-check-abort` stops a headless run once a check fails
+(after `--exporter-check-grace`); `--exporter-arg ARG` passes any other exporter flag.
+Workers started with `--exporter` send their batches to the master over Locust's own
+messaging: no shared files. docs/events.md, "Inside Locust".
+
+Or next to your locustfile with a separate exporter (the plugin first, see "Standard output" below):
 
     locust -f contrib/locust_exporter_plugin.py,locustfile.py --headless ... | locust-exporter --events -
     locust -f contrib/locust_exporter_plugin.py,locustfile.py --exporter-events events.jsonl ...
@@ -62,6 +76,8 @@ give each process its own file instead: `--exporter-events events-{pid}.jsonl`.
 """
 import json
 import os
+import shlex
+import shutil
 import sys
 import time
 import traceback as tb_module
@@ -101,8 +117,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _stdout_wanted(argv, environ):
-    """True if the stream goes to stdout: no `--exporter-events` (nor LOCUST_EXPORTER_EVENTS),
+    """True if the stream goes to stdout: no `--exporter` (the stream goes to the exporter
+    it starts, or to the master), and no `--exporter-events` (nor LOCUST_EXPORTER_EVENTS),
     or `-`."""
+    if "--exporter" in argv:
+        return False
     target = environ.get("LOCUST_EXPORTER_EVENTS", "-")
     for i, arg in enumerate(argv):
         if arg == "--exporter-events" and i + 1 < len(argv):
@@ -131,15 +150,22 @@ _stream_fd = _take_stdout() if _stdout_wanted(sys.argv, os.environ) else None
 
 
 class _Writer:
-    """Gathers lines and writes them in whole-line batches to a file descriptor."""
+    """Gathers lines and writes them in whole-line batches to a file descriptor (or, on a
+    worker under `--exporter`, sends them to the master)."""
 
-    def __init__(self, target):
+    def __init__(self, target, fd=None, send=None):
         self.target = target
-        self.fd = None
+        self.fd = fd
+        self.send = send
         self.lines = []
 
     def open(self):
         global _stream_fd
+        if self.fd is not None or self.send is not None:
+            if _stream_fd is not None:
+                _give_back_stdout(_stream_fd)
+                _stream_fd = None
+            return
         if self.target in ("-", ""):
             if _stream_fd is None:  # the option came from elsewhere (a config file)
                 _stream_fd = _take_stdout()
@@ -155,14 +181,29 @@ class _Writer:
         self.lines.append(line)
 
     def flush(self):
-        if not self.lines or self.fd is None:
+        if not self.lines:
             return
-        data = ("\n".join(self.lines) + "\n").encode("utf-8")
+        if self.send is not None:
+            lines, self.lines = self.lines, []
+            self.send(lines)
+            return
+        if self.fd is None:
+            return
+        self.write("\n".join(self.lines) + "\n")
         self.lines = []
-        view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
+
+    def write(self, text):
+        """Writes whole lines at once; a reader that has gone (the exporter exited) loses them,
+        said once."""
+        view = memoryview(text.encode("utf-8"))
+        try:
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+        except OSError as e:
+            if not getattr(self, "_said", False):
+                self._said = True
+                sys.stderr.write("locust_exporter: the event stream is closed (%s): lines lost\n" % e)
 
     def run(self):
         while True:
@@ -343,25 +384,185 @@ def _flush():
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser):
-    parser.add_argument(
+    group = parser.add_argument_group("locust-exporter", "Prometheus metrics and verdicts of this run")
+    group.add_argument(
         "--exporter-events",
         type=str,
         default="-",
         help="Where locust_exporter_plugin writes JSON-lines events: a file (appended; {pid} is "
         "replaced by the process id) or - for stdout (default).",
     )
+    group.add_argument(
+        "--exporter",
+        action="store_true",
+        default=False,
+        help="Run locust-exporter inside Locust: the master (or a standalone run) starts it with "
+        "the events piped to it; workers send their batches to the master.",
+    )
+    group.add_argument(
+        "--exporter-listen",
+        type=str,
+        default=":9646",
+        help="With --exporter: where it serves /metrics (default :9646).",
+    )
+    group.add_argument(
+        "--exporter-check",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="With --exporter: a check the run must pass (repeatable), as locust-exporter's "
+        "--check; a failed one makes locust exit 99.",
+    )
+    group.add_argument(
+        "--exporter-check-abort",
+        action="store_true",
+        default=False,
+        help="With --exporter: stop the run once a check fails (after --exporter-check-grace).",
+    )
+    group.add_argument(
+        "--exporter-check-grace",
+        type=str,
+        default="10s",
+        help="With --exporter-check-abort: how long after the start a failing check does not stop the run.",
+    )
+    group.add_argument(
+        "--exporter-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="With --exporter: more locust-exporter flags (repeatable; each split as a shell "
+        "would): --exporter-arg='--summary.json summary.json'.",
+    )
+
+
+# Workers under --exporter send their lines to the master with this message type.
+LINES_MESSAGE = "locust_exporter_lines"
+
+# How long the master waits at quit for the exporter's final push, write and summary.
+EXPORTER_EXIT_SECONDS = 60
+
+
+def exporter_binary():
+    """The bundled `locust-exporter`: $LOCUST_EXPORTER_BIN, else the one beside this Python
+    (a venv's bin/, where pip puts it), else the first on PATH."""
+    given = os.environ.get("LOCUST_EXPORTER_BIN")
+    if given:
+        return given
+    beside = os.path.join(os.path.dirname(sys.executable), "locust-exporter")
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("locust-exporter")
+    if found:
+        return found
+    raise RuntimeError(
+        "--exporter: no locust-exporter binary beside %s nor on PATH (pip install locust-exporter, "
+        "or set LOCUST_EXPORTER_BIN)" % sys.executable
+    )
+
+
+def exporter_command(options, headless):
+    """The exporter's command line for Locust's parsed `options`."""
+    args = [exporter_binary(), "--events", "-", "--web.listen-address", options.exporter_listen]
+    for check in options.exporter_check:
+        args += ["--check", check]
+    if options.exporter_check_abort:
+        args += ["--check.abort", "--check.abort.stdout", "--check.grace", options.exporter_check_grace]
+    if headless:
+        # The run ends with Locust's: its verdict 1 s after the stop line.
+        args += ["--exit-after-stop", "1s"]
+    for extra in options.exporter_arg:
+        args += shlex.split(extra)
+    return args
+
+
+class _Exporter:
+    """The exporter child of the master (or standalone) process."""
+
+    def __init__(self, environment, headless):
+        import gevent.subprocess
+
+        options = environment.parsed_options
+        self.environment = environment
+        self.headless = headless
+        self.proc = gevent.subprocess.Popen(
+            exporter_command(options, headless),
+            stdin=gevent.subprocess.PIPE,
+            stdout=gevent.subprocess.PIPE,
+        )
+        gevent.spawn(self._read_stdout)
+
+    def fd(self):
+        return self.proc.stdin.fileno()
+
+    def _read_stdout(self):
+        """`--check.abort.stdout` lines: the first stops the run."""
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if line.startswith("abort: "):
+                sys.stderr.write("locust_exporter: a check failed, stopping the run: %s\n" % line[7:])
+                runner = self.environment.runner
+                if runner is not None:
+                    if self.headless:
+                        gevent.spawn(runner.quit)
+                    else:
+                        gevent.spawn(runner.stop)
+
+    def finish(self):
+        """Ends the stream and waits for the exporter's verdict: 99 (a check failed) becomes
+        Locust's exit code."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        if not self.headless:
+            gevent.sleep(1.0)
+            if self.proc.poll() is None:
+                self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=EXPORTER_EXIT_SECONDS)
+        except Exception:  # gevent's Timeout: the exporter did not end
+            self.proc.kill()
+            code = self.proc.wait()
+        if code == 99:
+            self.environment.process_exit_code = 99
+        elif code == 0 and getattr(self.environment.parsed_options, "exporter_check", None):
+            # The checks are the verdict: failed requests within them do not fail the run
+            # (Locust's own rule, exit 1 on any failure, is for runs without checks).
+            self.environment.process_exit_code = 0
+        elif code not in (0, None):
+            sys.stderr.write("locust_exporter: the exporter exited with %s\n" % code)
+            if self.environment.process_exit_code is None:
+                self.environment.process_exit_code = code
+
+
+_exporter = None
 
 
 @events.init.add_listener
 def _on_init(environment, **_kwargs):
-    global _writer
-    target = getattr(environment.parsed_options, "exporter_events", "-") if environment.parsed_options else "-"
-    _writer = _Writer(target)
-    _writer.open()
-    gevent.spawn(_writer.run)
+    global _writer, _exporter
+    options = environment.parsed_options
+    target = getattr(options, "exporter_events", "-") if options else "-"
     runner = environment.runner
     is_worker = isinstance(runner, WorkerRunner)
     is_master = isinstance(runner, MasterRunner)
+    if options is not None and getattr(options, "exporter", False):
+        if is_worker:
+            _writer = _Writer(target, send=lambda lines: runner.send_message(LINES_MESSAGE, lines))
+        else:
+            _exporter = _Exporter(environment, headless=bool(getattr(options, "headless", False)))
+            _writer = _Writer(target, fd=_exporter.fd())
+            if is_master:
+
+                def _from_worker(environment, msg, **_kw):
+                    for line in msg.data or ():
+                        _writer.add(line)
+
+                runner.register_message(LINES_MESSAGE, _from_worker)
+    else:
+        _writer = _Writer(target)
+    _writer.open()
+    gevent.spawn(_writer.run)
 
     if not is_master:
 
@@ -396,6 +597,8 @@ def _on_init(environment, **_kwargs):
     @environment.events.quitting.add_listener
     def _on_quitting(**_kw):
         _flush()
+        if _exporter is not None:
+            _exporter.finish()
 
 
 def _runner_line(environment, is_master):

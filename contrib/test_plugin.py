@@ -125,6 +125,33 @@ class StdoutTakeover(unittest.TestCase):
         self.assertFalse(plugin._stdout_wanted(["locust", "--exporter-events", "e.jsonl"], {}))
         self.assertFalse(plugin._stdout_wanted(["locust", "--exporter-events=e.jsonl"], {}))
         self.assertFalse(plugin._stdout_wanted(["locust"], {"LOCUST_EXPORTER_EVENTS": "e.jsonl"}))
+        # --exporter: the stream goes to the exporter child (or the master), stdout stays Locust's.
+        self.assertFalse(plugin._stdout_wanted(["locust", "--exporter"], {}))
+
+    def test_exporter_command(self):
+        import types
+
+        options = types.SimpleNamespace(
+            exporter_listen="127.0.0.1:9999",
+            exporter_check=["fail_ratio<1%", "p95<500ms"],
+            exporter_check_abort=True,
+            exporter_check_grace="3s",
+            exporter_arg=["--summary.json 'a b.json'"],
+        )
+        os.environ["LOCUST_EXPORTER_BIN"] = "/x/locust-exporter"
+        try:
+            args = plugin.exporter_command(options, headless=True)
+        finally:
+            del os.environ["LOCUST_EXPORTER_BIN"]
+        self.assertEqual(
+            args,
+            [
+                "/x/locust-exporter", "--events", "-", "--web.listen-address", "127.0.0.1:9999",
+                "--check", "fail_ratio<1%", "--check", "p95<500ms",
+                "--check.abort", "--check.abort.stdout", "--check.grace", "3s",
+                "--exit-after-stop", "1s", "--summary.json", "a b.json",
+            ],
+        )
 
     def test_other_writers_go_to_stderr(self):
         import subprocess

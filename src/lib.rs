@@ -15,14 +15,17 @@
 //! ```text
 //! 5  main ─── parses arguments, sets up logging, exits (the only place that does)
 //! 4  app ──── wiring: build (model settings), once, serve (binds every listener, spawns);
-//!             finish (the summary and the verdict's exit code), --check.abort
+//!             finish (the baseline read, promql: checks asked, the summaries and the
+//!             verdict's exit code), --check.abort
 //! 3  ingest ─ the one place parse meets model    config ─ the command line, checked
 //! 2  source ─ inputs: files, stdin, a web UI,     output ─ /metrics (pull), push, remote
-//!             OTLP (a source that listens)                 write, the summary's text
+//!             OTLP (a source that listens),                write, the summaries (text,
+//!             a query API (baselines, promql:)             Markdown, JUnit, JSON)
 //! 1  parse ── bytes → updates (pure)   expose ─ snapshot → exposition (sets × formats,
 //!             serve ─ listeners: accept loop,               and what is always served)
 //!                     limits, TLS, auth, web config
-//! 0  model ── the stats model (pure, time given); checks, their judging and the verdict
+//! 0  model ── the stats model (pure, time given); checks, their judging and the verdict,
+//!             the baseline and the regression test
 //!    support ─ HTTP client, YAML, markup, the self-metrics seam, the task type
 //! ```
 //!

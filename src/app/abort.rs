@@ -10,7 +10,8 @@ use bytes::Bytes;
 use hyper::Method;
 use tokio::sync::watch;
 
-use crate::model::check::Status;
+use crate::model::check::{Severity, Status};
+use crate::model::judge::check_failing;
 use crate::model::snapshot::{RunState, Snapshot};
 use crate::support::http_client::HttpClient;
 
@@ -29,9 +30,13 @@ fn failing(snap: &Snapshot, grace: Duration, now: f64) -> Option<String> {
     if !live || now - started < grace.as_secs_f64() {
         return None;
     }
+    // A --check (not a --check.warn) failing as a whole (an `or` whose other side holds
+    // does not stop the run).
+    let failing_check = (0..snap.checks.len())
+        .find(|&i| snap.checks[i].severity == Severity::Fail && check_failing(snap, i))?;
     snap.outcomes
         .iter()
-        .find(|o| o.status == Status::Fail)
+        .find(|o| o.check == failing_check && o.status == Status::Fail)
         .map(|o| {
             let check = snap.checks.get(o.check).map_or("", |c| &*c.text);
             format!(
@@ -57,6 +62,42 @@ async fn stop(client: &HttpClient, base: &str) -> Result<(), String> {
         }
     }
     Err(last)
+}
+
+/// The line `--check.abort.stdout` prints for the process that started the exporter (the
+/// plugin's `--exporter-check-abort`): `abort: ` and the failing check.
+pub const ABORT_LINE_PREFIX: &str = "abort: ";
+
+/// Watches the snapshots; the first failing check after `grace` is printed on standard
+/// output as one line (`--check.abort.stdout`), for the process that reads it to stop its run.
+pub async fn print(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    grace: Duration,
+    now: fn() -> f64,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+        }
+        let Some(why) = failing(&snapshots.borrow_and_update(), grace, now()) else {
+            continue;
+        };
+        let line = format!("{ABORT_LINE_PREFIX}{}\n", why.replace('\n', " "));
+        let mut out = tokio::io::stdout();
+        let written = tokio::io::AsyncWriteExt::write_all(&mut out, line.as_bytes()).await;
+        let _ = tokio::io::AsyncWriteExt::flush(&mut out).await;
+        match written {
+            Ok(()) => {
+                tracing::warn!(check = %why, "A check failed: asked the run to stop (--check.abort.stdout).")
+            }
+            Err(e) => {
+                tracing::error!(check = %why, error = %e, "A check failed but standard output is closed (--check.abort.stdout).")
+            }
+        }
+        return;
+    }
 }
 
 /// Watches the snapshots; the first failing check after `grace` stops the run at `base`.

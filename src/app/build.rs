@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::model::baseline::Baseline;
 use crate::model::ModelConfig;
 /// The model settings a configuration asks for.
-pub fn model_config(config: &Config) -> ModelConfig {
+pub fn model_config(config: &Config, baseline: Option<Arc<Baseline>>) -> ModelConfig {
     ModelConfig {
         stale_after_secs: 3.0 * config.poll_interval.as_secs_f64(),
         max_endpoints: config.max_endpoints,
@@ -15,5 +16,6 @@ pub fn model_config(config: &Config) -> ModelConfig {
         buckets: Arc::from(config.buckets.as_slice()),
         checks: config.checks.list.clone(),
         run: config.checks.run.clone(),
+        baseline,
     }
 }

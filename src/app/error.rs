@@ -45,6 +45,9 @@ pub enum AppError {
     /// An output's delivery (`--once`'s, or the final one on exit) failed. Exit code 1.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// `--baseline` cannot be read (a file, or a store). Exit code 1.
+    #[error("{0}")]
+    Baseline(String),
     /// The run ended and this many `--check`s failed. Exit code 99.
     #[error("{0} check(s) failed (the summary above names them)")]
     ChecksFailed(usize),
@@ -58,7 +61,8 @@ impl AppError {
             AppError::Bind { .. }
             | AppError::Io { .. }
             | AppError::Read(_)
-            | AppError::Delivery(_) => 1,
+            | AppError::Delivery(_)
+            | AppError::Baseline(_) => 1,
             AppError::NoInput(_) => 3,
             AppError::ChecksFailed(_) => CHECKS_FAILED_EXIT_CODE,
         }

@@ -144,7 +144,8 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         tokio::spawn(source.run(config.poll_interval, chunk_tx.clone()));
     }
     drop(chunk_tx);
-    let ingest = Ingest::new(Model::new(build::model_config(&config)));
+    let baseline = finish::load_baseline(&config, wall_clock()).await?;
+    let ingest = Ingest::new(Model::new(build::model_config(&config, baseline)));
     let ingest_task = tokio::spawn(ingest::run(ingest, chunk_rx, snap_tx, stop_rx.clone()));
     announce_go_style(&config);
     let no_input = spawn_watchers(&config, &snap_rx, &stop_tx)?;
@@ -177,7 +178,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         // The ingest task closes every service and publishes that snapshot at once.
         let mut closed = snap_rx.clone();
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed.wait_for(|s| s.closed)).await;
-        let snap = snap_rx.borrow().clone();
+        let mut judged = (*snap_rx.borrow().clone()).clone();
+        finish::judge_queries(&config, &mut judged).await;
+        let snap = Arc::new(judged);
         let delivered =
             deliver_all(&outputs, snap.clone(), wall_clock(), FINAL_DELIVERY_TIMEOUT).await;
         (delivered, snap)
@@ -264,7 +267,13 @@ fn spawn_watchers(
             stop_tx.clone(),
         ))
     });
-    if config.checks.abort {
+    if config.checks.abort && config.checks.abort_stdout {
+        tokio::spawn(abort::print(
+            snap_rx.clone(),
+            config.checks.grace,
+            wall_clock,
+        ));
+    } else if config.checks.abort {
         if let Some(ui) = config.inputs.web_uis.first() {
             let client = crate::support::http_client::HttpClient::new(
                 "--locust.config.file",

@@ -33,14 +33,25 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
             crate::serve::tls::acceptor(files, web.http2)?;
         }
     }
-    let mut ingest = Ingest::new(Model::new(model_config(config)));
     let now = wall_clock();
+    // One runtime for every async part: the baseline from a store, the promql: checks,
+    // the outputs' delivery.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| AppError::Io {
+            what: "starting the runtime".into(),
+            source,
+        })?;
+    let baseline = runtime.block_on(super::finish::load_baseline(config, now))?;
+    let mut ingest = Ingest::new(Model::new(model_config(config, baseline)));
     for mut source in config.inputs.sources()? {
         source.read_now(&mut |chunk| ingest.apply(chunk, now))?;
     }
     ingest.end_of_input(now);
     let mut snap = ingest.snapshot(now);
     snap.seq = 1;
+    runtime.block_on(super::finish::judge_queries(config, &mut snap));
     let text = expose::render(&snap, config.sets, &[]);
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -50,13 +61,6 @@ pub fn once(config: &Config, out: &mut impl Write) -> Result<(), AppError> {
         })?;
     let outputs = config.outputs.build(config.sets)?;
     if !outputs.is_empty() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| AppError::Io {
-                what: "starting the runtime to deliver to the outputs".into(),
-                source,
-            })?;
         runtime.block_on(deliver_all(
             &outputs,
             Arc::new(snap.clone()),

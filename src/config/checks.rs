@@ -1,6 +1,7 @@
-//! The checks' flags (`docs/checks.md`): `--check`, `--check.abort`, `--check.grace`,
-//! `--summary.file`, `--junit.file`, `--run.id`, checked (every error names its flag and,
-//! for a check, the position of the mistake).
+//! The checks' flags (`docs/checks.md`, `docs/baseline.md`): `--check`, `--check.warn`,
+//! `--check.abort`, `--check.grace`, `--check.prometheus.url`, `--baseline`,
+//! `--baseline.run`, `--summary.file`, `--summary.json`, `--junit.file`, `--run.id`,
+//! checked (every error names its flag and, for a check, the position of the mistake).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,51 @@ pub struct CheckArgs {
     #[arg(long = "check", env = "LOCUST_EXPORTER_CHECK", value_name = "EXPR")]
     pub checks: Vec<String>,
 
+    /// A soft check (repeatable): written as --check, reported everywhere (summary, JUnit,
+    /// locust_check_*), never failing the run.
+    #[arg(
+        long = "check.warn",
+        env = "LOCUST_EXPORTER_CHECK_WARN",
+        value_name = "EXPR"
+    )]
+    pub warn_checks: Vec<String>,
+
+    /// The run relative thresholds (`p95<1.1*baseline`) and `regression<5%` compare with:
+    /// the --summary.json of an earlier run, or the URL of a Prometheus-compatible query API
+    /// (Prometheus, VictoriaMetrics, Mimir, Thanos) with --baseline.run.
+    #[arg(
+        long = "baseline",
+        env = "LOCUST_EXPORTER_BASELINE",
+        value_name = "PATH|URL"
+    )]
+    pub baseline: Option<String>,
+
+    /// With a --baseline URL: the --run.id of the baseline run in that store.
+    #[arg(
+        long = "baseline.run",
+        env = "LOCUST_EXPORTER_BASELINE_RUN",
+        value_name = "ID"
+    )]
+    pub baseline_run: Option<String>,
+
+    /// The Prometheus-compatible query API `promql:` checks ask, over the run's own window.
+    #[arg(
+        long = "check.prometheus.url",
+        env = "LOCUST_EXPORTER_CHECK_PROMETHEUS_URL",
+        value_name = "URL"
+    )]
+    pub prometheus_url: Option<String>,
+
+    /// At the end of the run, write its summary here as JSON (schema: docs/baseline.md):
+    /// the run, every endpoint's figures and latency distribution, every check. A later
+    /// run's --baseline.
+    #[arg(
+        long = "summary.json",
+        env = "LOCUST_EXPORTER_SUMMARY_JSON",
+        value_name = "PATH"
+    )]
+    pub summary_json: Option<PathBuf>,
+
     /// Stop the Locust run (through the first --locust.uri) when a check fails after
     /// --check.grace.
     #[arg(
@@ -30,6 +76,16 @@ pub struct CheckArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub abort: bool,
+
+    /// With --check.abort: instead of stopping the run through a web UI, print `abort:
+    /// CHECK` as one line on standard output, for the process that started the exporter to
+    /// stop its run (the plugin's --exporter-check-abort).
+    #[arg(
+        long = "check.abort.stdout",
+        env = "LOCUST_EXPORTER_CHECK_ABORT_STDOUT",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub abort_stdout: bool,
 
     /// With --check.abort: how long after the run's start a failing check does not stop it.
     #[arg(
@@ -70,6 +126,8 @@ pub struct Checks {
     pub list: Arc<[Check]>,
     /// `--check.abort`.
     pub abort: bool,
+    /// `--check.abort.stdout`.
+    pub abort_stdout: bool,
     /// `--check.grace`.
     pub grace: Duration,
     /// `--summary.file`.
@@ -78,6 +136,30 @@ pub struct Checks {
     pub junit_file: Option<PathBuf>,
     /// `--run.id`.
     pub run: RunId,
+    /// `--baseline` (with `--baseline.run`).
+    pub baseline: Option<BaselineSource>,
+    /// `--check.prometheus.url`.
+    pub prometheus_url: Option<String>,
+    /// `--summary.json`.
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Where the baseline is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineSource {
+    /// A summary JSON file.
+    File(PathBuf),
+    /// A Prometheus-compatible query API and the baseline's run id.
+    Store {
+        /// The API's base URL (`http://prometheus:9090`).
+        url: String,
+        /// `--baseline.run`.
+        run: String,
+    },
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
 }
 
 /// Longest `--run.id` (a label value).
@@ -88,23 +170,90 @@ impl Checks {
     /// needs one).
     pub fn from_args(args: &CheckArgs, has_web_ui: bool) -> Result<Checks, ConfigError> {
         let mut checks = Vec::new();
-        for text in &args.checks {
-            let check = Check::parse(text).map_err(|e| invalid("--check", e.to_string()))?;
+        let given = args
+            .checks
+            .iter()
+            .map(|t| ("--check", t))
+            .chain(args.warn_checks.iter().map(|t| ("--check.warn", t)));
+        for (flag, text) in given {
+            let check = if flag == "--check" {
+                Check::parse(text)
+            } else {
+                Check::parse_warn(text)
+            }
+            .map_err(|e| invalid(flag, e.to_string()))?;
             if checks.iter().any(|c: &Check| c.text == check.text) {
-                return Err(invalid("--check", format!("`{text}` is given twice")));
+                return Err(invalid(flag, format!("`{text}` is given twice")));
+            }
+            if check.needs_baseline() && args.baseline.is_none() {
+                return Err(invalid(
+                    flag,
+                    format!("`{text}` compares with a baseline: give --baseline PATH|URL"),
+                ));
+            }
+            if check.needs_prometheus() && args.prometheus_url.is_none() {
+                return Err(invalid(
+                    flag,
+                    format!("`{text}` asks PromQL: give --check.prometheus.url URL"),
+                ));
             }
             checks.push(check);
         }
+        let baseline = match (args.baseline.as_deref().map(str::trim), &args.baseline_run) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "--baseline.run",
+                    "names a run in a store: give --baseline URL too",
+                ))
+            }
+            (Some(""), _) => return Err(invalid("--baseline", "give a path or a URL")),
+            (Some(url), Some(run)) if is_url(url) && !run.trim().is_empty() => {
+                Some(BaselineSource::Store {
+                    url: url.trim_end_matches('/').to_owned(),
+                    run: run.trim().to_owned(),
+                })
+            }
+            (Some(url), _) if is_url(url) => {
+                return Err(invalid(
+                    "--baseline",
+                    format!("`{url}` is a store: give the baseline's run id with --baseline.run"),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "--baseline.run",
+                    "names a run in a store: --baseline is a file here",
+                ))
+            }
+            (Some(path), None) => Some(BaselineSource::File(PathBuf::from(path))),
+        };
+        let prometheus_url = match args.prometheus_url.as_deref().map(str::trim) {
+            None => None,
+            Some(u) if is_url(u) => Some(u.trim_end_matches('/').to_owned()),
+            Some(u) => {
+                return Err(invalid(
+                    "--check.prometheus.url",
+                    format!("`{u}` is not an http:// or https:// URL"),
+                ))
+            }
+        };
         if args.abort && checks.is_empty() {
             return Err(invalid(
                 "--check.abort",
                 "give at least one --check to abort on",
             ));
         }
-        if args.abort && !has_web_ui {
+        if args.abort && !has_web_ui && !args.abort_stdout {
             return Err(invalid(
                 "--check.abort",
-                "stops the run through Locust's web UI: give --locust.uri",
+                "stops the run through Locust's web UI: give --locust.uri (or --check.abort.stdout)",
+            ));
+        }
+        if args.abort_stdout && !args.abort {
+            return Err(invalid(
+                "--check.abort.stdout",
+                "says how --check.abort stops the run: give --check.abort",
             ));
         }
         let run = match args.run_id.as_deref().map(str::trim) {
@@ -128,6 +277,7 @@ impl Checks {
         Ok(Checks {
             list: Arc::from(checks),
             abort: args.abort,
+            abort_stdout: args.abort_stdout,
             grace: match args.grace.trim() {
                 "0" | "0s" | "0ms" => Duration::ZERO,
                 text => duration("--check.grace", text)?,
@@ -135,6 +285,9 @@ impl Checks {
             summary_file: args.summary_file.clone(),
             junit_file: args.junit_file.clone(),
             run,
+            baseline,
+            prometheus_url,
+            summary_json: args.summary_json.clone(),
         })
     }
 }

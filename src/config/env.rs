@@ -14,7 +14,7 @@ use super::cli::{command, Args};
 use super::ConfigError;
 
 /// The flags that may be given more than once, and so take a list from their variable.
-pub const REPEATABLE: [&str; 8] = [
+pub const REPEATABLE: [&str; 9] = [
     "csv",
     "events",
     "locust.uri",
@@ -23,6 +23,7 @@ pub const REPEATABLE: [&str; 8] = [
     "remote-write.url",
     "remote-write.label",
     "check",
+    "check.warn",
 ];
 
 /// What was parsed, and where each value came from.
@@ -80,11 +81,11 @@ pub fn split_checks(text: &str) -> Vec<String> {
                 quote = Some(c);
                 current.push(c);
             }
-            ('{', None) => {
+            ('{' | '(' | '[', None) => {
                 depth += 1;
                 current.push(c);
             }
-            ('}', None) => {
+            ('}' | ')' | ']', None) => {
                 depth = depth.saturating_sub(1);
                 current.push(c);
             }
@@ -152,6 +153,14 @@ pub fn parse(
         args.checks.checks = args
             .checks
             .checks
+            .iter()
+            .flat_map(|v| split_checks(v))
+            .collect();
+    }
+    if from_env("warn_checks") {
+        args.checks.warn_checks = args
+            .checks
+            .warn_checks
             .iter()
             .flat_map(|v| split_checks(v))
             .collect();

@@ -13,7 +13,7 @@ mod values;
 
 pub use values::{bytes, count, duration, invalid, ConfigError, MAX_DURATION};
 
-pub use checks::{CheckArgs, Checks, MAX_RUN_ID_BYTES};
+pub use checks::{BaselineSource, CheckArgs, Checks, MAX_RUN_ID_BYTES};
 pub use inputs::{
     source_spec, web_ui_spec, Inputs, SourceSpec, WebUiSpec, GO_DEFAULT_URI, STDIN_SOURCE,
 };

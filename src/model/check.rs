@@ -1,21 +1,30 @@
-//! Checks (`--check`, `docs/checks.md`): a statistic, an optional label selector, a
-//! comparison and a threshold, parsed once at startup ([`Check::parse`]) and evaluated on
-//! every snapshot ([`super::judge::evaluate`]) against the best numbers the input has.
+//! Checks (`--check`, `--check.warn`, `docs/checks.md`): one or more leaves — a statistic,
+//! an optional label selector, a comparison and a threshold — joined by `and` / `or`,
+//! parsed once at startup ([`Check::parse`]) and judged on every snapshot
+//! ([`super::judge::evaluate`]) against the best numbers the input has and, for relative
+//! thresholds and `regression`, against the baseline run ([`super::baseline`]).
 //!
 //! ```text
-//! check    := stat [ "{" selector { "," selector } [","] "}" ] op number [unit]
-//! stat     := "p" number | "median" | "avg" | "min" | "max"
-//!           | "fail_ratio" | "rps" | "requests" | "failures"
-//! selector := ("name" | "method" | "service") ("=" | "!=" | "=~" | "!~") quoted
-//! op       := "<" | "<=" | ">" | ">="
-//! unit     := "us" | "ms" | "s" | "m"   (times; a bare number is milliseconds, as Locust)
-//!           | "%"                       (fail_ratio; a bare number is a ratio)
+//! check     := "promql:" query op number | expr
+//! expr      := term { "or" term }
+//! term      := factor { "and" factor }
+//! factor    := "(" expr ")" | leaf
+//! leaf      := stat [ "{" selector { "," selector } [","] "}" ] op threshold
+//! stat      := "p" number | "p(" number ")" | "median" | "avg" | "min" | "max"
+//!            | "fail_ratio" | "rps" | "requests" | "failures" | "regression"
+//! selector  := ("name" | "method" | "service") ("=" | "!=" | "=~" | "!~") quoted
+//! op        := "<" | "<=" | ">" | ">="
+//! threshold := number [unit]
+//!            | [number "*"] "baseline" ["*" number] [("+" | "-") number [unit]]
+//! unit      := "us" | "ms" | "s" | "m"   (times; a bare number is milliseconds, as Locust)
+//!            | "%"                       (ratios; a bare number is a ratio)
 //! ```
 //!
-//! Without a `name` or `method` selector a check reads each service's total row (Locust's
-//! `Aggregated`); with one, each matching endpoint is checked on its own. Regular
-//! expressions are anchored at both ends, as in PromQL. Times are kept in seconds, ratios
-//! as ratios: the base units the metrics serve. Judging a snapshot is `super::judge`'s.
+//! Without a `name` or `method` selector a leaf reads each service's total row (Locust's
+//! `Aggregated`); with one, each matching endpoint is checked on its own (`regression`
+//! always reads endpoints). Regular expressions are anchored at both ends, as in PromQL.
+//! Times are kept in seconds, ratios as ratios: the base units the metrics serve. A PromQL
+//! check is the whole check: PromQL has its own `and` and `or`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,7 +34,7 @@ use regex::Regex;
 use super::percentile::Precision;
 use super::update::LocustTable;
 
-/// What a check measures.
+/// What a leaf measures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stat {
     /// A response-time quantile (0 < q ≤ 1): `p95` is 0.95, `median` 0.5.
@@ -45,6 +54,11 @@ pub enum Stat {
     Requests,
     /// Failed requests.
     Failures,
+    /// How much slower an endpoint's latency distribution is than the baseline's, where
+    /// the difference is unlikely to be noise (`super::regression`).
+    Regression,
+    /// A PromQL query's worst value over the run's window, from `--check.prometheus.url`.
+    PromQl,
 }
 
 /// The unit a statistic is kept and served in.
@@ -58,6 +72,8 @@ pub enum Unit {
     PerSecond,
     /// A count.
     Count,
+    /// Whatever a PromQL query returns.
+    Plain,
 }
 
 impl Stat {
@@ -65,9 +81,10 @@ impl Stat {
     pub fn unit(self) -> Unit {
         match self {
             Stat::Quantile(_) | Stat::Avg | Stat::Min | Stat::Max => Unit::Seconds,
-            Stat::FailRatio => Unit::Ratio,
+            Stat::FailRatio | Stat::Regression => Unit::Ratio,
             Stat::Rps => Unit::PerSecond,
             Stat::Requests | Stat::Failures => Unit::Count,
+            Stat::PromQl => Unit::Plain,
         }
     }
 }
@@ -104,6 +121,11 @@ impl Op {
             Op::Gt => ">",
             Op::Ge => ">=",
         }
+    }
+
+    /// True for `<` and `<=`: a larger value is worse.
+    pub fn upper_bound(self) -> bool {
+        matches!(self, Op::Lt | Op::Le)
     }
 }
 
@@ -142,7 +164,7 @@ impl Matcher {
     }
 }
 
-/// One `label op "value"` of a check's selector.
+/// One `label op "value"` of a leaf's selector.
 #[derive(Debug, Clone)]
 pub struct Selector {
     /// The label.
@@ -151,10 +173,40 @@ pub struct Selector {
     pub matcher: Matcher,
 }
 
-/// A parsed `--check`.
+/// What a leaf's value is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// A number in the statistic's unit.
+    Fixed(f64),
+    /// `factor × the baseline's value + offset` (offset in the statistic's unit), per row.
+    Baseline {
+        /// `1.1` of `1.1*baseline`.
+        factor: f64,
+        /// `0.02` of `baseline+20ms`.
+        offset: f64,
+    },
+}
+
+impl Threshold {
+    /// The threshold for a row whose baseline value is `baseline`; `None` for a relative
+    /// threshold without one.
+    pub fn resolve(self, baseline: Option<f64>) -> Option<f64> {
+        match self {
+            Threshold::Fixed(v) => Some(v),
+            Threshold::Baseline { factor, offset } => baseline.map(|b| factor * b + offset),
+        }
+    }
+
+    /// True for a threshold relative to the baseline.
+    pub fn relative(self) -> bool {
+        matches!(self, Threshold::Baseline { .. })
+    }
+}
+
+/// One comparison of a check: `p95{name="/cart"}<1.1*baseline`.
 #[derive(Debug, Clone)]
-pub struct Check {
-    /// The expression as given (whitespace removed): the `check` label.
+pub struct Leaf {
+    /// The leaf as given (whitespace removed; a PromQL query as given).
     pub text: Arc<str>,
     /// The statistic.
     pub stat: Stat,
@@ -162,11 +214,83 @@ pub struct Check {
     pub selectors: Vec<Selector>,
     /// The comparison.
     pub op: Op,
-    /// The threshold in the statistic's unit (seconds, ratio, per second, count).
-    pub threshold: f64,
+    /// The threshold in the statistic's unit.
+    pub threshold: Threshold,
+    /// The PromQL query of a [`Stat::PromQl`] leaf.
+    pub query: Option<Arc<str>>,
 }
 
-/// A `--check` that does not parse: where and why.
+/// How leaves combine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// Leaf `i` of the check.
+    Leaf(usize),
+    /// Both hold.
+    And(Box<Expr>, Box<Expr>),
+    /// Either holds.
+    Or(Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    /// The expression's truth when leaf `i` holds exactly when `leaf(i)`.
+    pub fn holds(&self, leaf: &impl Fn(usize) -> bool) -> bool {
+        match self {
+            Expr::Leaf(i) => leaf(*i),
+            Expr::And(a, b) => a.holds(leaf) && b.holds(leaf),
+            Expr::Or(a, b) => a.holds(leaf) || b.holds(leaf),
+        }
+    }
+
+    pub(super) fn write(&self, leaves: &[Leaf], out: &mut String, inside_and: bool) {
+        match self {
+            Expr::Leaf(i) => out.push_str(leaves.get(*i).map_or("", |l| &*l.text)),
+            Expr::And(a, b) => {
+                a.write(leaves, out, true);
+                out.push_str(" and ");
+                b.write(leaves, out, true);
+            }
+            Expr::Or(a, b) => {
+                if inside_and {
+                    out.push('(');
+                }
+                a.write(leaves, out, false);
+                out.push_str(" or ");
+                b.write(leaves, out, false);
+                if inside_and {
+                    out.push(')');
+                }
+            }
+        }
+    }
+}
+
+/// What a failing check does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// `--check`: fails the run (exit 99).
+    Fail,
+    /// `--check.warn`: reported everywhere, never fails the run.
+    Warn,
+}
+
+/// A parsed `--check` or `--check.warn`.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The check as a person reads it (each leaf without whitespace, `and` / `or` between):
+    /// the `check` label.
+    pub text: Arc<str>,
+    /// Its comparisons, in the order written.
+    pub leaves: Vec<Leaf>,
+    /// How they combine.
+    pub expr: Expr,
+    /// Whether failing fails the run.
+    pub severity: Severity,
+}
+
+/// Most leaves in one check.
+pub const MAX_LEAVES: usize = 32;
+
+/// A check that does not parse: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} at position {position} of `{text}`\n  {text}\n  {caret}^")]
 pub struct CheckError {
@@ -177,6 +301,18 @@ pub struct CheckError {
     /// What was expected.
     pub message: String,
     caret: String,
+}
+
+impl CheckError {
+    /// An error at 0-based character `at` of `text`.
+    pub fn at(text: &str, at: usize, message: impl Into<String>) -> CheckError {
+        CheckError {
+            text: text.to_owned(),
+            position: at + 1,
+            message: message.into(),
+            caret: " ".repeat(at),
+        }
+    }
 }
 
 /// A check's state.
@@ -215,6 +351,10 @@ pub enum Basis {
     Locust(LocustTable),
     /// Request events, at Locust's rank, found as the basis says.
     Events(Precision),
+    /// Both runs' latency distributions (`regression`).
+    Distributions,
+    /// A PromQL query over the run's window.
+    PromQl,
 }
 
 impl Basis {
@@ -234,15 +374,36 @@ impl Basis {
                 "events, a producer's classic buckets (as coarse as they are)".to_owned()
             }
             Basis::Events(Precision::Locust) => "events".to_owned(),
+            Basis::Distributions => "both runs' latency distributions".to_owned(),
+            Basis::PromQl => "PromQL over the run's window".to_owned(),
         }
     }
 }
 
-/// One check judged on one row (a service's total, or one endpoint).
+/// What a row was compared with, beside its value: the baseline's figures.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Compared {
+    /// The baseline's value of the statistic (for `regression`: its median, seconds).
+    pub baseline: Option<f64>,
+    /// This run's median, seconds (`regression`).
+    pub now: Option<f64>,
+    /// The threshold this row was held to (a relative one resolved).
+    pub threshold: Option<f64>,
+    /// How sure the difference is not noise: 1 − the Holm-adjusted p-value (`regression`).
+    pub confidence: Option<f64>,
+    /// Requests compared, baseline and now (`regression`).
+    pub requests: Option<(u64, u64)>,
+    /// How finely the distributions were known (`regression`): `native histogram`, ….
+    pub resolution: Option<&'static str>,
+}
+
+/// One leaf judged on one row (a service's total, or one endpoint).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// Index into the checks.
     pub check: usize,
+    /// Index into the check's leaves.
+    pub leaf: usize,
     /// The service (empty when nothing matched).
     pub service: Arc<str>,
     /// The endpoint's method (empty for a total row).
@@ -255,279 +416,36 @@ pub struct Outcome {
     pub status: Status,
     /// Where the value came from.
     pub basis: Basis,
-    /// Why there is no value, when there is none.
-    pub missing: Option<&'static str>,
-}
-
-struct Cursor<'a> {
-    text: &'a str,
-    chars: Vec<(usize, char)>,
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn error(&self, at: usize, message: impl Into<String>) -> CheckError {
-        CheckError {
-            text: self.text.to_owned(),
-            position: at + 1,
-            message: message.into(),
-            caret: " ".repeat(at),
-        }
-    }
-
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.at).map(|&(_, c)| c)
-    }
-
-    fn skip_space(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.at += 1;
-        }
-    }
-
-    fn eat(&mut self, s: &str) -> bool {
-        self.skip_space();
-        let n = s.chars().count();
-        let matches = self
-            .chars
-            .get(self.at..self.at + n)
-            .is_some_and(|w| w.iter().map(|&(_, c)| c).eq(s.chars()));
-        if matches {
-            self.at += n;
-        }
-        matches
-    }
-
-    /// The byte slice of characters `from..to`.
-    fn slice(&self, from: usize, to: usize) -> &'a str {
-        let start = self.chars.get(from).map_or(self.text.len(), |&(b, _)| b);
-        let end = self.chars.get(to).map_or(self.text.len(), |&(b, _)| b);
-        &self.text[start..end]
-    }
-
-    fn word(&mut self) -> &'a str {
-        self.skip_space();
-        let from = self.at;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-        {
-            self.at += 1;
-        }
-        self.slice(from, self.at)
-    }
-
-    fn number(&mut self) -> Result<f64, CheckError> {
-        self.skip_space();
-        let from = self.at;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_digit() || c == '.' || c == '_')
-        {
-            self.at += 1;
-        }
-        let digits: String = self.slice(from, self.at).replace('_', "");
-        match digits.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(self.error(from, "expected a number")),
-        }
-    }
-
-    fn quoted(&mut self) -> Result<String, CheckError> {
-        self.skip_space();
-        let from = self.at;
-        let quote = match self.peek() {
-            Some(q @ ('"' | '\'')) => q,
-            _ => return Err(self.error(from, "expected a quoted value")),
-        };
-        self.at += 1;
-        let mut out = String::new();
-        loop {
-            match self.peek() {
-                None => return Err(self.error(from, "this quote is never closed")),
-                Some(c) if c == quote => {
-                    self.at += 1;
-                    return Ok(out);
-                }
-                Some('\\') => {
-                    self.at += 1;
-                    match self.peek() {
-                        Some(c) => out.push(c),
-                        None => return Err(self.error(from, "this quote is never closed")),
-                    }
-                    self.at += 1;
-                }
-                Some(c) => {
-                    out.push(c);
-                    self.at += 1;
-                }
-            }
-        }
-    }
+    /// Why there is no value, or what a passing row without a comparison means (an
+    /// endpoint new in this run or gone from it).
+    pub missing: Option<Arc<str>>,
+    /// The baseline's side, when the leaf compares with it.
+    pub compared: Option<Compared>,
 }
 
 impl Check {
-    /// Parses one `--check` expression; the error names the position of the mistake.
-    pub fn parse(text: &str) -> Result<Check, CheckError> {
-        let mut c = Cursor {
-            text,
-            chars: text.char_indices().collect(),
-            at: 0,
-        };
-        c.skip_space();
-        let stat_at = c.at;
-        let word = c.word();
-        let stat = match word {
-            "median" => Stat::Quantile(0.5),
-            "avg" | "mean" => Stat::Avg,
-            "min" => Stat::Min,
-            "max" => Stat::Max,
-            "fail_ratio" | "failure_ratio" | "error_ratio" => Stat::FailRatio,
-            "rps" => Stat::Rps,
-            "requests" => Stat::Requests,
-            "failures" => Stat::Failures,
-            w if w.starts_with('p') && w.len() > 1 => {
-                let q: f64 = w[1..].parse().map_err(|_| {
-                    c.error(
-                        stat_at + 1,
-                        "expected a percentile after `p` (p50, p95, p99.9)",
-                    )
-                })?;
-                if !(q > 0.0 && q <= 100.0) {
-                    return Err(c.error(stat_at + 1, "a percentile is above 0 and at most 100"));
-                }
-                // Rounded so p99.9 is the same 0.999 the percentile columns are read as.
-                Stat::Quantile((q / 100.0 * 1e12).round() / 1e12)
-            }
-            "" => {
-                return Err(c.error(
-                    stat_at,
-                    "expected a statistic: pNN, median, avg, min, max, fail_ratio, rps, requests or failures",
-                ))
-            }
-            _ => {
-                return Err(c.error(
-                    stat_at,
-                    format!("`{word}` is not a statistic: pNN, median, avg, min, max, fail_ratio, rps, requests or failures"),
-                ))
-            }
-        };
-        let mut selectors = Vec::new();
-        if c.eat("{") {
-            loop {
-                if c.eat("}") {
-                    break;
-                }
-                c.skip_space();
-                let label_at = c.at;
-                let field = match c.word() {
-                    "name" => Field::Name,
-                    "method" | "type" => Field::Method,
-                    "service" => Field::Service,
-                    "" => {
-                        return Err(c.error(label_at, "expected a label: name, method or service"))
-                    }
-                    other => {
-                        return Err(c.error(
-                            label_at,
-                            format!(
-                            "`{other}` is not a label a check selects on: name, method or service"
-                        ),
-                        ))
-                    }
-                };
-                c.skip_space();
-                let op_at = c.at;
-                let kind = if c.eat("=~") {
-                    2
-                } else if c.eat("!~") {
-                    3
-                } else if c.eat("!=") {
-                    1
-                } else if c.eat("=") {
-                    0
-                } else {
-                    return Err(c.error(op_at, "expected =, !=, =~ or !~"));
-                };
-                c.skip_space();
-                let value_at = c.at;
-                let value = c.quoted()?;
-                let regex = |v: &str| {
-                    Regex::new(&format!("^(?:{v})$"))
-                        .map_err(|e| c.error(value_at, format!("not a regular expression: {e}")))
-                };
-                let matcher = match kind {
-                    0 => Matcher::Eq(value),
-                    1 => Matcher::Ne(value),
-                    2 => Matcher::Re(regex(&value)?),
-                    _ => Matcher::NotRe(regex(&value)?),
-                };
-                selectors.push(Selector { field, matcher });
-                if c.eat(",") {
-                    continue;
-                }
-                if c.eat("}") {
-                    break;
-                }
-                c.skip_space();
-                return Err(c.error(c.at, "expected `,` or `}`"));
-            }
-        }
-        c.skip_space();
-        let op_at = c.at;
-        let op = if c.eat("<=") {
-            Op::Le
-        } else if c.eat(">=") {
-            Op::Ge
-        } else if c.eat("<") {
-            Op::Lt
-        } else if c.eat(">") {
-            Op::Gt
-        } else {
-            return Err(c.error(op_at, "expected a comparison: <, <=, > or >="));
-        };
-        let value = c.number()?;
-        c.skip_space();
-        let unit_at = c.at;
-        let unit = if c.eat("%") { "%" } else { c.word() };
-        let threshold = match (stat.unit(), unit) {
-            (Unit::Seconds, "" | "ms") => value / 1000.0,
-            (Unit::Seconds, "us" | "µs") => value / 1e6,
-            (Unit::Seconds, "s") => value,
-            (Unit::Seconds, "m") => value * 60.0,
-            (Unit::Ratio, "") => value,
-            (Unit::Ratio, "%") => value / 100.0,
-            (Unit::PerSecond | Unit::Count, "") => value,
-            (Unit::Seconds, _) => {
-                return Err(c.error(
-                    unit_at,
-                    "a time's unit is us, ms, s or m (a bare number is ms)",
-                ))
-            }
-            (Unit::Ratio, _) => {
-                return Err(c.error(unit_at, "a ratio is a number (0.01) or a percentage (1%)"))
-            }
-            (_, _) => return Err(c.error(unit_at, "this statistic takes a plain number")),
-        };
-        c.skip_space();
-        if c.at < c.chars.len() {
-            return Err(c.error(c.at, "unexpected text after the threshold"));
-        }
-        let compact: String = text.chars().filter(|ch| !ch.is_whitespace()).collect();
-        Ok(Check {
-            text: Arc::from(compact),
-            stat,
-            selectors,
-            op,
-            threshold,
-        })
+    /// True when a leaf compares with the baseline (a relative threshold or `regression`).
+    pub fn needs_baseline(&self) -> bool {
+        self.leaves
+            .iter()
+            .any(|l| l.threshold.relative() || l.stat == Stat::Regression)
     }
 
-    /// True when the check reads endpoints (a `name` or `method` selector), not totals.
+    /// True when a leaf is a PromQL query.
+    pub fn needs_prometheus(&self) -> bool {
+        self.leaves.iter().any(|l| l.stat == Stat::PromQl)
+    }
+}
+
+impl Leaf {
+    /// True when the leaf reads endpoints (a `name` or `method` selector, or
+    /// `regression`), not totals.
     pub fn per_endpoint(&self) -> bool {
-        self.selectors
-            .iter()
-            .any(|s| matches!(s.field, Field::Name | Field::Method))
+        self.stat == Stat::Regression
+            || self
+                .selectors
+                .iter()
+                .any(|s| matches!(s.field, Field::Name | Field::Method))
     }
 
     /// True when every selector on `field` matches `value`.
@@ -538,9 +456,27 @@ impl Check {
             .all(|s| s.matcher.matches(value))
     }
 
-    /// The threshold as a person reads it (`500ms`, `1%`, `100`).
+    /// The threshold as a person reads it (`500ms`, `1%`, `100`, `1.1×baseline+20ms`).
     pub fn threshold_text(&self) -> String {
-        format_value(self.stat.unit(), self.threshold)
+        let unit = self.stat.unit();
+        match self.threshold {
+            Threshold::Fixed(v) => format_value(unit, v),
+            Threshold::Baseline { factor, offset } => {
+                let mut s = if factor == 1.0 {
+                    "baseline".to_owned()
+                } else {
+                    format!("{}×baseline", trim(factor))
+                };
+                if offset > 0.0 {
+                    s.push('+');
+                    s.push_str(&format_value(unit, offset));
+                } else if offset < 0.0 {
+                    s.push('-');
+                    s.push_str(&format_value(unit, -offset));
+                }
+                s
+            }
+        }
     }
 }
 
@@ -552,6 +488,7 @@ pub fn format_value(unit: Unit, v: f64) -> String {
         Unit::Ratio => format!("{}%", trim(v * 100.0)),
         Unit::PerSecond => trim(v),
         Unit::Count => format!("{v:.0}"),
+        Unit::Plain => trim(v),
     }
 }
 
@@ -617,21 +554,118 @@ mod tests {
         ];
         for (text, stat, op, threshold) in cases {
             let c = parse(text);
-            assert_eq!((c.stat, c.op), (stat, op), "{text}");
+            let l = &c.leaves[0];
+            assert_eq!((l.stat, l.op), (stat, op), "{text}");
             assert!(
-                (c.threshold - threshold).abs() < 1e-12,
-                "{text}: {}",
-                c.threshold
+                fixed(l).is_some_and(|t| (t - threshold).abs() < 1e-12),
+                "{text}: {:?}",
+                l.threshold
             );
             assert_eq!(&*c.text, text);
         }
         let c = parse(" p99.9 { name != \"/x\" , method=~'GET|POST', } <= 250 ");
-        assert_eq!(c.stat, Stat::Quantile(0.999));
-        assert_eq!(c.selectors.len(), 2);
-        assert!((c.threshold - 0.25).abs() < 1e-12, "a bare time is ms");
+        let l = &c.leaves[0];
+        assert_eq!(l.stat, Stat::Quantile(0.999));
+        assert_eq!(l.selectors.len(), 2);
+        assert!(
+            fixed(l).is_some_and(|t| (t - 0.25).abs() < 1e-12),
+            "a bare time is ms"
+        );
         assert_eq!(&*c.text, "p99.9{name!=\"/x\",method=~'GET|POST',}<=250");
-        assert_eq!(parse("fail_ratio<0.02").threshold, 0.02);
-        assert_eq!(parse("median<2m").threshold, 120.0);
+        assert_eq!(fixed(&parse("fail_ratio<0.02").leaves[0]), Some(0.02));
+        assert_eq!(fixed(&parse("median<2m").leaves[0]), Some(120.0));
+    }
+
+    fn fixed(l: &Leaf) -> Option<f64> {
+        match l.threshold {
+            Threshold::Fixed(v) => Some(v),
+            Threshold::Baseline { .. } => None,
+        }
+    }
+
+    #[test]
+    fn composite_relative_k6_and_promql_checks_parse() {
+        let c = parse("p(95) < 500ms and (fail_ratio<1% or rps >= 10)");
+        assert_eq!(&*c.text, "p(95)<500ms and (fail_ratio<1% or rps>=10)");
+        assert_eq!(c.leaves.len(), 3);
+        assert_eq!(c.leaves[0].stat, Stat::Quantile(0.95));
+        assert_eq!(
+            c.expr,
+            Expr::And(
+                Box::new(Expr::Leaf(0)),
+                Box::new(Expr::Or(Box::new(Expr::Leaf(1)), Box::new(Expr::Leaf(2))))
+            )
+        );
+        assert!(c.expr.holds(&|i| i != 1));
+        assert!(!c.expr.holds(&|i| i != 0));
+        assert!(!c.expr.holds(&|i| i == 0));
+        let rel = |t: &str| parse(t).leaves[0].threshold;
+        assert_eq!(
+            rel("p95<1.1*baseline"),
+            Threshold::Baseline {
+                factor: 1.1,
+                offset: 0.0
+            }
+        );
+        assert_eq!(
+            rel("p95 < baseline + 20ms"),
+            Threshold::Baseline {
+                factor: 1.0,
+                offset: 0.02
+            }
+        );
+        assert_eq!(
+            rel("rps>0.95*baseline"),
+            Threshold::Baseline {
+                factor: 0.95,
+                offset: 0.0
+            }
+        );
+        assert_eq!(
+            rel("rps>baseline*0.95"),
+            Threshold::Baseline {
+                factor: 0.95,
+                offset: 0.0
+            }
+        );
+        assert_eq!(
+            rel("fail_ratio<baseline+0.5%"),
+            Threshold::Baseline {
+                factor: 1.0,
+                offset: 0.005
+            }
+        );
+        assert_eq!(
+            rel("p95<baseline-1s"),
+            Threshold::Baseline {
+                factor: 1.0,
+                offset: -1.0
+            }
+        );
+        assert_eq!(
+            parse("p95<1.1*baseline").leaves[0].threshold_text(),
+            "1.1×baseline"
+        );
+        assert_eq!(
+            parse("p95<baseline+20ms").leaves[0].threshold_text(),
+            "baseline+20ms"
+        );
+        let r = parse("regression{name=~\"/api/.*\"}<5%");
+        assert_eq!(r.leaves[0].stat, Stat::Regression);
+        assert!(r.leaves[0].per_endpoint());
+        assert!(r.needs_baseline() && !r.needs_prometheus());
+        let q = parse("promql: max(rate(http_errors_total{code=~\"5..\"}[1m])) or vector(0) < 0.1");
+        let l = &q.leaves[0];
+        assert_eq!((l.stat, l.op, fixed(l)), (Stat::PromQl, Op::Lt, Some(0.1)));
+        assert_eq!(
+            l.query.as_deref(),
+            Some("max(rate(http_errors_total{code=~\"5..\"}[1m])) or vector(0)")
+        );
+        assert!(q.needs_prometheus());
+        assert_eq!(
+            Check::parse_warn("p95<1s").map(|c| c.severity),
+            Ok(Severity::Warn)
+        );
     }
 
     #[test]
@@ -653,7 +687,17 @@ mod tests {
             ("p95<1h", 6, "a time's unit"),
             ("fail_ratio<1ms", 13, "a ratio is"),
             ("requests>10s", 12, "plain number"),
-            ("p95<1s and more", 8, "unexpected text"),
+            ("p95<1s and more", 12, "`more` is not a statistic"),
+            ("p95<1s p99<2s", 8, "join comparisons with `and`"),
+            ("(p95<1s", 8, "expected `)`"),
+            ("p95<1s)", 7, "closes nothing"),
+            ("p(95<1s", 5, "expected `)` after the percentile"),
+            ("p95<2*base", 7, "expected `baseline`"),
+            ("regression<1.1*baseline", 12, "fixed threshold"),
+            ("regression>5%", 11, "compare it with <"),
+            ("promql:up", 10, "expected a comparison"),
+            ("promql:<1", 8, "expected a PromQL query"),
+            ("promql:up<x", 11, "expected a number"),
             ("", 1, "expected a statistic"),
         ];
         for (text, position, message) in cases {

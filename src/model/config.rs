@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::baseline::Baseline;
 use super::check::Check;
 use super::endpoint;
 use super::update::{EndpointStats, ExceptionCount, Failure};
@@ -29,6 +30,8 @@ pub struct ModelConfig {
     pub checks: Arc<[Check]>,
     /// The `run` label (`--run.id`).
     pub run: RunId,
+    /// The run relative thresholds and `regression` compare with (`--baseline`).
+    pub baseline: Option<Arc<Baseline>>,
 }
 
 /// `--run.id`: none, a given id, or one made from the run's start.
@@ -53,6 +56,7 @@ impl Default for ModelConfig {
             buckets: Arc::from(&endpoint::DEFAULT_BUCKETS[..]),
             checks: Arc::from(Vec::new()),
             run: RunId::None,
+            baseline: None,
         }
     }
 }
@@ -63,7 +67,8 @@ impl ModelConfig {
         let mut qs: Vec<f64> = self
             .checks
             .iter()
-            .filter_map(|c| match c.stat {
+            .flat_map(|c| &c.leaves)
+            .filter_map(|l| match l.stat {
                 super::check::Stat::Quantile(q) => Some(q),
                 _ => None,
             })

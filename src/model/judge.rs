@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
-use super::check::{Basis, Check, Field, Outcome, Stat, Status};
+use super::baseline::{Baseline, BaselineRow};
+use super::check::{Basis, Check, Compared, Field, Op, Outcome, Severity, Stat, Status};
+use super::native_histogram::ZERO_THRESHOLD;
+use super::percentile::Precision;
+use super::regression::{compare, holm, Latencies, Resolution, ALPHA, MIN_REQUESTS};
 use super::snapshot::{ServiceSnapshot, Snapshot};
 use super::update::EndpointStats;
 
@@ -41,6 +45,7 @@ pub fn statistic(
     let timed = row.requests > 0;
     let counted = |v: f64| (Ok(v), Basis::Counted);
     match stat {
+        Stat::Regression | Stat::PromQl => (Err("not a statistic of one run"), Basis::Counted),
         Stat::Requests => counted(row.requests as f64),
         Stat::Failures => counted(row.failures as f64),
         Stat::FailRatio if row.requests == 0 && row.failures == 0 => {
@@ -77,68 +82,360 @@ pub fn statistic(
     }
 }
 
-/// Judges every check on `services` at `now`: one outcome per (check, matching row); a check
-/// that matches nothing has one `no data` outcome with an empty service.
-pub fn evaluate(checks: &[Check], services: &[ServiceSnapshot]) -> Vec<Outcome> {
+/// The latency distribution of `row`: its native histogram where it has an exact one,
+/// else its classic buckets with the served quantiles, else Locust's percentile columns.
+pub fn latencies_of(row: &EndpointStats) -> Option<Latencies> {
+    let timed = if row.timed > 0 {
+        row.timed
+    } else {
+        row.requests
+    } as f64;
+    if let Some(n) = row
+        .native
+        .as_ref()
+        .filter(|_| row.precision != Precision::Spread)
+    {
+        let buckets = n
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| (n.offset.saturating_add(i as i32), c as f64));
+        return Latencies::from_native(n.schema, ZERO_THRESHOLD, n.zero_count as f64, buckets);
+    }
+    let quantiles = row
+        .quantiles
+        .iter()
+        .filter(|(_, v)| !v.is_nan())
+        .map(|&(q, ms)| (ms / 1000.0, q));
+    let min = (row.min_ms / 1000.0, 0.0);
+    if let Some(b) = &row.buckets {
+        let mut points: Vec<(f64, f64)> = b
+            .iter()
+            .filter(|(le, _)| le.is_finite())
+            .map(|&(le, c)| (le, c as f64 / timed.max(1.0)))
+            .collect();
+        points.push(min);
+        points.extend(quantiles);
+        return Latencies::from_cdf(&points, timed, Resolution::Classic);
+    }
+    let mut points = vec![min];
+    points.extend(quantiles);
+    Latencies::from_cdf(&points, timed, Resolution::Percentiles)
+}
+
+/// What judging one row gives.
+struct Judged {
+    value: Option<f64>,
+    status: Status,
+    missing: Option<Arc<str>>,
+    compared: Option<Compared>,
+}
+
+fn judged(value: Result<f64, &str>, op: Op, threshold: Option<f64>) -> Judged {
+    let (value, missing) = match value {
+        Ok(v) => (Some(v), None),
+        Err(why) => (None, Some(Arc::from(why))),
+    };
+    let status = match (value, threshold) {
+        (Some(v), Some(t)) if op.holds(v, t) => Status::Pass,
+        (Some(_), Some(_)) => Status::Fail,
+        _ => Status::NoData,
+    };
+    Judged {
+        value,
+        status,
+        missing,
+        compared: None,
+    }
+}
+
+/// A row with nothing to compare with: reported with why, and passing (a new endpoint
+/// cannot be slower than one that did not exist; a gone one has no value now).
+fn uncompared(why: &str) -> Judged {
+    Judged {
+        value: None,
+        status: Status::Pass,
+        missing: Some(Arc::from(why)),
+        compared: None,
+    }
+}
+
+/// Endpoint new in this run (no baseline row).
+pub const NEW_ENDPOINT: &str = "new in this run: not in the baseline";
+/// Endpoint gone from this run (a baseline row, none now).
+pub const GONE_ENDPOINT: &str = "gone from this run: only in the baseline";
+
+/// Judges every check on `services`, comparing with `baseline` where a leaf asks: one
+/// outcome per (check, leaf, matching row); a leaf that matches nothing has one `no data`
+/// outcome with an empty service. PromQL leaves are `no data` here: they are judged at the
+/// run's end ([`with_external`]).
+pub fn evaluate(
+    checks: &[Check],
+    services: &[ServiceSnapshot],
+    baseline: Option<&Baseline>,
+) -> Vec<Outcome> {
     let mut out = Vec::new();
     for (i, check) in checks.iter().enumerate() {
-        let before = out.len();
-        for s in services
-            .iter()
-            .filter(|s| check.selects(Field::Service, &s.name))
-        {
-            let rows: Vec<&EndpointStats> = if check.per_endpoint() {
-                s.endpoints
-                    .iter()
-                    .filter(|e| {
-                        check.selects(Field::Name, &e.name)
-                            && check.selects(Field::Method, &e.method)
-                    })
-                    .collect()
-            } else {
-                s.total.iter().collect()
-            };
-            for row in rows {
-                let (value, basis) = statistic(check.stat, s, row);
-                let (value, missing) = match value {
-                    Ok(v) => (Some(v), None),
-                    Err(why) => (None, Some(why)),
-                };
-                let status = match value {
-                    Some(v) if check.op.holds(v, check.threshold) => Status::Pass,
-                    Some(_) => Status::Fail,
-                    None => Status::NoData,
-                };
+        for (l, leaf) in check.leaves.iter().enumerate() {
+            let before = out.len();
+            let push = |out: &mut Vec<Outcome>,
+                        s: &str,
+                        method: &Arc<str>,
+                        name: &Arc<str>,
+                        basis: Basis,
+                        j: Judged| {
                 out.push(Outcome {
                     check: i,
-                    service: s.name.clone(),
-                    method: row.method.clone(),
-                    name: row.name.clone(),
-                    value,
-                    status,
+                    leaf: l,
+                    service: Arc::from(s),
+                    method: method.clone(),
+                    name: name.clone(),
+                    value: j.value,
+                    status: j.status,
                     basis,
-                    missing,
-                });
+                    missing: j.missing,
+                    compared: j.compared,
+                })
+            };
+            if leaf.stat == Stat::PromQl {
+                push(
+                    &mut out,
+                    "",
+                    &Arc::from(""),
+                    &Arc::from(""),
+                    Basis::PromQl,
+                    Judged {
+                        value: None,
+                        status: Status::NoData,
+                        missing: Some(Arc::from(PROMQL_PENDING)),
+                        compared: None,
+                    },
+                );
+                continue;
             }
-        }
-        if out.len() == before {
-            out.push(Outcome {
-                check: i,
-                service: Arc::from(""),
-                method: Arc::from(""),
-                name: Arc::from(""),
-                value: None,
-                status: Status::NoData,
-                basis: Basis::Counted,
-                missing: Some(if check.per_endpoint() {
-                    "no endpoint matches"
+            let wants_baseline = leaf.threshold.relative() || leaf.stat == Stat::Regression;
+            if wants_baseline && baseline.is_none() {
+                push(
+                    &mut out,
+                    "",
+                    &Arc::from(""),
+                    &Arc::from(""),
+                    Basis::Counted,
+                    Judged {
+                        value: None,
+                        status: Status::NoData,
+                        missing: Some(Arc::from("no baseline: give --baseline")),
+                        compared: None,
+                    },
+                );
+                continue;
+            }
+            let mut regressions: Vec<(usize, f64)> = Vec::new();
+            for s in services
+                .iter()
+                .filter(|s| leaf.selects(Field::Service, &s.name))
+            {
+                let base = baseline.and_then(|b| b.service(&s.name, services.len()));
+                let rows: Vec<&EndpointStats> = if leaf.per_endpoint() {
+                    s.endpoints
+                        .iter()
+                        .filter(|e| {
+                            leaf.selects(Field::Name, &e.name)
+                                && leaf.selects(Field::Method, &e.method)
+                        })
+                        .collect()
                 } else {
-                    "no service has data"
-                }),
-            });
+                    s.total.iter().collect()
+                };
+                for row in &rows {
+                    let base_row = base.and_then(|b| b.row(&row.method, &row.name));
+                    if leaf.stat == Stat::Regression {
+                        let (j, p) = regression(row, base_row);
+                        if let Some(p) = p {
+                            regressions.push((out.len(), p));
+                        }
+                        push(
+                            &mut out,
+                            &s.name,
+                            &row.method,
+                            &row.name,
+                            Basis::Distributions,
+                            j,
+                        );
+                        continue;
+                    }
+                    let (value, basis) = statistic(leaf.stat, s, row);
+                    if !wants_baseline {
+                        let j = judged(value, leaf.op, leaf.threshold.resolve(None));
+                        push(&mut out, &s.name, &row.method, &row.name, basis, j);
+                        continue;
+                    }
+                    let Some(b) = base_row.and_then(|r| r.statistic(leaf.stat)) else {
+                        let why = if base_row.is_none() {
+                            NEW_ENDPOINT
+                        } else {
+                            "the baseline has no such figure"
+                        };
+                        let mut j = uncompared(why);
+                        j.value = value.ok();
+                        if base_row.is_some() {
+                            j.status = Status::NoData;
+                        }
+                        push(&mut out, &s.name, &row.method, &row.name, basis, j);
+                        continue;
+                    };
+                    let threshold = leaf.threshold.resolve(Some(b));
+                    let mut j = judged(value, leaf.op, threshold);
+                    j.compared = Some(Compared {
+                        baseline: Some(b),
+                        threshold,
+                        ..Compared::default()
+                    });
+                    push(&mut out, &s.name, &row.method, &row.name, basis, j);
+                }
+                // Rows of the baseline this run no longer has.
+                if let (Some(b), true) = (base, wants_baseline && leaf.per_endpoint()) {
+                    for r in b.endpoints.iter().filter(|r| {
+                        leaf.selects(Field::Name, &r.name)
+                            && leaf.selects(Field::Method, &r.method)
+                            && !rows
+                                .iter()
+                                .any(|e| e.name == r.name && e.method == r.method)
+                    }) {
+                        push(
+                            &mut out,
+                            &s.name,
+                            &r.method,
+                            &r.name,
+                            Basis::Counted,
+                            uncompared(GONE_ENDPOINT),
+                        );
+                    }
+                }
+            }
+            // Holm over the endpoints this leaf compared.
+            let p: Vec<f64> = regressions.iter().map(|&(_, p)| p).collect();
+            for (&(at, _), adjusted) in regressions.iter().zip(holm(&p)) {
+                if let Some(o) = out.get_mut(at) {
+                    let threshold = leaf.threshold.resolve(None).unwrap_or(0.0);
+                    let within = o.value.is_some_and(|e| leaf.op.holds(e, threshold));
+                    o.status = if within || adjusted >= ALPHA {
+                        Status::Pass
+                    } else {
+                        Status::Fail
+                    };
+                    if let Some(c) = &mut o.compared {
+                        c.confidence = Some(1.0 - adjusted);
+                        c.threshold = Some(threshold);
+                    }
+                }
+            }
+            if out.len() == before {
+                push(
+                    &mut out,
+                    "",
+                    &Arc::from(""),
+                    &Arc::from(""),
+                    Basis::Counted,
+                    Judged {
+                        value: None,
+                        status: Status::NoData,
+                        missing: Some(Arc::from(if leaf.per_endpoint() {
+                            "no endpoint matches"
+                        } else {
+                            "no service has data"
+                        })),
+                        compared: None,
+                    },
+                );
+            }
         }
     }
     out
+}
+
+/// Why a PromQL leaf has no value before the run's end.
+pub const PROMQL_PENDING: &str = "judged against --check.prometheus.url at the run's end";
+
+/// One endpoint's regression figures against its baseline row, and its p-value when it
+/// was compared (the status is set after Holm's correction).
+fn regression(row: &EndpointStats, base: Option<&BaselineRow>) -> (Judged, Option<f64>) {
+    let Some(base) = base else {
+        return (uncompared(NEW_ENDPOINT), None);
+    };
+    let timed = if row.timed > 0 {
+        row.timed
+    } else {
+        row.requests
+    };
+    let mut compared = Compared {
+        requests: Some((base.requests, timed)),
+        ..Compared::default()
+    };
+    let (Some(b), Some(n)) = (base.latencies.as_ref(), latencies_of(row)) else {
+        let mut j = uncompared("no latency distribution on one side");
+        j.compared = Some(compared);
+        return (j, None);
+    };
+    compared.resolution = Some(coarser(b.resolution, n.resolution).describe());
+    if (b.count() as u64) < MIN_REQUESTS || timed < MIN_REQUESTS {
+        let mut j = uncompared("too few requests to judge (fewer than 20 on a side)");
+        j.compared = Some(compared);
+        return (j, None);
+    }
+    let c = compare(b, &n);
+    compared.baseline = Some(c.baseline_median);
+    compared.now = Some(c.median);
+    (
+        Judged {
+            value: Some(c.effect),
+            status: Status::Pass,
+            missing: None,
+            compared: Some(compared),
+        },
+        Some(c.p_value),
+    )
+}
+
+fn coarser(a: Resolution, b: Resolution) -> Resolution {
+    match (a, b) {
+        (Resolution::Percentiles, _) | (_, Resolution::Percentiles) => Resolution::Percentiles,
+        (Resolution::Classic, _) | (_, Resolution::Classic) => Resolution::Classic,
+        (Resolution::Native(x), Resolution::Native(y)) => Resolution::Native(x.min(y)),
+    }
+}
+
+/// `outcomes` with each PromQL leaf's pending outcome replaced by its result: `(check,
+/// leaf, value or why not)`.
+pub fn with_external(
+    checks: &[Check],
+    outcomes: &mut [Outcome],
+    results: &[(usize, usize, Result<f64, String>)],
+) {
+    for (check, leaf, result) in results {
+        let Some(l) = checks.get(*check).and_then(|c| c.leaves.get(*leaf)) else {
+            continue;
+        };
+        for o in outcomes
+            .iter_mut()
+            .filter(|o| o.check == *check && o.leaf == *leaf)
+        {
+            let threshold = l.threshold.resolve(None);
+            let j = match result {
+                Ok(v) => judged(Ok(*v), l.op, threshold),
+                Err(why) => Judged {
+                    value: None,
+                    status: Status::NoData,
+                    missing: Some(Arc::from(why.as_str())),
+                    compared: None,
+                },
+            };
+            o.value = j.value;
+            o.status = j.status;
+            o.missing = j.missing;
+        }
+    }
 }
 
 /// Whether the checks of a snapshot are the run's verdict.
@@ -168,17 +465,40 @@ pub fn verdict(snap: &Snapshot, finished: bool) -> Verdict {
     }
 }
 
-/// Checks with at least one outcome that is not a pass.
+/// Failing checks (`--check`; `--check.warn` never fails the run).
 pub fn failed_checks(snap: &Snapshot) -> usize {
     (0..snap.checks.len())
-        .filter(|&i| !check_passed(snap, i))
+        .filter(|&i| snap.checks[i].severity == Severity::Fail && !check_passed(snap, i))
         .count()
 }
 
-/// True when check `i` has outcomes and every one passed.
-pub fn check_passed(snap: &Snapshot, i: usize) -> bool {
-    let mut outcomes = outcomes_of(snap, i).peekable();
+/// Failing `--check.warn`s.
+pub fn warned_checks(snap: &Snapshot) -> usize {
+    (0..snap.checks.len())
+        .filter(|&i| snap.checks[i].severity == Severity::Warn && !check_passed(snap, i))
+        .count()
+}
+
+/// True when leaf `l` of check `i` has outcomes and every one passed.
+pub fn leaf_passed(snap: &Snapshot, i: usize, l: usize) -> bool {
+    let mut outcomes = outcomes_of(snap, i).filter(|o| o.leaf == l).peekable();
     outcomes.peek().is_some() && outcomes.all(|o| o.status == Status::Pass)
+}
+
+/// True when check `i` holds: its leaves, each passing on every row, combined as written.
+pub fn check_passed(snap: &Snapshot, i: usize) -> bool {
+    snap.checks
+        .get(i)
+        .is_some_and(|c| c.expr.holds(&|l| leaf_passed(snap, i, l)))
+}
+
+/// True when check `i` is failing now: as [`check_passed`], with a leaf failing only on a
+/// row that failed (no data yet is not failing) — what `--check.abort` stops a run for.
+pub fn check_failing(snap: &Snapshot, i: usize) -> bool {
+    snap.checks.get(i).is_some_and(|c| {
+        !c.expr
+            .holds(&|l| !outcomes_of(snap, i).any(|o| o.leaf == l && o.status == Status::Fail))
+    })
 }
 
 /// The outcomes of check `i`.
@@ -194,7 +514,6 @@ mod tests {
     use super::*;
 
     use crate::model::check::parsed as parse;
-    use crate::model::percentile::Precision;
     use crate::model::snapshot::{LocustTable, RunState};
     use crate::model::update::{Request, Update};
     use crate::model::{Model, ModelConfig};
@@ -246,7 +565,7 @@ mod tests {
             parse("p95{name=\"/nothing\"}<1s"),
             parse("p97{name=\"/home\"}<1s"),
         ];
-        let out = evaluate(&checks, std::slice::from_ref(&s));
+        let out = evaluate(&checks, std::slice::from_ref(&s), None);
         let of = |i: usize| -> Vec<(&str, Status, Option<f64>)> {
             out.iter()
                 .filter(|o| o.check == i)
@@ -287,7 +606,7 @@ mod tests {
         // Files written much later (a copied artefact) change nothing.
         s.last_update = Some(5_000_000.0);
         assert_eq!(run_seconds(&s), Some(10.0));
-        let out = evaluate(&[parse("rps>=29")], &[s]);
+        let out = evaluate(&[parse("rps>=29")], &[s], None);
         assert_eq!((out[0].value, out[0].basis), (Some(30.0), Basis::Span));
     }
 
@@ -321,9 +640,87 @@ mod tests {
             assert_eq!(o.basis, Basis::Events(Precision::Histogram(6)));
         }
         // 1000 requests from 1000.01 s to 1010.0 s.
-        let rps = evaluate(&[parse("rps>0")], &snap.services)[0]
+        let rps = evaluate(&[parse("rps>0")], &snap.services, None)[0]
             .value
             .unwrap_or(0.0);
         assert!((rps - 1000.0 / 9.99).abs() < 1e-9, "{rps}");
+    }
+
+    #[test]
+    fn composite_checks_combine_their_leaves_and_warnings_never_fail_the_run() {
+        let s = service(
+            vec![endpoint("/a", 100, 0, 200.0)],
+            endpoint("Aggregated", 100, 0, 200.0),
+        );
+        let checks: Arc<[Check]> = Arc::from(vec![
+            parse("p95<100ms or requests>=100"),
+            parse("p95<100ms and requests>=100"),
+            match Check::parse_warn("p95<100ms") {
+                Ok(c) => c,
+                Err(e) => panic!("{e}"),
+            },
+        ]);
+        let outcomes = evaluate(&checks, std::slice::from_ref(&s), None);
+        assert_eq!(outcomes.len(), 5, "{outcomes:?}");
+        let snap = Snapshot {
+            services: vec![s],
+            sources: Vec::new(),
+            seq: 1,
+            closed: true,
+            run: None,
+            checks,
+            outcomes,
+        };
+        assert!(check_passed(&snap, 0), "one side of the or holds");
+        assert!(!check_passed(&snap, 1), "one side of the and fails");
+        assert!(!check_passed(&snap, 2));
+        assert_eq!((failed_checks(&snap), warned_checks(&snap)), (1, 1));
+        assert_eq!(verdict(&snap, true), Verdict::Failed(1));
+        assert!(check_failing(&snap, 1) && !check_failing(&snap, 0));
+    }
+
+    #[test]
+    fn relative_thresholds_resolve_per_row_and_new_or_gone_rows_are_reported() {
+        use crate::model::baseline::{Baseline, BaselineRow, BaselineService};
+        let s = service(
+            vec![endpoint("/a", 100, 0, 200.0), endpoint("/new", 50, 0, 10.0)],
+            endpoint("Aggregated", 150, 0, 200.0),
+        );
+        let row = |name: &str, p95: f64| BaselineRow {
+            method: Arc::from("GET"),
+            name: Arc::from(name),
+            requests: 100,
+            quantiles: vec![(0.95, p95)],
+            ..BaselineRow::default()
+        };
+        let baseline = Baseline {
+            services: vec![BaselineService {
+                name: Arc::from("shop"),
+                endpoints: vec![row("/a", 0.19), row("/gone", 0.1)],
+                ..BaselineService::default()
+            }],
+            ..Baseline::default()
+        };
+        let out = evaluate(
+            &[
+                parse("p95{name=~\".*\"}<1.1*baseline"),
+                parse("p95{name=\"/a\"}<baseline"),
+            ],
+            std::slice::from_ref(&s),
+            Some(&baseline),
+        );
+        let of = |c: usize, name: &str| {
+            out.iter()
+                .find(|o| o.check == c && &*o.name == name)
+                .unwrap_or_else(|| panic!("no {name} in {out:?}"))
+        };
+        let a = of(0, "/a");
+        assert_eq!(a.status, Status::Pass);
+        let threshold = a.compared.as_ref().and_then(|c| c.threshold).unwrap_or(0.0);
+        assert!((threshold - 0.209).abs() < 1e-12, "{a:?}");
+        assert_eq!(of(1, "/a").status, Status::Fail, "0.2 is not below 0.19");
+        assert_eq!(of(0, "/new").missing.as_deref(), Some(NEW_ENDPOINT));
+        assert_eq!(of(0, "/new").status, Status::Pass);
+        assert_eq!(of(0, "/gone").missing.as_deref(), Some(GONE_ENDPOINT));
     }
 }

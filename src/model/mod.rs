@@ -11,15 +11,18 @@
 //! with [`endpoint`] and [`window`]); `cardinality` bounds the endpoints both feeds admit;
 //! `config` holds the settings and the view a feed serves, which every room imports.
 
+pub mod baseline;
 mod cardinality;
 pub mod check;
 mod config;
 mod csv_feed;
 pub mod endpoint;
 mod event_feed;
+mod expression;
 pub mod judge;
 pub mod native_histogram;
 pub mod percentile;
+pub mod regression;
 mod service;
 pub mod snapshot;
 pub mod update;
@@ -128,7 +131,11 @@ impl Model {
                 .map(|t| Arc::from(utc_stamp(t))),
         };
         Snapshot {
-            outcomes: judge::evaluate(&self.config.checks, &services),
+            outcomes: judge::evaluate(
+                &self.config.checks,
+                &services,
+                self.config.baseline.as_deref(),
+            ),
             checks: self.config.checks.clone(),
             run,
             services,

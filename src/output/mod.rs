@@ -9,5 +9,6 @@ pub mod http;
 pub mod push;
 pub mod remote_write;
 pub mod summary;
+pub mod summary_json;
 
 pub use delivery::{deliver_all, DeliveryError, Output, Task};

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::model::check::{format_value, Check, Outcome, Stat, Status, Unit};
+use crate::model::check::{format_value, Check, Leaf, Outcome, Severity, Stat, Status, Unit};
 use crate::model::judge::{
-    check_passed, failed_checks, outcomes_of, run_seconds, statistic, verdict, Verdict,
+    check_passed, outcomes_of, run_seconds, statistic, verdict, warned_checks, Verdict,
     CHECKS_FAILED_EXIT_CODE,
 };
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
@@ -49,54 +49,157 @@ fn row_name(o: &Outcome) -> String {
     }
 }
 
-/// What one outcome says: `612ms (events, native histogram …)` or `no data: …`.
-fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
-    let unit = snap
-        .checks
-        .get(o.check)
-        .map_or(Unit::Count, |c| c.stat.unit());
-    match (o.value, o.missing) {
-        (Some(v), _) => format!("{} ({})", format_value(unit, v), o.basis.describe()),
-        (None, why) => format!("no data: {}", why.unwrap_or("no value")),
+/// The leaf an outcome judges.
+fn leaf_of<'a>(snap: &'a Snapshot, o: &Outcome) -> Option<&'a Leaf> {
+    snap.checks.get(o.check)?.leaves.get(o.leaf)
+}
+
+/// `+10.2 % (p50 40.1ms → 44.2ms, confidence 99.99 %, 1153 → 1160 requests, native
+/// histogram)`: a regression row's figures.
+fn regression_text(o: &Outcome) -> String {
+    let mut parts = Vec::new();
+    let c = o.compared.clone().unwrap_or_default();
+    if let (Some(b), Some(n)) = (c.baseline, c.now) {
+        parts.push(format!(
+            "p50 {} → {}",
+            format_value(Unit::Seconds, b),
+            format_value(Unit::Seconds, n)
+        ));
+    }
+    if let Some(conf) = c.confidence {
+        parts.push(format!("confidence {}", confidence_text(conf)));
+    }
+    if let Some((b, n)) = c.requests {
+        parts.push(format!("{b} → {n} requests"));
+    }
+    if let Some(r) = c.resolution {
+        parts.push(r.to_owned());
+    }
+    let effect = o.value.map_or_else(|| "–".to_owned(), signed_percent);
+    format!("{effect} ({})", parts.join(", "))
+}
+
+/// `+10.2 %`, `-3.1 %`.
+fn signed_percent(v: f64) -> String {
+    format!("{:+.1} %", v * 100.0)
+}
+
+/// `99.99 %`; `> 99.9999 %` when the p-value underflows.
+fn confidence_text(c: f64) -> String {
+    if c >= 0.999_999 {
+        "> 99.9999 %".to_owned()
+    } else {
+        format!("{:.2} %", (c * 100.0 * 100.0).floor() / 100.0)
     }
 }
 
-/// Why one row failed a check, as a sentence's clause: `shop total is 650ms, not < 500ms
-/// (Locust's _stats.csv percentile)`, or `shop GET /a has no data (no request yet)`.
-fn failure_text(c: &Check, o: &Outcome) -> String {
-    let unit = c.stat.unit();
-    match (o.value, o.missing) {
-        (Some(v), _) => format!(
-            "{} is {}, not {} {} ({})",
-            row_name(o),
+/// What one outcome says: `612ms (events, native histogram …)`, `612ms (baseline 550ms;
+/// …)`, a regression's figures, or `no data: …`.
+fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
+    let Some(leaf) = leaf_of(snap, o) else {
+        return String::new();
+    };
+    let unit = leaf.stat.unit();
+    if leaf.stat == Stat::Regression && o.value.is_some() {
+        return regression_text(o);
+    }
+    let baseline = o
+        .compared
+        .as_ref()
+        .and_then(|c| c.baseline)
+        .map(|b| format!("baseline {}; ", format_value(unit, b)))
+        .unwrap_or_default();
+    match (o.value, &o.missing) {
+        (Some(v), None) => format!(
+            "{} ({baseline}{})",
             format_value(unit, v),
-            c.op.as_str(),
-            c.threshold_text(),
+            o.basis.describe()
+        ),
+        (Some(v), Some(why)) => format!("{} ({why})", format_value(unit, v)),
+        (None, Some(why)) if o.status == Status::Pass => why.to_string(),
+        (None, why) => format!("no data: {}", why.as_deref().unwrap_or("no value")),
+    }
+}
+
+/// The threshold a row was held to: `< 605ms (1.1×baseline)` or `< 500ms`.
+fn threshold_text(leaf: &Leaf, o: &Outcome) -> String {
+    let resolved = o.compared.as_ref().and_then(|c| c.threshold);
+    match (leaf.threshold.relative(), resolved) {
+        (true, Some(t)) => format!(
+            "{} {} ({})",
+            leaf.op.as_str(),
+            format_value(leaf.stat.unit(), t),
+            leaf.threshold_text()
+        ),
+        _ => format!("{} {}", leaf.op.as_str(), leaf.threshold_text()),
+    }
+}
+
+/// Why one row failed a leaf, as a sentence's clause: `shop total is 650ms, not < 500ms
+/// (Locust's _stats.csv percentile)`, or `shop GET /a has no data (no request yet)`.
+fn failure_text(snap: &Snapshot, o: &Outcome) -> String {
+    let Some(leaf) = leaf_of(snap, o) else {
+        return String::new();
+    };
+    if leaf.stat == Stat::Regression && o.value.is_some() {
+        return format!(
+            "{} regressed: {}, not {}",
+            row_name(o),
+            regression_text(o),
+            threshold_text(leaf, o)
+        );
+    }
+    match (o.value, &o.missing) {
+        (Some(v), _) => format!(
+            "{} is {}, not {} ({})",
+            row_name(o),
+            format_value(leaf.stat.unit(), v),
+            threshold_text(leaf, o),
             o.basis.describe()
         ),
         (None, why) => format!(
             "{} has no data ({})",
             row_name(o),
-            why.unwrap_or("no value")
+            why.as_deref().unwrap_or("no value")
         ),
     }
 }
 
-fn mark(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "PASS",
-        Status::Fail => "FAIL",
-        Status::NoData => "NO DATA",
+/// The check's text and, for a composite check, the leaf's: `p95<1s and rps>5 [p95<1s]`.
+fn check_label(c: &Check, o: &Outcome) -> String {
+    match c.leaves.get(o.leaf) {
+        Some(l) if c.leaves.len() > 1 => format!("{} [{}]", c.text, l.text),
+        _ => c.text.to_string(),
+    }
+}
+
+fn mark(c: &Check, status: Status) -> &'static str {
+    match (status, c.severity) {
+        (Status::Pass, _) => "PASS",
+        (Status::Fail, Severity::Fail) => "FAIL",
+        (Status::Fail, Severity::Warn) => "WARN",
+        (Status::NoData, _) => "NO DATA",
     }
 }
 
 fn headline(snap: &Snapshot, finished: bool) -> String {
+    let hard = snap
+        .checks
+        .iter()
+        .filter(|c| c.severity == Severity::Fail)
+        .count();
+    let warned = warned_checks(snap);
+    let warnings = match warned {
+        0 => String::new(),
+        1 => ", 1 warning".to_owned(),
+        n => format!(", {n} warnings"),
+    };
     match verdict(snap, finished) {
         Verdict::NoChecks => "no checks given".to_owned(),
-        Verdict::Passed => format!("PASSED: all {} checks passed", snap.checks.len()),
+        Verdict::Passed if hard == 0 => format!("PASSED: no failing checks given{warnings}"),
+        Verdict::Passed => format!("PASSED: all {hard} checks passed{warnings}"),
         Verdict::Failed(n) => format!(
-            "FAILED: {n} of {} checks failed (exit code {})",
-            snap.checks.len(),
+            "FAILED: {n} of {hard} checks failed (exit code {}){warnings}",
             CHECKS_FAILED_EXIT_CODE
         ),
         Verdict::Interrupted => {
@@ -160,11 +263,19 @@ pub fn text(snap: &Snapshot, finished: bool) -> String {
                 let _ = writeln!(
                     out,
                     "  {:<7} {}  {}: {}",
-                    mark(o.status),
-                    c.text,
+                    mark(c, o.status),
+                    check_label(c, o),
                     row_name(o),
                     outcome_text(snap, o)
                 );
+            }
+            if c.leaves.len() > 1 {
+                let whole = if check_passed(snap, i) {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                };
+                let _ = writeln!(out, "  {:<7} {}  (as a whole)", mark(c, whole), c.text);
             }
         }
     }
@@ -197,30 +308,47 @@ pub fn markdown(snap: &Snapshot, finished: bool) -> String {
         Verdict::NoChecks => "",
     };
     let _ = writeln!(out, "**{icon}{}**\n", headline(snap, finished));
+    let compared = snap.outcomes.iter().any(|o| o.compared.is_some());
+    if compared {
+        regressions_markdown(snap, &mut out);
+    }
     if !snap.checks.is_empty() {
+        if compared {
+            let _ = writeln!(
+                out,
+                "<details><summary>Every check, row by row ({} rows)</summary>\n",
+                snap.outcomes.len()
+            );
+        }
         let _ = writeln!(
             out,
             "| | Check | Row | Value | Threshold |\n|---|---|---|---|---|"
         );
         for (i, c) in snap.checks.iter().enumerate() {
             for o in outcomes_of(snap, i) {
-                let icon = match o.status {
-                    Status::Pass => "✅",
-                    Status::Fail => "❌",
-                    Status::NoData => "❔",
+                let icon = match (o.status, c.severity) {
+                    (Status::Pass, _) => "✅",
+                    (Status::Fail, Severity::Fail) => "❌",
+                    (Status::Fail, Severity::Warn) => "⚠️",
+                    (Status::NoData, _) => "❔",
                 };
+                let threshold = leaf_of(snap, o)
+                    .map(|l| threshold_text(l, o))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "| {icon} | `{}` | {} | {} | {} {} |",
-                    cell(&c.text),
+                    "| {icon} | `{}` | {} | {} | {} |",
+                    cell(&check_label(c, o)),
                     cell(&row_name(o)),
                     cell(&outcome_text(snap, o)),
-                    c.op.as_str().replace('<', "&lt;").replace('>', "&gt;"),
-                    c.threshold_text()
+                    cell(&threshold).replace('<', "&lt;").replace('>', "&gt;"),
                 );
             }
         }
         out.push('\n');
+        if compared {
+            let _ = writeln!(out, "</details>\n");
+        }
     }
     for s in &snap.services {
         let length = run_seconds(s).map_or_else(String::new, |t| format!(", {t:.1} s"));
@@ -257,12 +385,115 @@ pub fn markdown(snap: &Snapshot, finished: bool) -> String {
     out
 }
 
-/// The checks as JUnit XML: one test suite, one test case per check; a failed check's
-/// `<failure>` names every row that failed and its value. A run that was interrupted marks
-/// every case skipped.
+/// The comparison with the baseline, first: the rows that regressed or broke a relative
+/// threshold (baseline → now, Δ, confidence), or a line saying none did.
+fn regressions_markdown(snap: &Snapshot, out: &mut String) {
+    let worse: Vec<&Outcome> = snap
+        .outcomes
+        .iter()
+        .filter(|o| o.compared.is_some() && o.status == Status::Fail)
+        .collect();
+    let compared = snap
+        .outcomes
+        .iter()
+        .filter(|o| o.compared.is_some())
+        .count();
+    if worse.is_empty() {
+        let _ = writeln!(
+            out,
+            "No regression against the baseline ({compared} rows compared).\n"
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "### Worse than the baseline ({} of {compared} rows)\n\n| Row | Check | Baseline | Now | Δ | Confidence |\n|---|---|--:|--:|--:|--:|",
+        worse.len()
+    );
+    for o in worse {
+        let Some(leaf) = leaf_of(snap, o) else {
+            continue;
+        };
+        let c = o.compared.clone().unwrap_or_default();
+        let (unit, base, now, delta) = if leaf.stat == Stat::Regression {
+            (Unit::Seconds, c.baseline, c.now, o.value)
+        } else {
+            let delta = match (c.baseline, o.value) {
+                (Some(b), Some(v)) if b != 0.0 => Some(v / b - 1.0),
+                _ => None,
+            };
+            (leaf.stat.unit(), c.baseline, o.value, delta)
+        };
+        let v = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), |x| format_value(unit, x));
+        let prefix = if leaf.stat == Stat::Regression {
+            "p50 "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {prefix}{} | {prefix}{} | {} | {} |",
+            cell(&row_name(o)),
+            cell(&leaf.text),
+            v(base),
+            v(now),
+            delta.map_or_else(|| "–".to_owned(), signed_percent),
+            c.confidence.map_or_else(|| "–".to_owned(), confidence_text),
+        );
+    }
+    out.push('\n');
+}
+
+/// One JUnit test case: its name, the outcomes it reports, whether it failed.
+struct Case<'a> {
+    name: String,
+    check: &'a Check,
+    outcomes: Vec<&'a Outcome>,
+    failed: bool,
+}
+
+/// The test cases of `snap`: one per check, and one per endpoint for a `regression` check
+/// (each endpoint's regression its own case, as a PR's test report lists them).
+fn cases(snap: &Snapshot) -> Vec<Case<'_>> {
+    let mut out = Vec::new();
+    for (i, c) in snap.checks.iter().enumerate() {
+        let per_row = c.leaves.len() == 1 && c.leaves[0].stat == Stat::Regression;
+        if per_row {
+            for o in outcomes_of(snap, i) {
+                out.push(Case {
+                    name: format!("{} · {}", c.text, row_name(o)),
+                    check: c,
+                    outcomes: vec![o],
+                    failed: o.status != Status::Pass,
+                });
+            }
+        } else {
+            out.push(Case {
+                name: c.text.to_string(),
+                check: c,
+                outcomes: outcomes_of(snap, i).collect(),
+                failed: !check_passed(snap, i),
+            });
+        }
+    }
+    out
+}
+
+/// The checks as JUnit XML: one test suite, one test case per check (per endpoint for a
+/// `regression` check); a failed check's `<failure>` names every row that failed and its
+/// value. A failing `--check.warn` is no failure: its rows go to `<system-err>`. A run that
+/// was interrupted marks every case skipped.
 pub fn junit(snap: &Snapshot, finished: bool, timestamp: &str) -> String {
-    let tests = snap.checks.len();
-    let failures = if finished { failed_checks(snap) } else { 0 };
+    let cases = cases(snap);
+    let tests = cases.len();
+    let failures = if finished {
+        cases
+            .iter()
+            .filter(|c| c.failed && c.check.severity == Severity::Fail)
+            .count()
+    } else {
+        0
+    };
     let skipped = if finished { 0 } else { tests };
     let time = snap
         .services
@@ -285,33 +516,45 @@ pub fn junit(snap: &Snapshot, finished: bool, timestamp: &str) -> String {
         escape(&suite),
         escape(timestamp)
     );
-    for (i, c) in snap.checks.iter().enumerate() {
+    for case in &cases {
+        let classname = match case.check.severity {
+            Severity::Fail => "locust.checks",
+            Severity::Warn => "locust.checks.warn",
+        };
         let _ = writeln!(
             out,
-            r#"    <testcase classname="locust.checks" name="{}" time="0">"#,
-            escape(&c.text)
+            r#"    <testcase classname="{classname}" name="{}" time="0">"#,
+            escape(&case.name)
         );
-        let details: Vec<String> = outcomes_of(snap, i)
+        let details: Vec<String> = case
+            .outcomes
+            .iter()
             .map(|o| {
                 format!(
-                    "{} {}: {}",
-                    mark(o.status),
+                    "{} {}{}: {}",
+                    mark(case.check, o.status),
                     row_name(o),
+                    match case.check.leaves.get(o.leaf) {
+                        Some(l) if case.check.leaves.len() > 1 => format!(" [{}]", l.text),
+                        _ => String::new(),
+                    },
                     outcome_text(snap, o)
                 )
             })
             .collect();
+        let failing: Vec<String> = case
+            .outcomes
+            .iter()
+            .filter(|o| o.status != Status::Pass)
+            .map(|o| failure_text(snap, o))
+            .collect();
+        let message = format!("{} failed: {}", case.name, failing.join("; "));
         if !finished {
             let _ = writeln!(
                 out,
                 r#"      <skipped message="the exporter stopped while the run was still live: not judged"/>"#
             );
-        } else if !check_passed(snap, i) {
-            let failing: Vec<String> = outcomes_of(snap, i)
-                .filter(|o| o.status != Status::Pass)
-                .map(|o| failure_text(c, o))
-                .collect();
-            let message = format!("{} failed: {}", c.text, failing.join("; "));
+        } else if case.failed && case.check.severity == Severity::Fail {
             let _ = writeln!(
                 out,
                 r#"      <failure message="{}" type="check">{}</failure>"#,
@@ -324,6 +567,13 @@ pub fn junit(snap: &Snapshot, finished: bool, timestamp: &str) -> String {
             "      <system-out>{}</system-out>",
             escape(&details.join("\n"))
         );
+        if finished && case.failed && case.check.severity == Severity::Warn {
+            let _ = writeln!(
+                out,
+                "      <system-err>warning (--check.warn, not failing the run): {}</system-err>",
+                escape(&message)
+            );
+        }
         let _ = writeln!(out, "    </testcase>");
     }
     let _ = writeln!(out, "  </testsuite>\n</testsuites>");
@@ -375,7 +625,7 @@ mod tests {
         .iter()
         .map(|t| parsed(t))
         .collect();
-        let outcomes = evaluate(&checks, std::slice::from_ref(&service));
+        let outcomes = evaluate(&checks, std::slice::from_ref(&service), None);
         Snapshot {
             services: vec![service],
             checks: Arc::from(checks),

@@ -17,9 +17,11 @@ pub mod header;
 pub mod history;
 mod json;
 pub mod otlp;
+pub mod prom_api;
 pub mod request_log;
 pub mod sniff;
 pub mod stats;
+pub mod summary_json;
 pub mod webui;
 
 mod csv;

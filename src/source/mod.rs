@@ -15,6 +15,7 @@ pub mod discover;
 pub mod follow;
 pub mod lines;
 pub mod otlp;
+pub mod prometheus;
 pub mod rewritten;
 pub mod stdin;
 pub mod tail;

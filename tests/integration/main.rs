@@ -4,6 +4,8 @@
 
 /// Hostile and heavy clients and input: memory, password floods, cardinality.
 mod abuse;
+/// Baseline verdicts: recorded A/A and A/B pairs, a run against its own summary, baselines from Prometheus 3.5 and VictoriaMetrics, promql: checks on the target.
+mod baseline;
 /// Exit codes and messages; `--once`.
 mod cli;
 /// The Grafana dashboard's queries against a real Prometheus during real Locust runs.
@@ -34,6 +36,8 @@ mod otlp_bounds;
 mod otlp_replay;
 /// Percentiles at Locust's rank, requests without a time left out, on a real run's inputs.
 mod percentiles;
+/// The wheel installed offline into a fresh venv; `locust --exporter` standalone, distributed and aborting.
+mod pip;
 /// A real Prometheus server scraping the exporter, queried with PromQL.
 mod prometheus;
 /// Remote write into Prometheus 3.5 and VictoriaMetrics, faults through a proxy.

@@ -131,8 +131,10 @@ fn trickling_bodies_cost_a_connection_and_nothing_else() {
     }
     let h2 = std::thread::spawn(move || grpc_tricklers(addr, 8));
     std::thread::sleep(Duration::from_millis(300));
+    let mut times = Vec::new();
     for i in 0..4 {
         let (status, took) = honest_export(addr);
+        times.push(took);
         assert_eq!(status, 200, "honest export {i}");
         // Milliseconds when quiet; well under the tricklers' 10 s read deadline however
         // busy the machine, which an export queued behind them would wait out.
@@ -142,6 +144,7 @@ fn trickling_bodies_cost_a_connection_and_nothing_else() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    eprintln!("honest exports beside 12 trickling HTTP/1.1 bodies and 8 trickling gRPC streams: {times:?}");
     let cut: Vec<String> = tricklers.into_iter().map(|t| t.join().unwrap()).collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for answer in &cut {

@@ -40,8 +40,14 @@ pub struct Target {
 
 impl Target {
     pub fn start(bin: &Path) -> Target {
+        Target::start_env(bin, &[])
+    }
+
+    /// The target with environment variables (`TARGET_FAIL_AFTER`, `LATENCY_MS`, …).
+    pub fn start_env(bin: &Path, env: &[(&str, &str)]) -> Target {
         let mut child = Command::new(bin.join("python"))
             .arg(fixture("record/target_server.py"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -1,0 +1,1 @@
+../../contrib/locust_exporter_plugin.py

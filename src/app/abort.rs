@@ -68,6 +68,25 @@ async fn stop(client: &HttpClient, base: &str) -> Result<(), String> {
 /// plugin's `--exporter-check-abort`): `abort: ` and the failing check.
 pub const ABORT_LINE_PREFIX: &str = "abort: ";
 
+/// Waits for the first failing check after `grace` (snapshots as they come, and every
+/// 250 ms as the grace runs out): what it is, or `None` once no snapshot will come.
+async fn next_failure(
+    snapshots: &mut watch::Receiver<Arc<Snapshot>>,
+    grace: Duration,
+    now: fn() -> f64,
+) -> Option<String> {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            changed = snapshots.changed() => changed.ok()?,
+            _ = tick.tick() => {}
+        }
+        if let Some(why) = failing(&snapshots.borrow_and_update(), grace, now()) {
+            return Some(why);
+        }
+    }
+}
+
 /// Watches the snapshots; the first failing check after `grace` is printed on standard
 /// output as one line (`--check.abort.stdout`), for the process that reads it to stop its run.
 pub async fn print(
@@ -75,32 +94,25 @@ pub async fn print(
     grace: Duration,
     now: fn() -> f64,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            changed = snapshots.changed() => if changed.is_err() { return },
-            _ = tick.tick() => {}
-        }
-        let Some(why) = failing(&snapshots.borrow_and_update(), grace, now()) else {
-            continue;
-        };
-        let line = format!("{ABORT_LINE_PREFIX}{}\n", why.replace('\n', " "));
-        let mut out = tokio::io::stdout();
-        let written = tokio::io::AsyncWriteExt::write_all(&mut out, line.as_bytes()).await;
-        let _ = tokio::io::AsyncWriteExt::flush(&mut out).await;
-        match written {
-            Ok(()) => {
-                tracing::warn!(check = %why, "A check failed: asked the run to stop (--check.abort.stdout).")
-            }
-            Err(e) => {
-                tracing::error!(check = %why, error = %e, "A check failed but standard output is closed (--check.abort.stdout).")
-            }
-        }
+    let Some(why) = next_failure(&mut snapshots, grace, now).await else {
         return;
+    };
+    let line = format!("{ABORT_LINE_PREFIX}{}\n", why.replace('\n', " "));
+    let mut out = tokio::io::stdout();
+    let written = tokio::io::AsyncWriteExt::write_all(&mut out, line.as_bytes()).await;
+    let _ = tokio::io::AsyncWriteExt::flush(&mut out).await;
+    match written {
+        Ok(()) => {
+            tracing::warn!(check = %why, "A check failed: asked the run to stop (--check.abort.stdout).")
+        }
+        Err(e) => {
+            tracing::error!(check = %why, error = %e, "A check failed but standard output is closed (--check.abort.stdout).")
+        }
     }
 }
 
-/// Watches the snapshots; the first failing check after `grace` stops the run at `base`.
+/// Watches the snapshots; the first failing check after `grace` stops the run at `base`
+/// (tried three times, a second apart, while the check still fails).
 pub async fn run(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     client: HttpClient,
@@ -108,17 +120,10 @@ pub async fn run(
     grace: Duration,
     now: fn() -> f64,
 ) {
-    let mut tries = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            changed = snapshots.changed() => if changed.is_err() { return },
-            _ = tick.tick() => {}
-        }
-        let Some(why) = failing(&snapshots.borrow_and_update(), grace, now()) else {
-            continue;
+    for tries in 1..=3 {
+        let Some(why) = next_failure(&mut snapshots, grace, now).await else {
+            return;
         };
-        tries += 1;
         match stop(&client, &base).await {
             Ok(()) => {
                 tracing::warn!(check = %why, uri = %base, "A check failed: stopped the Locust run (--check.abort).");
@@ -130,7 +135,6 @@ pub async fn run(
             }
             Err(e) => {
                 tracing::error!(check = %why, error = %e, "A check failed but the Locust run could not be stopped (--check.abort); giving up.");
-                return;
             }
         }
     }

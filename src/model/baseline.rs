@@ -13,8 +13,6 @@ use super::regression::Latencies;
 pub struct Baseline {
     /// Where it was read (a path, or a store's URL and run id), as the summary says it.
     pub origin: String,
-    /// Its `--run.id`, when known.
-    pub run: Option<String>,
     /// Its services.
     pub services: Vec<BaselineService>,
 }
@@ -24,8 +22,6 @@ pub struct Baseline {
 pub struct BaselineService {
     /// The service.
     pub name: Arc<str>,
-    /// How long its run lasted.
-    pub run_seconds: Option<f64>,
     /// Its total row (Locust's `Aggregated`).
     pub total: Option<BaselineRow>,
     /// Its endpoints.

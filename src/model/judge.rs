@@ -103,25 +103,22 @@ pub fn latencies_of(row: &EndpointStats) -> Option<Latencies> {
             .map(|(i, &c)| (n.offset.saturating_add(i as i32), c as f64));
         return Latencies::from_native(n.schema, ZERO_THRESHOLD, n.zero_count as f64, buckets);
     }
-    let quantiles = row
+    let quantiles: Vec<(f64, f64)> = row
         .quantiles
         .iter()
         .filter(|(_, v)| !v.is_nan())
-        .map(|&(q, ms)| (ms / 1000.0, q));
-    let min = (row.min_ms / 1000.0, 0.0);
-    if let Some(b) = &row.buckets {
-        let mut points: Vec<(f64, f64)> = b
-            .iter()
-            .filter(|(le, _)| le.is_finite())
-            .map(|&(le, c)| (le, c as f64 / timed.max(1.0)))
-            .collect();
-        points.push(min);
-        points.extend(quantiles);
-        return Latencies::from_cdf(&points, timed, Resolution::Classic);
-    }
-    let mut points = vec![min];
-    points.extend(quantiles);
-    Latencies::from_cdf(&points, timed, Resolution::Percentiles)
+        .map(|&(q, ms)| (q, ms / 1000.0))
+        .collect();
+    let classic: Option<Vec<(f64, f64)>> = row
+        .buckets
+        .as_ref()
+        .map(|b| b.iter().map(|&(le, c)| (le, c as f64)).collect());
+    Latencies::from_summary(
+        classic.as_deref(),
+        &quantiles,
+        Some(row.min_ms / 1000.0),
+        timed,
+    )
 }
 
 /// What judging one row gives.
@@ -146,6 +143,16 @@ fn judged(value: Result<f64, &str>, op: Op, threshold: Option<f64>) -> Judged {
         value,
         status,
         missing,
+        compared: None,
+    }
+}
+
+/// No value, for this reason: fails at the end of the run.
+fn no_data(why: &str) -> Judged {
+    Judged {
+        value: None,
+        status: Status::NoData,
+        missing: Some(Arc::from(why)),
         compared: None,
     }
 }
@@ -198,37 +205,18 @@ pub fn evaluate(
                     compared: j.compared,
                 })
             };
+            // One `no data` row with empty labels: the leaf has no row to judge.
+            let nothing = |out: &mut Vec<Outcome>, basis: Basis, why: &str| {
+                let empty: Arc<str> = Arc::from("");
+                push(out, "", &empty, &empty, basis, no_data(why));
+            };
             if leaf.stat == Stat::PromQl {
-                push(
-                    &mut out,
-                    "",
-                    &Arc::from(""),
-                    &Arc::from(""),
-                    Basis::PromQl,
-                    Judged {
-                        value: None,
-                        status: Status::NoData,
-                        missing: Some(Arc::from(PROMQL_PENDING)),
-                        compared: None,
-                    },
-                );
+                nothing(&mut out, Basis::PromQl, PROMQL_PENDING);
                 continue;
             }
             let wants_baseline = leaf.threshold.relative() || leaf.stat == Stat::Regression;
             if wants_baseline && baseline.is_none() {
-                push(
-                    &mut out,
-                    "",
-                    &Arc::from(""),
-                    &Arc::from(""),
-                    Basis::Counted,
-                    Judged {
-                        value: None,
-                        status: Status::NoData,
-                        missing: Some(Arc::from("no baseline: give --baseline")),
-                        compared: None,
-                    },
-                );
+                nothing(&mut out, Basis::Counted, "no baseline: give --baseline");
                 continue;
             }
             let mut regressions: Vec<(usize, f64)> = Vec::new();
@@ -332,23 +320,12 @@ pub fn evaluate(
                 }
             }
             if out.len() == before {
-                push(
-                    &mut out,
-                    "",
-                    &Arc::from(""),
-                    &Arc::from(""),
-                    Basis::Counted,
-                    Judged {
-                        value: None,
-                        status: Status::NoData,
-                        missing: Some(Arc::from(if leaf.per_endpoint() {
-                            "no endpoint matches"
-                        } else {
-                            "no service has data"
-                        })),
-                        compared: None,
-                    },
-                );
+                let why = if leaf.per_endpoint() {
+                    "no endpoint matches"
+                } else {
+                    "no service has data"
+                };
+                nothing(&mut out, Basis::Counted, why);
             }
         }
     }
@@ -424,12 +401,7 @@ pub fn with_external(
             let threshold = l.threshold.resolve(None);
             let j = match result {
                 Ok(v) => judged(Ok(*v), l.op, threshold),
-                Err(why) => Judged {
-                    value: None,
-                    status: Status::NoData,
-                    missing: Some(Arc::from(why.as_str())),
-                    compared: None,
-                },
+                Err(why) => no_data(why),
             };
             o.value = j.value;
             o.status = j.status;

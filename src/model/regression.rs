@@ -148,6 +148,33 @@ impl Latencies {
         Latencies::new(bins, resolution)
     }
 
+    /// From what a run's summary holds when it has no native histogram: `count` times,
+    /// classic cumulative buckets `(le seconds, count at or below)` where there are some,
+    /// the served quantiles `(q, seconds)` and the fastest time, all as points of one
+    /// cumulative distribution (`Classic` with buckets, else `Percentiles`).
+    pub fn from_summary(
+        classic: Option<&[(f64, f64)]>,
+        quantiles: &[(f64, f64)],
+        min: Option<f64>,
+        count: f64,
+    ) -> Option<Latencies> {
+        let mut points: Vec<(f64, f64)> = quantiles.iter().map(|&(q, v)| (v, q)).collect();
+        points.extend(min.map(|m| (m, 0.0)));
+        let resolution = match classic {
+            Some(buckets) => {
+                points.extend(
+                    buckets
+                        .iter()
+                        .filter(|(le, _)| le.is_finite())
+                        .map(|&(le, c)| (le, c / count.max(1.0))),
+                );
+                Resolution::Classic
+            }
+            None => Resolution::Percentiles,
+        };
+        Latencies::from_cdf(&points, count, resolution)
+    }
+
     /// How many times.
     pub fn count(&self) -> f64 {
         self.total

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::model::baseline::{Baseline, BaselineRow, BaselineService};
-use crate::model::regression::{Latencies, Resolution};
+use crate::model::regression::Latencies;
 
 /// The `format` field.
 pub const FORMAT: &str = "locust-exporter-summary";
@@ -198,13 +198,11 @@ pub fn parse_summary(bytes: &[u8], origin: &str) -> Result<Baseline, SummaryErro
     }
     Ok(Baseline {
         origin: origin.to_owned(),
-        run: file.run.id.clone(),
         services: file
             .services
             .iter()
             .map(|s| BaselineService {
                 name: Arc::from(s.name.as_str()),
-                run_seconds: s.run_seconds,
                 total: s.total.as_ref().map(row),
                 endpoints: s.endpoints.iter().map(row).collect(),
             })
@@ -235,21 +233,11 @@ fn row(r: &RowPart) -> BaselineRow {
             h.buckets.iter().map(|&(i, n)| (i, n as f64)),
         )
     } else {
-        let mut points: Vec<(f64, f64)> = qs.iter().map(|&(q, v)| (v, q)).collect();
-        if let Some(min) = r.min {
-            points.push((min, 0.0));
-        }
-        match &r.classic_buckets {
-            Some(b) => {
-                points.extend(
-                    b.iter()
-                        .filter(|(le, _)| le.is_finite())
-                        .map(|&(le, c)| (le, c as f64 / timed.max(1.0))),
-                );
-                Latencies::from_cdf(&points, timed, Resolution::Classic)
-            }
-            None => Latencies::from_cdf(&points, timed, Resolution::Percentiles),
-        }
+        let classic: Option<Vec<(f64, f64)>> = r
+            .classic_buckets
+            .as_ref()
+            .map(|b| b.iter().map(|&(le, c)| (le, c as f64)).collect());
+        Latencies::from_summary(classic.as_deref(), &qs, r.min, timed)
     };
     BaselineRow {
         method: Arc::from(r.method.as_str()),

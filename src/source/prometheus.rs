@@ -180,6 +180,13 @@ impl Store {
             .iter()
             .filter_map(|s| Some((s.label("service").to_owned(), s.value()?)))
             .collect();
+        // Requests over the service's run, as the model's rps (at least a second).
+        let rate = |service: &str, n: f64| {
+            durations
+                .get(service)
+                .filter(|t| **t > 0.0)
+                .map(|t| n / t.max(1.0))
+        };
         let mut quantiles: BTreeMap<Key, Vec<(f64, f64)>> = BTreeMap::new();
         for s in self
             .query(&sel("locust_response_time_seconds"), now)
@@ -236,16 +243,8 @@ impl Store {
                 let Some(&n) = counts.get(&k).filter(|n| **n > 0.0) else {
                     continue;
                 };
-                let mut points: Vec<(f64, f64)> =
-                    buckets.iter().map(|&(le, c)| (le, c / n)).collect();
-                points.extend(
-                    quantiles
-                        .get(&k)
-                        .into_iter()
-                        .flatten()
-                        .map(|&(q, v)| (v, q)),
-                );
-                if let Some(l) = Latencies::from_cdf(&points, n, Resolution::Classic) {
+                let served = quantiles.get(&k).map_or(&[][..], Vec::as_slice);
+                if let Some(l) = Latencies::from_summary(Some(&buckets), served, None, n) {
                     latencies.insert(k, l);
                 }
             }
@@ -258,7 +257,6 @@ impl Store {
                 .entry(k.0.clone())
                 .or_insert_with(|| BaselineService {
                     name: Arc::from(k.0.as_str()),
-                    run_seconds: durations.get(&k.0).copied(),
                     ..BaselineService::default()
                 });
             let count = counts.get(&k).or(native_counts.get(&k)).copied();
@@ -269,10 +267,7 @@ impl Store {
                 name: Arc::from(k.2.as_str()),
                 requests: n.round() as u64,
                 failures: failures.get(&k).map_or(0, |f| f.round() as u64),
-                rps: service
-                    .run_seconds
-                    .filter(|t| *t > 0.0)
-                    .map(|t| n / t.max(1.0)),
+                rps: rate(&k.0, n),
                 min: qs.first().filter(|q| q.0 == 0.0).map(|q| q.1),
                 avg: match (sums.get(&k), count) {
                     (Some(sum), Some(c)) if c > 0.0 => Some(sum / c),
@@ -315,10 +310,7 @@ impl Store {
                 name: Arc::from("Aggregated"),
                 requests,
                 failures,
-                rps: service
-                    .run_seconds
-                    .filter(|t| *t > 0.0)
-                    .map(|t| requests as f64 / t.max(1.0)),
+                rps: rate(name, requests as f64),
                 min: qs.first().filter(|q| q.0 == 0.0).map(|q| q.1),
                 avg: (count > 0.0).then(|| sum / count),
                 max: qs.last().filter(|q| q.0 == 1.0).map(|q| q.1),
@@ -328,7 +320,6 @@ impl Store {
         }
         Ok(Baseline {
             origin: format!("{} run {run}", self.url),
-            run: Some(run.to_owned()),
             services: services.into_values().collect(),
         })
     }

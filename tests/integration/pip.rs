@@ -182,42 +182,24 @@ fn locust(
     }
 }
 
-/// Per (method, name), requests and failures of a summary JSON's first service.
-fn summary_totals(path: &Path) -> Vec<(String, String, u64, u64)> {
+/// Per (method, name), requests and failures of a summary JSON's first service (as
+/// [`json_totals`] reads Locust's `--json-file`).
+fn summary_totals(path: &Path) -> Totals {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut rows: Vec<(String, String, u64, u64)> = v["services"][0]["endpoints"]
+    v["services"][0]["endpoints"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
-            (
-                e["method"].as_str().unwrap_or("").to_owned(),
-                e["name"].as_str().unwrap_or("").to_owned(),
-                e["requests"].as_u64().unwrap_or(0),
-                e["failures"].as_u64().unwrap_or(0),
-            )
+            let key = (
+                e["method"].as_str().unwrap().to_owned(),
+                e["name"].as_str().unwrap().to_owned(),
+            );
+            let count = |k: &str| e[k].as_f64().unwrap();
+            (key, (count("requests"), count("failures")))
         })
-        .collect();
-    rows.sort();
-    rows
-}
-
-/// The same from Locust's `--json-file`.
-fn locust_totals(path: &Path) -> Vec<(String, String, u64, u64)> {
-    let mut rows: Vec<(String, String, u64, u64)> = json_entries(path)
-        .iter()
-        .map(|e| {
-            (
-                e["method"].as_str().unwrap_or("").to_owned(),
-                e["name"].as_str().unwrap_or("").to_owned(),
-                e["num_requests"].as_u64().unwrap_or(0),
-                e["num_failures"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
+        .collect()
 }
 
 #[test]
@@ -289,7 +271,7 @@ fn the_wheel_installs_offline_and_runs_inside_locust_with_its_verdict() {
             ran.stderr
         );
         let ours = summary_totals(&summary);
-        let theirs = locust_totals(&json.with_extension("json"));
+        let theirs = json_totals(&json.with_extension("json"));
         assert!(ours.len() >= 5, "{ours:?}");
         assert_eq!(ours, theirs, "the exporter's totals are Locust's");
     }
@@ -354,8 +336,8 @@ fn a_distributed_run_counts_the_workers_batches_once_over_locusts_messaging() {
     }
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let ours = summary_totals(&summary);
-    let theirs = locust_totals(&json.with_extension("json"));
-    assert!(ours.iter().map(|r| r.2).sum::<u64>() > 100, "{ours:?}");
+    let theirs = json_totals(&json.with_extension("json"));
+    assert!(ours.values().map(|r| r.0).sum::<f64>() > 100.0, "{ours:?}");
     assert_eq!(
         ours, theirs,
         "the master's exporter counts every worker's requests once"

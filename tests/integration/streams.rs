@@ -20,46 +20,6 @@ fn plugin() -> String {
         .to_string()
 }
 
-/// ((method, name), (requests, failures)) of each endpoint.
-type Totals = Vec<((String, String), (f64, f64))>;
-
-/// Per (method, name): (requests, failures) from Locust's `--json-file`.
-fn json_totals(path: &std::path::Path) -> Totals {
-    let entries: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    entries
-        .iter()
-        .map(|e| {
-            (
-                (
-                    e["method"].as_str().unwrap().to_owned(),
-                    e["name"].as_str().unwrap().to_owned(),
-                ),
-                (
-                    e["num_requests"].as_f64().unwrap(),
-                    e["num_failures"].as_f64().unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn assert_counts_equal(m: &Metrics, service: &str, totals: &Totals) {
-    for ((method, name), (requests, failures)) in totals {
-        let labels = [("service", service), ("method", method), ("name", name)];
-        assert_eq!(
-            m.get("locust_requests_total", &labels),
-            Some(*requests),
-            "{labels:?}"
-        );
-        assert_eq!(
-            m.get("locust_request_failures_total", &labels),
-            Some(*failures),
-            "{labels:?}"
-        );
-    }
-}
-
 /// A locustfile that prints on every request (print with and without a newline, a logging
 /// handler on stdout, a raw write to fd 1), piped into `--events -`: every request counted
 /// exactly as Locust counted it, not one line lost or garbled.
@@ -129,7 +89,7 @@ fn noisy_run(test: &str, plugin_first: bool) {
     let m = ex.wait_for(10, "every request", |m| {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
-    assert_counts_equal(&m, "noisy", &totals);
+    assert_totals_labelled(&m, &totals, Key::MethodAndName, &[("service", "noisy")]);
     let preamble = m
         .get("locust_exporter_preamble_lines_total", &[])
         .unwrap_or(0.0);
@@ -243,7 +203,7 @@ fn one_directory_follows_every_worker_and_a_latecomer() {
     let m = ex.wait_for(10, "every worker's events", |m| {
         m.get("locust_stats_num_requests", &[("path", "Aggregated")]) == Some(all)
     });
-    assert_counts_equal(&m, "load", &totals);
+    assert_totals_labelled(&m, &totals, Key::MethodAndName, &[("service", "load")]);
     let files = std::fs::read_dir(&events).unwrap().count();
     assert_eq!(files, 4, "a master and three workers wrote streams");
     let sources = m

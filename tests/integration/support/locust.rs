@@ -166,12 +166,18 @@ pub enum Key {
 /// Per endpoint, served requests and failures equal Locust's final totals exactly (each
 /// lookup finds its one series: `Metrics::get` is `None` for none and panics for several).
 pub fn assert_totals(m: &Metrics, totals: &Totals, key: Key) {
+    assert_totals_labelled(m, totals, key, &[]);
+}
+
+/// [`assert_totals`] on the series that also carry `extra` labels (`service`).
+pub fn assert_totals_labelled(m: &Metrics, totals: &Totals, key: Key, extra: &[(&str, &str)]) {
     assert!(!totals.is_empty(), "no totals to compare");
     for ((method, name), (requests, failures)) in totals {
-        let mut labels = vec![("name", name.as_str())];
+        let mut labels = extra.to_vec();
         if key == Key::MethodAndName {
-            labels.insert(0, ("method", method.as_str()));
+            labels.push(("method", method.as_str()));
         }
+        labels.push(("name", name.as_str()));
         assert_eq!(
             m.get("locust_requests_total", &labels),
             Some(*requests),

@@ -8,7 +8,9 @@
 //! * `other_key_order`: keys in another order with spaces (the flat scanner);
 //! * `escaped_names`: names with JSON escapes (serde_json);
 //! * `plugin_batches`: the plugin's aggregated `requests` lines, 100 requests per line
-//!   (throughput counted in requests, as the others).
+//!   (throughput counted in requests, as the others);
+//! * `plugin_traced`: `plugin_layout` with each request's `trace_id` and `span_id` (the
+//!   ids read and checked, the slowest of each bucket kept as exemplars).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use locust_exporter::ingest::Ingest;
@@ -26,6 +28,8 @@ enum Variant {
     OtherKeyOrder,
     EscapedNames,
     Batches,
+    /// The plugin's layout with each request's `trace_id` and `span_id` (exemplars kept).
+    Traced,
 }
 
 /// Requests per `requests` line in the batches variant.
@@ -71,6 +75,7 @@ fn lines(n: usize, variant: Variant) -> Vec<u8> {
             Variant::FullPrecision => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{:?},\"response_length\":{len},\"exception\":{exception}}}\n", ms + 1.0 / 3.0),
             Variant::OtherKeyOrder => format!("{{\"name\": \"/item/{name}\", \"request_type\": \"GET\", \"response_time\": {ms:.3}, \"response_length\": {len}, \"exception\": {exception}, \"time\": {time:.3}}}\n"),
             Variant::Batches => unreachable!("batches() writes those"),
+            Variant::Traced => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/{name}\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception},\"trace_id\":\"{:032x}\",\"span_id\":\"{:016x}\"}}\n", i + 1, i + 1),
             Variant::EscapedNames => format!("{{\"event\":\"request\",\"time\":{time:.3},\"request_type\":\"GET\",\"name\":\"/item/\\\"{name}\\\"\",\"response_time\":{ms:.3},\"response_length\":{len},\"exception\":{exception}}}\n"),
         });
     }
@@ -93,6 +98,7 @@ fn bench(c: &mut Criterion) {
         ("other_key_order", Variant::OtherKeyOrder),
         ("escaped_names", Variant::EscapedNames),
         ("plugin_batches", Variant::Batches),
+        ("plugin_traced", Variant::Traced),
     ] {
         let input = match variant {
             Variant::Batches => batches(n),

@@ -123,7 +123,11 @@ fn spans_export(k: usize) -> ExportTraceServiceRequest {
         .map(|i| {
             let start = T0 + (k * SPANS + i) as u64 * 1_000_000;
             let failed = i % 20 == 0;
+            // Every span has its ids, as real ones do (the exporter keeps some as exemplars).
+            let id = (k * SPANS + i + 1) as u64;
             Span {
+                trace_id: [id.to_le_bytes(), id.to_be_bytes()].concat(),
+                span_id: id.to_be_bytes().to_vec(),
                 name: format!("GET /item/{}", i % ENDPOINTS),
                 kind: SPAN_KIND_CLIENT,
                 start_time_unix_nano: start,

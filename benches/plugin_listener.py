@@ -12,7 +12,8 @@ difference is what the plugin adds to each request, split into the listener and 
 divide it by a saturated Locust's CPU time per request (benches/plugin_overhead.sh prints it,
 about 155 µs on a 2-core VM) for the fraction of capacity it costs. Less noisy than
 throughput runs, which is why both exist. With a path, another version of the plugin (e.g.
-an earlier one from git) is timed beside this one.
+an earlier one from git) is timed beside this one. Each request has a response whose request
+carries no `traceparent` (TRACED=1: each carries one, and the plugin keeps exemplars).
 """
 
 import importlib.util
@@ -37,6 +38,25 @@ def load(path, name):
 plugins = [("this plugin", load(here.parent / "contrib" / "locust_exporter_plugin.py", "plugin"))]
 plugins += [(path, load(path, f"other{i}")) for i, path in enumerate(others)]
 
+class _Request:
+    """What a requests `Response.request` holds: the headers sent (no `traceparent` unless
+    the run is traced: TRACED=1 sends one with every request)."""
+
+    def __init__(self, traced):
+        self.headers = {"User-Agent": "python-requests/2.32", "Accept": "*/*"}
+        if traced:
+            self.headers["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+class _Response:
+    def __init__(self, traced):
+        self.request = _Request(traced)
+
+
+import os  # noqa: E402
+
+RESPONSE = _Response(os.environ.get("TRACED") == "1")
+
 random.seed(7)
 times = [random.lognormvariate(-2, 0.5) * 1000 for _ in range(6_500)]
 
@@ -55,7 +75,7 @@ def per_request(listeners, flush=None, rounds=20, repeat=5):
                 response_length=1024,
                 exception=None,
                 context={},
-                response=None,
+                response=RESPONSE,
                 url="/checkout",
                 start_time=0.0,
             )

@@ -2,7 +2,7 @@
 //! Remote write's encoding of one interval (`output::remote_write::series`): what `/metrics`
 //! serves for 1,000 and 10,000 endpoints (CSV-fed and event-fed, the render bench's
 //! snapshots), collected, encoded as 1.0 and 2.0 requests of at most 1 MiB and compressed
-//! with Snappy. Prints the series and the compressed bytes per interval of each protocol;
+//! with Snappy (`events-exemplars`: with four exemplars an endpoint). Prints the series and the compressed bytes per interval of each protocol;
 //! `benches/remote_write.sh` measures the whole process against a real Prometheus 3.5.
 
 #[path = "support/snapshot.rs"]
@@ -13,7 +13,7 @@ use locust_exporter::expose::{self, Sets};
 use locust_exporter::model::snapshot::Snapshot;
 use locust_exporter::output::remote_write::collector::Collector;
 use locust_exporter::output::remote_write::series::{Batch, Protocol, Tracker};
-use snapshot::snapshot;
+use snapshot::{snapshot, with_exemplars};
 
 fn interval(snap: &Snapshot, protocol: Protocol, tracker: &mut Tracker) -> (usize, Batch) {
     let mut c = Collector::new(false);
@@ -29,8 +29,15 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("remote_write");
     group.sample_size(10);
     for n in [1_000, 10_000] {
-        for (kind, events) in [("csv", false), ("events", true)] {
-            let snap = snapshot(n, events);
+        for (kind, events, traced) in [
+            ("csv", false, false),
+            ("events", true, false),
+            ("events-exemplars", true, true),
+        ] {
+            let mut snap = snapshot(n, events);
+            if traced {
+                with_exemplars(&mut snap);
+            }
             for protocol in [Protocol::V1, Protocol::V2] {
                 let mut tracker = Tracker::default();
                 let (series, batch) = interval(&snap, protocol, &mut tracker);

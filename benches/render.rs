@@ -6,7 +6,8 @@
 //! names and values follow the real fixture's rows. `judge/*` is what `--check` adds to every
 //! snapshot: four checks (a total's p95 and fail ratio, a regex selector's p95 on every
 //! endpoint, a p97 from the native histograms) judged over the same endpoints, and
-//! `render/events-run/N` the text exposition with a `run` label on every series.
+//! `render/events-run/N` the text exposition with a `run` label on every series;
+//! `render/events-exemplars-*/N` OpenMetrics and protobuf with four exemplars an endpoint.
 
 #[path = "support/snapshot.rs"]
 mod snapshot;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use locust_exporter::expose::{render_as, Format, Sets};
 use locust_exporter::model::check::Check;
 use locust_exporter::model::judge::evaluate;
-use snapshot::snapshot;
+use snapshot::{snapshot, with_exemplars};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
@@ -36,6 +37,19 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| render_as(format, s, Sets::default(), &[]))
                 });
             }
+        }
+    }
+    // Traced requests: four exemplars an endpoint, in the formats that carry them.
+    for n in [1_000, 10_000] {
+        let mut snap = snapshot(n, true);
+        with_exemplars(&mut snap);
+        for format in [Format::OpenMetrics, Format::Protobuf] {
+            let id = format!("events-exemplars-{}", format.name());
+            let bytes = render_as(format, &snap, Sets::default(), &[]).len();
+            eprintln!("render {id} {n}: {bytes} bytes of exposition");
+            group.bench_with_input(BenchmarkId::new(id, n), &snap, |b, s| {
+                b.iter(|| render_as(format, s, Sets::default(), &[]))
+            });
         }
     }
     for n in [1_000, 10_000] {

@@ -242,16 +242,25 @@ class Aggregator:
         **_kw,
     ):
         """Counts one request (the `request` event's listener). Every argument Locust passes
-        is named, which halves the cost of the call itself."""
+        is named, which halves the cost of the call itself. A request that carried a W3C
+        `traceparent` header (OpenTelemetry's instrumentation, or one the locustfile set) is
+        kept as an exemplar candidate; which ones are sent is decided at the flush."""
         try:
-            times, lengths, errors = self.endpoints[request_type][name]
+            times, lengths, errors, traced = self.endpoints[request_type][name]
         except KeyError:
-            times, lengths, errors = self.endpoints.setdefault(request_type, {})[name] = ([], [], {})
+            times, lengths, errors, traced = self.endpoints.setdefault(request_type, {})[name] = ([], [], {}, [])
         times.append(response_time)
         lengths.append(response_length)
         if exception is not None:
             text = _error_text(exception)
             errors[text] = errors.get(text, 0) + 1
+        # Attribute lookups with defaults (no exception raised when a request type has no
+        # response, or a response no request): the listener runs for every request.
+        headers = getattr(getattr(response, "request", None), "headers", None)
+        if headers:
+            parent = headers.get("traceparent")
+            if parent:
+                traced.append((response_time, parent, start_time))
 
     def lines(self, now=None):
         """The `requests` lines of everything added since the last call, which starts over."""
@@ -259,14 +268,14 @@ class Aggregator:
         t = round(time.time() if now is None else now, 3)
         out = []
         for request_type, names in endpoints.items():
-            for name, (times, lengths, errors) in names.items():
-                out.append(_requests_line(t, request_type, name, times, lengths, errors))
+            for name, (times, lengths, errors, traced) in names.items():
+                out.append(_requests_line(t, request_type, name, times, lengths, errors, traced))
         return out
 
 
-def _requests_line(t, request_type, name, times, lengths, errors):
+def _requests_line(t, request_type, name, times, lengths, errors, traced=()):
     """One endpoint's `requests` line from the times and lengths of its requests, in the
-    order they came (the lists are consumed)."""
+    order they came (the lists are consumed), with exemplars of its traced requests."""
     requests = len(times)
     try:
         total = reduce(add, times, 0.0)  # Locust's own order of additions
@@ -290,7 +299,7 @@ def _requests_line(t, request_type, name, times, lengths, errors):
     return (
         '{"event":"requests","time":%r,"request_type":%s,"name":%s,"requests":%d,"errors":%s,'
         '"timed":%d,"response_time_sum":%r%s,"response_length_sum":%d,"schema":%d,'
-        '"zero_count":%d,"buckets":%s}'
+        '"zero_count":%d,"buckets":%s%s}'
         % (
             t,
             _dumps(str(request_type)),
@@ -304,8 +313,51 @@ def _requests_line(t, request_type, name, times, lengths, errors):
             SCHEMA,
             zero,
             _dumps(buckets),
+            _exemplars(traced, t),
         )
     )
+
+
+#: At most this many exemplars a `requests` line carries (the exporter takes up to 64).
+MAX_EXEMPLARS = 8
+
+
+def _exemplars(traced, now):
+    """The `exemplars` field of a line: of the traced requests, the slowest in each power of
+    two of milliseconds (spread over the range, biased to the tail), at most MAX_EXEMPLARS,
+    the slowest kept; each `[response_time, trace_id, span_id, time of the answer]` from its
+    `traceparent` (`00-<trace id>-<parent span id>-<flags>`). Empty when none was traced.
+    Only the winners' headers are parsed (one pass of comparisons over the rest); a winner
+    whose header is malformed leaves its power of two without an exemplar."""
+    best = {}
+    for entry in traced:
+        try:
+            k = frexp(entry[0])[1]
+        except TypeError:
+            continue  # no time: no exemplar
+        kept = best.get(k)
+        if kept is None or entry[0] >= kept[0]:
+            best[k] = entry
+    out = []
+    for ms, parent, start in best.values():
+        if not _number(ms) or ms < 0 or not isinstance(parent, str):
+            continue
+        parts = parent.strip().split("-")
+        if len(parts) < 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+            continue
+        trace_id, span_id = parts[1].lower(), parts[2].lower()
+        try:
+            if int(trace_id, 16) == 0 or int(span_id, 16) == 0:
+                continue
+        except ValueError:
+            continue
+        # When the answer came (as a span's end): a series' exemplars must come in time order.
+        at = start + ms / 1000.0 if _number(start) else now
+        out.append((float(ms), trace_id, span_id, round(min(at, now), 6)))
+    if not out:
+        return ""
+    keep = sorted(out)[-MAX_EXEMPLARS:]
+    return ',"exemplars":' + _dumps([list(e) for e in keep])
 
 
 def _number(x):

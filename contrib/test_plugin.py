@@ -45,6 +45,42 @@ class RequestsLines(unittest.TestCase):
         self.assertEqual(line["buckets"], sorted(line["buckets"]))
         self.assertEqual(agg.lines(now=1.0), [], "a flush starts over")
 
+    def test_traceparent_headers_become_exemplars(self):
+        class Request:
+            def __init__(self, parent):
+                self.headers = {"traceparent": parent} if parent else {}
+
+        class Response:
+            def __init__(self, parent):
+                self.request = Request(parent)
+
+        agg = plugin.Aggregator()
+        trace = "0af7651916cd43dd8448eb211c80319c"
+        for i, ms in enumerate([10.0, 12.0, 11.0, 400.0, 30.0, 0.0]):
+            parent = f"00-{trace[:-2]}{i:02x}-b7ad6b71692033{i:02x}-01"
+            agg.add("GET", "/t", ms, 1, response=Response(parent), start_time=1000.0 + i)
+        # No header, a malformed one, zero ids, another response type: no exemplar.
+        agg.add("GET", "/t", 999.0, 1, response=Response(None), start_time=1.0)
+        agg.add("GET", "/t", 998.0, 1, response=Response("00-xyz-abc-01"), start_time=1.0)
+        agg.add("GET", "/t", 997.0, 1, response=Response("00-" + "0" * 32 + "-" + "1" * 16 + "-01"), start_time=1.0)
+        agg.add("GET", "/t", 996.0, 1, response=object(), start_time=1.0)
+        (line,) = [json.loads(x) for x in agg.lines(now=2000.0)]
+        self.assertEqual(line["requests"], 10)
+        ex = line["exemplars"]
+        # The slowest of each power of two of ms: 0 ms, 10..12 → 12 (8–16 ms), 30, 400.
+        self.assertEqual([e[0] for e in ex], [0.0, 12.0, 30.0, 400.0])
+        self.assertEqual(ex[1][1:3], [trace[:-2] + "01", "b7ad6b7169203301"])
+        # The answer's time: its start plus its response time.
+        self.assertEqual(ex[3][3], 1003.4)
+        # At most MAX_EXEMPLARS, the slowest kept; none without traced requests.
+        agg = plugin.Aggregator()
+        for i in range(20):
+            agg.add("GET", "/t", 2.0**i, 1, response=Response(f"00-{trace}-b7ad6b71692033{i:02x}-01"), start_time=1.0)
+        agg.add("GET", "/u", 1.0, 1)
+        lines = {json.loads(x)["name"]: json.loads(x) for x in agg.lines(now=2000.0)}
+        self.assertEqual([e[0] for e in lines["/t"]["exemplars"]], [2.0**i for i in range(12, 20)])
+        self.assertNotIn("exemplars", lines["/u"])
+
     def test_bucket_bounds(self):
         import math
 

@@ -154,6 +154,7 @@ fn apply(model: &mut Model, op: &Op, t: f64) {
         zero_count: 0,
         buckets: Vec::new(),
         explicit: Vec::new(),
+        exemplars: Vec::new(),
     };
     match op {
         Op::Request {
@@ -168,6 +169,7 @@ fn apply(model: &mut Model, op: &Op, t: f64) {
                 response_time_ms: *ms,
                 response_length: 0,
                 error: None,
+                trace: None,
             };
             model.apply(&svc(*service), Update::Request(r), t);
         }

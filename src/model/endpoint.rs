@@ -31,6 +31,7 @@
 //! midpoint (clamped to the batch's min and max), so a classic bucket can only disagree for
 //! answers within half a bucket of the producer's schema (0.27 % at schema 7) of its bound.
 
+use super::exemplar::{Exemplar, Exemplars};
 use super::native_histogram::{NativeBuckets, NativeHistogram};
 use super::percentile::{self, Distribution, ExactTimes, Precision};
 use super::update::RequestBatch;
@@ -86,6 +87,8 @@ pub struct EventEndpoint {
     window: SecondBuckets,
     /// A service's total: served as summaries only, so it keeps no classic buckets.
     is_total: bool,
+    /// Traced requests by bucket, from the first one on (`super::exemplar`).
+    exemplars: Option<Box<Exemplars>>,
 }
 
 impl EventEndpoint {
@@ -108,6 +111,7 @@ impl EventEndpoint {
             spread: 0,
             window: SecondBuckets::default(),
             is_total: false,
+            exemplars: None,
         }
     }
 
@@ -148,6 +152,21 @@ impl EventEndpoint {
         self.exact.add(ms, 1);
         self.native.observe(ms / 1000.0);
         self.classic(bounds, ms, 1);
+    }
+
+    /// Keeps a traced request as an exemplar where it is one of the slowest of its bucket
+    /// (`super::exemplar`); a total keeps none.
+    pub fn offer_exemplar(&mut self, bounds: &[f64], e: Exemplar) {
+        if !self.is_total {
+            self.exemplars.get_or_insert_default().offer(bounds, e);
+        }
+    }
+
+    /// The exemplars kept, by value ascending (empty when no request was traced).
+    pub fn exemplars(&self) -> Vec<Exemplar> {
+        self.exemplars
+            .as_ref()
+            .map_or_else(Vec::new, |e| e.sorted())
     }
 
     /// Counts `n` timed requests of about `ms` in the `--buckets` bounds.
@@ -386,6 +405,9 @@ impl EventEndpoint {
             + self.exact.footprint_bytes()
             + window
             + self.native.footprint_bytes()
+            + self.exemplars.as_ref().map_or(0, |e| {
+                std::mem::size_of::<Exemplars>() + e.footprint_bytes()
+            })
     }
 }
 
@@ -466,6 +488,7 @@ mod tests {
             zero_count: 0,
             buckets,
             explicit,
+            exemplars: Vec::new(),
         }
     }
 
@@ -543,5 +566,43 @@ mod tests {
             e.footprint_bytes()
         );
         assert!(e.footprint_bytes() < 12 * 1024, "{}", e.footprint_bytes());
+    }
+
+    #[test]
+    fn exemplars_take_a_slot_per_bucket_however_many_traced_requests() {
+        use crate::model::exemplar::{Exemplar, TraceRef};
+        let mut e = EventEndpoint::new(&DEFAULT_BUCKETS);
+        let before = e.footprint_bytes();
+        for i in 0..100_000u64 {
+            let ms = 0.5 + (i % 1000) as f64 * 70.0;
+            e.record(&DEFAULT_BUCKETS, i as f64 / 100.0, Some(ms), 0, false);
+            let trace = TraceRef {
+                trace_id: [1; 16],
+                span_id: (i + 1).to_be_bytes(),
+            };
+            let time = i as f64 / 100.0;
+            e.offer_exemplar(
+                &DEFAULT_BUCKETS,
+                Exemplar {
+                    trace,
+                    seconds: ms / 1000.0,
+                    time,
+                },
+            );
+        }
+        let added = e.footprint_bytes() - before - e.native.footprint_bytes();
+        eprintln!("exemplars of 100,000 traced requests: {added} bytes");
+        assert!(added <= (DEFAULT_BUCKETS.len() + 1) * 48 + 16, "{added}");
+        // One a bucket the times reach (0.5 ms, then 70.5 ms apart: ten of the fifteen),
+        // each bucket's slowest.
+        let kept = e.exemplars();
+        assert_eq!(kept.len(), 10);
+        assert!(kept.windows(2).all(|w| w[0].seconds <= w[1].seconds));
+        assert_eq!(kept[9].seconds, 69.9305);
+        assert_eq!(kept[1].seconds, 0.0705);
+        // The total keeps none.
+        let mut t = EventEndpoint::total();
+        t.offer_exemplar(&[], kept[0]);
+        assert!(t.exemplars().is_empty());
     }
 }

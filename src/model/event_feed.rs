@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::cardinality::{cut_label, Guard, Key};
 use super::config::{FastHash, ModelConfig, View};
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
+use super::exemplar::Exemplar;
 use super::update::{EndpointStats, ExceptionCount, Failure, Request, RequestBatch, AGGREGATED};
 
 /// The endpoints of one name, by method (a name rarely has more than a few).
@@ -20,6 +21,25 @@ pub struct EventFeed {
     total: Option<EventEndpoint>,
     failures: HashMap<(Key, Arc<str>), u64, FastHash>,
     exceptions: HashMap<Arc<str>, u64, FastHash>,
+}
+
+/// Offers a traced, timed request to its endpoint's exemplars: out of line, so a request
+/// without trace ids pays one test of `ev.trace` on the hot path.
+#[cold]
+#[inline(never)]
+fn offer(endpoint: &mut EventEndpoint, bounds: &[f64], ev: &Request<'_>) {
+    if let (Some(trace), Some(ms)) = (ev.trace, ev.response_time_ms) {
+        let seconds = ms / 1000.0;
+        let time = ev.time;
+        endpoint.offer_exemplar(
+            bounds,
+            Exemplar {
+                trace,
+                seconds,
+                time,
+            },
+        );
+    }
 }
 
 /// `n + 1`, never wrapping.
@@ -44,6 +64,9 @@ impl EventFeed {
         let key = match known {
             Some((m, endpoint)) => {
                 endpoint.record(bounds, ev.time, rt, len, failed);
+                if ev.trace.is_some() {
+                    offer(endpoint, bounds, ev);
+                }
                 if !failed {
                     return;
                 }
@@ -55,6 +78,9 @@ impl EventFeed {
             None => {
                 let (key, endpoint) = self.admit(method, name, guard, config);
                 endpoint.record(bounds, ev.time, rt, len, failed);
+                if ev.trace.is_some() {
+                    offer(endpoint, bounds, ev);
+                }
                 key
             }
         };
@@ -104,6 +130,9 @@ impl EventFeed {
         let (method, name) = (cut_label(&batch.method), cut_label(&batch.name));
         let (key, endpoint) = self.admit(method, name, guard, config);
         endpoint.record_batch(bounds, batch, failures);
+        for e in &batch.exemplars {
+            endpoint.offer_exemplar(bounds, *e);
+        }
         for (error, n) in &batch.errors {
             let error = Arc::from(cut_label(error));
             let error = guard.route_error(&key, &error, config.max_errors_per_endpoint);
@@ -203,6 +232,7 @@ fn stats(
     if !e.is_total() {
         s.buckets = Some(e.cumulative_buckets(bounds));
         s.native = Some(e.native_buckets());
+        s.exemplars = e.exemplars();
     }
     s.created = e.created;
     s

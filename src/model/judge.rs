@@ -601,6 +601,7 @@ mod tests {
                 response_time_ms: Some(f64::from(i)),
                 response_length: 0,
                 error: None,
+                trace: None,
             };
             m.apply("shop", Update::Request(r), 1100.0);
         }

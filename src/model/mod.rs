@@ -18,6 +18,7 @@ mod config;
 mod csv_feed;
 pub mod endpoint;
 mod event_feed;
+pub mod exemplar;
 mod expression;
 pub mod judge;
 pub mod native_histogram;

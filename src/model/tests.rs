@@ -23,6 +23,7 @@ fn request<'a>(
         response_time_ms: ms,
         response_length: len,
         error: error.map(Into::into),
+        trace: None,
     })
 }
 
@@ -205,6 +206,7 @@ proptest! {
                 zero_count: zero,
                 buckets: buckets.into_iter().collect(),
                 explicit: Vec::new(),
+                exemplars: Vec::new(),
             };
             batched.apply("s", Update::Requests(Box::new(batch)), 1.0);
         }

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::exemplar::{Exemplar, TraceRef};
 use super::native_histogram::NativeBuckets;
 use super::percentile::Precision;
 
@@ -81,6 +82,9 @@ pub struct EndpointStats {
     /// Unix seconds since when the counters count (OpenMetrics `_created`), where known:
     /// an event-fed endpoint's first request.
     pub created: Option<f64>,
+    /// Traced requests to show on the histogram's buckets (`super::exemplar`), by value
+    /// ascending; event-fed endpoints whose input carries trace ids only.
+    pub exemplars: Vec<Exemplar>,
 }
 
 impl EndpointStats {
@@ -117,6 +121,8 @@ impl EndpointStats {
             buckets: _,
             native: _,
             created: _,
+            // Event input only: a CSV row has none.
+            exemplars: _,
         } = row;
         let n_acc = self.requests as f64;
         let n_row = *requests as f64;
@@ -255,6 +261,9 @@ pub struct Request<'a> {
     pub response_length: u64,
     /// `None` on success, else the error text.
     pub error: Option<Cow<'a, str>>,
+    /// The request's trace context, where the input carries one (an OTLP span's own ids,
+    /// an event's `trace_id` and `span_id`).
+    pub trace: Option<TraceRef>,
 }
 
 /// A producer's aggregate of one endpoint's requests over a flush period (the plugin's
@@ -294,6 +303,8 @@ pub struct RequestBatch<'a> {
     /// `(upper bound in seconds, count)` per bucket, not cumulative, the last bound `+Inf`;
     /// empty for native buckets. With these, `zero_count` and `buckets` are empty.
     pub explicit: Vec<(f64, u64)>,
+    /// Traced requests of the batch (OTLP point exemplars, the plugin's `exemplars`).
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// What a run says of itself, where the input knows (the plugin's `runner` line): the

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::model::cut_label;
+use crate::model::exemplar::{Exemplar, TraceRef};
 use crate::model::update::{
     cut_chars, Request, RequestBatch, Role, RunInfo, Update, MAX_MESSAGE_CHARS,
 };
@@ -95,6 +96,9 @@ struct BatchRaw<'a> {
     zero_count: u64,
     #[serde(default)]
     buckets: Vec<(i32, u64)>,
+    /// `[response_time ms, trace_id, span_id, time]` of traced requests of the batch.
+    #[serde(borrow, default)]
+    exemplars: Vec<(f64, Cow<'a, str>, Cow<'a, str>, f64)>,
 }
 
 /// Reads and checks a `requests` line: every count agrees with the others, min ≤ max,
@@ -186,6 +190,28 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         ));
     }
     let (time, clamped) = event_time(raw.time, arrival, line_no)?;
+    if raw.exemplars.len() > MAX_BATCH_EXEMPLARS {
+        return Err(bad(
+            line_no,
+            format!("more than {MAX_BATCH_EXEMPLARS} `exemplars`"),
+        ));
+    }
+    let mut exemplars = Vec::with_capacity(raw.exemplars.len());
+    for (ms, trace_id, span_id, at) in &raw.exemplars {
+        let trace = TraceRef::from_hex(trace_id, span_id)
+            .map_err(|why| bad(line_no, format!("`exemplars`: {why}")))?;
+        if !(ms.is_finite() && *ms >= min_ms / slack && *ms <= max_ms * slack) {
+            return Err(bad(
+                line_no,
+                format!("`exemplars`: {ms} ms lies outside min … max"),
+            ));
+        }
+        exemplars.push(Exemplar {
+            trace,
+            seconds: ms / 1000.0,
+            time: event_time(Some(*at), arrival, line_no)?.0,
+        });
+    }
     let update = Update::Requests(Box::new(RequestBatch {
         time,
         start: None,
@@ -202,6 +228,7 @@ fn batch(text: &str, line_no: u64, arrival: f64) -> Result<Item<'_>, ParseError>
         zero_count: raw.zero_count,
         buckets: raw.buckets,
         explicit: Vec::new(),
+        exemplars,
     }));
     Ok(if clamped {
         Item::Clamped(update)
@@ -225,6 +252,24 @@ fn event_time(time: Option<f64>, arrival: f64, line_no: u64) -> Result<(f64, boo
         None => Ok((arrival, false)),
     }
 }
+
+/// A request's trace context from its `trace_id` and `span_id`: out of line, so a request
+/// without them pays one test on the hot path.
+#[cold]
+#[inline(never)]
+fn trace_ref(
+    trace_id: Option<&str>,
+    span_id: Option<&str>,
+    line_no: u64,
+) -> Result<TraceRef, ParseError> {
+    match (trace_id, span_id) {
+        (Some(t), Some(s)) => TraceRef::from_hex(t, s).map_err(|why| bad(line_no, why)),
+        _ => Err(bad(line_no, "`trace_id` and `span_id` come together")),
+    }
+}
+
+/// At most this many exemplars in one `requests` line (the plugin sends at most 8).
+const MAX_BATCH_EXEMPLARS: usize = 64;
 
 /// At most this many requests in one batch (a million per second for a day): more is a
 /// corrupt line, not a load test.
@@ -254,6 +299,10 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
                 v => whole(v, "response_length", MAX_RESPONSE_BYTES, line_no)?,
             };
             let (time, clamped) = event_time(raw.time, arrival, line_no)?;
+            let trace = match (&raw.trace_id, &raw.span_id) {
+                (None, None) => None,
+                (t, s) => Some(trace_ref(t.as_deref(), s.as_deref(), line_no)?),
+            };
             let update = Update::Request(Request {
                 time,
                 method,
@@ -261,6 +310,7 @@ pub(super) fn interpret(raw: Raw<'_>, line_no: u64, arrival: f64) -> Result<Item
                 response_time_ms,
                 response_length,
                 error: raw.exception,
+                trace,
             });
             return Ok(if clamped {
                 Item::Clamped(update)
@@ -462,6 +512,72 @@ mod tests {
             "[a-zA-Z/ ,\\\\\"é]{0,8}".prop_map(|s| format!("{:?}", s)),
             "[0-9.eE+-]{1,6}",
         ]
+    }
+
+    #[test]
+    fn trace_ids_on_requests_and_batches() {
+        let t = "0af7651916cd43dd8448eb211c80319c";
+        let sp = "b7ad6b7169203331";
+        // The plugin's layout (fast path) and another order (general path) agree.
+        let fast = format!(
+            r#"{{"event":"request","time":1.5,"request_type":"GET","name":"/","response_time":12.0,"response_length":3,"exception":null,"trace_id":"{t}","span_id":"{sp}"}}"#
+        );
+        let other = format!(
+            r#"{{"span_id":"{sp}","trace_id":"{t}","request_type":"GET","name":"/","response_time":12.0}}"#
+        );
+        for line in [fast, other] {
+            let trace = req(&line).trace.expect("ids read");
+            assert_eq!(
+                (trace.trace_hex(), trace.span_hex()),
+                (t.to_owned(), sp.to_owned())
+            );
+        }
+        assert_eq!(
+            req(r#"{"request_type":"GET","name":"/","response_time":1}"#).trace,
+            None
+        );
+        for (line, why) in [
+            (
+                format!(r#"{{"request_type":"GET","name":"/","trace_id":"{t}"}}"#),
+                "come together",
+            ),
+            (
+                format!(
+                    r#"{{"request_type":"GET","name":"/","trace_id":"{t}x","span_id":"{sp}"}}"#
+                ),
+                "32 hex digits",
+            ),
+            (
+                format!(
+                    r#"{{"request_type":"GET","name":"/","trace_id":"{t}","span_id":"0000000000000000"}}"#
+                ),
+                "all zeros",
+            ),
+        ] {
+            let e = parse_event(line.as_bytes(), 9, 2.0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("line 9") && e.contains(why), "{e}");
+        }
+        let batch = BATCH.replace(
+            r#""buckets":"#,
+            &format!(r#""exemplars":[[2000.0,"{t}","{sp}",1732460000.25]],"buckets":"#),
+        );
+        let Item::Update(Update::Requests(b)) =
+            parse_event(batch.as_bytes(), 3, 1732460001.0).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(b.exemplars.len(), 1);
+        assert_eq!(
+            (b.exemplars[0].seconds, b.exemplars[0].time),
+            (2.0, 1732460000.25)
+        );
+        let outside = batch.replace("[[2000.0,", "[[2500.0,");
+        let e = parse_event(outside.as_bytes(), 4, 1732460001.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("outside min"), "{e}");
     }
 
     const BATCH: &str = r#"{"event":"requests","time":1732460000.5,"request_type":"GET","name":"/a","requests":5,"errors":[["HTTPError('500')",2]],"timed":4,"response_time_sum":2012.5,"response_time_min":0.0,"response_time_max":2000.0,"response_length_sum":60,"schema":7,"zero_count":1,"buckets":[[-768,1],[-767,1],[128,1]]}"#;

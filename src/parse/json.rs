@@ -39,6 +39,10 @@ pub(super) struct Raw<'a> {
     pub locustfile: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub host: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub trace_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub span_id: Option<Cow<'a, str>>,
 }
 
 enum Value<'a> {
@@ -78,6 +82,8 @@ enum Field {
     LocustVersion,
     Locustfile,
     Host,
+    TraceId,
+    SpanId,
 }
 
 impl Field {
@@ -100,6 +106,8 @@ impl Field {
             (14, Some(b'l')) => (Field::LocustVersion, b"locust_version"),
             (10, Some(b'l')) => (Field::Locustfile, b"locustfile"),
             (4, Some(b'h')) => (Field::Host, b"host"),
+            (8, Some(b't')) => (Field::TraceId, b"trace_id"),
+            (7, Some(b's')) => (Field::SpanId, b"span_id"),
             _ => return None,
         };
         (b == want).then_some(field)
@@ -214,6 +222,12 @@ pub(crate) fn plugin_request(text: &str) -> Option<Raw<'_>> {
     let response_length = num_or_null(&mut i)?;
     lit(&mut i, r#","exception":"#)?;
     let exception = str_or_null(&mut i)?;
+    let (mut trace_id, mut span_id) = (None, None);
+    if lit(&mut i, r#","trace_id":"#).is_some() {
+        trace_id = str_or_null(&mut i)?;
+        lit(&mut i, r#","span_id":"#)?;
+        span_id = str_or_null(&mut i)?;
+    }
     lit(&mut i, "}")?;
     if i != b.len() {
         return None;
@@ -226,6 +240,8 @@ pub(crate) fn plugin_request(text: &str) -> Option<Raw<'_>> {
         response_time,
         response_length,
         exception: exception.map(Cow::Borrowed),
+        trace_id: trace_id.map(Cow::Borrowed),
+        span_id: span_id.map(Cow::Borrowed),
         ..Raw::default()
     })
 }
@@ -291,6 +307,8 @@ pub(crate) fn scan(text: &str) -> Option<Raw<'_>> {
             }
             (Some(Field::Locustfile), Value::Str(s)) => set(&mut raw.locustfile, Cow::Borrowed(s))?,
             (Some(Field::Host), Value::Str(s)) => set(&mut raw.host, Cow::Borrowed(s))?,
+            (Some(Field::TraceId), Value::Str(s)) => set(&mut raw.trace_id, Cow::Borrowed(s))?,
+            (Some(Field::SpanId), Value::Str(s)) => set(&mut raw.span_id, Cow::Borrowed(s))?,
             (Some(Field::Time), Value::Num(n)) => set(&mut raw.time, n)?,
             (Some(Field::ResponseTime), Value::Num(n)) => set(&mut raw.response_time, n)?,
             (Some(Field::ResponseLength), Value::Num(n)) => set(&mut raw.response_length, n)?,

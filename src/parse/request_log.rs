@@ -161,6 +161,8 @@ fn parse_row(row: &[u8], line: u64) -> Result<Request<'static>, ParseError> {
         response_length,
         error: (!exception.is_empty())
             .then(|| Cow::Owned(cut_chars(exception, MAX_MESSAGE_CHARS).to_owned())),
+        // Locust's per-request CSV has no trace context.
+        trace: None,
     })
 }
 

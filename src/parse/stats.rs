@@ -142,6 +142,7 @@ impl Counts {
             buckets: None,
             native: None,
             created: None,
+            exemplars: Vec::new(),
             quantiles: PERCENTILES
                 .iter()
                 .map(|&q| {

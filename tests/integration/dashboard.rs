@@ -19,12 +19,26 @@ fn queries() -> Vec<(String, String)> {
 
 /// Every (panel title, target expression), for the runs `run` and `compare_run`.
 fn queries_for(run: &str, compare_run: &str) -> Vec<(String, String)> {
+    targets(run, compare_run, false)
+}
+
+/// The (panel title, target expression) of the targets that ask Grafana for exemplars, for
+/// every service and run (the exemplar tests run them against Prometheus' exemplar API).
+pub fn exemplar_queries() -> Vec<(String, String)> {
+    targets(".*", ".*", true)
+}
+
+/// The dashboard's targets, all or only those with `"exemplar": true`.
+fn targets(run: &str, compare_run: &str, exemplars_only: bool) -> Vec<(String, String)> {
     let text =
         std::fs::read_to_string(root().join("contrib/grafana/locust-exporter.json")).unwrap();
     let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut out = Vec::new();
     for panel in dash["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {
+            if exemplars_only && target["exemplar"] != serde_json::Value::Bool(true) {
+                continue;
+            }
             let expr = target["expr"]
                 .as_str()
                 .unwrap()
@@ -461,8 +475,33 @@ fn dashboard_has_a_service_variable_and_only_native_names_but_state() {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect();
-    for var in ["service", "run", "compare_run"] {
+    for var in ["service", "run", "compare_run", "trace_url"] {
         assert!(vars.contains(&var), "{vars:?}");
+    }
+    // The latency panels ask for exemplars, and link a trace id to $trace_url.
+    let titles: Vec<String> = exemplar_queries().into_iter().map(|(t, _)| t).collect();
+    for title in ["Response time, all requests", "p95 by endpoint"] {
+        assert!(
+            titles.iter().any(|t| t == title),
+            "{title}: no exemplars asked for"
+        );
+        let panel = dash["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["title"] == title)
+            .unwrap();
+        let links = panel["fieldConfig"]["overrides"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["matcher"]["options"] == "trace_id")
+            .map(|o| o["properties"][0]["value"][0]["url"].clone());
+        assert_eq!(
+            links,
+            Some(serde_json::json!("${trace_url}${__value.raw}")),
+            "{title}"
+        );
     }
     for (title, expr) in queries() {
         assert!(

@@ -12,6 +12,8 @@ mod cli;
 mod dashboard;
 /// JSON-lines events through stdin and files: values, lifecycle, aggregation.
 mod events;
+/// Exemplars from traced requests (`locust --otel`, the plugin's `traceparent`) into Prometheus 3.5: scrapes, remote write 1.0 and 2.0; created timestamps.
+mod exemplars;
 /// Text, OpenMetrics and protobuf: negotiation, gzip, and a real Prometheus reading each.
 mod formats;
 /// `--once` over every fixture against `fixtures/golden/`, promtool, exact values.

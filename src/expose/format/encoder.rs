@@ -9,6 +9,7 @@
 //! A new format is one more `Encoder`; a new family is one more `family(…)` call in a set,
 //! and every format serves it.
 
+use crate::model::exemplar::Exemplar;
 use crate::model::native_histogram::NativeBuckets;
 
 pub use crate::support::report::Kind;
@@ -55,6 +56,10 @@ pub struct Histogram<'a> {
     pub native: Option<&'a NativeBuckets>,
     /// Unix seconds since when it counts (`_created`), where known.
     pub created: Option<f64>,
+    /// Traced requests, by value ascending, for formats that carry exemplars: each classic
+    /// bucket shows the slowest within it, a native histogram the slowest few
+    /// (`crate::model::exemplar`).
+    pub exemplars: &'a [Exemplar],
 }
 
 /// An exposition format being written.

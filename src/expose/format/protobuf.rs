@@ -20,12 +20,14 @@
 //! created_timestamp 3 · `Summary` sample_count 1, sample_sum 2, quantile 3,
 //! created_timestamp 4 · `Quantile` quantile 1, value 2 · `Histogram` sample_count 1,
 //! sample_sum 2, bucket 3, schema 5, zero_threshold 6, zero_count 7, positive_span 12,
-//! positive_delta 13, created_timestamp 15 · `Bucket` cumulative_count 1, upper_bound 2 ·
+//! positive_delta 13, created_timestamp 15, exemplars 16 · `Bucket` cumulative_count 1,
+//! upper_bound 2, exemplar 3 · `Exemplar` label 1, value 2, timestamp 3 ·
 //! `BucketSpan` offset 1, length 2 · `Timestamp` seconds 1, nanos 2.
 
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
 use super::encoder::{Encoder, Histogram, Kind, Meta, Summary};
+use crate::model::exemplar::{self, Exemplar};
 use crate::model::native_histogram;
 
 fn key(out: &mut Vec<u8>, field: u32, wire: WireType) {
@@ -96,6 +98,8 @@ pub struct ProtobufEncoder {
     leaf: Vec<u8>,
     /// The encoded label pair every metric carries (`--run.id`), or empty.
     every: Vec<u8>,
+    /// An exemplar's body.
+    exemplar: Vec<u8>,
 }
 
 impl ProtobufEncoder {
@@ -197,20 +201,51 @@ impl Encoder for ProtobufEncoder {
     }
 
     fn histogram(&mut self, _meta: &Meta<'_>, labels: &Vec<u8>, h: &Histogram<'_>) {
+        let mut ex = std::mem::take(&mut self.exemplar);
         self.metric(labels, 7, |m, leaf| {
             uint(m, 1, h.count);
             double(m, 2, h.sum);
-            // The +Inf bucket is implied by sample_count (client_golang leaves it out too).
+            // The +Inf bucket is implied by sample_count (client_golang leaves it out too),
+            // unless an exemplar is beyond the last bound.
+            let traced = !h.exemplars.is_empty();
+            let mut below = f64::NEG_INFINITY;
             for &(le, count) in h.buckets {
+                if !traced {
+                    message(m, 3, leaf, |b| {
+                        uint(b, 1, count);
+                        double(b, 2, le);
+                    });
+                    continue;
+                }
+                let e = exemplar::in_bucket(h.exemplars, below, le);
+                below = le;
                 message(m, 3, leaf, |b| {
                     uint(b, 1, count);
                     double(b, 2, le);
+                    if let Some(e) = e {
+                        exemplar_field(b, 3, &mut ex, e);
+                    }
+                });
+            }
+            let last = traced
+                .then(|| exemplar::in_bucket(h.exemplars, below, f64::INFINITY))
+                .flatten();
+            if let Some(e) = last {
+                message(m, 3, leaf, |b| {
+                    uint(b, 1, h.count);
+                    double(b, 2, f64::INFINITY);
+                    exemplar_field(b, 3, &mut ex, e);
                 });
             }
             if let Some(t) = h.created {
                 timestamp(m, 15, t);
             }
             let Some(n) = h.native else { return };
+            if traced {
+                for e in &exemplar::for_native(h.exemplars) {
+                    exemplar_field(m, 16, &mut ex, e);
+                }
+            }
             prost::encoding::sint32::encode(5, &n.schema, m);
             double(m, 6, native_histogram::ZERO_THRESHOLD);
             uint(m, 7, n.zero_count);
@@ -223,12 +258,33 @@ impl Encoder for ProtobufEncoder {
                 prost::encoding::sint64::encode_packed(13, &deltas, m);
             }
         });
+        self.exemplar = ex;
     }
 
     fn finish(mut self) -> Vec<u8> {
         self.close();
         self.out
     }
+}
+
+/// An `Exemplar` message as field `field`: its trace and span id labels, value and
+/// timestamp (through `scratch`).
+fn exemplar_field(out: &mut Vec<u8>, field: u32, scratch: &mut Vec<u8>, e: &Exemplar) {
+    scratch.clear();
+    let mut pair = Vec::with_capacity(48);
+    for (k, v) in [
+        ("trace_id", e.trace.trace_hex()),
+        ("span_id", e.trace.span_hex()),
+    ] {
+        pair.clear();
+        bytes(&mut pair, 1, k.as_bytes());
+        bytes(&mut pair, 2, v.as_bytes());
+        bytes(scratch, 1, &pair);
+    }
+    double(scratch, 2, e.seconds);
+    timestamp(scratch, 3, e.time);
+    bytes(out, field, scratch);
+    scratch.clear();
 }
 
 /// `positive_span` fields (12).
@@ -372,6 +428,7 @@ mod tests {
                     sum: 2.5,
                     native: Some(&native),
                     created: None,
+                    exemplars: &[],
                 },
             );
         }
@@ -396,6 +453,76 @@ mod tests {
         assert_eq!((span[0].3, span[1].3), (zigzag(-5), 3));
         // Packed deltas 2, -2, 3.
         assert_eq!(get(13).next().unwrap().2, vec![4, 3, 6]);
+    }
+
+    #[test]
+    fn exemplars_on_classic_buckets_and_the_native_histogram() {
+        use crate::model::exemplar::{Exemplar, TraceRef};
+        let ex = |n: u8, seconds: f64| Exemplar {
+            trace: TraceRef {
+                trace_id: [n; 16],
+                span_id: [n; 8],
+            },
+            seconds,
+            time: 1000.5,
+        };
+        let native = NativeBuckets {
+            schema: 6,
+            zero_count: 0,
+            offset: 0,
+            counts: vec![],
+        };
+        let exemplars = [ex(1, 0.05), ex(2, 0.08), ex(3, 5.0)];
+        let mut e = ProtobufEncoder::new(0);
+        {
+            let mut f = e.family("h_seconds", "H.", Kind::Histogram);
+            let l = ProtobufEncoder::labels(&[]);
+            let h = Histogram {
+                buckets: &[(0.1, 4), (1.0, 6)],
+                count: 7,
+                sum: 2.5,
+                native: Some(&native),
+                created: None,
+                exemplars: &exemplars,
+            };
+            f.histogram(&l, &h);
+        }
+        let bytes = e.finish();
+        let len_bytes = bytes.iter().position(|&b| b < 0x80).unwrap() + 1;
+        let family = fields(&bytes[len_bytes..]);
+        let metric = fields(&family[3].2);
+        let h = fields(&metric.iter().find(|f| f.0 == 7).unwrap().2);
+        let buckets: Vec<_> = h
+            .iter()
+            .filter(|f| f.0 == 3)
+            .map(|b| fields(&b.2))
+            .collect();
+        // 0.1 shows the slowest within it; 1.0 has none; +Inf is written for 5 s.
+        assert_eq!(buckets.len(), 3);
+        let exemplar =
+            |b: &[(u32, u32, Vec<u8>, u64)]| b.iter().find(|f| f.0 == 3).map(|f| fields(&f.2));
+        let first = exemplar(&buckets[0]).expect("an exemplar on le=0.1");
+        let label = fields(&first[0].2);
+        assert_eq!(label[0].2, b"trace_id");
+        assert_eq!(
+            label[1].2,
+            [2u8; 16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .as_bytes()
+        );
+        assert_eq!(f64_of(&first[2].2), 0.08);
+        let ts = fields(&first[3].2);
+        assert_eq!((ts[0].3, ts[1].3), (1000, 500_000_000));
+        assert!(exemplar(&buckets[1]).is_none());
+        assert_eq!(f64_of(&buckets[2][1].2), f64::INFINITY);
+        assert_eq!(f64_of(&exemplar(&buckets[2]).unwrap()[2].2), 5.0);
+        assert_eq!(
+            h.iter().filter(|f| f.0 == 16).count(),
+            3,
+            "the native histogram's"
+        );
     }
 
     #[test]

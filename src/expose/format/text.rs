@@ -3,6 +3,7 @@
 //! `NaN`, `+Inf`); `le` and `quantile` values as Prometheus formats them itself.
 
 use super::encoder::{Encoder, Histogram, Kind, Meta, Summary};
+use crate::model::exemplar::{self, Exemplar};
 
 /// Escapes a label value (`\` → `\\`, `"` → `\"`, newline → `\n`) onto `out`.
 pub fn escape_label_value(out: &mut String, v: &str) {
@@ -207,6 +208,27 @@ impl TextEncoder {
         b.push('\n');
     }
 
+    /// An OpenMetrics exemplar on the line just written (` # {trace_id="…",span_id="…"}
+    /// value timestamp`); nothing in text 0.0.4, which has none.
+    fn exemplar(&mut self, e: Option<&Exemplar>) {
+        let Some(e) = e else {
+            return;
+        };
+        if self.buf.ends_with('\n') {
+            self.buf.pop();
+        }
+        let b = &mut self.buf;
+        b.push_str(" # {trace_id=\"");
+        b.push_str(&e.trace.trace_hex());
+        b.push_str("\",span_id=\"");
+        b.push_str(&e.trace.span_hex());
+        b.push_str("\"} ");
+        push_value(b, e.seconds);
+        b.push(' ');
+        push_value(b, (e.time * 1000.0).round() / 1000.0);
+        b.push('\n');
+    }
+
     /// A counter's `_created` sample (OpenMetrics only), where known. Prometheus 2.42
     /// (Debian 12's) stores every `_created` line as a series of its own, so OpenMetrics
     /// scrapes add these few `*_created` series beside the counters; summaries and
@@ -277,8 +299,16 @@ impl Encoder for TextEncoder {
     }
 
     fn histogram(&mut self, meta: &Meta<'_>, labels: &String, h: &Histogram<'_>) {
+        // Exemplars only where the format has them and requests were traced: the plain
+        // loop is what every other histogram takes.
+        let traced = self.om() && !h.exemplars.is_empty();
+        let mut below = f64::NEG_INFINITY;
         for &(le, count) in h.buckets {
             self.line(meta.name, "_bucket", labels, Some(("le", le)), count as f64);
+            if traced {
+                self.exemplar(exemplar::in_bucket(h.exemplars, below, le));
+                below = le;
+            }
         }
         let count = h.count as f64;
         self.line(
@@ -288,6 +318,9 @@ impl Encoder for TextEncoder {
             Some(("le", f64::INFINITY)),
             count,
         );
+        if traced {
+            self.exemplar(exemplar::in_bucket(h.exemplars, below, f64::INFINITY));
+        }
         if self.om() {
             // OpenMetrics orders `_count` before `_sum` in its examples; either parses.
             self.line(meta.name, "_count", labels, None, count);
@@ -382,6 +415,14 @@ mod tests {
 
     fn histogram_and_summary(t: &mut TextEncoder) {
         let l = label_set(&[("service", "s")]);
+        let exemplars = [Exemplar {
+            trace: crate::model::exemplar::TraceRef {
+                trace_id: [0xab; 16],
+                span_id: [0xcd; 8],
+            },
+            seconds: 0.75,
+            time: 100.5,
+        }];
         let mut f = t.family("d_seconds", "D.", Kind::Histogram).unit("seconds");
         f.histogram(
             &l,
@@ -391,6 +432,7 @@ mod tests {
                 sum: 4.5,
                 native: None,
                 created: Some(100.0),
+                exemplars: &exemplars,
             },
         );
         let mut f = t.family("r_seconds", "R.", Kind::Summary).unit("seconds");
@@ -438,7 +480,7 @@ mod tests {
             render(Dialect::OpenMetrics, histogram_and_summary),
             "# HELP d_seconds D.\n# TYPE d_seconds histogram\n# UNIT d_seconds seconds\n\
              d_seconds_bucket{service=\"s\",le=\"0.5\"} 1\n\
-             d_seconds_bucket{service=\"s\",le=\"1.0\"} 2\n\
+             d_seconds_bucket{service=\"s\",le=\"1.0\"} 2 # {trace_id=\"abababababababababababababababab\",span_id=\"cdcdcdcdcdcdcdcd\"} 0.75 100.5\n\
              d_seconds_bucket{service=\"s\",le=\"+Inf\"} 3\n\
              d_seconds_count{service=\"s\"} 3\n\
              d_seconds_sum{service=\"s\"} 4.5\n\

@@ -150,6 +150,7 @@ impl MetricSet for Native {
                     sum: e.duration_sum_ms / 1000.0,
                     native: e.native.as_ref().filter(|_| natives),
                     created: e.created,
+                    exemplars: &e.exemplars,
                 },
             );
         }

@@ -13,6 +13,7 @@ use foldhash::fast::FixedState;
 use super::proto::{self, BucketSpan, MetricType};
 use crate::expose::format::encoder::{Encoder, Histogram, Kind, Meta, Summary};
 use crate::expose::format::text::push_float_label;
+use crate::model::exemplar::{self, Exemplar};
 use crate::model::native_histogram;
 
 /// A family's metadata, and the names of its series.
@@ -66,6 +67,9 @@ pub struct Collector {
     pub(super) classic_only: bool,
     /// `le` and `quantile` values as written, by the float's bits: every row shares them.
     pub(super) floats: HashMap<u64, Bytes, FixedState>,
+    /// Exemplars by the index of the point they belong to, ascending (a side table: a
+    /// series without costs nothing).
+    pub(super) exemplars: Vec<(u32, Exemplar)>,
 }
 
 fn metric_type(kind: Kind) -> MetricType {
@@ -109,6 +113,13 @@ impl Collector {
                 Bytes::from(s)
             })
             .clone()
+    }
+
+    /// Files `e` under the next point.
+    fn exemplar(&mut self, e: Option<&Exemplar>) {
+        if let Some(e) = e {
+            self.exemplars.push((self.points.len() as u32, *e));
+        }
     }
 
     fn point(
@@ -202,13 +213,17 @@ impl Encoder for Collector {
             return;
         };
         let created = millis(h.created);
+        let mut below = f64::NEG_INFINITY;
         for &(le, count) in h.buckets {
             let extra = Some((LE, self.float_label(le)));
             let value = Value::Float(count as f64);
+            self.exemplar(exemplar::in_bucket(h.exemplars, below, le));
+            below = le;
             self.point(m.bucket.clone(), labels, extra, value, created);
         }
         let inf = Some((LE, Bytes::from_static(b"+Inf")));
         let count = Value::Float(h.count as f64);
+        self.exemplar(exemplar::in_bucket(h.exemplars, below, f64::INFINITY));
         self.point(m.bucket, labels, inf, count.clone(), created);
         self.point(m.sum, labels, None, Value::Float(h.sum), created);
         self.point(m.count, labels, None, count, created);
@@ -228,6 +243,9 @@ impl Encoder for Collector {
                 reset_hint: 0,
                 timestamp: 0,
             };
+            for e in &exemplar::for_native(h.exemplars) {
+                self.exemplar(Some(e));
+            }
             self.point(
                 m.name,
                 labels,

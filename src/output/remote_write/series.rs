@@ -16,6 +16,7 @@ use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, me
 
 use super::collector::{text, Collector, Extra, FamilyMeta, Point, Value};
 use super::proto::{MetadataV2, MetricMetadata, Sample};
+use crate::model::exemplar::Exemplar;
 
 /// Prometheus' stale marker: a NaN with this bit pattern (`value.StaleNaN`).
 pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -119,6 +120,35 @@ fn labels_of<'a>(
     out.sort_unstable_by(|a, b| a.0.cmp(b.0));
 }
 
+/// An exemplar as remote write sends it: its ids as hex label values, its value and
+/// its time in ms.
+struct ExemplarText {
+    point: u32,
+    trace: [u8; 32],
+    span: [u8; 16],
+    value: f64,
+    timestamp: i64,
+}
+
+impl ExemplarText {
+    fn of(point: u32, e: &Exemplar) -> Self {
+        let mut trace = [0u8; 32];
+        let mut span = [0u8; 16];
+        trace.copy_from_slice(e.trace.trace_hex().as_bytes());
+        span.copy_from_slice(e.trace.span_hex().as_bytes());
+        ExemplarText {
+            point,
+            trace,
+            span,
+            value: e.seconds,
+            timestamp: (e.time * 1000.0).round() as i64,
+        }
+    }
+}
+
+const TRACE_ID: &[u8] = b"trace_id";
+const SPAN_ID: &[u8] = b"span_id";
+
 /// The hasher of label sets: fixed, so a set hashes alike in every interval.
 fn hasher() -> FixedState {
     FixedState::with_seed(0x5eed_1abe_15e7)
@@ -183,6 +213,9 @@ struct Writer<'a> {
     symbols_bytes: usize,
     /// Families whose 1.0 metadata is in the open request.
     meta_sent: Vec<bool>,
+    /// One series' exemplar fields, encoded before the series (its length needs them).
+    exemplar_fields: Vec<u8>,
+    exemplar_body: Vec<u8>,
     samples: u64,
     histograms: u64,
     metadata: u64,
@@ -207,6 +240,8 @@ impl<'a> Writer<'a> {
             refs: Vec::new(),
             symbols_bytes: 0,
             meta_sent: vec![false; families.len()],
+            exemplar_fields: Vec::new(),
+            exemplar_body: Vec::new(),
             samples: 0,
             histograms: 0,
             metadata: 0,
@@ -275,8 +310,60 @@ impl<'a> Writer<'a> {
         self.reset();
     }
 
+    /// Encodes `exemplars` as the open series' exemplar fields (1.0: field 3, labels as
+    /// `Label`s; 2.0: field 4, labels as symbol references).
+    fn encode_exemplars(&mut self, exemplars: &'a [ExemplarText]) {
+        self.exemplar_fields.clear();
+        for e in exemplars {
+            let mut body = std::mem::take(&mut self.exemplar_body);
+            body.clear();
+            match self.protocol {
+                Protocol::V1 => {
+                    for (k, v) in [(TRACE_ID, &e.trace[..]), (SPAN_ID, &e.span[..])] {
+                        let n = bytes_len(1, k) + bytes_len(2, v);
+                        encode_key(1, WireType::LengthDelimited, &mut body);
+                        encode_varint(n as u64, &mut body);
+                        put_bytes(1, k, &mut body);
+                        put_bytes(2, v, &mut body);
+                    }
+                }
+                Protocol::V2 => {
+                    let refs = [
+                        self.symbol(TRACE_ID),
+                        self.symbol(&e.trace[..]),
+                        self.symbol(SPAN_ID),
+                        self.symbol(&e.span[..]),
+                    ];
+                    let n: usize = refs.iter().map(|&r| encoded_len_varint(u64::from(r))).sum();
+                    encode_key(1, WireType::LengthDelimited, &mut body);
+                    encode_varint(n as u64, &mut body);
+                    for r in refs {
+                        encode_varint(u64::from(r), &mut body);
+                    }
+                }
+            }
+            prost::encoding::double::encode(2, &e.value, &mut body);
+            prost::encoding::int64::encode(3, &e.timestamp, &mut body);
+            let field = if self.protocol == Protocol::V1 { 3 } else { 4 };
+            put_bytes(field, &body, &mut self.exemplar_fields);
+            self.exemplar_body = body;
+        }
+    }
+
     /// Adds one series with `labels` and its family (`None`: a stale marker, no metadata).
     fn add(&mut self, labels: &Labels<'a>, value: &'a Value, family: Option<usize>, created: i64) {
+        self.add_with(labels, value, family, created, &[]);
+    }
+
+    /// [`Writer::add`], with the series' exemplars.
+    fn add_with(
+        &mut self,
+        labels: &Labels<'a>,
+        value: &'a Value,
+        family: Option<usize>,
+        created: i64,
+        exemplars: &'a [ExemplarText],
+    ) {
         // At most this many bytes more (2.0 shares its symbols, so it often takes fewer).
         let most = 64
             + labels
@@ -290,10 +377,13 @@ impl<'a> Writer<'a> {
             + family.map_or(0, |f| {
                 let m = &self.families[f];
                 m.name.len() + m.help.len() + m.unit.len() + 24
-            });
+            })
+            + exemplars.len() * 120;
         if self.size() + most > self.max_bytes {
             self.cut();
         }
+        // After the cut: 2.0's exemplars refer to the symbols of the request they are in.
+        self.encode_exemplars(exemplars);
         let sample = match value {
             Value::Float(v) => Some(Sample {
                 value: *v,
@@ -336,7 +426,8 @@ impl<'a> Writer<'a> {
                         key_len(1) + encoded_len_varint(n as u64) + n
                     })
                     .sum::<usize>()
-                    + values_len;
+                    + values_len
+                    + self.exemplar_fields.len();
                 encode_key(1, WireType::LengthDelimited, &mut self.buf);
                 encode_varint(len as u64, &mut self.buf);
                 for l in labels {
@@ -350,6 +441,7 @@ impl<'a> Writer<'a> {
                     (Value::Native(h), None) => message::encode(4, h, &mut self.buf),
                     _ => {}
                 }
+                self.buf.extend_from_slice(&self.exemplar_fields);
             }
             Protocol::V2 => {
                 let mut refs = std::mem::take(&mut self.refs);
@@ -369,8 +461,11 @@ impl<'a> Writer<'a> {
                     }
                 });
                 let refs_len: usize = refs.iter().map(|&r| encoded_len_varint(u64::from(r))).sum();
-                let mut len =
-                    key_len(1) + encoded_len_varint(refs_len as u64) + refs_len + values_len;
+                let mut len = key_len(1)
+                    + encoded_len_varint(refs_len as u64)
+                    + refs_len
+                    + values_len
+                    + self.exemplar_fields.len();
                 if let Some(m) = &metadata {
                     len += message::encoded_len(5, m);
                 }
@@ -389,6 +484,7 @@ impl<'a> Writer<'a> {
                     (Value::Native(h), None) => message::encode(3, h, &mut self.buf),
                     _ => {}
                 }
+                self.buf.extend_from_slice(&self.exemplar_fields);
                 if let Some(m) = &metadata {
                     message::encode(5, m, &mut self.buf);
                 }
@@ -425,8 +521,14 @@ impl Batch {
         let Collector {
             families,
             mut points,
+            exemplars,
             ..
         } = collected;
+        let exemplars: Vec<ExemplarText> = exemplars
+            .iter()
+            .map(|(i, e)| ExemplarText::of(*i, e))
+            .collect();
+        let mut next_exemplar = 0;
         for p in &mut points {
             if let Value::Native(h) = &mut p.value {
                 h.timestamp = timestamp;
@@ -443,7 +545,15 @@ impl Batch {
             for (i, p) in points.iter().enumerate() {
                 labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
                 keys.insert(key(&labels), i as u32);
-                w.add(&labels, &p.value, Some(p.family), p.created);
+                let from = next_exemplar;
+                while exemplars
+                    .get(next_exemplar)
+                    .is_some_and(|e| e.point == i as u32)
+                {
+                    next_exemplar += 1;
+                }
+                let ex = &exemplars[from..next_exemplar];
+                w.add_with(&labels, &p.value, Some(p.family), p.created, ex);
             }
             for (k, &i) in &old_keys {
                 if keys.contains_key(k) {
@@ -515,6 +625,7 @@ mod tests {
                 sum: 0.75,
                 native: Some(&buckets),
                 created: None,
+                exemplars: &[],
             },
         );
         c

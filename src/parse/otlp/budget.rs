@@ -82,6 +82,8 @@ fn field(kind: Kind, number: u64) -> Field {
             M(Kind::KeyValue)
         }
         (Kind::HistogramPoint, 6 | 7) => Numbers(8),
+        // Exemplars: the decoder reads their scalars and ids, not their attributes.
+        (Kind::HistogramPoint, 8) | (Kind::ExponentialPoint, 11) => M(Kind::Opaque),
         (Kind::ExponentialPoint, 8 | 9) => M(Kind::Buckets),
         (Kind::Buckets, 2) => Numbers(0),
         (Kind::KeyValue, 2) => M(Kind::AnyValue),

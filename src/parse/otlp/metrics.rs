@@ -7,6 +7,7 @@ use super::export::Export;
 use super::proto::{self, KeyValue};
 use super::receiving::{Receiving, RequestsFrom, MAX_STREAMS, MAX_STREAM_BYTES};
 use super::shape::{delta, explicit_shape, exponential_shape, Last, Shape, MAX_SECONDS};
+use crate::model::exemplar::{Exemplar, TraceRef};
 use crate::model::native_histogram;
 use crate::model::update::{RequestBatch, Update};
 
@@ -92,6 +93,7 @@ impl<'a> Stream<'a> {
             sum,
             min,
             max,
+            exemplars: p.exemplars(),
             per_second: self.per_second,
         }
     }
@@ -102,6 +104,7 @@ trait HistogramPoint {
     fn attributes(&self) -> &[KeyValue];
     fn times_and_count(&self) -> (u64, u64, u64);
     fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>);
+    fn exemplars(&self) -> &[proto::Exemplar];
 }
 
 impl HistogramPoint for proto::HistogramDataPoint {
@@ -114,6 +117,9 @@ impl HistogramPoint for proto::HistogramDataPoint {
     fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
         (self.sum, self.min, self.max)
     }
+    fn exemplars(&self) -> &[proto::Exemplar] {
+        &self.exemplars
+    }
 }
 
 impl HistogramPoint for proto::ExponentialHistogramDataPoint {
@@ -125,6 +131,9 @@ impl HistogramPoint for proto::ExponentialHistogramDataPoint {
     }
     fn sum_min_max(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
         (self.sum, self.min, self.max)
+    }
+    fn exemplars(&self) -> &[proto::Exemplar] {
+        &self.exemplars
     }
 }
 
@@ -141,6 +150,8 @@ struct Point<'a> {
     sum: Option<f64>,
     min: Option<f64>,
     max: Option<f64>,
+    /// Measurements made while a span was active (the SDK's trace-based exemplars).
+    exemplars: &'a [proto::Exemplar],
     /// Seconds per unit of the values.
     per_second: f64,
 }
@@ -204,6 +215,27 @@ impl Point<'_> {
         }
     }
 
+    /// The point's exemplars with valid ids and a time in range, in seconds; the others
+    /// (which say nothing a trace view could open) are left out, the point still counted.
+    fn traced(&self) -> Vec<Exemplar> {
+        self.exemplars
+            .iter()
+            .filter_map(|e| {
+                let trace = TraceRef::from_bytes(&e.trace_id, &e.span_id)?;
+                let v = e.as_double.or(e.as_int.map(|i| i as f64))?;
+                let seconds = v * self.per_second;
+                let valid = seconds.is_finite()
+                    && seconds >= 0.0
+                    && seconds * 1000.0 <= crate::parse::MAX_RESPONSE_TIME_MS;
+                valid.then(|| Exemplar {
+                    trace,
+                    seconds,
+                    time: e.time_unix_nano as f64 / 1e9,
+                })
+            })
+            .collect()
+    }
+
     /// The batch of `count` requests summing to `sum` (the point's unit) in `shape`.
     fn batch(&self, count: u64, sum: f64, shape: Shape) -> RequestBatch<'static> {
         let ms = self.per_second * 1000.0;
@@ -230,6 +262,7 @@ impl Point<'_> {
             zero_count: 0,
             buckets: Vec::new(),
             explicit: Vec::new(),
+            exemplars: self.traced(),
         };
         match shape {
             Shape::Native(b) => {
@@ -446,6 +479,10 @@ fn histogram(r: &mut Receiving, out: &mut Export, p: Point<'_>, shape: Result<Sh
         batch.time = time;
         batch.start = None;
         out.of(p.service).clamped += 1;
+    }
+    // An exemplar is of a request of the point's period (or an earlier one): never later.
+    for e in &mut batch.exemplars {
+        e.time = e.time.min(batch.time);
     }
     out.push(p.service, Update::Requests(Box::new(batch)));
 }

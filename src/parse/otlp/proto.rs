@@ -5,7 +5,8 @@
 //! OTLP/JSON encoding (lowerCamelCase names; 64-bit integers as strings or numbers; floats
 //! as numbers or `"NaN"`, `"Infinity"`, `"-Infinity"`; enums as integers; a `oneof` as its
 //! member's name). Only the fields the mapping reads are declared: protobuf skips the others
-//! (exemplars, flags, trace ids, links, …) as unknown fields and serde ignores them.
+//! (flags, parent ids, links, an exemplar's attributes, …) as unknown fields and serde
+//! ignores them. Trace and span ids are bytes in protobuf and hex strings in OTLP/JSON.
 //!
 //! Why not the `opentelemetry-proto` crate: it brings the OpenTelemetry SDK crates along
 //! (`opentelemetry`, `opentelemetry_sdk` are non-optional dependencies) and its JSON
@@ -179,6 +180,29 @@ pub struct HistogramDataPoint {
     #[prost(double, optional, tag = "12")]
     #[serde(deserialize_with = "some_f64_of")]
     pub max: Option<f64>,
+    #[prost(message, repeated, tag = "8")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// `Exemplar`: a measurement of a point made while a span was active.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Exemplar {
+    #[prost(fixed64, tag = "2")]
+    #[serde(deserialize_with = "u64_of")]
+    pub time_unix_nano: u64,
+    #[prost(double, optional, tag = "3")]
+    #[serde(deserialize_with = "some_f64_of")]
+    pub as_double: Option<f64>,
+    #[prost(sfixed64, optional, tag = "6")]
+    #[serde(deserialize_with = "some_i64_of")]
+    pub as_int: Option<i64>,
+    #[prost(bytes = "vec", tag = "4")]
+    #[serde(deserialize_with = "hex_of")]
+    pub span_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    #[serde(deserialize_with = "hex_of")]
+    pub trace_id: Vec<u8>,
 }
 
 /// `ExponentialHistogram`.
@@ -227,6 +251,8 @@ pub struct ExponentialHistogramDataPoint {
     #[prost(double, tag = "14")]
     #[serde(deserialize_with = "f64_of")]
     pub zero_threshold: f64,
+    #[prost(message, repeated, tag = "11")]
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// `ExponentialHistogramDataPoint.Buckets`.
@@ -330,6 +356,12 @@ pub const STATUS_CODE_ERROR: i32 = 2;
 #[derive(Clone, PartialEq, prost::Message, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Span {
+    #[prost(bytes = "vec", tag = "1")]
+    #[serde(deserialize_with = "hex_of")]
+    pub trace_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    #[serde(deserialize_with = "hex_of")]
+    pub span_id: Vec<u8>,
     #[prost(string, tag = "5")]
     pub name: String,
     #[prost(int32, tag = "6")]
@@ -488,6 +520,31 @@ fn f64s_of<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
         .map(num_f64)
         .collect::<Result<_, _>>()
         .map_err(de::Error::custom)
+}
+
+fn some_i64_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Option::<Num<'_>>::deserialize(d)?
+        .map(num_i64)
+        .transpose()
+        .map_err(de::Error::custom)
+}
+
+/// A trace or span id: hex in OTLP/JSON (not base64, unlike other bytes fields); the
+/// mapping checks its length.
+fn hex_of<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let s = std::borrow::Cow::<str>::deserialize(d)?;
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return Err(de::Error::custom("an id of an odd number of hex digits"));
+    }
+    b.chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| de::Error::custom("an id that is not hex"))
+        })
+        .collect()
 }
 
 fn base64_of<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

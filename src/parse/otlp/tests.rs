@@ -348,6 +348,8 @@ fn json_takes_integers_as_strings_or_numbers_and_names_nonfinite_floats() {
 #[test]
 fn spans_become_requests_only_when_asked() {
     let span = Span {
+        trace_id: vec![0xab; 16],
+        span_id: vec![0xcd; 8],
         name: "GET /item/[id]".into(),
         kind: SPAN_KIND_CLIENT,
         start_time_unix_nano: 1_000_000_000,
@@ -384,12 +386,16 @@ fn spans_become_requests_only_when_asked() {
     assert_eq!((&*r.method, &*r.name), ("GET", "/item/[id]"));
     assert_eq!(r.response_time_ms, Some(12.5));
     assert_eq!(r.error.as_deref(), Some("error"));
+    let trace = r.trace.expect("the span's own ids");
+    assert_eq!((trace.trace_id, trace.span_id), ([0xab; 16], [0xcd; 8]));
 }
 
 #[test]
 fn a_span_cut_off_with_no_answer_and_no_error_is_not_a_request() {
     // As Locust's stop leaves them: `GET /` with no status code and an unset status.
     let span = |status_code: Option<i64>| Span {
+        trace_id: Vec::new(),
+        span_id: Vec::new(),
         name: "GET /".into(),
         kind: SPAN_KIND_CLIENT,
         start_time_unix_nano: 1_000_000_000,
@@ -511,4 +517,51 @@ fn a_sum_past_a_day_a_request_is_refused() {
         .reason
         .unwrap_or_default()
         .contains("more than 1 requests of 86400 s"));
+}
+
+#[test]
+fn point_exemplars_keep_their_ids_value_and_time_in_protobuf_and_json() {
+    use super::proto::Exemplar;
+    let mut p = point(3, -50, vec![2, 0, 5], 0.4);
+    p.exemplars = vec![
+        Exemplar {
+            time_unix_nano: 1_799_999_999_500_000_000,
+            as_double: Some(0.15),
+            as_int: None,
+            span_id: vec![0xcd; 8],
+            trace_id: vec![0xab; 16],
+        },
+        // Ids of the wrong length: left out, the point still counted.
+        Exemplar {
+            time_unix_nano: 1_799_999_999_600_000_000,
+            as_double: Some(0.1),
+            as_int: None,
+            span_id: vec![1; 7],
+            trace_id: vec![1; 16],
+        },
+    ];
+    let body = exp_export("/a", TEMPORALITY_DELTA, p);
+    let e = Receiving::default()
+        .export(Signal::Metrics, Encoding::Protobuf, &body, NOW)
+        .unwrap();
+    assert_eq!((e.accepted, e.rejected), (1, 0));
+    let b = batches(&e)[0];
+    assert_eq!(b.requests, 7);
+    assert_eq!(b.exemplars.len(), 1);
+    let x = b.exemplars[0];
+    assert_eq!((x.trace.trace_id, x.trace.span_id), ([0xab; 16], [0xcd; 8]));
+    assert_eq!((x.seconds, x.time), (0.15, 1_799_999_999.5));
+    // OTLP/JSON writes ids in hex.
+    let json = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"locust.client.duration","unit":"s","exponentialHistogram":{"aggregationTemporality":1,"dataPoints":[
+        {"attributes":[{"key":"name","value":{"stringValue":"/a"}}],"timeUnixNano":"1800000000000000000","count":"3","sum":0.3,"scale":2,"positive":{"offset":-10,"bucketCounts":[1,"2"]},
+         "exemplars":[{"timeUnixNano":"1799999999000000000","asDouble":0.15,"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}}]}]}]}"#;
+    let e = Receiving::default()
+        .export(Signal::Metrics, Encoding::Json, json, NOW)
+        .unwrap();
+    assert_eq!((e.accepted, e.rejected), (1, 0), "{:?}", e.reason);
+    let b = batches(&e)[0];
+    let x = b.exemplars[0];
+    assert_eq!(x.trace.trace_hex(), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(x.trace.span_hex(), "b7ad6b7169203331");
+    assert_eq!((x.seconds, x.time), (0.15, 1_799_999_999.0));
 }

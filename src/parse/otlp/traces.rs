@@ -4,6 +4,7 @@ use super::attributes::{attribute, attribute_int, MAX_ATTRIBUTE_CHARS};
 use super::export::Export;
 use super::proto;
 use super::receiving::{Receiving, RequestsFrom};
+use crate::model::exemplar::TraceRef;
 use crate::model::update::{cut_chars, Request, Update};
 
 /// Maps a traces export request: with `--otlp.requests-from spans`, each HTTP client span
@@ -104,5 +105,6 @@ fn span_request(span: &proto::Span) -> Result<Option<Request<'static>>, String> 
                 .to_owned()
                 .into()
         }),
+        trace: TraceRef::from_bytes(&span.trace_id, &span.span_id),
     }))
 }

@@ -253,6 +253,23 @@ fn locust_otel_slow_requests_link_to_their_traces_in_openmetrics_and_protobuf() 
     );
     assert_exemplars_of("protobuf scrape (native histogram)", &proto, &run, "/tail");
     assert!(proto.iter().all(|e| e.timestamp > started));
+    // The requests counter carries the newest traced request, in both formats.
+    for job in ["om", "proto"] {
+        let selector = format!(r#"locust_requests_total{{job="{job}",name="/tail"}}"#);
+        let found = wait_exemplars(prom.addr, &selector, started, 0.0);
+        for e in &found {
+            let request = run.by_ids.get(&(e.trace_id.clone(), e.span_id.clone()));
+            assert_eq!(
+                request.map(|(n, _)| n.as_str()),
+                Some("/tail"),
+                "{job}: counter exemplar {e:?}"
+            );
+        }
+        eprintln!(
+            "{job}: {} exemplars on locust_requests_total of /tail",
+            found.len()
+        );
+    }
     // What the dashboard's latency panels ask Grafana for finds them too.
     for (title, expr) in crate::dashboard::exemplar_queries() {
         let found: Vec<Stored> = query_exemplars(prom.addr, &expr, started)

@@ -80,6 +80,20 @@ pub trait Encoder {
     /// One counter, gauge or untyped sample.
     fn value(&mut self, meta: &Meta<'_>, labels: &Self::Labels, value: f64, created: Option<f64>);
 
+    /// One counter sample with the exemplar of a traced request it counts; formats without
+    /// exemplars write the sample alone.
+    fn traced(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &Self::Labels,
+        value: f64,
+        created: Option<f64>,
+        exemplar: &Exemplar,
+    ) {
+        let _ = exemplar;
+        self.value(meta, labels, value, created);
+    }
+
     /// One summary.
     fn summary(&mut self, meta: &Meta<'_>, labels: &Self::Labels, summary: &Summary<'_>);
 
@@ -138,6 +152,22 @@ impl<'a, E: Encoder> Family<'a, E> {
     pub fn sample_since(&mut self, labels: &E::Labels, value: f64, created: Option<f64>) {
         self.start();
         self.out.value(&self.meta, labels, value, created);
+    }
+
+    /// One counter sample that counts since `created`, with the exemplar of a traced request
+    /// it counts, where there is one (OpenMetrics allows one on a counter's `_total`).
+    pub fn sample_traced(
+        &mut self,
+        labels: &E::Labels,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.start();
+        match exemplar {
+            Some(e) => self.out.traced(&self.meta, labels, value, created, e),
+            None => self.out.value(&self.meta, labels, value, created),
+        }
     }
 
     /// One summary.
@@ -199,6 +229,19 @@ impl<E: Encoder> Encoder for Only<E> {
     fn value(&mut self, meta: &Meta<'_>, labels: &Self::Labels, value: f64, created: Option<f64>) {
         if Self::keeps(&self.names, meta.name) {
             self.inner.value(meta, labels, value, created);
+        }
+    }
+
+    fn traced(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &Self::Labels,
+        value: f64,
+        created: Option<f64>,
+        exemplar: &Exemplar,
+    ) {
+        if Self::keeps(&self.names, meta.name) {
+            self.inner.traced(meta, labels, value, created, exemplar);
         }
     }
 

@@ -16,7 +16,7 @@
 //!
 //! Field numbers (client_model `metrics.proto`): `MetricFamily` name 1, help 2, type 3,
 //! metric 4 · `Metric` label 1, gauge 2, counter 3, summary 4, untyped 5, histogram 7 ·
-//! `LabelPair` name 1, value 2 · `Gauge`/`Counter`/`Untyped` value 1, `Counter`
+//! `LabelPair` name 1, value 2 · `Gauge`/`Counter`/`Untyped` value 1, `Counter` exemplar 2,
 //! created_timestamp 3 · `Summary` sample_count 1, sample_sum 2, quantile 3,
 //! created_timestamp 4 · `Quantile` quantile 1, value 2 · `Histogram` sample_count 1,
 //! sample_sum 2, bucket 3, schema 5, zero_threshold 6, zero_count 7, positive_span 12,
@@ -182,6 +182,28 @@ impl Encoder for ProtobufEncoder {
                 timestamp(m, 3, t);
             }
         });
+    }
+
+    fn traced(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &Vec<u8>,
+        value: f64,
+        created: Option<f64>,
+        exemplar: &Exemplar,
+    ) {
+        if meta.kind != Kind::Counter {
+            return self.value(meta, labels, value, created);
+        }
+        let mut ex = std::mem::take(&mut self.exemplar);
+        self.metric(labels, 3, |m, _| {
+            double(m, 1, value);
+            exemplar_field(m, 2, &mut ex, exemplar);
+            if let Some(t) = created {
+                timestamp(m, 3, t);
+            }
+        });
+        self.exemplar = ex;
     }
 
     fn summary(&mut self, _meta: &Meta<'_>, labels: &Vec<u8>, s: &Summary<'_>) {

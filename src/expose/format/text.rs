@@ -290,6 +290,24 @@ impl Encoder for TextEncoder {
         }
     }
 
+    fn traced(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &String,
+        value: f64,
+        created: Option<f64>,
+        exemplar: &Exemplar,
+    ) {
+        self.line(meta.name, "", labels, None, value);
+        // OpenMetrics: on a counter's `_total` sample only.
+        if self.om() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
+            self.exemplar(Some(exemplar));
+        }
+        if created.is_some() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
+            self.created(meta, labels, created);
+        }
+    }
+
     fn summary(&mut self, meta: &Meta<'_>, labels: &String, s: &Summary<'_>) {
         for &(q, v) in s.quantiles {
             self.line(meta.name, "", labels, Some(("quantile", q)), v / s.divisor);
@@ -449,7 +467,7 @@ mod tests {
         let mut f = t.family("seed_count", "Seed's counter.", Kind::Counter);
         f.sample(&l, 7.0);
         let mut f = t.family("req_total", "Requests \"quoted\".", Kind::Counter);
-        f.sample_since(&l, 7.0, Some(100.25));
+        f.sample_traced(&l, 7.0, Some(100.25), exemplars.first());
     }
 
     #[test]
@@ -492,7 +510,7 @@ mod tests {
              # HELP seed_count Seed's counter.\n# TYPE seed_count unknown\n\
              seed_count{service=\"s\"} 7\n\
              # HELP req Requests \\\"quoted\\\".\n# TYPE req counter\n\
-             req_total{service=\"s\"} 7\n\
+             req_total{service=\"s\"} 7 # {trace_id=\"abababababababababababababababab\",span_id=\"cdcdcdcdcdcdcdcd\"} 0.75 100.5\n\
              req_created{service=\"s\"} 100.25\n\
              # EOF\n"
         );

@@ -86,7 +86,9 @@ impl MetricSet for Native {
             Kind::Counter,
         );
         for (l, e) in &rows {
-            f.sample_since(l, e.requests as f64, e.created);
+            // The newest traced request is the counter's exemplar.
+            let newest = e.exemplars.iter().max_by(|a, b| a.time.total_cmp(&b.time));
+            f.sample_traced(l, e.requests as f64, e.created, newest);
         }
         let mut f = out.family(REQUEST_FAILURES, "Requests that failed.", Kind::Counter);
         for (l, e) in &rows {

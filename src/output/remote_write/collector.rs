@@ -193,6 +193,20 @@ impl Encoder for Collector {
         self.point(name, labels, None, Value::Float(value), created);
     }
 
+    fn traced(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &Self::Labels,
+        value: f64,
+        created: Option<f64>,
+        exemplar: &Exemplar,
+    ) {
+        if meta.kind == Kind::Counter {
+            self.exemplar(Some(exemplar));
+        }
+        self.value(meta, labels, value, created);
+    }
+
     fn summary(&mut self, _meta: &Meta<'_>, labels: &Self::Labels, s: &Summary<'_>) {
         let Some(m) = self.meta().cloned() else {
             return;

@@ -170,6 +170,9 @@ fn key(labels: &Labels<'_>) -> u64 {
 pub struct Tracker {
     points: Vec<Seen>,
     keys: HashMap<u64, u32, FixedState>,
+    /// The newest exemplar (ms) written of each series that has exemplars: an exemplar is
+    /// written once, and never one older than its series' newest (which a receiver refuses).
+    exemplars_through: HashMap<u64, i64, FixedState>,
 }
 
 impl Tracker {
@@ -538,13 +541,16 @@ impl Batch {
             external.iter().map(|(k, v)| (text(k), text(v))).collect();
         let old = std::mem::take(&mut tracker.points);
         let old_keys = std::mem::take(&mut tracker.keys);
+        let sent = std::mem::take(&mut tracker.exemplars_through);
         let mut keys = HashMap::with_capacity_and_hasher(points.len(), hasher());
+        let mut through = HashMap::with_hasher(hasher());
         let batch = {
             let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
             let mut labels = Vec::with_capacity(16);
             for (i, p) in points.iter().enumerate() {
                 labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
-                keys.insert(key(&labels), i as u32);
+                let k = key(&labels);
+                keys.insert(k, i as u32);
                 let from = next_exemplar;
                 while exemplars
                     .get(next_exemplar)
@@ -552,7 +558,13 @@ impl Batch {
                 {
                     next_exemplar += 1;
                 }
-                let ex = &exemplars[from..next_exemplar];
+                // A series' exemplars come oldest first: the new ones are a suffix.
+                let mut ex = &exemplars[from..next_exemplar];
+                if let Some(newest) = ex.iter().map(|e| e.timestamp).max() {
+                    let before = sent.get(&k).copied().unwrap_or(i64::MIN);
+                    ex = &ex[ex.partition_point(|e| e.timestamp <= before)..];
+                    through.insert(k, newest.max(before));
+                }
                 w.add_with(&labels, &p.value, Some(p.family), p.created, ex);
             }
             for (k, &i) in &old_keys {
@@ -569,6 +581,7 @@ impl Batch {
         drop(old);
         tracker.points = points.into_iter().map(Point::seen).collect();
         tracker.keys = keys;
+        tracker.exemplars_through = through;
         batch
     }
 
@@ -637,6 +650,90 @@ mod tests {
             .decompress_vec(&b.requests[0].body)
             .unwrap();
         WriteRequest::decode(raw.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn each_exemplar_is_written_once_and_on_its_series() {
+        use crate::model::exemplar::{Exemplar, TraceRef};
+        let collect_at = |times: &[f64]| {
+            let exemplars: Vec<Exemplar> = times
+                .iter()
+                .enumerate()
+                .map(|(k, &time)| Exemplar {
+                    trace: TraceRef {
+                        trace_id: [k as u8 + 1; 16],
+                        span_id: [9; 8],
+                    },
+                    seconds: 0.2 + k as f64 * 0.1,
+                    time,
+                })
+                .collect();
+            let mut c = Collector::default();
+            let row = Collector::labels(&[("name", "/a")]);
+            let mut f = c.family("d_seconds", "help d", Kind::Histogram);
+            f.histogram(
+                &row,
+                &Histogram {
+                    buckets: &[(0.25, 1), (1.0, 3)],
+                    count: 3,
+                    sum: 0.9,
+                    native: None,
+                    created: None,
+                    exemplars: &exemplars,
+                },
+            );
+            c
+        };
+        let exemplars_of = |b: &Batch| -> Vec<(String, i64)> {
+            decode_v1(b)
+                .timeseries
+                .iter()
+                .flat_map(|ts| {
+                    let le = ts
+                        .labels
+                        .iter()
+                        .find(|l| &l.name[..] == b"le")
+                        .map(|l| String::from_utf8_lossy(&l.value).into_owned());
+                    ts.exemplars
+                        .iter()
+                        .map(move |e| (le.clone().unwrap_or_default(), e.timestamp))
+                })
+                .collect()
+        };
+        let mut t = Tracker::default();
+        // 0.2 s in le=0.25; 0.3 and 0.4 s in le=1.0 (the slowest shown).
+        let b = Batch::encode(
+            collect_at(&[10.0, 11.0, 12.0]),
+            Protocol::V1,
+            1,
+            1 << 20,
+            &[],
+            &mut t,
+        );
+        assert_eq!(
+            exemplars_of(&b),
+            vec![("0.25".to_owned(), 10_000), ("1.0".to_owned(), 12_000)]
+        );
+        // The same exemplars again: not written again.
+        let b = Batch::encode(
+            collect_at(&[10.0, 11.0, 12.0]),
+            Protocol::V1,
+            2,
+            1 << 20,
+            &[],
+            &mut t,
+        );
+        assert_eq!(exemplars_of(&b), vec![]);
+        // A newer one in le=0.25 is; an older one than le=1.0's newest is not.
+        let b = Batch::encode(
+            collect_at(&[13.0, 11.0, 11.5]),
+            Protocol::V1,
+            3,
+            1 << 20,
+            &[],
+            &mut t,
+        );
+        assert_eq!(exemplars_of(&b), vec![("0.25".to_owned(), 13_000)]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A service's run over time, kept in the exporter: per-interval figures in a bounded ring
-//! that merges its oldest intervals when full (the foundation of the run report, issue 33).
+//! that merges its oldest intervals when full: the data of a report of the run over time.
 //!
 //! Each [`Timeline::record`] takes a service's snapshot and keeps what happened since the
 //! previous one: per endpoint and for the total, the requests, failures and time sum of the

@@ -22,7 +22,8 @@
 //! The native histogram takes 4 bytes a bucket between the fastest and the slowest answer
 //! (3.4 KiB for 1 ms … 10 s; the widest span, 1 µs to 24 h, 9 KiB), the exact times at most
 //! 1 KiB (freed once there are more than 64), the classic buckets 8 bytes a bound, the
-//! rate window 240 bytes.
+//! rate window 240 bytes; exemplars nothing until the first traced request, then 48 bytes a
+//! `--buckets` slot (`super::exemplar`).
 //!
 //! ## Batches
 //! A producer that aggregates (the plugin's `requests` lines) sends counts, sums, exact

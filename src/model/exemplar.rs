@@ -35,44 +35,59 @@ impl TraceRef {
 
     /// From lower- or upper-case hex (32 and 16 digits); the reason when they are not.
     pub fn from_hex(trace_id: &str, span_id: &str) -> Result<TraceRef, String> {
-        let t = hex::<16>(trace_id).ok_or("`trace_id` is not 32 hex digits")?;
-        let s = hex::<8>(span_id).ok_or("`span_id` is not 16 hex digits")?;
+        let t = decode_hex(trace_id)
+            .filter(|b| b.len() == 16)
+            .ok_or("`trace_id` is not 32 hex digits")?;
+        let s = decode_hex(span_id)
+            .filter(|b| b.len() == 8)
+            .ok_or("`span_id` is not 16 hex digits")?;
         TraceRef::from_bytes(&t, &s)
             .ok_or_else(|| "`trace_id` or `span_id` is all zeros".to_owned())
     }
 
+    /// The trace id as 32 lower-case hex digits (ASCII), written with no allocation.
+    pub fn trace_digits(&self) -> [u8; 32] {
+        digits(&self.trace_id)
+    }
+
+    /// The span id as 16 lower-case hex digits (ASCII).
+    pub fn span_digits(&self) -> [u8; 16] {
+        digits(&self.span_id)
+    }
+
     /// The trace id as 32 lower-case hex digits.
     pub fn trace_hex(&self) -> String {
-        to_hex(&self.trace_id)
+        self.trace_digits().iter().map(|&c| char::from(c)).collect()
     }
 
     /// The span id as 16 lower-case hex digits.
     pub fn span_hex(&self) -> String {
-        to_hex(&self.span_id)
+        self.span_digits().iter().map(|&c| char::from(c)).collect()
     }
 }
 
-fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+/// Bytes from hex digits of either case (events' ids, OTLP/JSON's); `None` for an odd
+/// number of digits or anything else.
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() != 2 * N {
+    if b.len() % 2 != 0 {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
-    }
-    Some(out)
+    b.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
 }
 
-fn to_hex(b: &[u8]) -> String {
+/// `N` lower-case hex digits of `b` (`N` = twice its length).
+fn digits<const N: usize>(b: &[u8]) -> [u8; N] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(DIGITS[usize::from(x >> 4)] as char);
-        s.push(DIGITS[usize::from(x & 15)] as char);
+    let mut out = [0u8; N];
+    for (pair, &x) in out.chunks_mut(2).zip(b) {
+        pair[0] = DIGITS[usize::from(x >> 4)];
+        pair[1] = DIGITS[usize::from(x & 15)];
     }
-    s
+    out
 }
 
 /// One traced request: its ids, its response time and when it was made.

@@ -9,8 +9,7 @@
 //! Layout: `service` holds a service's run state and routes updates to its two feeds,
 //! `csv_feed` (the files' whole reads and rates) and `event_feed` (per-request counting,
 //! with [`endpoint`] and [`window`]); `cardinality` bounds the endpoints both feeds admit;
-//! `config` holds the settings and the view a feed serves, which every room imports;
-//! `timeline` keeps a service's run over time from its snapshots (the run report's data).
+//! `config` holds the settings and the view a feed serves, which every room imports.
 
 pub mod baseline;
 mod cardinality;
@@ -27,7 +26,6 @@ pub mod percentile;
 pub mod regression;
 mod service;
 pub mod snapshot;
-pub mod timeline;
 pub mod update;
 pub mod window;
 

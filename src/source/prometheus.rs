@@ -187,17 +187,11 @@ impl Store {
                 .filter(|t| **t > 0.0)
                 .map(|t| n / t.max(1.0))
         };
-        let mut quantiles: BTreeMap<Key, Vec<(f64, f64)>> = BTreeMap::new();
-        for s in self
-            .query(&sel("locust_response_time_seconds"), now)
-            .await?
-        {
-            if let (Ok(q), Some(v)) = (s.label("quantile").parse::<f64>(), s.value()) {
-                if !v.is_nan() {
-                    quantiles.entry(key(&s)).or_default().push((q, v));
-                }
-            }
-        }
+        let quantiles = quantiles_by(
+            self.query(&sel("locust_response_time_seconds"), now)
+                .await?,
+            key,
+        );
         let sums = by_key(
             self.query(&sel("locust_request_duration_seconds_sum"), now)
                 .await?,
@@ -279,20 +273,11 @@ impl Store {
             });
         }
         // Each service's total: its endpoints summed, its run-wide quantiles.
-        let mut run_quantiles: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        for s in self
-            .query(&sel("locust_run_response_time_seconds"), now)
-            .await?
-        {
-            if let (Ok(q), Some(v)) = (s.label("quantile").parse::<f64>(), s.value()) {
-                if !v.is_nan() {
-                    run_quantiles
-                        .entry(s.label("service").to_owned())
-                        .or_default()
-                        .push((q, v));
-                }
-            }
-        }
+        let mut run_quantiles = quantiles_by(
+            self.query(&sel("locust_run_response_time_seconds"), now)
+                .await?,
+            |s| s.label("service").to_owned(),
+        );
         for (name, service) in &mut services {
             let requests: u64 = service.endpoints.iter().map(|r| r.requests).sum();
             let failures: u64 = service.endpoints.iter().map(|r| r.failures).sum();
@@ -323,4 +308,21 @@ impl Store {
             services: services.into_values().collect(),
         })
     }
+}
+
+/// Each series' `(quantile, value)` grouped by `key` (NaN values left out), in the series'
+/// order.
+fn quantiles_by<K: Ord>(
+    series: Vec<Series>,
+    key: impl Fn(&Series) -> K,
+) -> BTreeMap<K, Vec<(f64, f64)>> {
+    let mut out: BTreeMap<K, Vec<(f64, f64)>> = BTreeMap::new();
+    for s in &series {
+        if let (Ok(q), Some(v)) = (s.label("quantile").parse::<f64>(), s.value()) {
+            if !v.is_nan() {
+                out.entry(key(s)).or_default().push((q, v));
+            }
+        }
+    }
+    out
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use crate::support::*;
@@ -499,21 +499,7 @@ fn promql_run(bin: &Path, env: &[(&str, &str)], check: &str) -> (Option<i32>, St
     // The target is scraped before the run starts (a Prometheus just started scrapes a
     // few seconds later: a run before that has no samples in its window).
     prom.wait_query(30, "max(up{job=\"target\"})", |v| v == Some(1.0));
-    let mut child = Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &locustfile,
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "10",
-            "-t",
-            "6s",
-            "-H",
-            &target.url,
-            "--only-summary",
-        ])
+    let mut child = locust_headless(bin, &locustfile, &target, 6, 10)
         .args(["--exporter-events", &events.display().to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::*;
@@ -18,11 +18,62 @@ use crate::support::*;
 /// The flags every Prometheus of these tests runs with (native histograms are on already).
 const FEATURES: &str = "--enable-feature=exemplar-storage,created-timestamp-zero-ingestion";
 
+/// A scrape job of `target` in `protocol` (`OpenMetricsText1.0.0`, `PrometheusProto`), with
+/// `extra` lines of YAML (indented four spaces).
+fn job(name: &str, protocol: &str, extra: &str, target: SocketAddr) -> String {
+    format!(
+        "  - job_name: {name}\n    scrape_protocols: [{protocol}]\n{extra}    static_configs:\n      - targets: ['{target}']\n"
+    )
+}
+
+/// A headless run of `locustfile` (`fixtures/record/traced_locustfile.py`, with the plugin
+/// before it where asked) for `secs` against a fresh target, `setup` adding the run's own
+/// flags and environment; waited for. Its request log, with more than 300 requests of /tail.
+fn traced_run(bin: &Path, locustfile: &str, secs: u32, setup: impl FnOnce(&mut Command)) -> Traced {
+    let target = Target::start(bin);
+    let dir = tempfile::tempdir().unwrap();
+    let requests = dir.path().join("traced.jsonl");
+    let mut cmd = locust_headless(bin, locustfile, &target, secs, 10);
+    cmd.env("TRACED_REQUESTS", &requests)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    setup(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    wait_child(&mut child, 90);
+    let run = traced(&requests);
+    let tail = run.times["/tail"].len();
+    assert!(tail > 300, "only {tail} requests of /tail");
+    run
+}
+
+/// The traced locustfile alone.
+fn traced_locustfile() -> String {
+    fixture("record/traced_locustfile.py").display().to_string()
+}
+
+/// Waits until `exporter` counts every request of /tail in `run` for `service`.
+fn wait_every_tail(exporter: &Exporter, service: &str, run: &Traced) {
+    let tail = run.times["/tail"].len() as f64;
+    exporter.wait_for(30, "every /tail request", |m| {
+        m.get(
+            "locust_requests_total",
+            &[("service", service), ("name", "/tail")],
+        ) == Some(tail)
+    });
+}
+
 /// Each request of a traced run, by (trace id, span id): (name, Locust's response time ms).
 struct Traced {
     by_ids: HashMap<(String, String), (String, f64)>,
     /// Every response time of each name, ms.
     times: HashMap<String, Vec<f64>>,
+}
+
+impl Traced {
+    /// The slowest of `name`'s requests, seconds.
+    fn slowest_seconds(&self, name: &str) -> f64 {
+        self.times[name].iter().copied().fold(0.0, f64::max) / 1000.0
+    }
 }
 
 /// Reads `$TRACED_REQUESTS` (`fixtures/record/traced_locustfile.py`).
@@ -174,64 +225,27 @@ fn locust_otel_slow_requests_link_to_their_traces_in_openmetrics_and_protobuf() 
         "--otlp.requests-from",
         "spans",
     ]);
-    let config = format!(
-        "  - job_name: om\n    scrape_protocols: [OpenMetricsText1.0.0]\n    static_configs:\n      - targets: ['{0}']\n\
-         \x20 - job_name: proto\n    scrape_protocols: [PrometheusProto]\n    always_scrape_classic_histograms: true\n    static_configs:\n      - targets: ['{0}']\n",
-        exporter.addr
-    );
+    let config = job("om", "OpenMetricsText1.0.0", "", exporter.addr)
+        + &job(
+            "proto",
+            "PrometheusProto",
+            "    always_scrape_classic_histograms: true\n",
+            exporter.addr,
+        );
     // `always_scrape_classic_histograms`: Prometheus 3.5's protobuf parser takes native
     // exemplars of only the first histogram of a family otherwise (docs/exemplars.md).
     let Some(prom) = Prometheus::start_v3(test, &config, &[FEATURES]) else {
         return;
     };
     let started = now() - 5.0;
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let requests = dir.path().join("traced.jsonl");
     let addr = otlp_addr(&exporter);
-    let mut child = std::process::Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &fixture("record/traced_locustfile.py").display().to_string(),
-        ])
-        .args([
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "10",
-            "-t",
-            "10s",
-            "--only-summary",
-            "--otel",
-        ])
-        .args(["-H", &target.url])
-        .env("TRACED_REQUESTS", &requests)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
-        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
-        .env(
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "base2_exponential_bucket_histogram",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_child(&mut child, 90);
-    let run = traced(&requests);
-    let tail = run.times["/tail"].len() as f64;
-    assert!(tail > 300.0, "only {tail} requests of /tail");
-    // Every request of /tail came as a span (none lost on the way).
-    exporter.wait_for(30, "every /tail span", |m| {
-        m.get(
-            "locust_requests_total",
-            &[("service", "locust"), ("name", "/tail")],
-        ) == Some(tail)
+    let run = traced_run(&bin, &traced_locustfile(), 10, |cmd| {
+        otel_to(cmd, addr, "grpc", true);
+        cmd.env("OTEL_BSP_SCHEDULE_DELAY", "500");
     });
-    let slowest = run.times["/tail"].iter().copied().fold(0.0, f64::max) / 1000.0;
+    // Every request of /tail came as a span (none lost on the way).
+    wait_every_tail(&exporter, "locust", &run);
+    let slowest = run.slowest_seconds("/tail");
     // The exemplar of the slowest request has a value of about its span's duration.
     let wanted = slowest * 0.98;
     let om = wait_exemplars(
@@ -292,58 +306,17 @@ fn locust_otel_point_exemplars_of_task_spans_reach_prometheus() {
         return;
     };
     let exporter = Exporter::spawn(&["--otlp.listen-address", "127.0.0.1:0"]);
-    let config = format!(
-        "  - job_name: om\n    scrape_protocols: [OpenMetricsText1.0.0]\n    static_configs:\n      - targets: ['{}']\n",
-        exporter.addr
-    );
+    let config = job("om", "OpenMetricsText1.0.0", "", exporter.addr);
     let Some(prom) = Prometheus::start_v3(test, &config, &[FEATURES]) else {
         return;
     };
     let started = now() - 5.0;
-    let target = Target::start(&bin);
-    let dir = tempfile::tempdir().unwrap();
-    let requests = dir.path().join("traced.jsonl");
     let addr = otlp_addr(&exporter);
-    let mut child = std::process::Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &fixture("record/traced_locustfile.py").display().to_string(),
-        ])
-        .args([
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "10",
-            "-t",
-            "8s",
-            "--only-summary",
-            "--otel",
-        ])
-        .args(["-H", &target.url])
-        .env("TRACED_REQUESTS", &requests)
-        .env("TASK_SPAN", "1")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
-        .env(
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "base2_exponential_bucket_histogram",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_child(&mut child, 90);
-    let run = traced(&requests);
-    let tail = run.times["/tail"].len() as f64;
-    exporter.wait_for(30, "every /tail request", |m| {
-        m.get(
-            "locust_requests_total",
-            &[("service", "locust"), ("name", "/tail")],
-        ) == Some(tail)
+    let run = traced_run(&bin, &traced_locustfile(), 8, |cmd| {
+        otel_to(cmd, addr, "grpc", true);
+        cmd.env("TASK_SPAN", "1");
     });
+    wait_every_tail(&exporter, "locust", &run);
     let found = wait_exemplars(
         prom.addr,
         r#"locust_request_duration_seconds_bucket{job="om",name="/tail"}"#,
@@ -386,95 +359,59 @@ fn plugin_traceparent_exemplars_reach_prometheus_through_remote_write_1_0_and_2_
     std::fs::write(&events, "").unwrap();
     let source = format!("load={}", events.display());
     let placeholder = free_addr();
-    let config = format!(
-        "  - job_name: om\n    scrape_protocols: [OpenMetricsText1.0.0]\n    static_configs:\n      - targets: ['{placeholder}']\n"
-    );
-    let writers: Vec<Exporter>;
-    let prom;
-    {
-        // Prometheus first (its remote-write receiver on), then the exporters writing to it.
-        let Some(p) = Prometheus::start_v3(
-            test,
-            &config,
-            &[
-                FEATURES,
-                "--web.enable-remote-write-receiver",
-                "--web.remote-write-receiver.accepted-protobuf-messages=prometheus.WriteRequest",
-                "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request",
-            ],
-        ) else {
-            return;
-        };
-        prom = p;
-        let url = format!("http://{}/api/v1/write", prom.addr);
-        writers = ["1.0", "2.0"]
-            .iter()
-            .map(|protocol| {
-                let label = format!("writer={protocol}");
-                let mut args = vec![
-                    "--events",
-                    &source,
-                    "--remote-write.url",
-                    &url,
-                    "--remote-write.protocol",
-                    protocol,
-                    "--remote-write.interval",
-                    "1s",
-                    "--remote-write.label",
-                    &label,
-                ];
-                // The first one also listens where Prometheus scrapes.
-                let listen = placeholder.to_string();
-                if *protocol == "1.0" {
-                    args.extend(["--web.listen-address", &listen]);
-                    return Exporter::spawn(&args);
-                }
-                Exporter::spawn(&args)
-            })
-            .collect();
-    }
+    let config = job("om", "OpenMetricsText1.0.0", "", placeholder);
+    // Prometheus first (its remote-write receiver on), then the exporters writing to it.
+    let Some(prom) = Prometheus::start_v3(
+        test,
+        &config,
+        &[
+            FEATURES,
+            "--web.enable-remote-write-receiver",
+            "--web.remote-write-receiver.accepted-protobuf-messages=prometheus.WriteRequest",
+            "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request",
+        ],
+    ) else {
+        return;
+    };
+    let url = format!("http://{}/api/v1/write", prom.addr);
+    let listen = placeholder.to_string();
+    let writers: Vec<Exporter> = ["1.0", "2.0"]
+        .iter()
+        .map(|protocol| {
+            let label = format!("writer={protocol}");
+            let mut args = vec![
+                "--events",
+                &source,
+                "--remote-write.url",
+                &url,
+                "--remote-write.protocol",
+                protocol,
+                "--remote-write.interval",
+                "1s",
+                "--remote-write.label",
+                &label,
+            ];
+            // The first one also listens where Prometheus scrapes.
+            if *protocol == "1.0" {
+                args.extend(["--web.listen-address", &listen]);
+            }
+            Exporter::spawn(&args)
+        })
+        .collect();
     let started = now() - 5.0;
-    let target = Target::start(&bin);
-    let requests = dir.path().join("traced.jsonl");
-    let plugin = root().join("contrib/locust_exporter_plugin.py");
     let files = format!(
         "{},{}",
-        plugin.display(),
-        fixture("record/traced_locustfile.py").display()
+        root().join("contrib/locust_exporter_plugin.py").display(),
+        traced_locustfile()
     );
-    let mut child = std::process::Command::new(bin.join("locust"))
-        .args([
-            "-f",
-            &files,
-            "--headless",
-            "-u",
-            "10",
-            "-r",
-            "10",
-            "-t",
-            "10s",
-        ])
-        .args(["--only-summary", "-H", &target.url])
-        .args(["--exporter-events", &events.display().to_string()])
-        .env("TRACED_REQUESTS", &requests)
-        .env("OWN_TRACEPARENT", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_child(&mut child, 90);
-    let run = traced(&requests);
-    let tail = run.times["/tail"].len() as f64;
-    assert!(tail > 300.0, "only {tail} requests of /tail");
+    let run = traced_run(&bin, &files, 10, |cmd| {
+        cmd.args(["--exporter-events", &events.display().to_string()])
+            .env("OWN_TRACEPARENT", "1");
+    });
     for w in &writers {
-        w.wait_for(30, "every /tail request", |m| {
-            m.get(
-                "locust_requests_total",
-                &[("service", "load"), ("name", "/tail")],
-            ) == Some(tail)
-        });
+        wait_every_tail(w, "load", &run);
     }
-    let slowest = run.times["/tail"].iter().copied().fold(0.0, f64::max) / 1000.0;
+    let slowest = run.slowest_seconds("/tail");
     for (what, selector) in [
         (
             "remote write 1.0",

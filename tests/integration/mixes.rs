@@ -189,18 +189,8 @@ fn two_otel_runs_explicit_and_exponential_keep_every_scrape_whole() {
         let mut served = 0.0;
         for exponential in order {
             let mut cmd = locust_command(&bin, &target, 6, false);
-            cmd.arg("--otel")
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-                .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
-                .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
-                .stdout(Stdio::null());
-            if exponential {
-                cmd.env(
-                    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-                    "base2_exponential_bucket_histogram",
-                );
-            }
+            otel_to(&mut cmd, addr, "grpc", exponential);
+            cmd.stdout(Stdio::null());
             let mut child = cmd.spawn().unwrap();
             wait_child(&mut child, 60);
             // The run's last export served: the count of `/` grew.

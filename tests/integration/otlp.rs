@@ -22,22 +22,12 @@ fn otel_run(test: &str, protocol: &str, exponential: bool) -> Option<OtelRun> {
     let events = dir.path().join("requests.jsonl");
     let json = dir.path().join("final");
     let mut cmd = locust_command_with(&bin, &target, 8, false, &[fixture("record/per_request.py")]);
-    cmd.arg("--otel")
-        .arg("--json-file")
+    otel_to(&mut cmd, addr, protocol, exponential);
+    cmd.arg("--json-file")
         .arg(&json)
         .env("PER_REQUEST_EVENTS", &events)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
-        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
         .env("PYTHONPATH", fixture("record"))
         .stdout(Stdio::null());
-    if exponential {
-        cmd.env(
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "base2_exponential_bucket_histogram",
-        );
-    }
     let mut child = cmd.spawn().unwrap();
     let max_users = users_while(&exporter, &mut child);
     let totals = json_totals(&json.with_extension("json"));

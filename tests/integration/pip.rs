@@ -387,33 +387,26 @@ fn abort_on_stdout_is_checked_with_its_flags() {
     let ev = fixture("baseline/locust-2.47.0/01-a.jsonl")
         .display()
         .to_string();
-    let (code, _, err) = run(&["--once", "--events", &ev, "--check.abort.stdout"], None);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("give --check.abort"), "{err}");
-    let (code, _, err) = run(
-        &[
-            "--once",
-            "--events",
-            &ev,
-            "--check",
-            "p95<1s",
-            "--check.abort",
-        ],
-        None,
-    );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("--check.abort.stdout"), "{err}");
-    let (code, _, err) = run(
-        &[
-            "--once",
-            "--events",
-            &ev,
-            "--check",
-            "p95<1s",
-            "--check.abort",
+    let check = ["--check", "p95<1s"];
+    // (flags after the input, exit code, what stderr must say)
+    let cases: [(&[&str], i32, &str); 3] = [
+        (&["--check.abort.stdout"], 2, "give --check.abort"),
+        (
+            &[check[0], check[1], "--check.abort"],
+            2,
             "--check.abort.stdout",
-        ],
-        None,
-    );
-    assert_eq!(code, Some(0), "{err}");
+        ),
+        (
+            &[check[0], check[1], "--check.abort", "--check.abort.stdout"],
+            0,
+            "",
+        ),
+    ];
+    for (flags, want, says) in cases {
+        let mut args = vec!["--once", "--events", &ev];
+        args.extend_from_slice(flags);
+        let (code, _, err) = run(&args, None);
+        assert_eq!(code, Some(want), "{flags:?}: {err}");
+        assert!(err.contains(says), "{flags:?}: {err}");
+    }
 }

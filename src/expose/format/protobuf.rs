@@ -125,6 +125,35 @@ impl ProtobufEncoder {
 }
 
 impl ProtobufEncoder {
+    /// A counter (with its exemplar and creation time, where given), gauge or untyped
+    /// sample.
+    fn sample(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &[u8],
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        let field = match meta.kind {
+            Kind::Counter => 3,
+            Kind::Untyped => 5,
+            _ => 2,
+        };
+        let counter = meta.kind == Kind::Counter;
+        let mut ex = std::mem::take(&mut self.exemplar);
+        self.metric(labels, field, |m, _| {
+            double(m, 1, value);
+            if let (true, Some(e)) = (counter, exemplar) {
+                exemplar_field(m, 2, &mut ex, e);
+            }
+            if let (true, Some(t)) = (counter, created) {
+                timestamp(m, 3, t);
+            }
+        });
+        self.exemplar = ex;
+    }
+
     /// Writes the open family, if any, as one delimited message.
     fn close(&mut self) {
         if !self.family.is_empty() {
@@ -170,18 +199,7 @@ impl Encoder for ProtobufEncoder {
     }
 
     fn value(&mut self, meta: &Meta<'_>, labels: &Vec<u8>, value: f64, created: Option<f64>) {
-        let field = match meta.kind {
-            Kind::Counter => 3,
-            Kind::Untyped => 5,
-            _ => 2,
-        };
-        let counter = meta.kind == Kind::Counter;
-        self.metric(labels, field, |m, _| {
-            double(m, 1, value);
-            if let (true, Some(t)) = (counter, created) {
-                timestamp(m, 3, t);
-            }
-        });
+        self.sample(meta, labels, value, created, None);
     }
 
     fn traced(
@@ -192,18 +210,7 @@ impl Encoder for ProtobufEncoder {
         created: Option<f64>,
         exemplar: &Exemplar,
     ) {
-        if meta.kind != Kind::Counter {
-            return self.value(meta, labels, value, created);
-        }
-        let mut ex = std::mem::take(&mut self.exemplar);
-        self.metric(labels, 3, |m, _| {
-            double(m, 1, value);
-            exemplar_field(m, 2, &mut ex, exemplar);
-            if let Some(t) = created {
-                timestamp(m, 3, t);
-            }
-        });
-        self.exemplar = ex;
+        self.sample(meta, labels, value, created, Some(exemplar));
     }
 
     fn summary(&mut self, _meta: &Meta<'_>, labels: &Vec<u8>, s: &Summary<'_>) {
@@ -293,15 +300,13 @@ impl Encoder for ProtobufEncoder {
 /// timestamp (through `scratch`).
 fn exemplar_field(out: &mut Vec<u8>, field: u32, scratch: &mut Vec<u8>, e: &Exemplar) {
     scratch.clear();
-    let mut pair = Vec::with_capacity(48);
-    for (k, v) in [
-        ("trace_id", e.trace.trace_hex()),
-        ("span_id", e.trace.span_hex()),
-    ] {
-        pair.clear();
-        bytes(&mut pair, 1, k.as_bytes());
-        bytes(&mut pair, 2, v.as_bytes());
-        bytes(scratch, 1, &pair);
+    let (trace, span) = (e.trace.trace_digits(), e.trace.span_digits());
+    for (k, v) in [(&b"trace_id"[..], &trace[..]), (b"span_id", &span)] {
+        // A `LabelPair`: name and value, each under 128 bytes (one-byte lengths).
+        key(scratch, 1, WireType::LengthDelimited);
+        varint(scratch, (4 + k.len() + v.len()) as u64);
+        bytes(scratch, 1, k);
+        bytes(scratch, 2, v);
     }
     double(scratch, 2, e.seconds);
     timestamp(scratch, 3, e.time);

@@ -219,14 +219,33 @@ impl TextEncoder {
         }
         let b = &mut self.buf;
         b.push_str(" # {trace_id=\"");
-        b.push_str(&e.trace.trace_hex());
+        b.extend(e.trace.trace_digits().map(char::from));
         b.push_str("\",span_id=\"");
-        b.push_str(&e.trace.span_hex());
+        b.extend(e.trace.span_digits().map(char::from));
         b.push_str("\"} ");
         push_value(b, e.seconds);
         b.push(' ');
         push_value(b, (e.time * 1000.0).round() / 1000.0);
         b.push('\n');
+    }
+
+    /// A sample; a counter's `_total` also has its exemplar (OpenMetrics only, where one is
+    /// given) and its `_created` line.
+    fn sample(
+        &mut self,
+        meta: &Meta<'_>,
+        labels: &str,
+        value: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        self.line(meta.name, "", labels, None, value);
+        if meta.kind == Kind::Counter && meta.name.ends_with("_total") {
+            if self.om() {
+                self.exemplar(exemplar);
+            }
+            self.created(meta, labels, created);
+        }
     }
 
     /// A counter's `_created` sample (OpenMetrics only), where known. Prometheus 2.42
@@ -284,10 +303,7 @@ impl Encoder for TextEncoder {
     }
 
     fn value(&mut self, meta: &Meta<'_>, labels: &String, value: f64, created: Option<f64>) {
-        self.line(meta.name, "", labels, None, value);
-        if created.is_some() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
-            self.created(meta, labels, created);
-        }
+        self.sample(meta, labels, value, created, None);
     }
 
     fn traced(
@@ -298,14 +314,7 @@ impl Encoder for TextEncoder {
         created: Option<f64>,
         exemplar: &Exemplar,
     ) {
-        self.line(meta.name, "", labels, None, value);
-        // OpenMetrics: on a counter's `_total` sample only.
-        if self.om() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
-            self.exemplar(Some(exemplar));
-        }
-        if created.is_some() && meta.kind == Kind::Counter && meta.name.ends_with("_total") {
-            self.created(meta, labels, created);
-        }
+        self.sample(meta, labels, value, created, Some(exemplar));
     }
 
     fn summary(&mut self, meta: &Meta<'_>, labels: &String, s: &Summary<'_>) {

@@ -132,14 +132,10 @@ struct ExemplarText {
 
 impl ExemplarText {
     fn of(point: u32, e: &Exemplar) -> Self {
-        let mut trace = [0u8; 32];
-        let mut span = [0u8; 16];
-        trace.copy_from_slice(e.trace.trace_hex().as_bytes());
-        span.copy_from_slice(e.trace.span_hex().as_bytes());
         ExemplarText {
             point,
-            trace,
-            span,
+            trace: e.trace.trace_digits(),
+            span: e.trace.span_digits(),
             value: e.seconds,
             timestamp: (e.time * 1000.0).round() as i64,
         }
@@ -701,39 +697,22 @@ mod tests {
                 .collect()
         };
         let mut t = Tracker::default();
+        let mut interval = |times: &[f64], at: i64| {
+            let b = Batch::encode(collect_at(times), Protocol::V1, at, 1 << 20, &[], &mut t);
+            exemplars_of(&b)
+        };
         // 0.2 s in le=0.25; 0.3 and 0.4 s in le=1.0 (the slowest shown).
-        let b = Batch::encode(
-            collect_at(&[10.0, 11.0, 12.0]),
-            Protocol::V1,
-            1,
-            1 << 20,
-            &[],
-            &mut t,
-        );
         assert_eq!(
-            exemplars_of(&b),
+            interval(&[10.0, 11.0, 12.0], 1),
             vec![("0.25".to_owned(), 10_000), ("1.0".to_owned(), 12_000)]
         );
         // The same exemplars again: not written again.
-        let b = Batch::encode(
-            collect_at(&[10.0, 11.0, 12.0]),
-            Protocol::V1,
-            2,
-            1 << 20,
-            &[],
-            &mut t,
-        );
-        assert_eq!(exemplars_of(&b), vec![]);
+        assert_eq!(interval(&[10.0, 11.0, 12.0], 2), vec![]);
         // A newer one in le=0.25 is; an older one than le=1.0's newest is not.
-        let b = Batch::encode(
-            collect_at(&[13.0, 11.0, 11.5]),
-            Protocol::V1,
-            3,
-            1 << 20,
-            &[],
-            &mut t,
+        assert_eq!(
+            interval(&[13.0, 11.0, 11.5], 3),
+            vec![("0.25".to_owned(), 13_000)]
         );
-        assert_eq!(exemplars_of(&b), vec![("0.25".to_owned(), 13_000)]);
     }
 
     #[test]

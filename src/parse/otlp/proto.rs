@@ -533,18 +533,7 @@ fn some_i64_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 /// mapping checks its length.
 fn hex_of<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let s = std::borrow::Cow::<str>::deserialize(d)?;
-    let b = s.as_bytes();
-    if b.len() % 2 != 0 {
-        return Err(de::Error::custom("an id of an odd number of hex digits"));
-    }
-    b.chunks(2)
-        .map(|p| {
-            std::str::from_utf8(p)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-                .ok_or_else(|| de::Error::custom("an id that is not hex"))
-        })
-        .collect()
+    crate::model::exemplar::decode_hex(&s).ok_or_else(|| de::Error::custom("an id that is not hex"))
 }
 
 fn base64_of<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

@@ -95,22 +95,24 @@ pub fn locust_command_with(
             root().join("contrib/locust_exporter_plugin.py").display()
         );
     }
-    let mut cmd = Command::new(bin.join("locust"));
-    cmd.args([
-        "-f",
-        &locustfile,
-        "--headless",
-        "-u",
-        "10",
-        "-r",
-        "5",
-        "-t",
-        &format!("{secs}s"),
-        "-H",
-        &target.url,
-        "--only-summary",
-    ]);
+    let mut cmd = locust_headless(bin, &locustfile, target, secs, 5);
     cmd.stderr(Stdio::null());
+    cmd
+}
+
+/// `locust -f LOCUSTFILE` headless against `target` for `secs` seconds, 10 users spawned at
+/// `rate` a second, only the summary printed.
+pub fn locust_headless(
+    bin: &Path,
+    locustfile: &str,
+    target: &Target,
+    secs: u32,
+    rate: u32,
+) -> Command {
+    let mut cmd = Command::new(bin.join("locust"));
+    cmd.args(["-f", locustfile, "--headless", "-u", "10"])
+        .args(["-r", &rate.to_string(), "-t", &format!("{secs}s")])
+        .args(["-H", &target.url, "--only-summary"]);
     cmd
 }
 

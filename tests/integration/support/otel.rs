@@ -9,6 +9,27 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// `locust --otel` exporting to `addr` with `protocol` (`grpc`, `http/protobuf`), metrics
+/// every second, with the base-2 exponential aggregation when `exponential`.
+pub fn otel_to(
+    cmd: &mut std::process::Command,
+    addr: SocketAddr,
+    protocol: &str,
+    exponential: bool,
+) {
+    cmd.arg("--otel")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}"))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        .env("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "1000");
+    if exponential {
+        cmd.env(
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+        );
+    }
+}
+
 /// The OTLP address the exporter announced (`Receiving OTLP … address=…`).
 pub fn otlp_addr(e: &Exporter) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(10);

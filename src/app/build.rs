@@ -17,5 +17,6 @@ pub fn model_config(config: &Config, baseline: Option<Arc<Baseline>>) -> ModelCo
         checks: config.checks.list.clone(),
         run: config.checks.run.clone(),
         baseline,
+        timeline: config.checks.timeline,
     }
 }

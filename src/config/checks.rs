@@ -1,14 +1,17 @@
 //! The checks' flags (`docs/checks.md`, `docs/baseline.md`): `--check`, `--check.warn`,
 //! `--check.abort`, `--check.grace`, `--check.prometheus.url`, `--baseline`,
 //! `--baseline.run`, `--summary.file`, `--summary.json`, `--junit.file`, `--run.id`,
+//! `--report.file` and the report's history (`--report.interval`, `--report.max-intervals`,
+//! `--report.max-bytes`),
 //! checked (every error names its flag and, for a check, the position of the mistake).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::values::{duration, invalid, ConfigError};
+use super::values::{bytes, count, duration, invalid, ConfigError};
 use crate::model::check::Check;
+use crate::model::timeline::TimelineConfig;
 use crate::model::RunId;
 
 /// The checks' flags, as typed (flattened into [`super::cli::Args`]).
@@ -117,6 +120,46 @@ pub struct CheckArgs {
     /// `auto` (the run's start, UTC: 20261202T183647Z).
     #[arg(long = "run.id", env = "LOCUST_EXPORTER_RUN_ID", value_name = "ID")]
     pub run_id: Option<String>,
+
+    /// At the end of the run, write its report here: one self-contained HTML file (the
+    /// verdict and checks, every endpoint's figures, charts over time, latency
+    /// distributions, errors) that opens offline. The same page is served live at /report.
+    #[arg(
+        long = "report.file",
+        env = "LOCUST_EXPORTER_REPORT_FILE",
+        value_name = "PATH"
+    )]
+    pub report_file: Option<PathBuf>,
+
+    /// The report's resolution over time: one interval per this much of the run's own
+    /// time (0: keep no history; the report then has no charts over time).
+    #[arg(
+        long = "report.interval",
+        env = "LOCUST_EXPORTER_REPORT_INTERVAL",
+        value_name = "DURATION",
+        default_value = "5s"
+    )]
+    pub report_interval: String,
+
+    /// Intervals of history kept per service; past it the older half is merged pair by pair
+    /// (an hour at 5 s, then any run length at a resolution halving with age).
+    #[arg(
+        long = "report.max-intervals",
+        env = "LOCUST_EXPORTER_REPORT_MAX_INTERVALS",
+        value_name = "N",
+        default_value = "720"
+    )]
+    pub report_max_intervals: String,
+
+    /// Bytes of history kept per service; past it the older half is merged, then the oldest
+    /// intervals keep only their totals.
+    #[arg(
+        long = "report.max-bytes",
+        env = "LOCUST_EXPORTER_REPORT_MAX_BYTES",
+        value_name = "SIZE",
+        default_value = "32MiB"
+    )]
+    pub report_max_bytes: String,
 }
 
 /// The checks' settings, checked.
@@ -138,6 +181,10 @@ pub struct Checks {
     pub run: RunId,
     /// `--baseline` (with `--baseline.run`).
     pub baseline: Option<BaselineSource>,
+    /// `--report.file`.
+    pub report_file: Option<PathBuf>,
+    /// `--report.interval`, `--report.max-intervals`, `--report.max-bytes`.
+    pub timeline: TimelineConfig,
     /// `--check.prometheus.url`.
     pub prometheus_url: Option<String>,
     /// `--summary.json`.
@@ -288,6 +335,24 @@ impl Checks {
             baseline,
             prometheus_url,
             summary_json: args.summary_json.clone(),
+            report_file: args.report_file.clone(),
+            timeline: TimelineConfig {
+                interval_secs: match args.report_interval.trim() {
+                    "0" | "0s" | "0ms" => 0.0,
+                    text => duration("--report.interval", text)?.as_secs_f64(),
+                },
+                max_intervals: match count("--report.max-intervals", &args.report_max_intervals)? {
+                    n if n >= 4 => n,
+                    n => {
+                        return Err(invalid(
+                            "--report.max-intervals",
+                            format!("{n}: at least 4 intervals are kept"),
+                        ))
+                    }
+                },
+                max_bytes: usize::try_from(bytes("--report.max-bytes", &args.report_max_bytes)?)
+                    .unwrap_or(usize::MAX),
+            },
         })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::baseline::Baseline;
 use super::check::Check;
 use super::endpoint;
+use super::timeline::TimelineConfig;
 use super::update::{EndpointStats, ExceptionCount, Failure};
 
 /// The hasher of the model's hot maps (endpoint names, failures): foldhash, seeded per
@@ -32,6 +33,8 @@ pub struct ModelConfig {
     pub run: RunId,
     /// The run relative thresholds and `regression` compare with (`--baseline`).
     pub baseline: Option<Arc<Baseline>>,
+    /// How each service's run over time is kept (`--report.*`).
+    pub timeline: TimelineConfig,
 }
 
 /// `--run.id`: none, a given id, or one made from the run's start.
@@ -57,6 +60,7 @@ impl Default for ModelConfig {
             checks: Arc::from(Vec::new()),
             run: RunId::None,
             baseline: None,
+            timeline: TimelineConfig::default(),
         }
     }
 }

@@ -396,6 +396,11 @@ impl EventEndpoint {
         self.native.buckets()
     }
 
+    /// The endpoint's native histogram (empty for the total, which keeps none).
+    pub fn native(&self) -> &NativeHistogram {
+        &self.native
+    }
+
     /// Bytes this endpoint holds on the heap and inline (for the memory figure).
     pub fn footprint_bytes(&self) -> usize {
         // The per-second window holds at most 15 entries of 16 bytes.

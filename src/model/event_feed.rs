@@ -8,6 +8,7 @@ use super::cardinality::{cut_label, Guard, Key};
 use super::config::{FastHash, ModelConfig, View};
 use super::endpoint::{EventEndpoint, EVENT_QUANTILES};
 use super::exemplar::Exemplar;
+use super::timeline::Cumulative;
 use super::update::{EndpointStats, ExceptionCount, Failure, Request, RequestBatch, AGGREGATED};
 
 /// The endpoints of one name, by method (a name rarely has more than a few).
@@ -145,6 +146,28 @@ impl EventFeed {
     pub fn record_exception(&mut self, message: Arc<str>, guard: &mut Guard, config: &ModelConfig) {
         let message = guard.route_exception(&message, config.max_exceptions);
         bump(self.exceptions.entry(message).or_default());
+    }
+
+    /// Each endpoint's cumulative figures (the total not among them), for the timeline.
+    pub fn cumulative(&self) -> impl Iterator<Item = (Key, Cumulative<'_>)> {
+        self.endpoints.iter().flat_map(|(name, methods)| {
+            methods.iter().map(move |(method, e)| {
+                (
+                    (method.clone(), name.clone()),
+                    Cumulative {
+                        requests: e.requests,
+                        failures: e.failures,
+                        sum_ms: e.sum_ms,
+                        native: e.native(),
+                    },
+                )
+            })
+        })
+    }
+
+    /// True once a request was counted.
+    pub fn has_requests(&self) -> bool {
+        self.total.as_ref().is_some_and(|t| t.requests > 0)
     }
 
     /// What the events say.

@@ -9,7 +9,8 @@
 //! Layout: `service` holds a service's run state and routes updates to its two feeds,
 //! `csv_feed` (the files' whole reads and rates) and `event_feed` (per-request counting,
 //! with [`endpoint`] and [`window`]); `cardinality` bounds the endpoints both feeds admit;
-//! `config` holds the settings and the view a feed serves, which every room imports.
+//! `config` holds the settings and the view a feed serves, which every room imports;
+//! `timeline` keeps a service's run over time (the run report's charts).
 
 pub mod baseline;
 mod cardinality;
@@ -26,6 +27,7 @@ pub mod percentile;
 pub mod regression;
 mod service;
 pub mod snapshot;
+pub mod timeline;
 pub mod update;
 pub mod window;
 
@@ -70,7 +72,8 @@ impl Model {
         match self.services.binary_search_by(|s| s.name().cmp(service)) {
             Ok(i) => i,
             Err(i) => {
-                self.services.insert(i, Service::new(Arc::from(service)));
+                self.services
+                    .insert(i, Service::new(Arc::from(service), &self.config));
                 i
             }
         }
@@ -90,6 +93,7 @@ impl Model {
         for update in updates {
             s.apply(update, config, now);
         }
+        s.keep_time();
     }
 
     /// Applies one update for `service`, observed at `now`.

@@ -394,6 +394,18 @@ impl NativeHistogram {
         }
     }
 
+    /// Observations at or below the zero threshold.
+    pub fn zero_count(&self) -> u64 {
+        self.zero_count
+    }
+
+    /// The occupied buckets `(index, count)`, ascending, at [`NativeHistogram::schema`].
+    pub fn occupied(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        (0..self.counts.len())
+            .map(|i| (self.offset.saturating_add(i as i32), self.counts.get(i)))
+            .filter(|&(_, n)| n > 0)
+    }
+
     /// Heap bytes held.
     pub fn footprint_bytes(&self) -> usize {
         match &self.counts {

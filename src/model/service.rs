@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use super::cardinality::Guard;
+use super::cardinality::{cut_label_arc, Guard};
 use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
 use super::snapshot::{RunState, ServiceSnapshot};
+use super::timeline::{total_key, Timeline};
 use super::update::{HistoryRow, LocustTable, Role, RunInfo, RunnerStatus, Update, WorkerState};
 
 /// The input's own times of `update` (Unix seconds): a request's or a batch's, a history
@@ -79,11 +80,13 @@ pub struct Service {
     full_history: bool,
     /// What the run says of itself.
     info: RunInfo,
+    /// The run over time.
+    timeline: Timeline,
 }
 
 impl Service {
     /// A service that has seen no data yet.
-    pub fn new(name: Arc<str>) -> Self {
+    pub fn new(name: Arc<str>, config: &ModelConfig) -> Self {
         Service {
             name,
             csv: CsvFeed::default(),
@@ -113,6 +116,34 @@ impl Service {
             history_percentiles: Vec::new(),
             full_history: false,
             info: RunInfo::default(),
+            timeline: Timeline::new(config.timeline),
+        }
+    }
+
+    /// After a chunk of updates: the requests' newest time closing an interval of input
+    /// time is recorded in the timeline (events and OTLP; Locust's history feeds it row
+    /// by row).
+    pub fn keep_time(&mut self) {
+        if let Some((first, last)) = self.span {
+            if self.timeline.due(first, last) && self.events.has_requests() {
+                self.record_time(first, last);
+            }
+        }
+    }
+
+    /// Records the events' interval ending at `end`.
+    fn record_time(&mut self, first: f64, end: f64) {
+        self.timeline
+            .record(first, end, self.users, self.events.cumulative());
+    }
+
+    /// The run ended or the exporter stops: its last partial interval is recorded.
+    fn close_time(&mut self) {
+        self.timeline.flush();
+        if let Some((first, last)) = self.span {
+            if self.events.has_requests() {
+                self.record_time(first, last);
+            }
         }
     }
 
@@ -202,6 +233,7 @@ impl Service {
                 self.rising = false;
             }
             Update::TestStop(_) | Update::EndOfInput => {
+                self.close_time();
                 self.ended = true;
                 self.rising = false;
                 if self.last_activity.is_none() {
@@ -277,6 +309,15 @@ impl Service {
             self.users_tick = Some((row.timestamp, row.user_count));
         }
         self.users = Some(row.user_count);
+        let key = if row.is_total() {
+            Some(total_key())
+        } else {
+            let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
+            self.guard.is_admitted(&key).then_some(key)
+        };
+        if let Some(key) = key {
+            self.timeline.history_row(key, &row);
+        }
         if row.is_total() {
             if !row.whole_run {
                 self.history_percentiles = row.percentiles.clone();
@@ -325,6 +366,7 @@ impl Service {
         self.history_requests = None;
         self.span = None;
         self.report = None;
+        self.timeline.reset();
     }
 
     /// The exporter is stopping at `now`: the service reads `stopped` from now on, and is
@@ -334,6 +376,7 @@ impl Service {
         let state = self.state(now, stale_after);
         self.interrupted = !self.ended && matches!(state, RunState::Spawning | RunState::Running);
         self.closed = true;
+        self.close_time();
     }
 
     /// The run state at `now`: Locust's own through a web UI, else inferred.
@@ -425,6 +468,11 @@ impl Service {
             span: self.span,
             table,
             info: self.info.clone(),
+            timeline: self.timeline.intervals(),
+            timeline_shape: {
+                let (merges, trimmed) = self.timeline.merges();
+                (self.timeline.interval_secs(), merges, trimmed)
+            },
         }
     }
 }

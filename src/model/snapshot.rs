@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 pub use super::cardinality::Folded;
 pub use super::check::{Check, Outcome};
+pub use super::timeline::Interval;
 pub use super::update::{EndpointStats, ExceptionCount, Failure, LocustTable, Role, RunInfo};
 
 /// Run state of a service, the `state` label of `locust_state`: inferred from files and
@@ -64,6 +65,12 @@ pub struct ServiceSnapshot {
     pub table: Option<LocustTable>,
     /// What the run says of itself (`locust_run_info`).
     pub info: RunInfo,
+    /// The run over time, oldest interval first (shared with the model: a snapshot copies
+    /// no interval).
+    pub timeline: Vec<Arc<Interval>>,
+    /// The timeline's interval (seconds), and how often it merged and cut its oldest
+    /// intervals to keep within its budgets.
+    pub timeline_shape: (f64, u64, u64),
 }
 
 /// Health and counters of one input (a file or a stream), for the self-metrics.

@@ -280,6 +280,7 @@ fn current_rates_from_counter_deltas_and_history() {
         current_fail_per_sec: 0.5,
         percentiles: Vec::new(),
         total_requests: None,
+        total_failures: None,
         whole_run: false,
     };
     m.apply("s", Update::History(h), 120.5);
@@ -499,6 +500,7 @@ fn a_history_row_from_the_past_does_not_flap_the_state() {
         current_fail_per_sec: 0.0,
         percentiles: Vec::new(),
         total_requests: None,
+        total_failures: None,
         whole_run: false,
     };
     m.apply("s", Update::History(row(100.0, 10)), 100.0);

@@ -203,11 +203,13 @@ pub struct HistoryRow {
     pub current_rps: f64,
     /// Current (windowed) failures per second.
     pub current_fail_per_sec: f64,
-    /// The percentile columns `(quantile, ms)` of the total row (cumulative, or the current
-    /// ≈10 s window with `--csv-full-history` in Locust 2.x); empty for other rows.
+    /// The percentile columns `(quantile, ms)` (cumulative, or the current ≈10 s window
+    /// with `--csv-full-history` in Locust 2.x); empty where the row says `N/A`.
     pub percentiles: Vec<(f64, f64)>,
     /// `Total Request Count`: requests of the run so far, where the header has it.
     pub total_requests: Option<u64>,
+    /// `Total Failure Count`: failures of the run so far, where the header has it.
+    pub total_failures: Option<u64>,
     /// The percentile columns are the whole run's (they equal its median and maximum as
     /// Locust rounds them), not a ≈10 s window: Locust 2.47 writes them so in a full
     /// history when its response-times cache is off.

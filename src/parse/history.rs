@@ -26,6 +26,7 @@ struct Columns {
     /// `Total Request Count`, `Total Median Response Time`, `Total Max Response Time`
     /// (every version writes them; read when present).
     total_requests: Option<usize>,
+    total_failures: Option<usize>,
     total_median: Option<usize>,
     total_max: Option<usize>,
 }
@@ -163,6 +164,7 @@ impl HistoryParser {
                 fps: column(&f, "Failures/s", line_no)?,
                 percentiles: percentile_columns(&f),
                 total_requests: f.iter().position(|h| *h == "Total Request Count"),
+                total_failures: f.iter().position(|h| *h == "Total Failure Count"),
                 total_median: f.iter().position(|h| *h == "Total Median Response Time"),
                 total_max: f.iter().position(|h| *h == "Total Max Response Time"),
             });
@@ -184,17 +186,18 @@ impl HistoryParser {
                 detail: format!("{} fields, the header has {}", f.len(), c.width),
             });
         }
-        let percentiles = if crate::model::update::is_total(f[c.typ], f[c.name]) {
-            c.percentiles
-                .iter()
-                .filter(|&&(i, _)| f[i] != "N/A" && !f[i].is_empty())
-                .map(|&(i, q)| ms(f[i], "percentile", line_no).map(|v| (q, v)))
-                .collect::<Result<_, _>>()?
-        } else {
-            Vec::new()
-        };
+        let percentiles: Vec<(f64, f64)> = c
+            .percentiles
+            .iter()
+            .filter(|&&(i, _)| f[i] != "N/A" && !f[i].is_empty())
+            .map(|&(i, q)| ms(f[i], "percentile", line_no).map(|v| (q, v)))
+            .collect::<Result<_, _>>()?;
         let total_requests = match c.total_requests {
             Some(i) => Some(count(f[i], "Total Request Count", line_no)?),
+            None => None,
+        };
+        let total_failures = match c.total_failures {
+            Some(i) => Some(count(f[i], "Total Failure Count", line_no)?),
             None => None,
         };
         // Locust 2.47 writes whole-run percentiles in a full history's rows when its
@@ -211,6 +214,7 @@ impl HistoryParser {
         Ok(HistoryItem::Row(HistoryRow {
             percentiles,
             total_requests,
+            total_failures,
             whole_run,
             timestamp: float(f[c.timestamp], "Timestamp", line_no)?,
             user_count: {

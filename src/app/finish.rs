@@ -1,6 +1,6 @@
 //! The end of a run: the `promql:` checks asked ([`judge_queries`]), the summary on stderr
 //! and in `--summary.file` and `--summary.json`, the checks in `--junit.file`, and the
-//! verdict's exit code ([`AppError::ChecksFailed`]). And its other end: the baseline read
+//! run report in `--report.file`, the verdict's exit code ([`AppError::ChecksFailed`]). And its other end: the baseline read
 //! before the run starts ([`load_baseline`]).
 
 use std::path::Path;
@@ -14,7 +14,7 @@ use crate::model::check::Stat;
 use crate::model::judge::{verdict, with_external, Verdict};
 use crate::model::snapshot::Snapshot;
 use crate::model::utc_iso;
-use crate::output::{summary, summary_json};
+use crate::output::{report, summary, summary_json};
 use crate::parse::summary_json::{parse_summary, MAX_BYTES};
 use crate::source::prometheus::Store;
 use crate::support::http_client::{ClientSettings, HttpClient};
@@ -56,6 +56,15 @@ pub fn finish(config: &Config, snap: &Snapshot, finished: bool, now: f64) -> Res
             "the JUnit file",
             &summary::junit(snap, finished, &utc_iso(now)),
         )?;
+    }
+    if let Some(path) = &v.report_file {
+        let page = report::html(&report::Report {
+            snap,
+            finished,
+            live: false,
+            now,
+        });
+        write_file(path, "the report", &page)?;
     }
     match verdict(snap, finished) {
         Verdict::Failed(n) => Err(AppError::ChecksFailed(n)),

@@ -92,8 +92,11 @@ impl Model {
         let s = &mut services[i];
         for update in updates {
             s.apply(update, config, now);
+            // One comparison per update: the requests' time passed the next interval's end.
+            if s.time_due() {
+                s.keep_time();
+            }
         }
-        s.keep_time();
     }
 
     /// Applies one update for `service`, observed at `now`.
@@ -147,6 +150,7 @@ impl Model {
             sources: Vec::new(),
             seq: 0,
             closed: false,
+            baseline: self.config.baseline.clone(),
         }
     }
 }

@@ -256,6 +256,15 @@ impl Default for NativeBuckets {
 }
 
 impl NativeHistogram {
+    /// An empty histogram at `schema` (clamped to -4 ..= [`SCHEMA`]): whatever is added at a
+    /// finer schema is merged down into its buckets.
+    pub fn at_schema(schema: i32) -> Self {
+        NativeHistogram {
+            schema: schema.clamp(MIN_SCHEMA, SCHEMA),
+            ..NativeHistogram::default()
+        }
+    }
+
     /// Counts one observation of `seconds` (finite, ≥ 0).
     pub fn observe(&mut self, seconds: f64) {
         if seconds <= ZERO_THRESHOLD {

@@ -82,6 +82,8 @@ pub struct Service {
     info: RunInfo,
     /// The run over time.
     timeline: Timeline,
+    /// Input time at which the timeline's next interval ends (infinite: none kept).
+    due: f64,
 }
 
 impl Service {
@@ -117,17 +119,27 @@ impl Service {
             full_history: false,
             info: RunInfo::default(),
             timeline: Timeline::new(config.timeline),
+            due: if config.timeline.interval_secs > 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
         }
     }
 
-    /// After a chunk of updates: the requests' newest time closing an interval of input
-    /// time is recorded in the timeline (events and OTLP; Locust's history feeds it row
-    /// by row).
+    /// True when the newest data time passed the end of the timeline's next interval.
+    pub fn time_due(&self) -> bool {
+        self.span.is_some_and(|(_, last)| last >= self.due)
+    }
+
+    /// The requests' newest time closing an interval of input time is recorded in the
+    /// timeline (events and OTLP; Locust's history feeds it row by row).
     pub fn keep_time(&mut self) {
         if let Some((first, last)) = self.span {
             if self.timeline.due(first, last) && self.events.has_requests() {
                 self.record_time(first, last);
             }
+            self.due = self.timeline.next_due(first);
         }
     }
 

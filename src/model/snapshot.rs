@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+pub use super::baseline::Baseline;
 pub use super::cardinality::Folded;
 pub use super::check::{Check, Outcome};
 pub use super::timeline::Interval;
@@ -124,6 +125,7 @@ impl Snapshot {
                 .filter(|o| &*o.service == service)
                 .cloned()
                 .collect(),
+            baseline: self.baseline.clone(),
         }
     }
 }
@@ -146,4 +148,6 @@ pub struct Snapshot {
     pub checks: Arc<[Check]>,
     /// Each check judged on this snapshot ([`super::judge::evaluate`]).
     pub outcomes: Vec<Outcome>,
+    /// The run the checks compare with (`--baseline`), shared.
+    pub baseline: Option<Arc<Baseline>>,
 }

@@ -394,6 +394,16 @@ impl Timeline {
             && at >= self.last.unwrap_or(start) + self.config.interval_secs
     }
 
+    /// The input time the next interval ends at (infinite when nothing is kept; the run's
+    /// start is `start`).
+    pub fn next_due(&self, start: f64) -> f64 {
+        if self.enabled() {
+            self.last.unwrap_or(start) + self.config.interval_secs
+        } else {
+            f64::INFINITY
+        }
+    }
+
     /// Records what the endpoints `rows` did since the previous record, as the interval
     /// ending at `end` (input clock; the first starts at `start`). An endpoint whose counts
     /// went down started over: its interval counts from zero.

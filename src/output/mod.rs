@@ -8,6 +8,7 @@ mod delivery;
 pub mod http;
 pub mod push;
 pub mod remote_write;
+pub mod report;
 pub mod summary;
 pub mod summary_json;
 

@@ -38,7 +38,7 @@ fn columns(s: &ServiceSnapshot, e: &EndpointStats) -> [String; 6] {
 }
 
 /// `service GET /cart` of an outcome (`shop total` for a total row).
-fn row_name(o: &Outcome) -> String {
+pub(crate) fn row_name(o: &Outcome) -> String {
     if o.service.is_empty() {
         return "nothing matched".to_owned();
     }
@@ -50,7 +50,7 @@ fn row_name(o: &Outcome) -> String {
 }
 
 /// The leaf an outcome judges.
-fn leaf_of<'a>(snap: &'a Snapshot, o: &Outcome) -> Option<&'a Leaf> {
+pub(crate) fn leaf_of<'a>(snap: &'a Snapshot, o: &Outcome) -> Option<&'a Leaf> {
     snap.checks.get(o.check)?.leaves.get(o.leaf)
 }
 
@@ -95,7 +95,7 @@ fn confidence_text(c: f64) -> String {
 
 /// What one outcome says: `612ms (events, native histogram …)`, `612ms (baseline 550ms;
 /// …)`, a regression's figures, or `no data: …`.
-fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
+pub(crate) fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
     let Some(leaf) = leaf_of(snap, o) else {
         return String::new();
     };
@@ -122,7 +122,7 @@ fn outcome_text(snap: &Snapshot, o: &Outcome) -> String {
 }
 
 /// The threshold a row was held to: `< 605ms (1.1×baseline)` or `< 500ms`.
-fn threshold_text(leaf: &Leaf, o: &Outcome) -> String {
+pub(crate) fn threshold_text(leaf: &Leaf, o: &Outcome) -> String {
     let resolved = o.compared.as_ref().and_then(|c| c.threshold);
     match (leaf.threshold.relative(), resolved) {
         (true, Some(t)) => format!(
@@ -166,14 +166,14 @@ fn failure_text(snap: &Snapshot, o: &Outcome) -> String {
 }
 
 /// The check's text and, for a composite check, the leaf's: `p95<1s and rps>5 [p95<1s]`.
-fn check_label(c: &Check, o: &Outcome) -> String {
+pub(crate) fn check_label(c: &Check, o: &Outcome) -> String {
     match c.leaves.get(o.leaf) {
         Some(l) if c.leaves.len() > 1 => format!("{} [{}]", c.text, l.text),
         _ => c.text.to_string(),
     }
 }
 
-fn mark(c: &Check, status: Status) -> &'static str {
+pub(crate) fn mark(c: &Check, status: Status) -> &'static str {
     match (status, c.severity) {
         (Status::Pass, _) => "PASS",
         (Status::Fail, Severity::Fail) => "FAIL",
@@ -182,7 +182,7 @@ fn mark(c: &Check, status: Status) -> &'static str {
     }
 }
 
-fn headline(snap: &Snapshot, finished: bool) -> String {
+pub(crate) fn headline(snap: &Snapshot, finished: bool) -> String {
     let hard = snap
         .checks
         .iter()

@@ -42,10 +42,12 @@ pub enum Page {
     Metrics(Format, Compression),
     /// The `/` page.
     Landing,
+    /// The live run report, `/report`.
+    Report,
 }
 
-/// Cache slots: two per format, and the landing page.
-const SLOTS: usize = Format::ALL.len() * 2 + 1;
+/// Cache slots: two per format, the landing page and the report.
+const SLOTS: usize = Format::ALL.len() * 2 + 2;
 
 impl Page {
     fn slot(self) -> usize {
@@ -54,7 +56,8 @@ impl Page {
                 let f = Format::ALL.iter().position(|f| *f == format).unwrap_or(0);
                 f * 2 + usize::from(compression == Compression::Gzip)
             }
-            Page::Landing => SLOTS - 1,
+            Page::Landing => SLOTS - 2,
+            Page::Report => SLOTS - 1,
         }
     }
 }

@@ -12,7 +12,7 @@ pub fn page(snap: &Snapshot, telemetry_path: &str) -> String {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Locust Exporter</title></head><body>\n\
-         <h1>Locust Exporter</h1>\n<p>Version {}</p>\n<p><a href=\"{path}\">Metrics</a></p>\n",
+         <h1>Locust Exporter</h1>\n<p>Version {}</p>\n<p><a href=\"{path}\">Metrics</a> · <a href=\"report\">Run report</a> (live)</p>\n",
         env!("CARGO_PKG_VERSION")
     );
     h.push_str("<h2>Services</h2>\n<table><tr><th>service</th><th>state</th><th>users</th><th>endpoints</th><th>requests</th></tr>\n");

@@ -3,14 +3,15 @@
 //! so a scrape never blocks ingestion and always serves one consistent snapshot.
 //!
 //! ## Motivation: hyper without a framework
-//! Five fixed routes, each answering `GET`/`HEAD` (or `POST` for quit) behind the same
+//! Six fixed routes, each answering `GET`/`HEAD` (or `POST` for quit) behind the same
 //! auth, need a method check, a path match and three headers; the accept loop, TLS,
 //! timeouts and connection limits are ours ([`crate::serve`]). A framework's router would only
 //! wrap that `match`, so the request is read straight from hyper's `Request` and warp is
 //! not a dependency.
 //!
 //! Routes (`GET`, and `HEAD` wherever `GET` is): the telemetry path (default `/metrics`),
-//! `/` (landing page), `/-/healthy`, `/-/ready`; and `POST /-/quit` with
+//! `/` (landing page), `/report` (the live run report, [`crate::output::report`]),
+//! `/-/healthy`, `/-/ready`; and `POST /-/quit` with
 //! `--web.enable-lifecycle` (behind the same auth). Every scrape of one published snapshot
 //! shares one rendered body per encoding ([`cache`]); basic auth is checked off the async
 //! workers with successes cached ([`crate::serve::auth`]); the server's own limits and
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 use crate::expose::always::self_metrics::ProcessMetrics;
 use crate::expose::{self, Format, Sets};
 use crate::model::snapshot::Snapshot;
+use crate::output::report;
 use crate::serve::auth::{gate, plain, Auth};
 use crate::serve::body::Chunked;
 use crate::serve::client_errors::HttpStats;
@@ -241,6 +243,30 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
+            r
+        }
+        "/report" => {
+            let seq = snap.seq;
+            let body = state
+                .cache
+                .get(seq, Page::Report, move || {
+                    let now = crate::ingest::wall_clock();
+                    report::html(&report::Report {
+                        snap: &snap,
+                        finished: snap.closed,
+                        live: true,
+                        now,
+                    })
+                    .into_bytes()
+                })
+                .await;
+            let mut r = Response::new(body);
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         "/-/healthy" => plain(StatusCode::OK, "Healthy\n"),

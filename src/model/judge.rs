@@ -643,6 +643,7 @@ mod tests {
             run: None,
             checks,
             outcomes,
+            baseline: None,
         };
         assert!(check_passed(&snap, 0), "one side of the or holds");
         assert!(!check_passed(&snap, 1), "one side of the and fails");

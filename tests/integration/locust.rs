@@ -161,13 +161,13 @@ fn bucket_width(ms: f64) -> f64 {
 /// One real headless run with the plugin piped into `--events -`
 /// (`locust -f locustfile.py,plugin | locust-exporter --events shop=-`), with Locust's
 /// `--csv` and `--json-file` beside it; shared by the tests below.
-struct PluginRun {
-    prefix: PathBuf,
-    json: PathBuf,
+pub(crate) struct PluginRun {
+    pub(crate) prefix: PathBuf,
+    pub(crate) json: PathBuf,
     /// The scrape once every event was applied and the input ended.
     last: Metrics,
     /// The plugin's stream, as the exporter read it.
-    stream: String,
+    pub(crate) stream: String,
     /// How long Locust ran, seconds.
     ran_secs: f64,
     _dir: tempfile::TempDir,
@@ -225,7 +225,7 @@ fn plugin_writes_one_requests_line_per_endpoint_per_flush() {
     }
 }
 
-fn plugin_run(test: &str) -> Option<&'static PluginRun> {
+pub(crate) fn plugin_run(test: &str) -> Option<&'static PluginRun> {
     let bin = venv_bin(test)?;
     Some(PLUGIN_RUN.get_or_init(|| {
         let target = Target::start(&bin);
@@ -284,7 +284,7 @@ fn plugin_run(test: &str) -> Option<&'static PluginRun> {
 }
 
 impl PluginRun {
-    fn file(&self, suffix: &str) -> PathBuf {
+    pub(crate) fn file(&self, suffix: &str) -> PathBuf {
         PathBuf::from(format!("{}{suffix}", self.prefix.display()))
     }
 }

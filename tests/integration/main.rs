@@ -46,6 +46,8 @@ mod prometheus;
 mod remote_write;
 /// Replays fixtures into a temp dir exactly as Locust writes them.
 mod replay;
+/// The run report of real runs in a real headless Chromium; the live page behind basic auth.
+mod report;
 /// Torn writes, garbage, huge lines, truncation, deleted directories, invalid UTF-8.
 mod robust;
 /// The rule pack: promtool unit tests, and its alert firing in a real Prometheus.

@@ -3,6 +3,7 @@
 //! exporter, made-up input, and the web UI stand-in, remote-write receivers and a fault
 //! proxy. Tests `use crate::support::*`.
 
+pub mod browser;
 mod exporter;
 mod http;
 mod inputs;

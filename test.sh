@@ -18,7 +18,7 @@ install=0
 [ "${1:-}" = "--install" ] && install=1
 
 # Debian packages the tests use, with the command each provides.
-packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway docker.io:dockerd musl-tools:musl-gcc nodejs:node npm:npm)
+packages=(prometheus:promtool prometheus-pushgateway:prometheus-pushgateway docker.io:dockerd musl-tools:musl-gcc nodejs:node npm:npm chromium:chromium)
 
 missing=()
 for entry in "${packages[@]}"; do
@@ -57,7 +57,7 @@ if [ "$install" = 1 ]; then
     ($sudo_cmd dockerd >/tmp/locust-exporter-dockerd.log 2>&1 &)
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   fi
-  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1 REQUIRE_DOCKER=1
+  export REQUIRE_LOCUST=1 REQUIRE_PROMETHEUS=1 REQUIRE_PUSHGATEWAY=1 REQUIRE_DOCKER=1 REQUIRE_CHROMIUM=1
   # Prometheus 3.5 and VictoriaMetrics, the remote-write receivers: from Debian's sid suite,
   # downloaded and extracted under target/sid, never installed.
   echo "== Prometheus 3.x and VictoriaMetrics from Debian sid (contrib/ci/sid-servers.sh)"
@@ -100,7 +100,7 @@ stage clippy "cargo clippy (all targets: lib, tests, benches)" cargo clippy --al
 stage doc "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 # The wheel (pyproject.toml): the dev profile, so it reuses the build the tests make.
 stage wheel "the Python wheel (maturin: the binary and the plugin)" .venv/bin/maturin build --quiet --out target/wheels
-stage test "cargo test" cargo test
+stage test "cargo test (the run report's screenshots: target/artefacts/report/)" cargo test
 stage timing "timing and memory comparisons, one at a time" cargo test --test integration -- --ignored --test-threads=1
 stage python "python plugin tests" .venv/bin/python -m unittest discover -s contrib -p 'test_*.py'
 stage actionlint "the release workflow, checked by actionlint (it cannot run here)" \

@@ -481,10 +481,7 @@ impl Service {
             table,
             info: self.info.clone(),
             timeline: self.timeline.intervals(),
-            timeline_shape: {
-                let (merges, trimmed) = self.timeline.merges();
-                (self.timeline.interval_secs(), merges, trimmed)
-            },
+            timeline_shape: self.timeline.shape(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub use super::baseline::Baseline;
 pub use super::cardinality::Folded;
 pub use super::check::{Check, Outcome};
-pub use super::timeline::Interval;
+pub use super::timeline::{Interval, TimelineShape};
 pub use super::update::{EndpointStats, ExceptionCount, Failure, LocustTable, Role, RunInfo};
 
 /// Run state of a service, the `state` label of `locust_state`: inferred from files and
@@ -69,9 +69,8 @@ pub struct ServiceSnapshot {
     /// The run over time, oldest interval first (shared with the model: a snapshot copies
     /// no interval).
     pub timeline: Vec<Arc<Interval>>,
-    /// The timeline's interval (seconds), and how often it merged and cut its oldest
-    /// intervals to keep within its budgets.
-    pub timeline_shape: (f64, u64, u64),
+    /// The timeline's interval, budgets bitten and bytes held.
+    pub timeline_shape: TimelineShape,
 }
 
 /// Health and counters of one input (a file or a stream), for the self-metrics.

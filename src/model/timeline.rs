@@ -67,6 +67,19 @@ impl Default for TimelineConfig {
     }
 }
 
+/// What a timeline is like, for the report and the self-metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TimelineShape {
+    /// Seconds of input time per interval (0: none kept).
+    pub interval_secs: f64,
+    /// Times the older half was merged (ring full, or over its bytes).
+    pub merges: u64,
+    /// Times an old interval was cut to its totals (still over its bytes).
+    pub trimmed: u64,
+    /// Bytes held ([`Timeline::footprint_bytes`]).
+    pub bytes: usize,
+}
+
 /// Sparse native buckets: `(index, count)` ascending at `schema`, and the zero bucket.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sparse {
@@ -381,9 +394,14 @@ impl Timeline {
         (self.merges, self.trimmed)
     }
 
-    /// The interval length asked for, seconds.
-    pub fn interval_secs(&self) -> f64 {
-        self.config.interval_secs
+    /// Its interval, budgets bitten and bytes held.
+    pub fn shape(&self) -> TimelineShape {
+        TimelineShape {
+            interval_secs: self.config.interval_secs,
+            merges: self.merges,
+            trimmed: self.trimmed,
+            bytes: self.footprint_bytes(),
+        }
     }
 
     /// True when data up to `at` (input clock) closes an interval: `at` is an interval past

@@ -10,7 +10,7 @@ use prometheus::process_collector::ProcessCollector;
 use prometheus::proto::MetricType;
 
 use crate::expose::format::encoder::{Encoder, Kind, Meta};
-use crate::model::snapshot::{Snapshot, SourceStatus};
+use crate::model::snapshot::{Snapshot, SourceStatus, TimelineShape};
 
 use crate::support::report::{Report, SelfMetrics};
 
@@ -117,6 +117,13 @@ pub const ERRORS_DROPPED: &str = "locust_exporter_errors_dropped_total";
 /// `locust_exporter_exceptions_dropped_total{service}`.
 pub const EXCEPTIONS_DROPPED: &str = "locust_exporter_exceptions_dropped_total";
 
+/// `locust_exporter_report_history_bytes{service}`.
+pub const REPORT_HISTORY_BYTES: &str = "locust_exporter_report_history_bytes";
+/// `locust_exporter_report_history_merges_total{service}`.
+pub const REPORT_HISTORY_MERGES: &str = "locust_exporter_report_history_merges_total";
+/// `locust_exporter_report_history_cuts_total{service}`.
+pub const REPORT_HISTORY_CUTS: &str = "locust_exporter_report_history_cuts_total";
+
 /// Writes the self-metric families for `snap`.
 pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
     out.family(
@@ -222,6 +229,35 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
         let mut f = out.family(name, help, Kind::Counter);
         for s in &snap.services {
             f.sample(&E::labels(&[("service", &s.name)]), value(&s.folded) as f64);
+        }
+    }
+    let history: [(&str, &str, Kind, fn(&TimelineShape) -> f64); 3] = [
+        (
+            REPORT_HISTORY_BYTES,
+            "Bytes the run report's history holds (--report.max-bytes bounds its intervals).",
+            Kind::Gauge,
+            |t| t.bytes as f64,
+        ),
+        (
+            REPORT_HISTORY_MERGES,
+            "Times the run report's history merged its older half (--report.max-intervals or --report.max-bytes reached).",
+            Kind::Counter,
+            |t| t.merges as f64,
+        ),
+        (
+            REPORT_HISTORY_CUTS,
+            "Old intervals of the run report's history cut to their totals (--report.max-bytes still exceeded after merging).",
+            Kind::Counter,
+            |t| t.trimmed as f64,
+        ),
+    ];
+    for (name, help, kind, value) in history {
+        let mut f = out.family(name, help, kind);
+        for s in &snap.services {
+            f.sample(
+                &E::labels(&[("service", &s.name)]),
+                value(&s.timeline_shape),
+            );
         }
     }
 }

@@ -90,6 +90,7 @@ struct ServiceData {
     interval: f64,
     merges: u64,
     trimmed: u64,
+    history_bytes: usize,
     rate_source: &'static str,
     percentile_source: &'static str,
     t: Vec<f64>,
@@ -191,9 +192,10 @@ fn service_data(s: &ServiceSnapshot, baseline: Option<&Baseline>, services: usiz
     }
     ServiceData {
         name: s.name.to_string(),
-        interval: s.timeline_shape.0,
-        merges: s.timeline_shape.1,
-        trimmed: s.timeline_shape.2,
+        interval: s.timeline_shape.interval_secs,
+        merges: s.timeline_shape.merges,
+        trimmed: s.timeline_shape.trimmed,
+        history_bytes: s.timeline_shape.bytes,
         rate_source: if csv {
             "Locust's current rates, _stats_history.csv"
         } else {

@@ -50,7 +50,10 @@ fn snapshot(baseline: bool) -> Snapshot {
         started: Some(1000.0),
         span: Some((1000.0, 1010.0)),
         timeline: intervals,
-        timeline_shape: (5.0, 0, 0),
+        timeline_shape: crate::model::snapshot::TimelineShape {
+            interval_secs: 5.0,
+            ..Default::default()
+        },
         ..ServiceSnapshot::default()
     };
     let base = baseline.then(|| {

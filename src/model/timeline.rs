@@ -19,9 +19,9 @@
 //! interval spans both), so it covers any run length at a resolution that halves with age.
 //! It also holds at most `max_bytes`: past it the older half is merged too, and when four
 //! intervals are still too large the oldest keep only their totals. Both are counted
-//! ([`Timeline::merges`], [`Timeline::trimmed`]). An interval holds, per endpoint with
-//! requests in it, ~150 bytes and 16 per occupied bucket; the previous cumulative buckets of
-//! each event endpoint (16 bytes per occupied bucket) are kept to take the next difference.
+//! ([`Timeline::shape`]). An interval holds, per endpoint with requests in it, 104 bytes and
+//! about 2 per occupied bucket (packed varints); the previous cumulative buckets of each event
+//! endpoint (as packed, and 96 bytes) are kept to take the next difference.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -80,40 +80,91 @@ pub struct TimelineShape {
     pub bytes: usize,
 }
 
-/// Sparse native buckets: `(index, count)` ascending at `schema`, and the zero bucket.
+/// Sparse native buckets at `schema` and the zero bucket, held packed: each occupied bucket
+/// as two LEB128 varints (its index's zigzagged step from the previous one, its count), about
+/// 3 bytes a bucket instead of 16.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sparse {
-    /// Schema of `buckets`.
+    /// Schema of the buckets.
     pub schema: i32,
     /// Observations at or below the zero threshold.
     pub zero_count: u64,
-    /// Occupied buckets, ascending.
-    pub buckets: Vec<(i32, u64)>,
+    packed: Box<[u8]>,
+}
+
+fn put_varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 impl Sparse {
-    fn of(h: &NativeHistogram) -> Sparse {
-        Sparse {
-            schema: h.schema(),
-            zero_count: h.zero_count(),
-            buckets: h.occupied().collect(),
+    /// `buckets` (`(index, count)`, ascending) at `schema`, with `zero_count`.
+    pub fn new(schema: i32, zero_count: u64, buckets: &[(i32, u64)]) -> Sparse {
+        let mut packed = Vec::with_capacity(buckets.len() * 3);
+        let mut prev = 0i64;
+        for &(index, n) in buckets {
+            let step = i64::from(index) - prev;
+            prev = i64::from(index);
+            put_varint(((step << 1) ^ (step >> 63)) as u64, &mut packed);
+            put_varint(n, &mut packed);
         }
+        Sparse {
+            schema,
+            zero_count,
+            packed: packed.into_boxed_slice(),
+        }
+    }
+
+    fn of(h: &NativeHistogram) -> Sparse {
+        let buckets: Vec<(i32, u64)> = h.occupied().collect();
+        Sparse::new(h.schema(), h.zero_count(), &buckets)
+    }
+
+    /// The occupied buckets `(index, count)`, ascending.
+    pub fn buckets(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        let (mut at, mut prev) = (0usize, 0i64);
+        std::iter::from_fn(move || {
+            let z = get_varint(&self.packed, &mut at)?;
+            let n = get_varint(&self.packed, &mut at)?;
+            prev += ((z >> 1) as i64) ^ -((z & 1) as i64);
+            Some((i32::try_from(prev).ok()?, n))
+        })
+    }
+
+    /// Bytes the packed buckets take.
+    pub fn packed_bytes(&self) -> usize {
+        self.packed.len()
     }
 
     /// Observations held, the zero bucket's included.
     pub fn count(&self) -> u64 {
-        self.buckets
-            .iter()
-            .fold(self.zero_count, |n, &(_, c)| n.saturating_add(c))
+        self.buckets()
+            .fold(self.zero_count, |n, (_, c)| n.saturating_add(c))
     }
 
     /// These buckets at `schema` (≤ their own), merged exactly.
     fn reduced(&self, schema: i32) -> Vec<(i32, u64)> {
         if schema >= self.schema {
-            return self.buckets.clone();
+            return self.buckets().collect();
         }
-        let mut out: Vec<(i32, u64)> = Vec::with_capacity(self.buckets.len());
-        for &(index, n) in &self.buckets {
+        let mut out: Vec<(i32, u64)> = Vec::with_capacity(self.packed.len() / 2);
+        for (index, n) in self.buckets() {
             let i = downscale(index, self.schema, schema);
             match out.last_mut() {
                 Some(last) if last.0 == i => last.1 = last.1.saturating_add(n),
@@ -125,15 +176,17 @@ impl Sparse {
 
     /// Adds `other` to these buckets, exactly (the coarser schema of the two wins).
     fn add(&mut self, other: &Sparse) {
-        let schema = if self.buckets.is_empty() && self.zero_count == 0 {
+        let schema = if self.packed.is_empty() && self.zero_count == 0 {
             other.schema
         } else {
             self.schema.min(other.schema)
         };
         let (a, b) = (self.reduced(schema), other.reduced(schema));
-        self.buckets = combine(&a, &b, |x, y| x.saturating_add(y));
-        self.schema = schema;
-        self.zero_count = self.zero_count.saturating_add(other.zero_count);
+        *self = Sparse::new(
+            schema,
+            self.zero_count.saturating_add(other.zero_count),
+            &combine(&a, &b, |x, y| x.saturating_add(y)),
+        );
     }
 
     /// The response time at quantile `q`, ms: Locust's rank (`⌊n·q⌋ + 1`) in these buckets,
@@ -148,15 +201,15 @@ impl Sparse {
             return Some(0.0);
         }
         let mut seen = self.zero_count;
-        let last = self.buckets.last()?;
-        let &(index, _) = self
-            .buckets
-            .iter()
-            .find(|&&(_, c)| {
-                seen = seen.saturating_add(c);
-                seen >= rank
-            })
-            .unwrap_or(last);
+        let mut index = None;
+        for (i, c) in self.buckets() {
+            index = Some(i);
+            seen = seen.saturating_add(c);
+            if seen >= rank {
+                break;
+            }
+        }
+        let index = index?;
         let (lo, hi) = (
             upper_bound(index - 1, self.schema),
             upper_bound(index, self.schema),
@@ -195,6 +248,16 @@ fn combine(a: &[(i32, u64)], b: &[(i32, u64)], f: impl Fn(u64, u64) -> u64) -> V
     out
 }
 
+/// What Locust itself reported of an interval (CSV history): its current rates and
+/// percentiles at the interval's end.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Reported {
+    /// Requests/s and failures/s.
+    pub rates: (f64, f64),
+    /// p50, p95, p99 (ms), when the row had them.
+    pub percentiles: Option<[f64; 3]>,
+}
+
 /// One endpoint's figures over one interval.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Slice {
@@ -204,10 +267,8 @@ pub struct Slice {
     pub failures: u64,
     /// Sum of the interval's response times, ms (requests only).
     pub sum_ms: f64,
-    /// Locust's own current (requests/s, failures/s) at the interval's end (CSV history).
-    pub rates: Option<(f64, f64)>,
-    /// Locust's own current p50, p95, p99 (ms) at the interval's end (CSV history).
-    pub locust: Option<[f64; 3]>,
+    /// Locust's own figures (CSV history), boxed: request slices have none.
+    pub reported: Option<Box<Reported>>,
     /// The interval's timed requests by native bucket (requests).
     pub histogram: Option<Sparse>,
 }
@@ -218,14 +279,18 @@ impl Slice {
     pub fn quantile_ms(&self, i: usize) -> Option<f64> {
         match &self.histogram {
             Some(h) => h.quantile_ms(*QUANTILES.get(i)?),
-            None => self.locust.and_then(|l| l.get(i).copied()),
+            None => self
+                .reported
+                .as_ref()
+                .and_then(|r| r.percentiles)
+                .and_then(|l| l.get(i).copied()),
         }
     }
 
     /// Requests and failures per second over `seconds`: Locust's own rates where the input
     /// gave them, else the interval's counts over its length.
     pub fn rates(&self, seconds: f64) -> Option<(f64, f64)> {
-        self.rates.or_else(|| {
+        self.reported.as_ref().map(|r| r.rates).or_else(|| {
             (seconds > 0.0).then(|| {
                 (
                     self.requests as f64 / seconds,
@@ -242,13 +307,16 @@ impl Slice {
         self.requests = self.requests.saturating_add(later.requests);
         self.failures = self.failures.saturating_add(later.failures);
         self.sum_ms += later.sum_ms;
-        self.rates = match (self.rates, later.rates) {
-            (Some((r1, f1)), Some((r2, f2))) if a + b > 0.0 => {
-                Some(((r1 * a + r2 * b) / (a + b), (f1 * a + f2 * b) / (a + b)))
+        self.reported = match (self.reported.take(), &later.reported) {
+            (Some(mine), Some(theirs)) if a + b > 0.0 => {
+                let ((r1, f1), (r2, f2)) = (mine.rates, theirs.rates);
+                Some(Box::new(Reported {
+                    rates: ((r1 * a + r2 * b) / (a + b), (f1 * a + f2 * b) / (a + b)),
+                    percentiles: theirs.percentiles.or(mine.percentiles),
+                }))
             }
-            (x, y) => y.or(x),
+            (mine, theirs) => theirs.clone().or(mine),
         };
-        self.locust = later.locust.or(self.locust);
         match (&mut self.histogram, &later.histogram) {
             (Some(h), Some(l)) => h.add(l),
             (None, Some(l)) => self.histogram = Some(l.clone()),
@@ -259,9 +327,10 @@ impl Slice {
     fn footprint_bytes(&self) -> usize {
         std::mem::size_of::<(Key, Slice)>()
             + self
-                .histogram
+                .reported
                 .as_ref()
-                .map_or(0, |h| h.buckets.capacity() * 16)
+                .map_or(0, |_| std::mem::size_of::<Reported>())
+            + self.histogram.as_ref().map_or(0, Sparse::packed_bytes)
     }
 }
 
@@ -453,13 +522,13 @@ impl Timeline {
                 histogram.schema.min(seen.histogram.schema)
             };
             let (a, b) = (histogram.reduced(schema), seen.histogram.reduced(schema));
-            let grown = Sparse {
+            let grown = Sparse::new(
                 schema,
-                zero_count: histogram
+                histogram
                     .zero_count
                     .saturating_sub(seen.histogram.zero_count),
-                buckets: combine(&a, &b, u64::saturating_sub),
-            };
+                &combine(&a, &b, u64::saturating_sub),
+            );
             let slice = Slice {
                 requests: now.requests - seen.requests,
                 failures: now.failures.saturating_sub(seen.failures),
@@ -530,16 +599,20 @@ impl Timeline {
         let slice = pending.slice_mut(&key);
         slice.requests = slice.requests.saturating_add(requests);
         slice.failures = slice.failures.saturating_add(failures);
-        slice.rates = Some((row.current_rps, row.current_fail_per_sec));
         let at_q = |q: f64| {
             row.percentiles
                 .iter()
                 .find(|(k, _)| (k - q).abs() < 1e-9)
                 .map(|&(_, ms)| ms)
         };
-        if let [Some(a), Some(b), Some(c)] = QUANTILES.map(at_q) {
-            slice.locust = Some([a, b, c]);
-        }
+        let percentiles = match QUANTILES.map(at_q) {
+            [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+            _ => slice.reported.as_ref().and_then(|r| r.percentiles),
+        };
+        slice.reported = Some(Box::new(Reported {
+            rates: (row.current_rps, row.current_fail_per_sec),
+            percentiles,
+        }));
     }
 
     /// Closes the interval Locust's history is gathering, if any.
@@ -600,7 +673,7 @@ impl Timeline {
             + self
                 .seen
                 .values()
-                .map(|s| 96 + s.histogram.buckets.capacity() * 16)
+                .map(|s| 96 + s.histogram.packed_bytes())
                 .sum::<usize>()
     }
 }
@@ -809,20 +882,29 @@ mod tests {
         record(&mut t, 105.0, 1, &[("/a", &[5.0; 10], 0)]);
         record(&mut t, 110.0, 1, &[("/a", &[5.0; 3], 0)]);
         assert_eq!(t.intervals()[1].slice(&key("/a")).unwrap().requests, 3);
-        let mut a = Sparse {
-            schema: 6,
-            zero_count: 1,
-            buckets: vec![(-401, 1), (-400, 1)],
-        };
-        a.add(&Sparse {
-            schema: 5,
-            zero_count: 0,
-            buckets: vec![(-200, 2)],
-        });
+        let mut a = Sparse::new(6, 1, &[(-401, 1), (-400, 1)]);
+        a.add(&Sparse::new(5, 0, &[(-200, 2)]));
         // -401 and -400 at schema 6 are -200 at schema 5.
-        assert_eq!(
-            (a.schema, a.buckets.clone(), a.count()),
-            (5, vec![(-200, 4)], 5)
-        );
+        let buckets: Vec<(i32, u64)> = a.buckets().collect();
+        assert_eq!((a.schema, buckets, a.count()), (5, vec![(-200, 4)], 5));
+    }
+
+    #[test]
+    fn packed_buckets_read_back_exactly() {
+        let buckets = vec![
+            (i32::MIN + 1, 1),
+            (-900, u64::MAX),
+            (-899, 0x80),
+            (0, 1),
+            (7, 300),
+            (i32::MAX, 2),
+        ];
+        let s = Sparse::new(6, 3, &buckets);
+        assert_eq!(s.buckets().collect::<Vec<_>>(), buckets);
+        assert_eq!(Sparse::new(6, 0, &[]).buckets().count(), 0);
+        // A typical interval: 12 neighbouring buckets of small counts, 2 bytes each (the
+        // first index 3).
+        let typical: Vec<(i32, u64)> = (0..12).map(|k| (-850 + 3 * k, 1 + k as u64)).collect();
+        assert_eq!(Sparse::new(6, 0, &typical).packed_bytes(), 25);
     }
 }

@@ -23,7 +23,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::model::baseline::Baseline;
-use crate::model::check::{format_value, Severity, Stat, Unit};
+use crate::model::check::{format_value, Basis, Severity, Stat, Unit};
+use crate::model::percentile::Precision;
 use crate::model::judge::{outcomes_of, run_seconds, statistic};
 use crate::model::native_histogram::{upper_bound, NativeHistogram};
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
@@ -338,8 +339,28 @@ fn endpoint_row(
             _ => out.push_str("<td data-v=\"\">–</td>"),
         }
     }
-    let basis = statistic(Stat::Quantile(0.5), s, e).1.describe();
-    let _ = write!(out, "<td class=\"text src\">{}</td></tr>", escape(&basis));
+    let basis = statistic(Stat::Quantile(0.5), s, e).1;
+    let _ = write!(
+        out,
+        "<td class=\"text src\" title=\"{}\">{}</td></tr>",
+        escape(&basis.describe()),
+        escape(&short_source(basis))
+    );
+}
+
+/// Where a row's percentiles come from, in a table cell's few words (the whole sentence,
+/// as the summary says it, is the cell's title).
+fn short_source(basis: Basis) -> String {
+    match basis {
+        Basis::Locust(t) => t.describe().to_owned(),
+        Basis::Events(Precision::Exact) => "exact".to_owned(),
+        Basis::Events(Precision::Histogram(schema)) => format!(
+            "histogram ±{:.2} %",
+            (upper_bound(1, schema).sqrt() - 1.0) * 100.0
+        ),
+        Basis::Events(Precision::Spread) => "classic buckets".to_owned(),
+        other => other.describe(),
+    }
 }
 
 fn endpoints_section(out: &mut String, r: &Report<'_>) {
@@ -364,7 +385,7 @@ fn endpoints_section(out: &mut String, r: &Report<'_>) {
         if with_baseline {
             out.push_str("<th>Baseline p95</th><th>p95 change</th>");
         }
-        out.push_str("<th class=\"text\">Percentiles from</th></tr></thead><tbody>\n");
+        out.push_str("<th class=\"text\">Percentiles</th></tr></thead><tbody>\n");
         for e in &s.endpoints {
             let b = base.and_then(|b| b.row(&e.method, &e.name));
             endpoint_row(out, s, e, b, with_baseline, false);

@@ -149,6 +149,38 @@ impl Service {
             .record(first, end, self.users, self.events.cumulative());
     }
 
+    /// A web UI's poll while its run goes, as Locust's history rows would say it: users,
+    /// current rates and percentiles (the total's, and each admitted endpoint's rates), on
+    /// the exporter's clock. The total's request count is the newest stats table's.
+    fn runner_time(&mut self, status: &RunnerStatus, now: f64) {
+        let row = |method: Arc<str>, name: Arc<str>, rates: (f64, f64)| HistoryRow {
+            timestamp: now,
+            user_count: status.user_count,
+            method,
+            name,
+            current_rps: rates.0,
+            current_fail_per_sec: rates.1,
+            percentiles: Vec::new(),
+            total_requests: None,
+            total_failures: None,
+            whole_run: false,
+        };
+        for ((method, name), rates) in &status.rates {
+            let key = (cut_label_arc(method), cut_label_arc(name));
+            if self.guard.is_admitted(&key) {
+                let r = row(key.0.clone(), key.1.clone(), *rates);
+                self.timeline.history_row(key, &r);
+            }
+        }
+        if let Some(rates) = status.total_rates {
+            let (method, name) = total_key();
+            let mut total = row(method, name, rates);
+            total.percentiles = status.current_percentiles.clone();
+            total.total_requests = self.stats_requests;
+            self.timeline.history_row(total_key(), &total);
+        }
+    }
+
     /// The run ended or the exporter stops: its last partial interval is recorded.
     fn close_time(&mut self) {
         self.timeline.flush();
@@ -274,6 +306,7 @@ impl Service {
                     RunState::Spawning | RunState::Running | RunState::Stopping
                 ) {
                     self.saw((now, now));
+                    self.runner_time(&status, now);
                 }
                 self.users = Some(status.user_count);
                 self.workers = status

@@ -516,3 +516,75 @@ fn a_history_row_from_the_past_does_not_flap_the_state() {
     m.apply("s", Update::History(row(10.0, 2)), 103.0);
     assert_eq!(service(&m, 103.0).state, RunState::Spawning);
 }
+
+/// Request events fill the timeline by their own times: one interval per 5 s of them,
+/// every request in one, whenever they are applied (a replay keeps the run's times).
+#[test]
+fn events_fill_the_timeline_by_their_own_times() {
+    let mut m = Model::new(ModelConfig::default());
+    let updates: Vec<Update<'_>> = (0..300)
+        .map(|i| {
+            let t = 1000.0 + f64::from(i) * 0.1;
+            request(t, "GET", "/a", Some(10.0 + f64::from(i % 7)), 1, None)
+        })
+        .collect();
+    // All at once, long after the run: the intervals still follow the requests' times.
+    m.apply_all("svc", updates, 5000.0);
+    m.apply("svc", Update::EndOfInput, 5000.0);
+    let s = service(&m, 5000.0);
+    let ends: Vec<f64> = s.timeline.iter().map(|i| i.end).collect();
+    assert_eq!(ends.len(), 6, "{ends:?}");
+    assert!((ends[0] - 1005.0).abs() < 1e-9, "{ends:?}");
+    let total = super::timeline::total_key();
+    let requests: u64 = s
+        .timeline
+        .iter()
+        .filter_map(|i| i.slice(&total))
+        .map(|sl| sl.requests)
+        .sum();
+    assert_eq!(requests, 300);
+    assert!(s.timeline_shape.bytes > 0);
+}
+
+/// A web UI's polls while its run goes become intervals of Locust's own current figures;
+/// polls while it is stopped add none.
+#[test]
+fn web_ui_polls_fill_the_timeline_while_running() {
+    use super::update::RunnerStatus;
+    let mut m = Model::new(ModelConfig::default());
+    let status = |state, users| RunnerStatus {
+        state,
+        user_count: users,
+        workers: None,
+        current_percentiles: vec![(0.5, 20.0), (0.95, 80.0), (0.99, 120.0)],
+        rates: vec![((Arc::from("GET"), Arc::from("/a")), (3.0, 0.5))],
+        total_rates: Some((3.0, 0.5)),
+        total_rps: None,
+    };
+    for k in 0..12 {
+        let now = 100.0 + f64::from(k) * 2.0;
+        m.apply("ui", Update::Runner(status(RunState::Running, 7)), now);
+    }
+    for k in 0..5 {
+        m.apply(
+            "ui",
+            Update::Runner(status(RunState::Stopped, 0)),
+            130.0 + f64::from(k),
+        );
+    }
+    let s = service(&m, 140.0);
+    let total = super::timeline::total_key();
+    assert!(s.timeline.len() >= 3, "{:?}", s.timeline);
+    assert!(
+        s.timeline.iter().all(|i| i.end <= 122.0),
+        "no interval while stopped"
+    );
+    let last = s
+        .timeline
+        .last()
+        .and_then(|i| i.slice(&total))
+        .expect("a total");
+    assert_eq!(last.rates(2.0), Some((3.0, 0.5)));
+    assert_eq!(last.quantile_ms(1), Some(80.0));
+    assert_eq!(s.timeline.last().and_then(|i| i.users), Some(7));
+}

@@ -24,9 +24,9 @@ use serde::Serialize;
 
 use crate::model::baseline::Baseline;
 use crate::model::check::{format_value, Basis, Severity, Stat, Unit};
-use crate::model::percentile::Precision;
 use crate::model::judge::{outcomes_of, run_seconds, statistic};
 use crate::model::native_histogram::{upper_bound, NativeHistogram};
+use crate::model::percentile::Precision;
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
 use crate::model::timeline::{total_key, Key, QUANTILES};
 use crate::model::utc_iso;

@@ -231,7 +231,8 @@ pub fn write<E: Encoder>(snap: &Snapshot, out: &mut E) {
             f.sample(&E::labels(&[("service", &s.name)]), value(&s.folded) as f64);
         }
     }
-    let history: [(&str, &str, Kind, fn(&TimelineShape) -> f64); 3] = [
+    type Of = fn(&TimelineShape) -> f64;
+    let history: [(&str, &str, Kind, Of); 3] = [
         (
             REPORT_HISTORY_BYTES,
             "Bytes the run report's history holds (--report.max-bytes bounds its intervals).",

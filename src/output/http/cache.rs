@@ -124,6 +124,23 @@ pub struct RenderCache {
     warn: LogEvery,
     /// Restricted renders, at most [`FILTERED_ENTRIES`].
     filtered: Mutex<std::collections::VecDeque<Filtered>>,
+    /// When each page was last asked for (ms since `born`).
+    asked: [AtomicU64; SLOTS],
+    born: std::time::Instant,
+}
+
+/// A page not asked for this long has its bodies dropped by [`RenderCache::sweep`]: a
+/// snapshot is published at least every [`crate::ingest::REFRESH`] (5 s), so an older body
+/// would be rendered again by the next request anyway.
+pub const KEEP_UNASKED: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `bytes` with no spare capacity beyond a sixteenth (a render's buffer is sized from an
+/// estimate; the body is held for as long as it is asked for).
+fn fitted(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.capacity() > bytes.len() + bytes.len() / 16 {
+        bytes.shrink_to_fit();
+    }
+    bytes
 }
 
 impl Default for RenderCache {
@@ -159,6 +176,65 @@ impl RenderCache {
             stale: AtomicU64::new(0),
             warn: LogEvery::default(),
             filtered: Mutex::new(std::collections::VecDeque::new()),
+            asked: Default::default(),
+            born: std::time::Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Drops the bodies of pages not asked for within [`KEEP_UNASKED`] (and restricted
+    /// renders as old), so a format asked for once holds no memory for long. Bodies an
+    /// unsent response still holds live until it is sent.
+    pub fn sweep(&self) {
+        self.sweep_unasked_for(KEEP_UNASKED);
+    }
+
+    /// [`RenderCache::sweep`] with pages idle longer than `keep`.
+    fn sweep_unasked_for(&self, keep: std::time::Duration) {
+        let now = self.now_ms();
+        let keep = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
+        let idle: Vec<bool> = self
+            .asked
+            .iter()
+            .map(|a| now.saturating_sub(a.load(Ordering::Relaxed)) >= keep)
+            .collect();
+        if !idle.iter().any(|&i| i) {
+            return;
+        }
+        {
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            for (body, &gone) in last.iter_mut().zip(&idle) {
+                if gone {
+                    *body = None;
+                }
+            }
+        }
+        {
+            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = current
+                .cells
+                .iter()
+                .zip(&idle)
+                .any(|(c, &gone)| gone && c.get().is_some());
+            if held {
+                let fresh = Entry::new(current.seq);
+                for (slot, (cell, &gone)) in current.cells.iter().zip(&idle).enumerate() {
+                    if let (Some(body), false) = (cell.get(), gone) {
+                        let _ = fresh.cells[slot].set(body.clone());
+                        fresh.rendering[slot].store(true, Ordering::Relaxed);
+                    }
+                }
+                *current = Arc::new(fresh);
+            }
+        }
+        if idle.iter().all(|&i| i) {
+            self.filtered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
     }
 
@@ -219,6 +295,9 @@ impl RenderCache {
         render: impl FnOnce() -> Vec<u8> + Send + 'static,
     ) -> Bytes {
         let entry = self.entry(seq);
+        // A gzip request marks only its own page: the plain body it is made from is dropped
+        // once no one asks for it as such.
+        self.asked[page.slot()].store(self.now_ms(), Ordering::Relaxed);
         match page {
             Page::Metrics(format, Compression::Gzip) => {
                 let plain = Page::Metrics(format, Compression::Identity);
@@ -246,6 +325,7 @@ impl RenderCache {
             .iter()
             .find(|(s, p, n, _)| *s == seq && *p == page && *n == names)
             .map(|(_, _, _, body)| body.clone());
+        self.asked[page.slot()].store(self.now_ms(), Ordering::Relaxed);
         if let Some(body) = found {
             return body;
         }
@@ -255,7 +335,7 @@ impl RenderCache {
             let _turn = gate.acquire_owned().await.ok();
             tokio::task::spawn_blocking(move || {
                 let plain = render();
-                let bytes = if gzipped { gzip(&plain) } else { plain };
+                let bytes = fitted(if gzipped { gzip(&plain) } else { plain });
                 held.fetch_add(bytes.len(), Ordering::Relaxed);
                 Bytes::from_owner(Held { bytes, held })
             })
@@ -293,7 +373,7 @@ impl RenderCache {
             .get_or_init(|| async move {
                 let _turn = gate.acquire_owned().await.ok();
                 tokio::task::spawn_blocking(move || {
-                    let bytes = work();
+                    let bytes = fitted(work());
                     held.fetch_add(bytes.len(), Ordering::Relaxed);
                     Bytes::from_owner(Held { bytes, held })
                 })
@@ -447,5 +527,32 @@ mod tests {
             )
             .await;
         assert_eq!((&page[..], &metrics[..]), (&b"<html>"[..], &b"m 1\n"[..]));
+    }
+
+    /// Bodies of pages no one asks for any more are dropped (the memory they held is given
+    /// back once no response holds them); a page still asked for keeps its body.
+    #[tokio::test]
+    async fn pages_not_asked_for_are_swept() {
+        let cache = RenderCache::default();
+        let text = Page::Metrics(Format::Text, Compression::Identity);
+        let gz = Page::Metrics(Format::Text, Compression::Gzip);
+        let body = cache.get(1, gz, || vec![b'x'; 10_000]).await;
+        drop(body);
+        // The plain body the gzip was made from, and the gzip, are held.
+        assert!(cache.held() > 10_000, "{}", cache.held());
+        cache.sweep_unasked_for(std::time::Duration::from_secs(3600));
+        assert!(cache.held() > 10_000, "recently asked: kept");
+        // Nothing was asked within the last 0 ms: everything goes.
+        cache.sweep_unasked_for(std::time::Duration::ZERO);
+        assert_eq!(cache.held(), 0);
+        // A body a response still holds stays counted until it is sent.
+        let held = cache.get(2, text, || vec![b'y'; 500]).await;
+        cache.sweep_unasked_for(std::time::Duration::ZERO);
+        assert_eq!(cache.held(), 500);
+        drop(held);
+        assert_eq!(cache.held(), 0);
+        // Asked again: rendered again.
+        let again = cache.get(2, text, || vec![b'z'; 10]).await;
+        assert_eq!(&again[..], &[b'z'; 10][..]);
     }
 }

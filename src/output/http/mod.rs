@@ -67,6 +67,26 @@ pub struct HttpState {
     started: std::time::Instant,
 }
 
+/// Sweeps `cache` every half [`cache::KEEP_UNASKED`] for as long as it lives (when a tokio
+/// runtime runs: the server's).
+fn sweep_while_alive(cache: &Arc<RenderCache>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(cache);
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(cache::KEEP_UNASKED / 2);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match weak.upgrade() {
+                Some(cache) => cache.sweep(),
+                None => return,
+            }
+        }
+    });
+}
+
 impl HttpState {
     /// State for `snapshots`, with process metrics and the web config's users and headers;
     /// bodies held by unsent responses may total `response_budget` bytes
@@ -90,6 +110,7 @@ impl HttpState {
             .collect();
         let stats = Arc::new(HttpStats::default());
         let cache = Arc::new(RenderCache::new(response_budget));
+        sweep_while_alive(&cache);
         HttpState {
             snapshots,
             telemetry_path,

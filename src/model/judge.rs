@@ -95,12 +95,7 @@ pub fn latencies_of(row: &EndpointStats) -> Option<Latencies> {
         .as_ref()
         .filter(|_| row.precision != Precision::Spread)
     {
-        let buckets = n
-            .counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0)
-            .map(|(i, &c)| (n.offset.saturating_add(i as i32), c as f64));
+        let buckets = n.buckets.iter().map(|&(i, c)| (i, c as f64));
         return Latencies::from_native(n.schema, ZERO_THRESHOLD, n.zero_count as f64, buckets);
     }
     let quantiles: Vec<(f64, f64)> = row

@@ -331,11 +331,7 @@ mod tests {
             h.observe(t / 1000.0);
         }
         let b = h.buckets();
-        let buckets = b
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (b.offset + i as i32, n as f64));
+        let buckets = b.buckets.iter().map(|&(i, n)| (i, n as f64));
         match Latencies::from_native(b.schema, 1e-6, b.zero_count as f64, buckets) {
             Some(l) => l,
             None => panic!("no times"),

@@ -36,13 +36,7 @@ fn row(s: &ServiceSnapshot, e: &EndpointStats) -> RowPart {
             schema: n.schema,
             zero_threshold: ZERO_THRESHOLD,
             zero_count: n.zero_count,
-            buckets: n
-                .counts
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c > 0)
-                .map(|(i, &c)| (n.offset.saturating_add(i as i32), c))
-                .collect(),
+            buckets: n.buckets.iter().copied().filter(|&(_, c)| c > 0).collect(),
         });
     let classic_buckets = if histogram.is_none() {
         e.buckets.clone()

@@ -440,8 +440,7 @@ mod tests {
         let native = NativeBuckets {
             schema: native_histogram::SCHEMA,
             zero_count: 1,
-            offset: -5,
-            counts: vec![2, 0, 3],
+            buckets: vec![(-5, 2), (-3, 3)],
         };
         let mut e = ProtobufEncoder::new(0);
         {
@@ -496,8 +495,7 @@ mod tests {
         let native = NativeBuckets {
             schema: 6,
             zero_count: 0,
-            offset: 0,
-            counts: vec![],
+            buckets: vec![],
         };
         let exemplars = [ex(1, 0.05), ex(2, 0.08), ex(3, 5.0)];
         let mut e = ProtobufEncoder::new(0);

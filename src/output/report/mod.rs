@@ -241,12 +241,9 @@ fn distribution(e: &EndpointStats, all: &mut NativeHistogram, any: &mut bool) ->
         let mut h = NativeHistogram::at_schema(DIST_SCHEMA);
         h.add_zero(native.zero_count);
         all.add_zero(native.zero_count);
-        for (i, &c) in native.counts.iter().enumerate() {
-            if c > 0 {
-                let index = native.offset.saturating_add(i as i32);
-                h.add_at(index, native.schema, c);
-                all.add_at(index, native.schema, c);
-            }
+        for &(index, c) in &native.buckets {
+            h.add_at(index, native.schema, c);
+            all.add_at(index, native.schema, c);
         }
         *any = true;
         return Some(buckets_of(&h, "native histogram"));

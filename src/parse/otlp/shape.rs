@@ -3,7 +3,7 @@
 //! stream's last point ([`Last`]) with the delta from it.
 
 use super::proto;
-use crate::model::native_histogram::{self, NativeBuckets, MAX_SCHEMA, MIN_SCHEMA, ZERO_THRESHOLD};
+use crate::model::native_histogram::{self, DenseBuckets, MAX_SCHEMA, MIN_SCHEMA, ZERO_THRESHOLD};
 
 /// Most buckets one exponential or explicit data point may carry (the Python SDK's
 /// default is 160).
@@ -41,7 +41,7 @@ impl Last {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Shape {
     /// Native buckets (Prometheus indices) at a schema of -4..=8.
-    Native(NativeBuckets),
+    Native(DenseBuckets),
     /// Explicit upper bounds in seconds (ascending, finite) and one count more (`+Inf`).
     Explicit(Vec<f64>, Vec<u64>),
     /// A histogram with a count and a sum only.
@@ -155,7 +155,7 @@ pub(super) fn exponential_shape(
             positive.bucket_counts.len()
         ));
     }
-    let raw = NativeBuckets {
+    let raw = DenseBuckets {
         schema: p.scale,
         zero_count: p.zero_count,
         offset: positive.offset.saturating_add(1),
@@ -199,7 +199,7 @@ pub(super) fn delta(last: &Last, count: u64, sum: f64, shape: &Shape) -> Option<
                 a.offset.min(b.offset)
             };
             let end = (a.offset + a.counts.len() as i32).max(b.offset + b.counts.len() as i32);
-            let at = |h: &NativeBuckets, i: i32| -> u64 {
+            let at = |h: &DenseBuckets, i: i32| -> u64 {
                 usize::try_from(i - h.offset)
                     .ok()
                     .and_then(|k| h.counts.get(k))
@@ -210,7 +210,7 @@ pub(super) fn delta(last: &Last, count: u64, sum: f64, shape: &Shape) -> Option<
             for i in offset..end {
                 counts.push(at(&b, i).checked_sub(at(&a, i))?);
             }
-            Shape::Native(NativeBuckets {
+            Shape::Native(DenseBuckets {
                 schema,
                 zero_count: zero,
                 offset,

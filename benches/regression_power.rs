@@ -33,12 +33,7 @@ fn run(rng: &mut Rng, n: usize, factor: f64) -> Latencies {
         h.observe(0.1 * factor * (0.25 * rng.normal()).exp());
     }
     let b = h.buckets();
-    let buckets = b
-        .counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c > 0)
-        .map(|(i, &c)| (b.offset + i as i32, c as f64));
+    let buckets = b.buckets.iter().map(|&(i, c)| (i, c as f64));
     Latencies::from_native(b.schema, ZERO_THRESHOLD, b.zero_count as f64, buckets)
         .unwrap_or_else(|| panic!("no times"))
 }

@@ -53,8 +53,10 @@ fn endpoint(i: usize, events: bool) -> EndpointStats {
             NativeBuckets {
                 schema: native_histogram::SCHEMA,
                 zero_count: 0,
-                offset: lo,
-                counts: (lo..=hi).map(|k| (k.unsigned_abs() % 13) as u64).collect(),
+                buckets: (lo..=hi)
+                    .map(|k| (k, (k.unsigned_abs() % 13) as u64))
+                    .filter(|&(_, n)| n > 0)
+                    .collect(),
             }
         }),
         created: events.then_some(1795542000.0),

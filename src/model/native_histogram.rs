@@ -136,9 +136,12 @@ pub fn downscale(index: i32, from: i32, to: i32) -> i32 {
 /// Spare buckets allocated when the range of times grows (a quarter of a power of two).
 const SLACK: usize = 16;
 
-/// Bucket counts, `u32` until one would overflow.
+/// Bucket counts: a byte each until one would pass 255 (most buckets of a wide range of
+/// times hold few requests: 850 buckets from 1 ms to 10 s take 850 bytes), then `u32`, then
+/// `u64`.
 #[derive(Debug, Clone, PartialEq)]
 enum Counts {
+    Tiny(Vec<u8>),
     Narrow(Vec<u32>),
     Wide(Vec<u64>),
 }
@@ -146,6 +149,7 @@ enum Counts {
 impl Counts {
     fn len(&self) -> usize {
         match self {
+            Counts::Tiny(v) => v.len(),
             Counts::Narrow(v) => v.len(),
             Counts::Wide(v) => v.len(),
         }
@@ -153,6 +157,7 @@ impl Counts {
 
     fn get(&self, i: usize) -> u64 {
         match self {
+            Counts::Tiny(v) => v.get(i).map_or(0, |&c| u64::from(c)),
             Counts::Narrow(v) => v.get(i).map_or(0, |&c| u64::from(c)),
             Counts::Wide(v) => v.get(i).copied().unwrap_or(0),
         }
@@ -179,12 +184,26 @@ impl Counts {
             }
         }
         match self {
+            Counts::Tiny(v) => grow(v, front, back),
             Counts::Narrow(v) => grow(v, front, back),
             Counts::Wide(v) => grow(v, front, back),
         }
     }
 
     fn add(&mut self, i: usize, n: u64) {
+        if let Counts::Tiny(v) = self {
+            if let Some(c) = v.get_mut(i) {
+                match u8::try_from(u64::from(*c) + n) {
+                    Ok(sum) => {
+                        *c = sum;
+                        return;
+                    }
+                    Err(_) => {
+                        *self = Counts::Narrow(v.iter().map(|&c| u32::from(c)).collect());
+                    }
+                }
+            }
+        }
         if let Counts::Narrow(v) = self {
             if let Some(c) = v.get_mut(i) {
                 match u32::try_from(u64::from(*c) + n) {
@@ -225,7 +244,7 @@ impl Default for NativeHistogram {
             schema: SCHEMA,
             zero_count: 0,
             offset: 0,
-            counts: Counts::Narrow(Vec::new()),
+            counts: Counts::Tiny(Vec::new()),
         }
     }
 }
@@ -340,14 +359,25 @@ impl NativeHistogram {
             bucket_index(seconds, self.schema)
         };
         // The common case: a bucket inside the run, far from overflowing.
-        if let Counts::Narrow(counts) = &mut self.counts {
-            let slot = i64::from(index) - i64::from(self.offset);
-            if let Some(c) = usize::try_from(slot).ok().and_then(|s| counts.get_mut(s)) {
-                if let Some(n) = c.checked_add(1) {
-                    *c = n;
-                    return;
+        let slot = usize::try_from(i64::from(index) - i64::from(self.offset)).ok();
+        match (&mut self.counts, slot) {
+            (Counts::Narrow(counts), Some(s)) => {
+                if let Some(c) = counts.get_mut(s) {
+                    if let Some(n) = c.checked_add(1) {
+                        *c = n;
+                        return;
+                    }
                 }
             }
+            (Counts::Tiny(counts), Some(s)) => {
+                if let Some(c) = counts.get_mut(s) {
+                    if let Some(n) = c.checked_add(1) {
+                        *c = n;
+                        return;
+                    }
+                }
+            }
+            _ => {}
         }
         self.add(index, 1);
     }
@@ -480,6 +510,7 @@ impl NativeHistogram {
     /// Heap bytes held.
     pub fn footprint_bytes(&self) -> usize {
         match &self.counts {
+            Counts::Tiny(v) => v.capacity(),
             Counts::Narrow(v) => v.capacity() * 4,
             Counts::Wide(v) => v.capacity() * 8,
         }
@@ -621,6 +652,23 @@ mod tests {
             ]
         );
         assert_eq!(b.count(), 5);
+    }
+
+    #[test]
+    fn byte_counts_widen_to_u32_then_u64() {
+        let mut h = NativeHistogram::default();
+        for _ in 0..300 {
+            h.observe(0.010);
+        }
+        h.observe(0.020);
+        assert_eq!(h.count(), 301);
+        let i = bucket_index(0.010, SCHEMA);
+        assert_eq!(
+            h.buckets().buckets,
+            vec![(i, 300), (bucket_index(0.020, SCHEMA), 1)]
+        );
+        h.add(i, u64::from(u32::MAX));
+        assert_eq!(h.buckets().buckets[0], (i, u64::from(u32::MAX) + 300));
     }
 
     #[test]

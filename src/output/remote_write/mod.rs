@@ -274,22 +274,32 @@ impl RemoteWriter {
     }
 
     /// Encodes `snap` at `ts` (with stale markers for the series gone since the last).
-    fn encode(&self, snap: &Snapshot, ts: i64) -> Batch {
-        let mut collected = Collector::new(self.config.classic_only);
+    fn encode(&self, snap: &Arc<Snapshot>, ts: i64) -> Batch {
+        let (sets, classic_only) = (self.sets, self.config.classic_only);
         // The run label is an external label here (see `external`).
-        expose::write_snapshot(snap, self.sets, &mut collected);
+        let collect = move |snap: &Snapshot| {
+            let mut collected = Collector::new(classic_only);
+            expose::write_snapshot(snap, sets, &mut collected);
+            collected
+        };
+        let collected = collect(snap);
         let mut tracker = match self.tracker.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
-        Batch::encode(
+        let batch = Batch::encode(
             collected,
             self.protocol(),
             ts,
             self.config.max_request_bytes,
             &self.external(snap),
             &mut tracker,
-        )
+        );
+        // The interval's labels are not kept: its snapshot (shared) makes them again when
+        // a series vanishes.
+        let again = snap.clone();
+        tracker.set_source(Box::new(move || collect(&again)));
+        batch
     }
 
     /// The labels every series gets: `--remote-write.label`s, and the snapshot's `run`
@@ -305,8 +315,8 @@ impl RemoteWriter {
         labels
     }
 
-    /// Stale markers at `ts` for every series written (`snap`: the last one encoded).
-    fn stale_all(&self, ts: i64, snap: &Snapshot) -> Batch {
+    /// Stale markers at `ts` for every series written in the last interval encoded.
+    fn stale_all(&self, ts: i64) -> Batch {
         let mut tracker = match self.tracker.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
@@ -315,7 +325,6 @@ impl RemoteWriter {
             self.protocol(),
             ts,
             self.config.max_request_bytes,
-            &self.external(snap),
             &mut tracker,
         )
     }
@@ -655,7 +664,7 @@ impl RemoteWriter {
         let batch = tokio::task::spawn_blocking(move || {
             let mut batch = me.encode(&snap, ts);
             if me.config.stale_on_exit {
-                let stale = me.stale_all(ts + 1, &snap);
+                let stale = me.stale_all(ts + 1);
                 batch.requests.extend(stale.requests);
             }
             batch

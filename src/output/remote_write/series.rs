@@ -2,12 +2,13 @@
 //! [`Batch::encode`] writes them as 1.0 or 2.0 requests, each under a size limit,
 //! Snappy-compressed.
 //!
-//! A [`Tracker`] keeps the label sets of the last interval, so the series that vanish get a
-//! stale marker (and all of them once more at exit).
+//! A [`Tracker`] keeps a hash of each label set of the last interval (8 bytes a series, not
+//! the label set), and how to collect that interval again: when a series vanishes, the last
+//! interval is collected once more for the labels of its stale marker (and all of them once
+//! more at exit).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use foldhash::fast::FixedState;
@@ -80,24 +81,6 @@ pub struct Batch {
 /// name, `__name__` among them, empty values left out (as a scrape leaves them out).
 type Labels<'a> = Vec<(&'a [u8], &'a [u8])>;
 
-/// A series' identity: what its labels are made of.
-#[derive(Debug, Clone)]
-struct Seen {
-    name: Bytes,
-    row: Arc<[(Bytes, Bytes)]>,
-    extra: Extra,
-}
-
-impl Point {
-    fn seen(self) -> Seen {
-        Seen {
-            name: self.name,
-            row: self.row,
-            extra: self.extra,
-        }
-    }
-}
-
 /// Fills `out` with the labels of the series `name`, `row`, `extra`.
 fn labels_of<'a>(
     (name, row, extra): (&'a Bytes, &'a [(Bytes, Bytes)], &'a Extra),
@@ -161,14 +144,30 @@ fn key(labels: &Labels<'_>) -> u64 {
     h.finish()
 }
 
+/// Collects an interval again (the snapshot it was made from, shared, and the sets).
+pub type Source = Box<dyn Fn() -> Collector + Send + Sync>;
+
 /// The series of the last interval, to mark the ones that vanish as stale.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Tracker {
-    points: Vec<Seen>,
-    keys: HashMap<u64, u32, FixedState>,
+    /// The hash of each series' label set ([`key`]).
+    keys: HashSet<u64, FixedState>,
+    /// The external labels they were written with.
+    external: Vec<(Bytes, Bytes)>,
+    /// How to collect the last interval again, for the labels of stale markers.
+    source: Option<Source>,
     /// The newest exemplar (ms) written of each series that has exemplars: an exemplar is
     /// written once, and never one older than its series' newest (which a receiver refuses).
     exemplars_through: HashMap<u64, i64, FixedState>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("series", &self.keys.len())
+            .field("source", &self.source.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tracker {
@@ -180,6 +179,37 @@ impl Tracker {
     /// True when no series is known.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// How to collect the interval just encoded again (set after each [`Batch::encode`]):
+    /// without it, a series that vanishes next gets no stale marker.
+    pub fn set_source(&mut self, source: Source) {
+        self.source = Some(source);
+    }
+
+    /// Bytes it holds (the hashes; the source shares its snapshot).
+    pub fn footprint_bytes(&self) -> usize {
+        self.keys.capacity() * 9 + self.exemplars_through.capacity() * 17
+    }
+}
+
+/// Writes a stale marker through `w` for each series of `source`'s interval whose key is
+/// in `wanted` (labels with `external`); the keys written are taken out of `wanted`.
+fn stale_markers<'a>(
+    w: &mut Writer<'a>,
+    points: &'a [Point],
+    external: &'a [(Bytes, Bytes)],
+    wanted: &mut HashSet<u64, FixedState>,
+) {
+    let mut labels = Vec::with_capacity(16);
+    for p in points {
+        if wanted.is_empty() {
+            return;
+        }
+        labels_of((&p.name, &p.row, &p.extra), external, &mut labels);
+        if wanted.remove(&key(&labels)) {
+            w.add(&labels, &STALE, None, 0);
+        }
     }
 }
 
@@ -535,18 +565,39 @@ impl Batch {
         }
         let external: Vec<(Bytes, Bytes)> =
             external.iter().map(|(k, v)| (text(k), text(v))).collect();
-        let old = std::mem::take(&mut tracker.points);
         let old_keys = std::mem::take(&mut tracker.keys);
+        let old_external = std::mem::take(&mut tracker.external);
+        let source = tracker.source.take();
         let sent = std::mem::take(&mut tracker.exemplars_through);
-        let mut keys = HashMap::with_capacity_and_hasher(points.len(), hasher());
+        // Each series' key first: the ones gone since the last interval are known before
+        // anything is written.
+        let mut labels = Vec::with_capacity(16);
+        let point_keys: Vec<u64> = points
+            .iter()
+            .map(|p| {
+                labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
+                key(&labels)
+            })
+            .collect();
+        let mut keys: HashSet<u64, FixedState> =
+            HashSet::with_capacity_and_hasher(points.len(), hasher());
+        keys.extend(point_keys.iter().copied());
+        let mut vanished: HashSet<u64, FixedState> = old_keys
+            .iter()
+            .copied()
+            .filter(|k| !keys.contains(k))
+            .collect();
+        drop(old_keys);
+        // The last interval again, only when a series vanished: its labels are not kept.
+        let previous = match (&source, vanished.is_empty()) {
+            (Some(again), false) => Some(again()),
+            _ => None,
+        };
         let mut through = HashMap::with_hasher(hasher());
         let batch = {
             let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
-            let mut labels = Vec::with_capacity(16);
-            for (i, p) in points.iter().enumerate() {
+            for ((i, p), &k) in points.iter().enumerate().zip(&point_keys) {
                 labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
-                let k = key(&labels);
-                keys.insert(k, i as u32);
                 let from = next_exemplar;
                 while exemplars
                     .get(next_exemplar)
@@ -563,45 +614,34 @@ impl Batch {
                 }
                 w.add_with(&labels, &p.value, Some(p.family), p.created, ex);
             }
-            for (k, &i) in &old_keys {
-                if keys.contains_key(k) {
-                    continue;
-                }
-                if let Some(p) = old.get(i as usize) {
-                    labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
-                    w.add(&labels, &STALE, None, 0);
-                }
+            if let Some(previous) = &previous {
+                stale_markers(&mut w, &previous.points, &old_external, &mut vanished);
             }
             w.finish()
         };
-        drop(old);
-        tracker.points = points.into_iter().map(Point::seen).collect();
         tracker.keys = keys;
+        tracker.external = external;
         tracker.exemplars_through = through;
         batch
     }
 
     /// Stale markers at `timestamp` for every series `tracker` knows (the exporter is
-    /// leaving); the tracker then knows none.
+    /// leaving; the last interval is collected again for their labels); the tracker then
+    /// knows none.
     pub fn stale_all(
         protocol: Protocol,
         timestamp: i64,
         max_bytes: usize,
-        external: &[(String, String)],
         tracker: &mut Tracker,
     ) -> Batch {
-        let external: Vec<(Bytes, Bytes)> =
-            external.iter().map(|(k, v)| (text(k), text(v))).collect();
-        let old = std::mem::take(&mut tracker.points);
-        let old_keys = std::mem::take(&mut tracker.keys);
+        let mut wanted = std::mem::take(&mut tracker.keys);
+        let external = std::mem::take(&mut tracker.external);
+        let Some(again) = tracker.source.take() else {
+            return Batch::default();
+        };
+        let previous = again();
         let mut w = Writer::new(protocol, max_bytes, timestamp, &[]);
-        let mut labels = Vec::with_capacity(16);
-        for &i in old_keys.values() {
-            if let Some(p) = old.get(i as usize) {
-                labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
-                w.add(&labels, &STALE, None, 0);
-            }
-        }
+        stale_markers(&mut w, &previous.points, &external, &mut wanted);
         w.finish()
     }
 }
@@ -779,21 +819,61 @@ mod tests {
     #[test]
     fn vanished_series_get_a_stale_marker_once() {
         let mut t = Tracker::default();
-        Batch::encode(collect(), Protocol::V1, 1000, 1 << 20, &[], &mut t);
+        let ext = [("run".to_owned(), "r1".to_owned())];
+        Batch::encode(collect(), Protocol::V1, 1000, 1 << 20, &ext, &mut t);
+        t.set_source(Box::new(collect));
         assert_eq!(t.len(), 6);
-        let mut c = Collector::default();
-        let row = Collector::labels(&[("service", "s"), ("name", "/a")]);
-        c.family("x_total", "help x", Kind::Counter)
-            .sample(&row, 4.0);
-        let w = decode_v1(&Batch::encode(c, Protocol::V1, 2000, 1 << 20, &[], &mut t));
+        let counter_only = || {
+            let mut c = Collector::default();
+            let row = Collector::labels(&[("service", "s"), ("name", "/a")]);
+            c.family("x_total", "help x", Kind::Counter)
+                .sample(&row, 4.0);
+            c
+        };
+        let w = decode_v1(&Batch::encode(
+            counter_only(),
+            Protocol::V1,
+            2000,
+            1 << 20,
+            &ext,
+            &mut t,
+        ));
+        t.set_source(Box::new(counter_only));
         let stale: Vec<_> = w
             .timeseries
             .iter()
             .filter(|ts| ts.samples[0].value.to_bits() == STALE_NAN)
             .collect();
         assert_eq!(stale.len(), 5, "the histogram's five series");
+        // Their labels are the last interval's, made again from its source: the run label
+        // (external) included.
+        for ts in &stale {
+            assert!(
+                ts.labels
+                    .iter()
+                    .any(|l| l.name[..] == b"run"[..] && l.value[..] == b"r1"[..]),
+                "{:?}",
+                ts.labels
+            );
+            assert!(ts
+                .labels
+                .iter()
+                .any(|l| l.name[..] == b"__name__"[..] && l.value.starts_with(b"d_seconds")));
+        }
         assert_eq!(t.len(), 1);
-        let b = Batch::stale_all(Protocol::V1, 3000, 1 << 20, &[], &mut t);
+        // Nothing vanished: no stale marker, and the source is not asked.
+        t.set_source(Box::new(|| panic!("collected again with nothing gone")));
+        let w = decode_v1(&Batch::encode(
+            counter_only(),
+            Protocol::V1,
+            2500,
+            1 << 20,
+            &ext,
+            &mut t,
+        ));
+        assert_eq!(w.timeseries.len(), 1);
+        t.set_source(Box::new(counter_only));
+        let b = Batch::stale_all(Protocol::V1, 3000, 1 << 20, &mut t);
         let w = decode_v1(&b);
         assert_eq!(w.timeseries.len(), 1);
         assert_eq!(w.timeseries[0].samples[0].value.to_bits(), STALE_NAN);

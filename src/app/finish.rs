@@ -11,7 +11,7 @@ use crate::config::BaselineSource;
 use crate::config::Config;
 use crate::model::baseline::Baseline;
 use crate::model::check::Stat;
-use crate::model::judge::{verdict, with_external, Verdict};
+use crate::model::judge::{run_window, verdict, with_external, Verdict};
 use crate::model::snapshot::Snapshot;
 use crate::model::utc_iso;
 use crate::output::{report, summary, summary_json};
@@ -135,16 +135,7 @@ pub async fn judge_queries(config: &Config, snap: &mut Snapshot) {
     let Some(url) = &config.checks.prometheus_url else {
         return;
     };
-    let start = snap
-        .services
-        .iter()
-        .filter_map(|s| s.started)
-        .reduce(f64::min);
-    let end = snap
-        .services
-        .iter()
-        .filter_map(|s| s.span.map(|(_, e)| e))
-        .reduce(f64::max);
+    let (start, end) = run_window(snap);
     let store = match store("--check.prometheus.url", url) {
         Ok(s) => Some(s),
         Err(e) => {

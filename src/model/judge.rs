@@ -17,6 +17,22 @@ use super::update::EndpointStats;
 /// rate (`total_rps`, over the time from the run's start to its last request: its requests
 /// over that rate), else the span of the input's own times (requests', batches', the
 /// history's ticks). Never a file's modification time nor when the exporter read it: a
+/// The run's window over all services: the earliest start and the latest data, on the
+/// inputs' own clocks (what `promql:` checks ask over, what the summary and the report say).
+pub fn run_window(snap: &Snapshot) -> (Option<f64>, Option<f64>) {
+    let start = snap
+        .services
+        .iter()
+        .filter_map(|s| s.started)
+        .reduce(f64::min);
+    let end = snap
+        .services
+        .iter()
+        .filter_map(|s| s.span.map(|(_, e)| e))
+        .reduce(f64::max);
+    (start, end)
+}
+
 /// copied artefact or a late poll does not stretch a run.
 pub fn run_seconds(s: &ServiceSnapshot) -> Option<f64> {
     let locust = s

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::model::check::{Severity, Stat};
-use crate::model::judge::{check_passed, outcomes_of, run_seconds, statistic, verdict, Verdict};
+use crate::model::judge::{
+    check_passed, outcomes_of, run_seconds, run_window, statistic, verdict, Verdict,
+};
 use crate::model::native_histogram::ZERO_THRESHOLD;
 use crate::model::percentile::Precision;
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
@@ -70,16 +72,8 @@ pub fn summary(snap: &Snapshot, finished: bool, baseline: Option<&str>) -> Summa
         locustfile: first_info(|s| s.info.locustfile.as_deref().map(str::to_owned)),
         host: first_info(|s| s.info.host.as_deref().map(str::to_owned)),
         locust_version: first_info(|s| s.info.locust_version.as_deref().map(str::to_owned)),
-        start: snap
-            .services
-            .iter()
-            .filter_map(|s| s.started)
-            .reduce(f64::min),
-        end: snap
-            .services
-            .iter()
-            .filter_map(|s| s.span.map(|(_, e)| e))
-            .reduce(f64::max),
+        start: run_window(snap).0,
+        end: run_window(snap).1,
         seconds: snap
             .services
             .iter()

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::model::baseline::Baseline;
 use crate::model::check::{format_value, Basis, Severity, Stat, Unit};
-use crate::model::judge::{outcomes_of, run_seconds, statistic};
+use crate::model::judge::{outcomes_of, run_seconds, run_window, statistic};
 use crate::model::native_histogram::{upper_bound, NativeHistogram};
 use crate::model::percentile::Precision;
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
@@ -476,16 +476,7 @@ fn problems_section(out: &mut String, snap: &Snapshot) {
 fn identity(out: &mut String, r: &Report<'_>) {
     let snap = r.snap;
     let first = |f: fn(&ServiceSnapshot) -> Option<&str>| snap.services.iter().find_map(f);
-    let start = snap
-        .services
-        .iter()
-        .filter_map(|s| s.started)
-        .reduce(f64::min);
-    let end = snap
-        .services
-        .iter()
-        .filter_map(|s| s.span.map(|(_, e)| e))
-        .reduce(f64::max);
+    let (start, end) = run_window(snap);
     let seconds = snap
         .services
         .iter()

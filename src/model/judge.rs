@@ -655,6 +655,7 @@ mod tests {
             checks,
             outcomes,
             baseline: None,
+            taken_at: 0.0,
         };
         assert!(check_passed(&snap, 0), "one side of the or holds");
         assert!(!check_passed(&snap, 1), "one side of the and fails");

@@ -151,6 +151,7 @@ impl Model {
             seq: 0,
             closed: false,
             baseline: self.config.baseline.clone(),
+            taken_at: now,
         }
     }
 }

@@ -125,6 +125,7 @@ impl Snapshot {
                 .cloned()
                 .collect(),
             baseline: self.baseline.clone(),
+            taken_at: self.taken_at,
         }
     }
 }
@@ -149,4 +150,6 @@ pub struct Snapshot {
     pub outcomes: Vec<Outcome>,
     /// The run the checks compare with (`--baseline`), shared.
     pub baseline: Option<Arc<Baseline>>,
+    /// Unix seconds (the exporter's clock) at which it was made.
+    pub taken_at: f64,
 }

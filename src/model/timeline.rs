@@ -27,6 +27,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::config::FastHash;
+pub use super::config::{
+    TimelineConfig, DEFAULT_INTERVAL_SECS, DEFAULT_MAX_BYTES, DEFAULT_MAX_INTERVALS,
+};
 use super::native_histogram::{downscale, upper_bound, NativeHistogram};
 use super::percentile::locust_rank;
 use super::update::{HistoryRow, AGGREGATED};
@@ -36,36 +39,6 @@ pub type Key = (Arc<str>, Arc<str>);
 
 /// The quantiles an interval is drawn at: p50, p95, p99.
 pub const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
-
-/// How the timeline is sized (`--report.interval`, `--report.max-intervals`,
-/// `--report.max-bytes`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TimelineConfig {
-    /// Seconds of input time per interval (0: no timeline is kept).
-    pub interval_secs: f64,
-    /// Intervals kept before the older half is merged (at least 4).
-    pub max_intervals: usize,
-    /// Bytes the intervals may hold before the older half is merged.
-    pub max_bytes: usize,
-}
-
-/// The default interval: 5 s, as Prometheus scrapes a load test.
-pub const DEFAULT_INTERVAL_SECS: f64 = 5.0;
-/// The default number of intervals: an hour at 5 s; a longer run halves the resolution of
-/// its older half.
-pub const DEFAULT_MAX_INTERVALS: usize = 720;
-/// The default byte budget of a service's intervals.
-pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
-
-impl Default for TimelineConfig {
-    fn default() -> Self {
-        TimelineConfig {
-            interval_secs: DEFAULT_INTERVAL_SECS,
-            max_intervals: DEFAULT_MAX_INTERVALS,
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
-    }
-}
 
 /// What a timeline is like, for the report and the self-metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

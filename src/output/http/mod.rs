@@ -271,12 +271,11 @@ async fn route(req: &Request, state: &Arc<HttpState>) -> Response<Bytes> {
             let body = state
                 .cache
                 .get(seq, Page::Report, move || {
-                    let now = crate::ingest::wall_clock();
                     report::html(&report::Report {
                         snap: &snap,
                         finished: snap.closed,
                         live: true,
-                        now,
+                        now: snap.taken_at,
                     })
                     .into_bytes()
                 })

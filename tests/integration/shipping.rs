@@ -513,10 +513,17 @@ fn a_hanging_pushgateway_is_seen_within_one_timeout() {
     let seen = start.elapsed();
     eprintln!("a hanging Pushgateway seen after {seen:?}");
     assert!(seen < Duration::from_secs(15), "{seen:?}");
-    assert!(ex
+    // The log line is read from the exporter's stderr by another thread: wait for it (the
+    // counter can be scraped a moment before the line arrives).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ex
         .stderr()
         .iter()
-        .any(|l| l.contains("Push to the Pushgateway failed")));
+        .any(|l| l.contains("Push to the Pushgateway failed"))
+    {
+        assert!(Instant::now() < deadline, "{:?}", ex.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(m.get_one("locust_exporter_pushes_total", &[("result", "failure")]) >= 1.0);
     drop(ex);
     held.join().unwrap();

@@ -32,7 +32,13 @@ pub fn chromium(test: &str) -> Option<PathBuf> {
 /// Hosts Chromium's browser process asks on its own (update checks, sign-in, network time),
 /// whatever the page: set apart from the page's requests. A page that names none of them
 /// cannot have asked them (the report tests check its text too).
-pub const BROWSER_OWN: [&str; 3] = ["google.com", "googleapis.com", "gvt1.com"];
+pub const BROWSER_OWN: [&str; 5] = [
+    "google.com",
+    "googleapis.com",
+    "gvt1.com",
+    "gstatic.com",
+    "googleusercontent.com",
+];
 
 /// What a page did in Chromium.
 pub struct Loaded {

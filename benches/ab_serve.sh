@@ -24,48 +24,24 @@ sid=$("$here/contrib/ci/sid-servers.sh" 2>/dev/null)
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-python3 - "$work/run.jsonl" "$endpoints" <<'PY'
-import sys
-out, endpoints = sys.argv[1], int(sys.argv[2])
-with open(out, "w") as f:
-    for e in range(endpoints):
-        for k in range(40):
-            ms = 1.0 * (10000.0 ** (k / 39.0))
-            f.write('{"event":"request","time":%.3f,"request_type":"GET","name":"/api/v1/items/%d",'
-                    '"response_time":%r,"response_length":100,"exception":null}\n'
-                    % (1795542100.0 + k * 0.01, e, ms))
-PY
+. "$here/benches/wide_endpoints.sh"
+wide_events "$work/run.jsonl" "$endpoints"
 want=$((endpoints * 40))
 
-start_one() { # BIN -> "exporter_pid port"
-  local prom_port port
-  prom_port=$(free_port)
-  mkdir -p "$work/$prom_port"
-  printf 'global:\n  scrape_interval: 15s\n' > "$work/$prom_port/prometheus.yml"
-  "$sid/prometheus" --config.file="$work/$prom_port/prometheus.yml" --storage.tsdb.path="$work/$prom_port/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
-    --enable-feature=native-histograms >/dev/null 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null && break; sleep 0.2; done
-  port=$(free_port)
-  "$1" --web.listen-address "127.0.0.1:$port" --events "svc=$work/run.jsonl" \
-    --max-endpoints $((endpoints + 10)) --remote-write.url "http://127.0.0.1:$prom_port/api/v1/write" \
+start_one() { # BIN: its pid and port left in $started_pid and $started_port
+  remote_write_receiver "$sid"
+  started_port=$(free_port)
+  "$1" --web.listen-address "127.0.0.1:$started_port" --events "svc=$work/run.jsonl" \
+    --max-endpoints $((endpoints + 10)) --remote-write.url "$rw_url" \
     --remote-write.interval 5s 2>/dev/null &
-  pids+=($!)
-  echo "$! $port"
+  started_pid=$!
+  pids+=($started_pid)
 }
-read -r pa porta < <(start_one "$a")
-read -r pb portb < <(start_one "$b")
+start_one "$a"; pa=$started_pid; porta=$started_port
+start_one "$b"; pb=$started_pid; portb=$started_port
 for port in "$porta" "$portb"; do
-  for _ in $(seq 1 600); do
-    got=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^locust_stats_num_requests\{.*Aggregated/ {v=$2} END {print v}' || true)
-    [ "${got:-0}" = "$want" ] && break
-    sleep 0.5
-  done
-  [ "${got:-0}" = "$want" ] || { echo "only ${got:-0} of $want requests served on $port"; exit 1; }
+  wait_served "$port" "$want"
 done
 ca0=$(cpu "$pa"); cb0=$(cpu "$pb")
 ta=(); tb=()

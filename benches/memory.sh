@@ -19,32 +19,14 @@ mode=${3:-none}
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-python3 - "$work/run.jsonl" "$endpoints" <<'PY'
-import sys
-out, endpoints = sys.argv[1], int(sys.argv[2])
-with open(out, "w") as f:
-    for e in range(endpoints):
-        for k in range(40):
-            ms = 1.0 * (10000.0 ** (k / 39.0))  # 1 ms … 10 s
-            f.write('{"event":"request","time":%.3f,"request_type":"GET","name":"/api/v1/items/%d",'
-                    '"response_time":%r,"response_length":100,"exception":null}\n'
-                    % (1795542100.0 + k * 0.01, e, ms))
-PY
+. "$here/benches/wide_endpoints.sh"
+wide_events "$work/run.jsonl" "$endpoints"
 want=$((endpoints * 40))
 
 rw=()
 if [ "$mode" = rw ]; then
-  sid=$("$here/contrib/ci/sid-servers.sh" 2>/dev/null)
-  prom_port=$(free_port)
-  printf 'global:\n  scrape_interval: 15s\n' > "$work/prometheus.yml"
-  "$sid/prometheus" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
-    --web.listen-address="127.0.0.1:$prom_port" --web.enable-remote-write-receiver \
-    --enable-feature=native-histograms >/dev/null 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null && break; sleep 0.2; done
-  rw=(--remote-write.url "http://127.0.0.1:$prom_port/api/v1/write" --remote-write.interval 5s)
+  remote_write_receiver "$("$here/contrib/ci/sid-servers.sh" 2>/dev/null)"
+  rw=(--remote-write.url "$rw_url" --remote-write.interval 5s)
 fi
 
 port=$(free_port)
@@ -53,12 +35,7 @@ port=$(free_port)
 epid=$!
 pids+=($epid)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/-/healthy" >/dev/null && break; sleep 0.1; done
-for _ in $(seq 1 600); do
-  got=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^locust_stats_num_requests\{.*Aggregated/ {v=$2} END {print v}' || true)
-  [ "${got:-0}" = "$want" ] && break
-  sleep 0.5
-done
-[ "${got:-0}" = "$want" ] || { echo "only ${got:-0} of $want requests served"; exit 1; }
+wait_served "$port" "$want"
 for _ in 1 2; do
   for accept in 'text/plain' 'application/openmetrics-text;version=1.0.0' \
     'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited'; do

@@ -178,6 +178,13 @@ impl Guard {
         self.endpoints.contains(key)
     }
 
+    /// The key of (`method`, `name`), cut as labels are, if it was admitted (a row the
+    /// files or a web UI report of an endpoint `_stats.csv` did not admit holds nothing).
+    pub fn admitted(&self, method: &Arc<str>, name: &Arc<str>) -> Option<Key> {
+        let key = (cut_label_arc(method), cut_label_arc(name));
+        self.is_admitted(&key).then_some(key)
+    }
+
     /// The error text to record for a failure of `key` (an already routed endpoint):
     /// `error` if admitted for that endpoint, else `__other__`.
     pub fn route_error(&mut self, key: &Key, error: &Arc<str>, max: usize) -> Arc<str> {

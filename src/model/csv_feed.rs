@@ -84,8 +84,7 @@ impl CsvFeed {
             self.reported_total = Some(rates);
             return;
         }
-        let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
-        if guard.is_admitted(&key) {
+        if let Some(key) = guard.admitted(&row.method, &row.name) {
             self.reported_rates.insert(key, rates);
         }
     }
@@ -99,8 +98,7 @@ impl CsvFeed {
     ) {
         self.reported_rates.clear();
         for ((method, name), r) in rates {
-            let key = (cut_label_arc(&method), cut_label_arc(&name));
-            if guard.is_admitted(&key) {
+            if let Some(key) = guard.admitted(&method, &name) {
                 self.reported_rates.insert(key, r);
             }
         }

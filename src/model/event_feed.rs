@@ -157,7 +157,6 @@ impl EventFeed {
                     Cumulative {
                         requests: e.requests,
                         failures: e.failures,
-                        sum_ms: e.sum_ms,
                         native: e.native(),
                     },
                 )

@@ -190,37 +190,37 @@ impl Counts {
         }
     }
 
+    /// Adds `n` to slot `i` when it is in the run and the sum fits the counts' width.
+    fn try_add(&mut self, i: usize, n: u64) -> bool {
+        fn add<T: Copy + Into<u64> + TryFrom<u64>>(v: &mut [T], i: usize, n: u64) -> bool {
+            let Some(c) = v.get_mut(i) else { return false };
+            match T::try_from((*c).into().saturating_add(n)) {
+                Ok(sum) => {
+                    *c = sum;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+        match self {
+            Counts::Tiny(v) => add(v, i, n),
+            Counts::Narrow(v) => add(v, i, n),
+            Counts::Wide(v) => add(v, i, n),
+        }
+    }
+
+    /// Adds `n` to slot `i` (in the run), widening the counts when the sum needs it.
     fn add(&mut self, i: usize, n: u64) {
-        if let Counts::Tiny(v) = self {
-            if let Some(c) = v.get_mut(i) {
-                match u8::try_from(u64::from(*c) + n) {
-                    Ok(sum) => {
-                        *c = sum;
-                        return;
-                    }
-                    Err(_) => {
-                        *self = Counts::Narrow(v.iter().map(|&c| u32::from(c)).collect());
-                    }
-                }
-            }
+        if i >= self.len() {
+            return;
         }
-        if let Counts::Narrow(v) = self {
-            if let Some(c) = v.get_mut(i) {
-                match u32::try_from(u64::from(*c) + n) {
-                    Ok(sum) => {
-                        *c = sum;
-                        return;
-                    }
-                    Err(_) => {
-                        *self = Counts::Wide(v.iter().map(|&c| u64::from(c)).collect());
-                    }
-                }
-            }
-        }
-        if let Counts::Wide(v) = self {
-            if let Some(c) = v.get_mut(i) {
-                *c = c.saturating_add(n);
-            }
+        while !self.try_add(i, n) {
+            *self = match self {
+                Counts::Tiny(v) => Counts::Narrow(v.iter().map(|&c| u32::from(c)).collect()),
+                Counts::Narrow(v) => Counts::Wide(v.iter().map(|&c| u64::from(c)).collect()),
+                // u64 sums saturate: always added.
+                Counts::Wide(_) => return,
+            };
         }
     }
 }
@@ -360,24 +360,8 @@ impl NativeHistogram {
         };
         // The common case: a bucket inside the run, far from overflowing.
         let slot = usize::try_from(i64::from(index) - i64::from(self.offset)).ok();
-        match (&mut self.counts, slot) {
-            (Counts::Narrow(counts), Some(s)) => {
-                if let Some(c) = counts.get_mut(s) {
-                    if let Some(n) = c.checked_add(1) {
-                        *c = n;
-                        return;
-                    }
-                }
-            }
-            (Counts::Tiny(counts), Some(s)) => {
-                if let Some(c) = counts.get_mut(s) {
-                    if let Some(n) = c.checked_add(1) {
-                        *c = n;
-                        return;
-                    }
-                }
-            }
-            _ => {}
+        if slot.is_some_and(|s| self.counts.try_add(s, 1)) {
+            return;
         }
         self.add(index, 1);
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::cardinality::{cut_label_arc, Guard};
+use super::cardinality::Guard;
 use super::config::{ModelConfig, View};
 use super::csv_feed::CsvFeed;
 use super::event_feed::EventFeed;
@@ -89,6 +89,7 @@ pub struct Service {
 impl Service {
     /// A service that has seen no data yet.
     pub fn new(name: Arc<str>, config: &ModelConfig) -> Self {
+        let timeline = Timeline::new(config.timeline);
         Service {
             name,
             csv: CsvFeed::default(),
@@ -118,12 +119,9 @@ impl Service {
             history_percentiles: Vec::new(),
             full_history: false,
             info: RunInfo::default(),
-            timeline: Timeline::new(config.timeline),
-            due: if config.timeline.interval_secs > 0.0 {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            },
+            // Due at the first data, or never when no history is kept.
+            due: timeline.next_due(f64::NEG_INFINITY),
+            timeline,
         }
     }
 
@@ -166,8 +164,7 @@ impl Service {
             whole_run: false,
         };
         for ((method, name), rates) in &status.rates {
-            let key = (cut_label_arc(method), cut_label_arc(name));
-            if self.guard.is_admitted(&key) {
+            if let Some(key) = self.guard.admitted(method, name) {
                 let r = row(key.0.clone(), key.1.clone(), *rates);
                 self.timeline.history_row(key, &r);
             }
@@ -357,8 +354,7 @@ impl Service {
         let key = if row.is_total() {
             Some(total_key())
         } else {
-            let key = (cut_label_arc(&row.method), cut_label_arc(&row.name));
-            self.guard.is_admitted(&key).then_some(key)
+            self.guard.admitted(&row.method, &row.name)
         };
         if let Some(key) = key {
             self.timeline.history_row(key, &row);

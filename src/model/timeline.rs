@@ -19,7 +19,7 @@
 //! interval spans both), so it covers any run length at a resolution that halves with age.
 //! It also holds at most `max_bytes`: past it the older half is merged too, and when four
 //! intervals are still too large the oldest keep only their totals. Both are counted
-//! ([`Timeline::shape`]). An interval holds, per endpoint with requests in it, 104 bytes and
+//! ([`Timeline::shape`]). An interval holds, per endpoint with requests in it, 96 bytes and
 //! about 2 per occupied bucket (packed varints); the previous cumulative buckets of each event
 //! endpoint (as packed, and 96 bytes) are kept to take the next difference.
 
@@ -27,12 +27,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::config::FastHash;
-pub use super::config::{
-    TimelineConfig, DEFAULT_INTERVAL_SECS, DEFAULT_MAX_BYTES, DEFAULT_MAX_INTERVALS,
-};
+pub use super::config::TimelineConfig;
 use super::native_histogram::{downscale, upper_bound, NativeHistogram};
 use super::percentile::locust_rank;
 use super::update::{HistoryRow, AGGREGATED};
+use prost::encoding::{decode_varint, encode_varint};
 
 /// An endpoint's key: (method, name); the total is (`""`, `Aggregated`).
 pub type Key = (Arc<str>, Arc<str>);
@@ -54,8 +53,8 @@ pub struct TimelineShape {
 }
 
 /// Sparse native buckets at `schema` and the zero bucket, held packed: each occupied bucket
-/// as two LEB128 varints (its index's zigzagged step from the previous one, its count), about
-/// 3 bytes a bucket instead of 16.
+/// as two protobuf varints (its index's zigzagged step from the previous one, its count),
+/// about 2 bytes a bucket instead of 16.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sparse {
     /// Schema of the buckets.
@@ -63,27 +62,6 @@ pub struct Sparse {
     /// Observations at or below the zero threshold.
     pub zero_count: u64,
     packed: Box<[u8]>,
-}
-
-fn put_varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*at)?;
-        *at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 impl Sparse {
@@ -94,8 +72,8 @@ impl Sparse {
         for &(index, n) in buckets {
             let step = i64::from(index) - prev;
             prev = i64::from(index);
-            put_varint(((step << 1) ^ (step >> 63)) as u64, &mut packed);
-            put_varint(n, &mut packed);
+            encode_varint(((step << 1) ^ (step >> 63)) as u64, &mut packed);
+            encode_varint(n, &mut packed);
         }
         Sparse {
             schema,
@@ -111,10 +89,10 @@ impl Sparse {
 
     /// The occupied buckets `(index, count)`, ascending.
     pub fn buckets(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
-        let (mut at, mut prev) = (0usize, 0i64);
+        let (mut rest, mut prev): (&[u8], i64) = (&self.packed, 0);
         std::iter::from_fn(move || {
-            let z = get_varint(&self.packed, &mut at)?;
-            let n = get_varint(&self.packed, &mut at)?;
+            let z = decode_varint(&mut rest).ok()?;
+            let n = decode_varint(&mut rest).ok()?;
             prev += ((z >> 1) as i64) ^ -((z & 1) as i64);
             Some((i32::try_from(prev).ok()?, n))
         })
@@ -238,8 +216,6 @@ pub struct Slice {
     pub requests: u64,
     /// Failed requests in the interval.
     pub failures: u64,
-    /// Sum of the interval's response times, ms (requests only).
-    pub sum_ms: f64,
     /// Locust's own figures (CSV history), boxed: request slices have none.
     pub reported: Option<Box<Reported>>,
     /// The interval's timed requests by native bucket (requests).
@@ -279,7 +255,6 @@ impl Slice {
     fn merge(&mut self, later: &Slice, a: f64, b: f64) {
         self.requests = self.requests.saturating_add(later.requests);
         self.failures = self.failures.saturating_add(later.failures);
-        self.sum_ms += later.sum_ms;
         self.reported = match (self.reported.take(), &later.reported) {
             (Some(mine), Some(theirs)) if a + b > 0.0 => {
                 let ((r1, f1), (r2, f2)) = (mine.rates, theirs.rates);
@@ -369,8 +344,6 @@ pub struct Cumulative<'a> {
     pub requests: u64,
     /// Failures so far.
     pub failures: u64,
-    /// Sum of response times so far, ms.
-    pub sum_ms: f64,
     /// The endpoint's histogram.
     pub native: &'a NativeHistogram,
 }
@@ -380,7 +353,6 @@ pub struct Cumulative<'a> {
 struct Seen {
     requests: u64,
     failures: u64,
-    sum_ms: f64,
     histogram: Sparse,
 }
 
@@ -391,6 +363,8 @@ pub struct Timeline {
     intervals: VecDeque<Arc<Interval>>,
     bytes: usize,
     seen: HashMap<Key, Seen, FastHash>,
+    /// Bytes `seen`'s packed buckets take (kept as they change, not walked per snapshot).
+    seen_bytes: usize,
     /// The end of the last interval, input clock.
     last: Option<f64>,
     /// Locust's history ticks gathering into the next interval.
@@ -430,12 +404,6 @@ impl Timeline {
         out
     }
 
-    /// Times the older half was merged (ring full, or over its bytes), and times the oldest
-    /// intervals were cut to their totals (still over its bytes).
-    pub fn merges(&self) -> (u64, u64) {
-        (self.merges, self.trimmed)
-    }
-
     /// Its interval, budgets bitten and bytes held.
     pub fn shape(&self) -> TimelineShape {
         TimelineShape {
@@ -449,9 +417,7 @@ impl Timeline {
     /// True when data up to `at` (input clock) closes an interval: `at` is an interval past
     /// the last record (or the run's start `start`).
     pub fn due(&self, start: f64, at: f64) -> bool {
-        self.enabled()
-            && self.pending.is_none()
-            && at >= self.last.unwrap_or(start) + self.config.interval_secs
+        self.pending.is_none() && at >= self.next_due(start)
     }
 
     /// The input time the next interval ends at (infinite when nothing is kept; the run's
@@ -485,6 +451,7 @@ impl Timeline {
             if now.requests == seen.requests && now.failures == seen.failures {
                 continue;
             }
+            let old_bytes = seen.histogram.packed_bytes();
             if now.requests < seen.requests || now.failures < seen.failures {
                 *seen = Seen::default();
             }
@@ -505,14 +472,13 @@ impl Timeline {
             let slice = Slice {
                 requests: now.requests - seen.requests,
                 failures: now.failures.saturating_sub(seen.failures),
-                sum_ms: (now.sum_ms - seen.sum_ms).max(0.0),
                 histogram: Some(grown),
                 ..Slice::default()
             };
+            self.seen_bytes = self.seen_bytes - old_bytes + histogram.packed_bytes();
             *seen = Seen {
                 requests: now.requests,
                 failures: now.failures,
-                sum_ms: now.sum_ms,
                 histogram,
             };
             total.merge(&slice, 0.0, 0.0);
@@ -640,14 +606,9 @@ impl Timeline {
         self.bytes = self.intervals.iter().map(|i| i.footprint_bytes()).sum();
     }
 
-    /// Bytes the timeline holds: the intervals and the previous cumulative buckets.
+    /// Bytes the timeline holds: the intervals and the previous cumulative figures.
     pub fn footprint_bytes(&self) -> usize {
-        self.bytes
-            + self
-                .seen
-                .values()
-                .map(|s| 96 + s.histogram.packed_bytes())
-                .sum::<usize>()
+        self.bytes + self.seen.len() * std::mem::size_of::<(Key, Seen)>() + self.seen_bytes
     }
 }
 
@@ -679,7 +640,6 @@ mod tests {
                     Cumulative {
                         requests: r.1.len() as u64,
                         failures: r.2,
-                        sum_ms: r.1.iter().sum(),
                         native: h,
                     },
                 )
@@ -691,7 +651,7 @@ mod tests {
         TimelineConfig {
             interval_secs: 5.0,
             max_intervals,
-            max_bytes: DEFAULT_MAX_BYTES,
+            max_bytes: TimelineConfig::default().max_bytes,
         }
     }
 
@@ -744,7 +704,7 @@ mod tests {
         }
         let iv = t.intervals();
         assert!(iv.len() <= 8, "{}", iv.len());
-        assert!(t.merges().0 > 0);
+        assert!(t.shape().merges > 0);
         let requests: u64 = iv
             .iter()
             .filter_map(|i| i.slice(&key("/a")))
@@ -785,7 +745,9 @@ mod tests {
                 .collect();
             record(&mut t, 101.0 + k as f64, 1, &rows);
         }
-        let (merges, trimmed) = t.merges();
+        let TimelineShape {
+            merges, trimmed, ..
+        } = t.shape();
         assert!(merges > 0 && trimmed > 0, "{merges} {trimmed}");
         // Within the budget, or down to the totals everywhere (never cut).
         let iv = t.intervals();

@@ -42,6 +42,13 @@ fn data_of(page: &str) -> serde_json::Value {
     serde_json::from_str(&page[start..end]).unwrap()
 }
 
+/// The number a chart's caption carries in `attr` (its last point, in words and data).
+fn caption(dom: &str, id: &str, attr: &str) -> f64 {
+    attr_of_id(dom, id, attr)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number in {id}'s {attr}"))
+}
+
 /// Opens `page` in Chromium and checks what every report must: no console message, no
 /// request outside the file, every endpoint's requests and failures equal Locust's
 /// `--json-file`. Returns the DOM.
@@ -142,9 +149,7 @@ fn report_of_a_real_csv_run_in_chromium() {
         .find(|r| r[col(&h, "Name")] == "Aggregated")
         .expect("a total row");
     let locust_rps = num(&last[col(&h, "Requests/s")]);
-    let shown: f64 = attr_of_id(&dom, "cap-rates", "data-rps")
-        .and_then(|v| v.parse().ok())
-        .expect("the rates chart's last point");
+    let shown = caption(&dom, "cap-rates", "data-rps"); // the rates chart's last point
     assert!(
         (shown - locust_rps).abs() < 0.0006,
         "chart {shown}, Locust {locust_rps}"
@@ -180,9 +185,7 @@ fn report_of_a_real_events_run_in_chromium() {
     let dom = open_and_compare(&bin, &page, &run.json);
     assert_verdict(&dom);
     let all: f64 = json_totals(&run.json).values().map(|v| v.0).sum();
-    let in_intervals: f64 = attr_of_id(&dom, "cap-rates", "data-requests")
-        .and_then(|v| v.parse().ok())
-        .expect("the intervals' requests");
+    let in_intervals = caption(&dom, "cap-rates", "data-requests"); // the intervals' requests
     assert_eq!(in_intervals, all, "every request in some interval");
     let data = data_of(&dom);
     let s = &data["services"][0];
@@ -196,16 +199,12 @@ fn report_of_a_real_events_run_in_chromium() {
     let requests = s["series"]["Aggregated"]["requests"].as_array().unwrap();
     let n = t.len();
     let want = requests[n - 1].as_f64().unwrap() / (t[n - 1] - t[n - 2]);
-    let shown: f64 = attr_of_id(&dom, "cap-rates", "data-rps")
-        .and_then(|v| v.parse().ok())
-        .expect("the rates chart's last point");
+    let shown = caption(&dom, "cap-rates", "data-rps"); // the rates chart's last point
     assert!(
         (shown - want).abs() <= want * 1e-3 + 1e-3,
         "chart {shown}, last interval {want}"
     );
-    let users: f64 = attr_of_id(&dom, "cap-users", "data-last")
-        .and_then(|v| v.parse().ok())
-        .expect("the users chart (the plugin reports users)");
+    let users = caption(&dom, "cap-users", "data-last"); // the users chart (the plugin reports users)
     assert!((0.0..=10.0).contains(&users), "{users}");
     assert!(
         dom.contains("native histogram at Locust"),
@@ -313,10 +312,11 @@ fn live_report_follows_a_real_run_behind_basic_auth() {
         first.2.contains("LIVE:"),
         "the verdict is not judged while live"
     );
-    let second = loop {
+    // A later read: a later interval, more requests.
+    loop {
         let r = read();
         if r.0 > first.0 && r.1 > first.1 {
-            break r;
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -325,8 +325,7 @@ fn live_report_follows_a_real_run_behind_basic_auth() {
             (r.0, r.1)
         );
         std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(second.0 > first.0 && second.1 > first.1);
+    }
     wait_child(&mut locust, 60);
     // Once the run is done, the table's total is Locust's own.
     let json = PathBuf::from(format!("{}.json", json.display()));

@@ -569,35 +569,19 @@ impl Batch {
         let old_external = std::mem::take(&mut tracker.external);
         let source = tracker.source.take();
         let sent = std::mem::take(&mut tracker.exemplars_through);
-        // Each series' key first: the ones gone since the last interval are known before
-        // anything is written.
-        let mut labels = Vec::with_capacity(16);
-        let point_keys: Vec<u64> = points
-            .iter()
-            .map(|p| {
-                labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
-                key(&labels)
-            })
-            .collect();
         let mut keys: HashSet<u64, FixedState> =
             HashSet::with_capacity_and_hasher(points.len(), hasher());
-        keys.extend(point_keys.iter().copied());
-        let mut vanished: HashSet<u64, FixedState> = old_keys
-            .iter()
-            .copied()
-            .filter(|k| !keys.contains(k))
-            .collect();
-        drop(old_keys);
-        // The last interval again, only when a series vanished: its labels are not kept.
-        let previous = match (&source, vanished.is_empty()) {
-            (Some(again), false) => Some(again()),
-            _ => None,
-        };
         let mut through = HashMap::with_hasher(hasher());
+        // Declared before the writer, which borrows its points' labels: the last interval
+        // again, collected only when a series vanished (its labels are not kept).
+        let previous: Option<Collector>;
         let batch = {
             let mut w = Writer::new(protocol, max_bytes, timestamp, &families);
-            for ((i, p), &k) in points.iter().enumerate().zip(&point_keys) {
+            let mut labels = Vec::with_capacity(16);
+            for (i, p) in points.iter().enumerate() {
                 labels_of((&p.name, &p.row, &p.extra), &external, &mut labels);
+                let k = key(&labels);
+                keys.insert(k);
                 let from = next_exemplar;
                 while exemplars
                     .get(next_exemplar)
@@ -614,6 +598,12 @@ impl Batch {
                 }
                 w.add_with(&labels, &p.value, Some(p.family), p.created, ex);
             }
+            let mut vanished: HashSet<u64, FixedState> =
+                old_keys.into_iter().filter(|k| !keys.contains(k)).collect();
+            previous = match (&source, vanished.is_empty()) {
+                (Some(again), false) => Some(again()),
+                _ => None,
+            };
             if let Some(previous) = &previous {
                 stale_markers(&mut w, &previous.points, &old_external, &mut vanished);
             }

@@ -23,9 +23,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::model::baseline::Baseline;
-use crate::model::check::{format_value, Basis, Severity, Stat, Unit};
-use crate::model::judge::{outcomes_of, run_seconds, run_window, statistic};
-use crate::model::native_histogram::{upper_bound, NativeHistogram};
+use crate::model::check::{format_value, Basis, Severity, Stat, Status, Unit};
+use crate::model::judge::{
+    failed_checks, outcomes_of, run_seconds, run_window, statistic, verdict, Verdict,
+};
+use crate::model::native_histogram::{upper_bound, NativeBuckets, NativeHistogram};
 use crate::model::percentile::Precision;
 use crate::model::snapshot::{EndpointStats, ServiceSnapshot, Snapshot};
 use crate::model::timeline::{total_key, Key, QUANTILES};
@@ -90,8 +92,6 @@ struct ServiceData {
     name: String,
     interval: f64,
     merges: u64,
-    trimmed: u64,
-    history_bytes: usize,
     rate_source: &'static str,
     percentile_source: &'static str,
     t: Vec<f64>,
@@ -171,32 +171,32 @@ fn service_data(s: &ServiceSnapshot, baseline: Option<&Baseline>, services: usiz
         }
     }
     let mut dist = BTreeMap::new();
-    let mut all = NativeHistogram::at_schema(DIST_SCHEMA);
-    let mut any_native = false;
     for e in &s.endpoints {
-        if let Some(d) = distribution(e, &mut all, &mut any_native) {
+        if let Some(d) = distribution(e) {
             dist.insert(label(&(e.method.clone(), e.name.clone())), d);
         }
     }
-    if let Some(t) = &s.total {
-        let key = label(&total_key());
-        if any_native {
-            dist.insert(
-                key,
-                buckets_of(&all, "the sum of the endpoints' histograms"),
-            );
-        } else if let Some(d) =
-            distribution(t, &mut NativeHistogram::at_schema(DIST_SCHEMA), &mut false)
-        {
-            dist.insert(key, d);
-        }
+    // The total of event input keeps no histogram of its own: its endpoints' add up exactly.
+    let natives: Vec<&NativeBuckets> = s
+        .endpoints
+        .iter()
+        .filter_map(|e| e.native.as_ref())
+        .collect();
+    let total = if natives.is_empty() {
+        s.total.as_ref().and_then(distribution)
+    } else {
+        Some(buckets_of(
+            &drawn(natives),
+            "the sum of the endpoints' histograms",
+        ))
+    };
+    if let Some(d) = total {
+        dist.insert(label(&total_key()), d);
     }
     ServiceData {
         name: s.name.to_string(),
         interval: s.timeline_shape.interval_secs,
         merges: s.timeline_shape.merges,
-        trimmed: s.timeline_shape.trimmed,
-        history_bytes: s.timeline_shape.bytes,
         rate_source: if csv {
             "Locust's current rates, _stats_history.csv"
         } else {
@@ -234,19 +234,22 @@ fn buckets_of(h: &NativeHistogram, source: &str) -> Dist {
     }
 }
 
-/// An endpoint's distribution: its native buckets (added to `all`), else Locust's own
-/// percentiles.
-fn distribution(e: &EndpointStats, all: &mut NativeHistogram, any: &mut bool) -> Option<Dist> {
-    if let Some(native) = &e.native {
-        let mut h = NativeHistogram::at_schema(DIST_SCHEMA);
+/// `natives` added up at [`DIST_SCHEMA`], exactly.
+fn drawn<'a>(natives: impl IntoIterator<Item = &'a NativeBuckets>) -> NativeHistogram {
+    let mut h = NativeHistogram::at_schema(DIST_SCHEMA);
+    for native in natives {
         h.add_zero(native.zero_count);
-        all.add_zero(native.zero_count);
         for &(index, c) in &native.buckets {
             h.add_at(index, native.schema, c);
-            all.add_at(index, native.schema, c);
         }
-        *any = true;
-        return Some(buckets_of(&h, "native histogram"));
+    }
+    h
+}
+
+/// A row's distribution: its native buckets, else Locust's own percentiles.
+fn distribution(e: &EndpointStats) -> Option<Dist> {
+    if let Some(native) = &e.native {
+        return Some(buckets_of(&drawn([native]), "native histogram"));
     }
     let pairs: Vec<(f64, f64)> = e
         .quantiles
@@ -276,8 +279,6 @@ fn ms_cell(out: &mut String, seconds: Option<f64>) {
     let shown = seconds.map_or_else(|| "–".to_owned(), |v| format_value(Unit::Seconds, v));
     num(out, seconds.map(|v| v * 1000.0), &shown);
 }
-
-const QUANTILE_COLUMNS: [(f64, &str); 3] = [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")];
 
 fn endpoint_row(
     out: &mut String,
@@ -315,7 +316,7 @@ fn endpoint_row(
     for st in [Stat::Min, Stat::Avg, Stat::Max] {
         ms_cell(out, stat(st));
     }
-    for (q, _) in QUANTILE_COLUMNS {
+    for q in QUANTILES {
         ms_cell(out, stat(Stat::Quantile(q)));
     }
     if with_baseline {
@@ -409,11 +410,11 @@ fn checks_section(out: &mut String, r: &Report<'_>) {
     for (i, c) in snap.checks.iter().enumerate() {
         for o in outcomes_of(snap, i) {
             let mark = summary::mark(c, o.status);
-            let class = match mark {
-                "PASS" => "pass",
-                "FAIL" => "fail",
-                "WARN" => "warn",
-                _ => "nodata",
+            let class = match (o.status, c.severity) {
+                (Status::Pass, _) => "pass",
+                (Status::Fail, Severity::Fail) => "fail",
+                (Status::Fail, Severity::Warn) => "warn",
+                (Status::NoData, _) => "nodata",
             };
             let threshold = summary::leaf_of(snap, o)
                 .map(|l| summary::threshold_text(l, o))
@@ -528,7 +529,7 @@ fn identity(out: &mut String, r: &Report<'_>) {
 fn verdict_line(out: &mut String, r: &Report<'_>) {
     let snap = r.snap;
     let (class, text) = if r.live && !snap.closed {
-        let failing = crate::model::judge::failed_checks(snap);
+        let failing = failed_checks(snap);
         let text = if snap.checks.is_empty() {
             "LIVE: no checks given".to_owned()
         } else if failing == 0 {
@@ -541,15 +542,12 @@ fn verdict_line(out: &mut String, r: &Report<'_>) {
         };
         ("live", text)
     } else {
-        let text = summary::headline(snap, r.finished);
-        let class = if text.starts_with("PASSED") {
-            "passed"
-        } else if text.starts_with("FAILED") {
-            "failed"
-        } else {
-            "none"
+        let class = match verdict(snap, r.finished) {
+            Verdict::Passed => "passed",
+            Verdict::Failed(_) => "failed",
+            Verdict::NoChecks | Verdict::Interrupted => "none",
         };
-        (class, text)
+        (class, summary::headline(snap, r.finished))
     };
     let _ = writeln!(
         out,
